@@ -1,0 +1,31 @@
+"""Entry point of the `socpipe` console script.
+
+Subcommand groups live in their own modules and are registered here, so that each stays small
+and the import of one stage's code never slows another's command.
+"""
+
+from __future__ import annotations
+
+import click
+
+from socpipe.logging import configure_logging
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True, help="Minimum level of log lines.")
+def cli(log_level: str) -> None:
+    """socpipe: a managed-SOC pipeline on Kafka and Elasticsearch."""
+    configure_logging(log_level)
+
+
+def _register() -> None:
+    from socpipe.cli import dev
+
+    cli.add_command(dev.dev)
+
+
+_register()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,84 @@
+"""A detection: one rule or heuristic firing on one event (or one correlated group of events)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.common import Severity, TenantId, deterministic_id, utc_now
+
+
+class DetectionKind(StrEnum):
+    sigma = "sigma"
+    correlation = "correlation"
+    heuristic = "heuristic"
+
+
+class RuleRef(BaseModel):
+    """What the analyst needs to know about the rule; `author` is kept for the Sigma licence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    level: Severity = Severity.medium
+    author: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    logsource: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def attack_techniques(self) -> list[str]:
+        """ATT&CK technique ids from tags like `attack.t1059.001`, upper-cased as MITRE writes them."""
+        return sorted(
+            {t.removeprefix("attack.").upper() for t in self.tags if t.lower().startswith("attack.t")}
+        )
+
+
+class EventRef(BaseModel):
+    """Where the triggering event is: its id, and its Kafka position when it came from Kafka."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    path: str | None = None
+    line: int | None = None
+
+
+class Entity(BaseModel):
+    """The things an incident is grouped by."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str | None = None
+    user: str | None = None
+    source_ip: str | None = None
+
+
+class Detection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    tenant: TenantId
+    kind: DetectionKind = DetectionKind.sigma
+    rule: RuleRef
+    event_time: datetime
+    detected_at: datetime = Field(default_factory=utc_now)
+    matched: dict[str, Any] = Field(default_factory=dict, description="Field -> value that made it fire.")
+    entity: Entity = Field(default_factory=Entity)
+    event_ref: EventRef
+    explanation: str | None = None
+
+    @staticmethod
+    def make_id(tenant: str, rule_id: str, event_id: str) -> str:
+        """The same rule on the same event always yields the same detection id."""
+        return deterministic_id("detection", tenant, rule_id, event_id)
+
+    @property
+    def severity(self) -> Severity:
+        return self.rule.level

@@ -1,0 +1,48 @@
+"""Compliance evidence: append-only records, hash-chained per tenant so tampering is detectable."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.common import TenantId
+
+
+class EvidenceType(StrEnum):
+    detection = "detection"
+    incident_opened = "incident_opened"
+    incident_updated = "incident_updated"
+    incident_closed = "incident_closed"
+    notice_sent = "notice_sent"
+    notice_failed = "notice_failed"
+    triage_action = "triage_action"
+
+
+class EvidenceRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: TenantId
+    sequence: int = Field(ge=0)
+    record_type: EvidenceType
+    subject_id: str = Field(description="The detection, incident or notice this is evidence of.")
+    occurred_at: datetime
+    controls: list[str] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+    previous_hash: str
+    content_hash: str = ""
+
+    def compute_hash(self) -> str:
+        """SHA-256 over the canonical JSON of every field but the hash itself."""
+        body = self.model_dump(mode="json", exclude={"content_hash"})
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+    def sealed(self) -> EvidenceRecord:
+        return self.model_copy(update={"content_hash": self.compute_hash()})
+
+
+GENESIS_HASH = "0" * 64

@@ -1,0 +1,55 @@
+"""An incident: detections of one tenant grouped by rule and entity within a time window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.common import Severity, TenantId
+from schemas.detection import Entity
+
+
+class IncidentStatus(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    closed = "closed"
+
+
+class Verdict(StrEnum):
+    true_positive = "true_positive"
+    false_positive = "false_positive"
+    benign = "benign"
+
+
+class TriageAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str
+    actor: str
+    at: datetime
+    reason: str | None = None
+
+
+class Incident(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    tenant: TenantId
+    title: str
+    status: IncidentStatus = IncidentStatus.open
+    severity: Severity
+    group_key: str = Field(description="Rule and entity values the detections were grouped by.")
+    rule_ids: list[str] = Field(default_factory=list)
+    entity: Entity = Field(default_factory=Entity)
+    techniques: list[str] = Field(default_factory=list)
+    first_seen: datetime
+    last_seen: datetime
+    detection_count: int = 0
+    detection_ids: list[str] = Field(default_factory=list)
+    assignee: str | None = None
+    verdict: Verdict | None = None
+    personal_data: bool = False
+    history: list[TriageAction] = Field(default_factory=list)
+    updated_at: datetime

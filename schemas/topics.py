@@ -1,0 +1,24 @@
+"""Kafka topic names, in one place so producers and consumers cannot drift apart."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Topics(BaseModel):
+    """The pipeline's topics; a deployment may prefix them (several pipelines on one cluster)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    raw: str = "events.raw"
+    ecs: str = "events.ecs"
+    dlq: str = "events.dlq"
+    detections: str = "detections"
+    detector_state: str = "detectors.state"
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Topics:
+        base = cls()
+        if not prefix:
+            return base
+        return cls(**{name: f"{prefix}{value}" for name, value in base.model_dump().items()})

@@ -1,0 +1,155 @@
+"""The one Kafka wrapper: producers set for durability, consumers set for at-least-once.
+
+Every stage gets its producer and consumers here, so durability settings (acks=all, idempotence,
+manual commits) cannot differ between stages by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+from kafka.producer.future import FutureRecordMetadata
+
+from socpipe.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A message a stage wants written; the worker loop sends it before committing input offsets."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A consumed record, decoupled from kafka-python's type so stages test without a broker."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
+
+
+class DeliveryError(RuntimeError):
+    """Kafka did not acknowledge a write: the batch's input offsets must not be committed."""
+
+
+def _security(settings: Settings) -> dict[str, Any]:
+    conf: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        conf["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        conf["sasl_plain_username"] = settings.kafka_sasl_username
+        conf["sasl_plain_password"] = (
+            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        )
+    return conf
+
+
+@dataclass
+class Publisher:
+    """Sends messages and waits for every acknowledgement on `flush`."""
+
+    producer: KafkaProducer
+    _pending: list[FutureRecordMetadata] = field(default_factory=list)
+
+    def send(self, message: Outbound) -> None:
+        self._pending.append(
+            self.producer.send(message.topic, value=message.value, key=message.key, headers=list(message.headers))
+        )
+
+    def send_all(self, messages: Iterable[Outbound]) -> None:
+        for message in messages:
+            self.send(message)
+
+    def flush(self, timeout_s: float = 60.0) -> int:
+        """Block until all sent messages are acknowledged; raise DeliveryError if any failed."""
+        self.producer.flush(timeout=timeout_s)
+        pending, self._pending = self._pending, []
+        failures = [f.exception for f in pending if f.failed()]
+        unfinished = sum(1 for f in pending if not f.is_done)
+        if failures or unfinished:
+            raise DeliveryError(f"{len(failures)} writes failed, {unfinished} unacknowledged; first: {failures[:1]}")
+        return len(pending)
+
+    def close(self) -> None:
+        self.producer.close(timeout=10)
+
+
+class KafkaBus:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+
+    def publisher(self, **overrides: Any) -> Publisher:
+        conf: dict[str, Any] = {
+            "bootstrap_servers": self.settings.kafka_bootstrap_servers.split(","),
+            "acks": "all",
+            "enable_idempotence": True,
+            "retries": 2_147_483_647,
+            "max_in_flight_requests_per_connection": 5,
+            "compression_type": "gzip",
+            "linger_ms": 5,
+            "batch_size": 256 * 1024,
+            # Bounded buffer: when Kafka falls behind, send() blocks instead of memory growing.
+            "buffer_memory": 64 * 1024 * 1024,
+            "max_block_ms": 60_000,
+            **_security(self.settings),
+        }
+        conf.update(overrides)
+        return Publisher(KafkaProducer(**conf))
+
+    def consumer(self, group_id: str, topics: Sequence[str], **overrides: Any) -> KafkaConsumer:
+        conf: dict[str, Any] = {
+            "bootstrap_servers": self.settings.kafka_bootstrap_servers.split(","),
+            "group_id": group_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "max_poll_records": self.settings.batch_size,
+            "isolation_level": "read_committed",
+            **_security(self.settings),
+        }
+        conf.update(overrides)
+        consumer = KafkaConsumer(**conf)
+        consumer.subscribe(list(topics))
+        return consumer
+
+    def ensure_topics(self, names: Iterable[str], compacted: Iterable[str] = ()) -> None:
+        """Create missing topics; compacted ones keep the latest value per key (detector state)."""
+        compacted_set = set(compacted)
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers.split(","), **_security(self.settings)
+        )
+        try:
+            existing = set(admin.list_topics())
+            wanted = [
+                NewTopic(
+                    name=name,
+                    num_partitions=self.settings.topic_partitions,
+                    replication_factor=self.settings.topic_replication_factor,
+                    topic_configs={"cleanup.policy": "compact"} if name in compacted_set else {},
+                )
+                for name in dict.fromkeys(names)
+                if name not in existing
+            ]
+            if wanted:
+                try:
+                    admin.create_topics(wanted)
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            admin.close()
+
+    def ensure_pipeline_topics(self) -> None:
+        t = self.topics
+        self.ensure_topics([t.raw, t.ecs, t.dlq, t.detections, t.detector_state], compacted=[t.detector_state])

@@ -1,0 +1,121 @@
+"""The one settings object of every socpipe process.
+
+Read from environment variables (prefix SOCPIPE_, plus the conventional KAFKA_BOOTSTRAP_SERVERS and
+ELASTICSEARCH_URL) and one optional YAML file named by SOCPIPE_CONFIG. A bad value stops the program
+at start with a message that names the setting, instead of failing later inside a worker.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from schemas.topics import Topics
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it and says where it came from."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOCPIPE_", extra="forbid", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "SOCPIPE_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    topic_prefix: str = ""
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+    elasticsearch_url: str = Field(
+        default="http://127.0.0.1:9200",
+        validation_alias=AliasChoices("ELASTICSEARCH_URL", "SOCPIPE_ELASTICSEARCH_URL"),
+    )
+    elasticsearch_api_key: SecretStr | None = None
+    elasticsearch_username: str | None = None
+    elasticsearch_password: SecretStr | None = None
+    index_prefix: str = "socpipe"
+
+    rules_dirs: list[Path] = Field(default_factory=list, description="Extra rule folders, after the shipped ones.")
+    strict_rules: bool = False
+    detector_group: str = "socpipe-detectors"
+    responder_group: str = "socpipe-responders"
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    poll_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
+    log_level: str = "INFO"
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {server.strip()!r}")
+        return value
+
+    @field_validator("elasticsearch_url")
+    @classmethod
+    def _url_has_scheme(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def topics(self) -> Topics:
+        return Topics.with_prefix(self.topic_prefix)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("SOCPIPE_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error["loc"]]
+    if loc and loc[0] in Settings.model_fields and loc[0].islower():
+        loc[0] = f"SOCPIPE_{loc[0].upper()}"
+    where = ".".join(loc) or "(settings)"
+    return f"setting {where}: {error['msg']} (got {error.get('input')!r})"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings; raise SettingsError naming every bad one."""
+    config_file = os.environ.get("SOCPIPE_CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise SettingsError(f"SOCPIPE_CONFIG names {config_file!r}, which is not a file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        origin = f" (environment and {config_file})" if config_file else " (environment)"
+        lines = "\n  ".join(_describe(dict(e)) for e in exc.errors())
+        raise SettingsError(f"invalid socpipe settings{origin}:\n  {lines}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,65 @@
+"""Session fixtures for the real Kafka broker and Elasticsearch node the integration tests use.
+
+Chosen in this order: KAFKA_BOOTSTRAP_SERVERS / ELASTICSEARCH_URL when set; testcontainers when a
+Docker engine answers; otherwise the project's own local servers (`socpipe dev up`). A backend that
+cannot start is an error, never a skip: a test that needs Kafka must not pass without it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+
+from socpipe.settings import Settings, load_settings
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def backends() -> Iterator[tuple[str, str]]:
+    """(kafka bootstrap servers, elasticsearch url) of running servers."""
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    es = os.environ.get("ELASTICSEARCH_URL")
+    with ExitStack() as stack:
+        if (not kafka or not es) and _docker_answers():
+            from testcontainers.elasticsearch import ElasticSearchContainer  # type: ignore[import-untyped]
+            from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
+
+            if not kafka:
+                kafka = stack.enter_context(KafkaContainer("confluentinc/cp-kafka:7.7.1")).get_bootstrap_server()
+            if not es:
+                container = stack.enter_context(ElasticSearchContainer("elasticsearch:8.19.3", mem_limit="2g"))
+                es = container.get_url()
+        if not kafka or not es:
+            from socpipe import devservers
+
+            endpoints = devservers.up()
+            kafka = kafka or endpoints.kafka_bootstrap
+            es = es or endpoints.elasticsearch_url
+        yield kafka, es
+
+
+@pytest.fixture
+def settings(backends: tuple[str, str]) -> Settings:
+    """Settings pointing at the real servers, with topic and index prefixes unique to this test."""
+    kafka, es = backends
+    unique = uuid.uuid4().hex[:8]
+    return load_settings(
+        kafka_bootstrap_servers=kafka,
+        elasticsearch_url=es,
+        topic_prefix=f"t{unique}.",
+        index_prefix=f"t{unique}-socpipe",
+        poll_timeout_ms=200,
+    )

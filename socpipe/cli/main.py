@@ -6,9 +6,12 @@ and the import of one stage's code never slows another's command.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from socpipe.logging import configure_logging
+from socpipe.settings import SettingsError
 
 
 @click.group()
@@ -19,13 +22,18 @@ def cli(log_level: str) -> None:
 
 
 def _register() -> None:
-    from socpipe.cli import dev
+    from socpipe.cli import dev, schemas
 
     cli.add_command(dev.dev)
+    cli.add_command(schemas.schemas_group)
 
 
 _register()
 
 
 def main() -> None:
-    cli()
+    try:
+        cli(standalone_mode=True)
+    except SettingsError as exc:
+        click.echo(f"socpipe: {exc}", err=True)
+        sys.exit(2)

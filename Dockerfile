@@ -1,0 +1,14 @@
+# socpipe workers: one image, the command picks the stage.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY socpipe socpipe
+COPY schemas schemas
+COPY ingest ingest
+COPY detectors detectors
+COPY responders responders
+COPY rules rules
+COPY samples samples
+RUN pip install --no-cache-dir . && useradd --system socpipe
+USER socpipe
+ENTRYPOINT ["socpipe"]

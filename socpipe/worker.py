@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
+from pydantic import ValidationError
 from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from schemas.deadletter import DeadLetter
+from schemas.deadletter import DeadLetter, SourcePosition
 from socpipe.bus import Inbound, Outbound, Publisher
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics, NullMetrics
@@ -128,3 +129,22 @@ def _next_offsets(batch: Sequence[Inbound]) -> dict[TopicPartition, OffsetAndMet
         tp = TopicPartition(record.topic, record.partition)
         highest[tp] = max(highest.get(tp, -1), record.offset)
     return {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in highest.items()}
+
+
+def dead_letter(record: Inbound, stage: str, exc: Exception, *, tenant: str | None = None) -> DeadLetter:
+    """A consumed record that a stage cannot process, kept with the reason and its Kafka position."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        reason = f"invalid message: {where}: {first['msg']} ({exc.error_count()} errors)"
+    else:
+        reason = str(exc) or type(exc).__name__
+    return DeadLetter(
+        reason=reason,
+        stage=stage,
+        tenant=tenant,
+        error_type=type(exc).__name__,
+        position=SourcePosition(topic=record.topic, partition=record.partition, offset=record.offset),
+        original=record.value,
+        replay_topic=record.topic,
+    )

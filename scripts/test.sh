@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command: installs socpipe, starts local Kafka and Elasticsearch unless
+# KAFKA_BOOTSTRAP_SERVERS / ELASTICSEARCH_URL point elsewhere, runs pytest, stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+started=0
+if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${ELASTICSEARCH_URL:-}" ]; then
+  if ! .venv/bin/socpipe dev status >/dev/null 2>&1; then
+    .venv/bin/socpipe dev up
+    started=1
+  fi
+fi
+cleanup() { if [ "$started" = 1 ]; then .venv/bin/socpipe dev down || true; fi; }
+trap cleanup EXIT
+.venv/bin/python -m pytest "$@"

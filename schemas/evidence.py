@@ -33,6 +33,8 @@ class EvidenceRecord(BaseModel):
     occurred_at: datetime
     controls: list[str] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
+    evidence_key: str | None = Field(default=None, description="Deterministic key of the subject's state.")
+    recorded_at: datetime | None = None
     previous_hash: str
     content_hash: str = ""
 

@@ -40,6 +40,7 @@ class Incident(BaseModel):
     title: str
     status: IncidentStatus = IncidentStatus.open
     severity: Severity
+    initial_severity: Severity | None = Field(default=None, description="Severity when opened.")
     group_key: str = Field(description="Rule and entity values the detections were grouped by.")
     rule_ids: list[str] = Field(default_factory=list)
     entity: Entity = Field(default_factory=Entity)
@@ -51,5 +52,7 @@ class Incident(BaseModel):
     assignee: str | None = None
     verdict: Verdict | None = None
     personal_data: bool = False
+    gdpr_deadline: datetime | None = Field(default=None, description="GDPR art. 33: aware + 72 hours.")
     history: list[TriageAction] = Field(default_factory=list)
     updated_at: datetime
+    version: int = Field(default=0, ge=0, description="Incremented by every write; evidence is keyed on it.")

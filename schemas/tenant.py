@@ -15,6 +15,12 @@ class NoticeRoute(BaseModel):
     channel: Literal["email", "webhook"]
     destination: str = Field(description="An email address or an https:// URL.")
     min_severity: Severity = Severity.high
+    on: list[Literal["open", "escalate", "acknowledge", "close"]] = Field(
+        default_factory=lambda: ["open", "escalate", "close"], description="Which incident changes to send."
+    )
+    secret_env: str | None = Field(
+        default=None, description="Environment variable holding the webhook's whsec_ signing secret."
+    )
 
 
 class Tenant(BaseModel):
@@ -25,3 +31,6 @@ class Tenant(BaseModel):
     routes: list[NoticeRoute] = Field(default_factory=list)
     sensitive_fields: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
+    personal_data: bool = Field(
+        default=False, description="Its incidents touch personal data: the GDPR art. 33 72-hour clock applies."
+    )

@@ -59,6 +59,20 @@ class Settings(BaseSettings):
     poll_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
     log_level: str = "INFO"
 
+    # Responders: tenants (routes, thresholds, sensitive fields) and notice delivery.
+    tenants_file: Path | None = Field(default=None, description="Tenants YAML; default rules/tenants.yaml.")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "soc@socpipe.invalid"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    notice_attempts: int = Field(default=4, ge=1, le=20, description="Delivery attempts per notice.")
+    notice_backoff_s: float = Field(default=1.0, ge=0, le=600, description="First retry delay; doubles, jittered.")
+    notice_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    claim_timeout_s: float = Field(default=60.0, ge=0, description="After this, another worker takes over.")
+    kibana_url: str = "http://127.0.0.1:5601"
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _bootstrap_has_ports(cls, value: str) -> str:

@@ -1,0 +1,139 @@
+"""The field-mapping and logsource-routing pipeline, loaded from `rules/pipelines/*.yml`.
+
+The pipeline is data, versioned in its file: which event names a rule field may be read from
+(the original Sigma/Windows name first, then ECS names) and which events (Channel, EventID) a
+logsource is evaluated on. Rules whose logsource product is not routed here (linux, cloud, ...)
+are evaluated on events that carry no Windows channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from sigma.rule import SigmaLogSource
+
+from socpipe.paths import rules_dir
+
+DEFAULT_PIPELINE = "windows-ecs.yml"
+
+# A route key: (lower-cased channel, event id), event id None meaning "any event of the channel".
+RouteKey = tuple[str, int | None]
+# The routes of a rule: a list of keys, or ANY_WINDOWS for every event with a channel,
+# or NON_WINDOWS for every event without one.
+ANY_WINDOWS: RouteKey = ("*", None)
+NON_WINDOWS: RouteKey = ("", None)
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: list[str]
+    event_id: list[int] | None = None
+
+
+class Routing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product: str
+    categories: dict[str, list[Route]] = Field(default_factory=dict)
+    services: dict[str, list[Route]] = Field(default_factory=dict)
+
+
+class RouteFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: list[str]
+    event_id: list[str]
+
+
+class Pipeline(BaseModel):
+    """A field-mapping and routing pipeline, as written in its YAML file."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: int
+    route_fields: RouteFields
+    routing: Routing
+    field_mappings: dict[str, list[str]] = Field(default_factory=dict)
+    logsource_aliases: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    event_data_prefix: str | None = None
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Pipeline:
+        """Load a pipeline file; the default is the one shipped in `rules/pipelines/`."""
+        path = path or rules_dir() / "pipelines" / DEFAULT_PIPELINE
+        return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+    def field_names(self, field: str, logsource: SigmaLogSource | None = None) -> tuple[str, ...]:
+        """The event keys a rule field is read from, in order (original name first)."""
+        names = [field]
+        if logsource is not None:
+            for key in (logsource.category, logsource.service):
+                if key and key in self.logsource_aliases:
+                    names += self.logsource_aliases[key].get(field, [])
+        names += self.field_mappings.get(field, [])
+        if self.event_data_prefix and "." not in field:
+            names.append(self.event_data_prefix + field)
+        return tuple(dict.fromkeys(names))
+
+    def routes(self, logsource: SigmaLogSource) -> list[RouteKey] | str:
+        """Route keys for a logsource, or the reason it cannot be routed."""
+        product = (logsource.product or "").lower()
+        if product != self.routing.product:
+            return [NON_WINDOWS]
+        category, service = logsource.category, logsource.service
+        if not category and not service:
+            return [ANY_WINDOWS]
+        keys: set[RouteKey] | None = None
+        for kind, name, table in (
+            ("category", category, self.routing.categories),
+            ("service", service, self.routing.services),
+        ):
+            if not name:
+                continue
+            if name not in table:
+                return f"no logsource mapping for product={product} {kind}={name} in {self.label}"
+            mine = {
+                (ch.lower(), eid)
+                for route in table[name]
+                for ch in route.channel
+                for eid in (route.event_id or [None])
+            }
+            keys = mine if keys is None else _intersect(keys, mine)
+        return sorted(keys or [], key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+
+    def route_key(self, event: Mapping[str, Any]) -> RouteKey:
+        """The (channel, event id) of an event; NON_WINDOWS when it has no channel."""
+        channel = None
+        for name in self.route_fields.channel:
+            channel = event.get(name)
+            if channel is not None:
+                break
+        if not isinstance(channel, str):
+            return NON_WINDOWS
+        eid: Any = None
+        for name in self.route_fields.event_id:
+            eid = event.get(name)
+            if eid is not None:
+                break
+        if not isinstance(eid, int):
+            try:
+                eid = int(eid)
+            except (TypeError, ValueError):
+                eid = None
+        return (channel.lower(), eid)
+
+
+def _intersect(a: set[RouteKey], b: set[RouteKey]) -> set[RouteKey]:
+    """Routes satisfying both a category and a service: channel-wide keys narrow to event ids."""
+    out: set[RouteKey] = set()
+    for ch, eid in a:
+        for ch2, eid2 in b:
+            if ch == ch2 and (eid is None or eid2 is None or eid == eid2):
+                out.add((ch, eid if eid is not None else eid2))
+    return out

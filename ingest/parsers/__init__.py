@@ -1,0 +1,1 @@
+"""Parsers: raw log records to flat or ECS-shaped events."""

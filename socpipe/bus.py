@@ -18,6 +18,10 @@ from kafka.producer.future import FutureRecordMetadata
 from socpipe.settings import Settings
 
 
+# Largest message socpipe writes (detector state snapshots); compacted topics are created to accept it.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Outbound:
     """A message a stage wants written; the worker loop sends it before committing input offsets."""
@@ -104,6 +108,7 @@ class KafkaBus:
             # Bounded buffer: when Kafka falls behind, send() blocks instead of memory growing.
             "buffer_memory": 64 * 1024 * 1024,
             "max_block_ms": 60_000,
+            "max_request_size": MAX_MESSAGE_BYTES,
             **_security(self.settings),
         }
         conf.update(overrides)
@@ -137,7 +142,11 @@ class KafkaBus:
                     name=name,
                     num_partitions=self.settings.topic_partitions,
                     replication_factor=self.settings.topic_replication_factor,
-                    topic_configs={"cleanup.policy": "compact"} if name in compacted_set else {},
+                    topic_configs=(
+                        {"cleanup.policy": "compact", "max.message.bytes": str(MAX_MESSAGE_BYTES)}
+                        if name in compacted_set
+                        else {}
+                    ),
                 )
                 for name in dict.fromkeys(names)
                 if name not in existing

@@ -22,9 +22,10 @@ def cli(log_level: str) -> None:
 
 
 def _register() -> None:
-    from socpipe.cli import dev, schemas
+    from socpipe.cli import detector, dev, schemas
 
     cli.add_command(dev.dev)
+    cli.add_command(detector.detector)
     cli.add_command(schemas.schemas_group)
 
 

@@ -1,0 +1,60 @@
+"""Turn an engine match on an ECS event into the Detection message responders consume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.common import Severity
+from schemas.detection import Detection, DetectionKind, Entity, EventRef, RuleRef
+from schemas.event import EcsEvent
+
+_USER_FIELDS = ("user.name", "User", "TargetUserName", "SubjectUserName", "AccountName")
+_HOST_FIELDS = ("host.name", "Computer", "Hostname")
+_SOURCE_FIELDS = ("source.ip", "IpAddress", "SourceIp", "src_ip")
+_LEVELS = {s.value for s in Severity}
+
+
+def entity_of(flat: dict[str, Any]) -> Entity:
+    """The host, user and source address an incident is grouped by, from ECS or original names."""
+
+    def first(names: tuple[str, ...]) -> str | None:
+        for name in names:
+            value = flat.get(name)
+            if value not in (None, "", "-"):
+                return str(value)
+        return None
+
+    return Entity(host=first(_HOST_FIELDS), user=first(_USER_FIELDS), source_ip=first(_SOURCE_FIELDS))
+
+
+def rule_ref(info: Any) -> RuleRef:
+    level = (info.level or "medium").lower()
+    return RuleRef(
+        id=str(info.id),
+        title=info.title,
+        level=Severity(level) if level in _LEVELS else Severity.medium,
+        author=info.author,
+        tags=list(info.tags),
+        logsource=dict(info.logsource),
+    )
+
+
+def detection_from_match(
+    match: Any,
+    event: EcsEvent,
+    flat: dict[str, Any],
+    event_ref: EventRef,
+    kind: DetectionKind = DetectionKind.sigma,
+    explanation: str | None = None,
+) -> Detection:
+    return Detection(
+        id=str(match.id),
+        tenant=event.tenant,
+        kind=kind,
+        rule=rule_ref(match.rule),
+        event_time=event.timestamp,
+        matched=dict(match.matched),
+        entity=entity_of(flat),
+        event_ref=event_ref,
+        explanation=explanation,
+    )

@@ -1,0 +1,84 @@
+"""The detector stage: ECS events in, detections out, for socpipe's one worker loop.
+
+Sigma rules are stateless per event. Stateful components (correlation, heuristics) keep their state
+per input partition in a StateStore, which snapshots it to a compacted topic with each batch, so a
+restarted or rebalanced worker carries on where the last one stopped. Scaling out is starting more
+workers in the consumer group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import structlog
+from pydantic import ValidationError
+
+from detectors.detection import detection_from_match
+from detectors.state import StatefulComponent, StateStore
+from schemas.detection import Detection, EventRef
+from schemas.envelope import Envelope
+from schemas.event import EcsEvent
+from schemas.topics import Topics
+from socpipe.bus import Inbound, Outbound
+from socpipe.logging import get_logger
+from socpipe.worker import StageOutput, dead_letter
+
+log = get_logger(__name__)
+
+EventEnvelope = Envelope[EcsEvent]
+DetectionEnvelope = Envelope[Detection]
+
+
+class MatchEngine(Protocol):
+    def match(self, event: Any, tenant: str | None = None, *, event_ref: str | None = None) -> list[Any]: ...
+
+
+class DetectorStage:
+    name = "detector"
+
+    def __init__(self, engine: MatchEngine, topics: Topics, state: StateStore | None = None) -> None:
+        self.engine = engine
+        self.topics = topics
+        self.state = state
+
+    def process(self, batch: Sequence[Inbound]) -> StageOutput:
+        out = StageOutput()
+        for record in batch:
+            with structlog.contextvars.bound_contextvars(
+                topic=record.topic, partition=record.partition, offset=record.offset
+            ):
+                try:
+                    envelope = EventEnvelope.model_validate_json(record.value)
+                except ValidationError as exc:
+                    out.dead_letters.append(dead_letter(record, self.name, exc))
+                    continue
+                with structlog.contextvars.bound_contextvars(tenant=envelope.tenant):
+                    out.messages.extend(self._outbound(d) for d in self.detect(envelope, record))
+        if self.state is not None:
+            out.messages.extend(self.state.snapshots())
+        return out
+
+    def detect(self, envelope: Envelope[EcsEvent], record: Inbound) -> list[Detection]:
+        event = envelope.payload
+        flat = event.flat()
+        ref = EventRef(event_id=envelope.id, topic=record.topic, partition=record.partition, offset=record.offset)
+        matches = self.engine.match(flat, tenant=event.tenant, event_ref=envelope.id)
+        detections = [detection_from_match(m, event, flat, ref) for m in matches]
+        if self.state is not None:
+            partition_state = self.state.state_for(record.topic, record.partition, record.offset)
+            if not partition_state.covers(record.offset):
+                for component in partition_state.components.values():
+                    detections += component.detect(event, flat, matches, ref)
+                partition_state.next_offset = record.offset + 1
+                partition_state.dirty = True
+        for detection in detections:
+            log.info("detection", rule=detection.rule.id, kind=detection.kind, detection=detection.id)
+        return detections
+
+    def _outbound(self, detection: Detection) -> Outbound:
+        message = DetectionEnvelope(kind="detection", tenant=detection.tenant, id=detection.id, payload=detection)
+        return Outbound(self.topics.detections, message.model_dump_json().encode(), key=detection.tenant.encode())
+
+
+ComponentFactory = Callable[[], dict[str, StatefulComponent]]

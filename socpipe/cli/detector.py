@@ -1,0 +1,19 @@
+"""`socpipe detector run`."""
+
+from __future__ import annotations
+
+from socpipe.cli.worker_commands import stage_command
+from socpipe.settings import Settings
+from socpipe.worker import Stage
+
+
+def _build(settings: Settings) -> Stage:
+    from detectors.build import build_detector_stage
+    from detectors.stateful import default_components
+
+    return build_detector_stage(settings, default_components(settings))
+
+
+detector = stage_command(
+    "detector", _build, lambda s: s.detector_group, lambda s: s.topics.ecs
+)

@@ -22,10 +22,11 @@ def cli(log_level: str) -> None:
 
 
 def _register() -> None:
-    from socpipe.cli import detector, dev, schemas
+    from socpipe.cli import detector, dev, rules, schemas
 
     cli.add_command(dev.dev)
     cli.add_command(detector.detector)
+    cli.add_command(rules.rules_group)
     cli.add_command(schemas.schemas_group)
 
 

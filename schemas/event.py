@@ -68,6 +68,78 @@ class Endpoint(_Ecs):
     bytes: int | None = None
 
 
+class Network(_Ecs):
+    transport: str | None = None
+    protocol: str | None = None
+    direction: str | None = None
+    community_id: str | None = None
+
+
+class Url(_Ecs):
+    original: str | None = None
+    path: str | None = None
+    query: str | None = None
+    domain: str | None = None
+
+
+class HttpRequest(_Ecs):
+    method: str | None = None
+    referrer: str | None = None
+
+
+class HttpResponse(_Ecs):
+    status_code: int | None = None
+    bytes: int | None = None
+
+
+class Http(_Ecs):
+    version: str | None = None
+    request: HttpRequest | None = None
+    response: HttpResponse | None = None
+
+
+class UserAgent(_Ecs):
+    original: str | None = None
+
+
+class DnsQuestion(_Ecs):
+    name: str | None = None
+    type: str | None = None
+
+
+class Dns(_Ecs):
+    question: DnsQuestion | None = None
+    response_code: str | None = None
+
+
+class FileFields(_Ecs):
+    path: str | None = None
+    name: str | None = None
+
+
+class CloudAccount(_Ecs):
+    id: str | None = None
+
+
+class CloudService(_Ecs):
+    name: str | None = None
+
+
+class Cloud(_Ecs):
+    provider: str | None = None
+    region: str | None = None
+    account: CloudAccount | None = None
+    service: CloudService | None = None
+
+
+class Rule(_Ecs):
+    """The rule of the source's own detector (a Suricata signature), not a socpipe rule."""
+
+    id: str | None = None
+    name: str | None = None
+    category: str | None = None
+
+
 class LogFields(_Ecs):
     """Where the record came from: file and offset, syslog facility, the shipper's name."""
 
@@ -96,6 +168,15 @@ class EcsEvent(_Ecs):
     source: Endpoint | None = None
     destination: Endpoint | None = None
     log: LogFields | None = None
+    message: str | None = None
+    network: Network | None = None
+    url: Url | None = None
+    http: Http | None = None
+    user_agent: UserAgent | None = None
+    dns: Dns | None = None
+    file: FileFields | None = None
+    cloud: Cloud | None = None
+    rule: Rule | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     ingest: Ingest
     original: dict[str, Any] = Field(default_factory=dict)

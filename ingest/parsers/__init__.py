@@ -1,1 +1,36 @@
-"""Parsers: raw log records to flat or ECS-shaped events."""
+"""Ingest parsers: RawRecord -> EcsEvent, one per log format, found by the name users configure.
+
+Every built-in parser is registered here, explicitly; `default_registry()` is what the normalise stage
+and the shippers (to refuse an unknown `--parser` at start) use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ingest.parsers import access_log, auditd, cloudtrail, generic, network, syslog, windows
+from ingest.parsers.base import ParseError, Parser
+from ingest.parsers.registry import ParserRegistry, UnknownParserError
+
+BUILTIN: tuple[Parser, ...] = (
+    generic.JSON,
+    generic.TEXT,
+    windows.PARSER,
+    syslog.PARSER,
+    auditd.PARSER,
+    access_log.PARSER,
+    network.ZEEK,
+    network.SURICATA,
+    cloudtrail.PARSER,
+)
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> ParserRegistry:
+    registry = ParserRegistry()
+    for parser in BUILTIN:
+        registry.register(parser)
+    return registry
+
+
+__all__ = ["BUILTIN", "ParseError", "Parser", "ParserRegistry", "UnknownParserError", "default_registry"]

@@ -1,0 +1,225 @@
+"""What every parser shares: the error it raises, its registry entry, and the helpers that build events.
+
+A parser is a plain function `parse(raw: RawRecord) -> EcsEvent`. Bad input raises `ParseError` with a
+reason a person can act on; anything else escaping a parser is a bug in it, and the property tests in
+tests/unit/ingest look for exactly that.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.event import EcsEvent, EventFields, Host, Ingest, LogFields
+from schemas.raw import RawRecord
+
+
+class ParseError(ValueError):
+    """The record is not what the parser reads; `reason` says what was wrong, for the dead letter."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+ParseFn = Callable[[RawRecord], EcsEvent]
+
+
+def _one(parse: ParseFn) -> Callable[[RawRecord], list[EcsEvent]]:
+    return lambda raw: [parse(raw)]
+
+
+@dataclass(frozen=True, slots=True)
+class Parser:
+    """A registry entry: the name users write in configuration, and the function behind it.
+
+    `parse_all` exists for container formats (a CloudTrail file holds many records in one document);
+    for every other parser it is `[parse(raw)]`.
+    """
+
+    name: str
+    parse: ParseFn
+    description: str
+    parse_all: Callable[[RawRecord], list[EcsEvent]] | None = None
+
+    def events(self, raw: RawRecord) -> list[EcsEvent]:
+        return self.parse_all(raw) if self.parse_all else [self.parse(raw)]
+
+
+def load_object(raw: RawRecord) -> dict[str, Any]:
+    """The record's text as a JSON object, or a ParseError saying why it is not one."""
+    text = raw.data.strip()
+    if not text:
+        raise ParseError("empty record")
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ParseError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects to dotted keys (`userIdentity.type`), the names Sigma rules use for JSON logs."""
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(inner, dict) and inner:
+            out.update(flatten(inner, f"{name}."))
+        else:
+            out[name] = inner
+    return out
+
+
+def walk(value: dict[str, Any], *path: str) -> Any:
+    """`value[path[0]][path[1]]...`, or None where a step is missing or not an object."""
+    current: Any = value
+    for step in path:
+        if not isinstance(current, dict):
+            return None
+        current = current.get(step)
+    return current
+
+
+def text(value: Any) -> str | None:
+    """A scalar as a string (numbers too); None for null, empty, lists and objects."""
+    if value is None or isinstance(value, dict | list) or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def to_int(value: Any) -> int | None:  # noqa: PLR0911 - one return per accepted shape
+    """An int from an int, a decimal string or a 0x-hex string; None when it is none of those."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str):
+        candidate = value.strip()
+        try:
+            if candidate.lower().startswith("0x"):
+                return int(candidate, 16)
+            if candidate.isascii() and candidate.lstrip("-").isdigit():
+                return int(candidate)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_time(value: Any, *, field: str) -> datetime:
+    """A timezone-aware UTC datetime from ISO-8601 text or epoch seconds; naive times are taken as UTC."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, int | float):
+            moment = datetime.fromtimestamp(float(value), UTC)
+        elif isinstance(value, str):
+            candidate = value.strip()
+            if candidate.replace(".", "", 1).isdigit():
+                moment = datetime.fromtimestamp(float(candidate), UTC)
+            else:
+                moment = datetime.fromisoformat(candidate)
+        else:
+            raise TypeError
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ParseError(f"{field}: not a timestamp: {str(value)[:80]!r}") from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ParseError(f"{field}: timestamp out of range: {str(value)[:80]!r}") from None
+
+
+def first_time(doc: dict[str, Any], fields: tuple[str, ...], raw: RawRecord) -> datetime:
+    """The first of `fields` present in the record as a time; the receive time when none is present."""
+    for name in fields:
+        value = doc.get(name)
+        if value not in (None, ""):
+            return parse_time(value, field=name)
+    return raw.received_at
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def within(moment: datetime, received: datetime) -> datetime:
+    """Refuse absurd timestamps (year 1, year 9999) that would poison time-based indices.
+
+    1970 is allowed (devices without a clock send it); more than a year after receipt is not.
+    """
+    if moment < _EPOCH or moment - received > timedelta(days=366):
+        raise ParseError(f"timestamp {moment.isoformat()} is implausible (before 1970 or over a year ahead)")
+    return moment.astimezone(UTC)
+
+
+def make_event(
+    raw: RawRecord,
+    *,
+    timestamp: datetime,
+    original: dict[str, Any],
+    log_extra: dict[str, Any] | None = None,
+    **ecs: Any,
+) -> EcsEvent:
+    """An EcsEvent with socpipe's provenance (tenant, source, position) taken from the raw record.
+
+    `ecs` holds the ECS fields (event=, host=, process= ...), as models or plain dicts. The host falls
+    back to the shipper's host hint, which comes from its configuration or the network peer.
+    `log_extra` adds to ECS `log.*` (e.g. `log.syslog`).
+    """
+    if ecs.get("host") is None and raw.host_hint:
+        ecs["host"] = Host(name=raw.host_hint)
+    stamp: dict[str, Any] = {"@timestamp": within(timestamp, raw.received_at)}
+    log: dict[str, Any] = {"file.path": raw.path, "offset": raw.offset, "logger": raw.source}
+    log.update(log_extra or {})
+    try:
+        event = EventFields(**{**(ecs.pop("event", None) or {}), "ingested": raw.received_at})
+        return EcsEvent(
+            **stamp,
+            tenant=raw.tenant,
+            event=event,
+            log=LogFields(**log),
+            ingest=Ingest(source=raw.source, parser=raw.parser, received_at=raw.received_at),
+            original=original,
+            **ecs,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ParseError(f"cannot build the ECS event: {where}: {first['msg']}") from None
+
+
+def compact(**fields: Any) -> dict[str, Any] | None:
+    """The non-empty fields as a dict, or None when all are empty (so the ECS object is left out)."""
+    kept = {k: v for k, v in fields.items() if v not in (None, "", [], {})}
+    return kept or None
+
+
+def basename(path: str | None) -> str | None:
+    """The last component of a Windows or POSIX path."""
+    if not path:
+        return None
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or None
+
+
+def key_values(pairs: Iterator[tuple[str, str]]) -> dict[str, str]:
+    """Key-value pairs to a dict; a repeated key keeps its first value and later ones get a suffix."""
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        name, n = key, 1
+        while name in out:
+            n += 1
+            name = f"{key}_{n}"
+        out[name] = value
+    return out

@@ -8,7 +8,7 @@ from typing import Any
 
 from sigma.rule import SigmaRule
 
-from detectors.sigma.conditions import Clause, Compiler, Fn, Node, requirements
+from detectors.sigma.conditions import Clause, Compiler, Fn, Node, required_ints, requirements
 from detectors.sigma.model import RuleInfo
 from detectors.sigma.modifiers import UnsupportedValue
 from detectors.sigma.pipeline import Pipeline, RouteKey
@@ -73,6 +73,27 @@ def compile_node(
     return node, frozenset(compiler.used_placeholders)
 
 
+def narrow_routes(routes: list[RouteKey], node: Node) -> list[RouteKey]:
+    """Channel-wide routes narrowed to the EventIDs the condition itself requires.
+
+    A `service: security` rule with `EventID: 4728` is then indexed under (security, 4728) and
+    never looked at for other Security events. Rules whose EventID test is not a plain equality
+    keep their channel-wide route.
+    """
+    eids = required_ints(node, "EventID")
+    if eids is None:
+        return routes
+    out: set[RouteKey] = set()
+    for ch, eid in routes:
+        if ch in ("", "*"):
+            return routes
+        if eid is None:
+            out.update((ch, e) for e in eids)
+        elif eid in eids:
+            out.add((ch, eid))
+    return sorted(out, key=lambda k: (k[0], k[1] if k[1] is not None else -1))
+
+
 def compile_rule(
     rule: SigmaRule,
     pipeline: Pipeline,
@@ -89,7 +110,7 @@ def compile_rule(
         info=rule_info(rule, path),
         fn=node.fn,
         node=node,
-        routes=routes,
+        routes=narrow_routes(routes, node),
         clauses=requirements(node),
         placeholders=used,
         source=rule,

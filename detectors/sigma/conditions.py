@@ -23,7 +23,7 @@ from sigma.conditions import (
     ConditionValueExpression,
 )
 from sigma.rule import SigmaLogSource
-from sigma.types import Placeholder, SigmaExists, SigmaExpansion, SigmaFieldReference, SigmaNull, SigmaString, SpecialChars
+from sigma.types import Placeholder, SigmaExists, SigmaNumber, SigmaExpansion, SigmaFieldReference, SigmaNull, SigmaString, SpecialChars
 
 from detectors.sigma.modifiers import Pred, UnsupportedValue, as_text, scalar_preds
 from detectors.sigma.pipeline import Pipeline
@@ -33,6 +33,8 @@ Fn = Callable[[Mapping[str, Any]], bool]
 # A prefilter clause: alternatives (field names tuple, lower-cased needle); one must be present.
 Clause = frozenset[tuple[tuple[str, ...], str]]
 MAX_CLAUSES = 2
+MIN_NEEDLE = 3  # shorter literals ("30", "f0") hit nearly every event: not worth a clause
+KEYWORD_NAMES: tuple[str, ...] = ("*",)  # prefilter pseudo-field: every value of the event
 
 
 def getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
@@ -59,6 +61,7 @@ class Node:
     field: str | None = None
     names: tuple[str, ...] = ()
     needles: frozenset[str] | None = None
+    ints: frozenset[int] | None = None  # the integers an equality leaf accepts (EventID routing)
 
 
 def _any_value(get: Callable[[Mapping[str, Any]], Any], pred: Pred) -> Fn:
@@ -151,7 +154,10 @@ class Compiler:
         if not preds:
             return Node("field", lambda e: False, field=field, names=names, needles=frozenset())
         fn = _any_value(get, _join(preds))
-        return Node("field", fn, field=field, names=names, needles=_frozen(needles))
+        ints = None
+        if all(type(v) is SigmaNumber and isinstance(v.number, int) for v in values):
+            ints = frozenset(v.number for v in values)
+        return Node("field", fn, field=field, names=names, needles=_frozen(needles), ints=ints)
 
     def _fieldref(
         self, field: str, names: tuple[str, ...], get: Callable[[Mapping[str, Any]], Any], ref: SigmaFieldReference
@@ -191,7 +197,7 @@ class Compiler:
                     return True
             return False
 
-        return Node("keyword", fn, needles=_frozen(needles))
+        return Node("keyword", fn, names=KEYWORD_NAMES, needles=_frozen(needles))
 
     def _note_placeholders(self, values: list[Any]) -> None:
         for v in values:
@@ -232,8 +238,8 @@ def explain(node: Node, event: Mapping[str, Any], out: dict[str, Any]) -> None:
 
 def requirements(node: Node) -> list[Clause]:
     """Clauses (CNF) that every matching event satisfies; [] means no usable requirement."""
-    if node.kind == "field":
-        if node.needles is None:
+    if node.kind in ("field", "keyword"):
+        if node.needles is None or any(len(n) < MIN_NEEDLE for n in node.needles):
             return []
         return [frozenset((node.names, n) for n in node.needles)]
     if node.kind == "and":
@@ -247,7 +253,22 @@ def requirements(node: Node) -> list[Clause]:
                 return []
             best |= sorted(sub, key=_score)[0]
         return [frozenset(best)]
-    return []  # not, keyword, const: nothing safe to require
+    return []  # not, const: nothing safe to require
+
+
+def required_ints(node: Node, field: str) -> frozenset[int] | None:
+    """The integer values `field` must equal for the tree to match (None: no such constraint)."""
+    if node.kind == "field":
+        return node.ints if node.field == field else None
+    if node.kind == "and":
+        sets = [s for c in node.children if (s := required_ints(c, field)) is not None]
+        return frozenset.intersection(*sets) if sets else None
+    if node.kind == "or":
+        subs = [required_ints(c, field) for c in node.children]
+        if any(s is None for s in subs):
+            return None
+        return frozenset().union(*subs)  # type: ignore[arg-type]
+    return None
 
 
 def _score(clause: Clause) -> tuple[int, int]:

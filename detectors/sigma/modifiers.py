@@ -174,12 +174,56 @@ def string_pred(pats: StrPatterns) -> Pred:
     return pred
 
 
-def regex_pred(value: SigmaRegularExpression) -> tuple[Pred, None]:
+def regex_pred(value: SigmaRegularExpression) -> tuple[Pred, str | None]:
+    """A `re` value: Python `re.search` with the i/m/s flags; plus a literal every match contains."""
     flags = 0
     for f in value.flags:
         flags |= SigmaRegularExpression.sigma_to_python_flags[f]
-    search = re.compile(str(value.regexp), flags).search
-    return (lambda v: search(v if isinstance(v, str) else as_text(v)) is not None), None
+    compiled = re.compile(str(value.regexp), flags)
+    search = compiled.search
+    literal = regex_literal(compiled)
+    if not literal:
+        return (lambda v: search(v if isinstance(v, str) else as_text(v)) is not None), None
+    # Cheap guard: the literal every match contains, tested before the (backtracking) regex.
+    if compiled.flags & re.IGNORECASE:
+        low = literal.lower()
+
+        def guarded(v: Any) -> bool:
+            s = v if isinstance(v, str) else as_text(v)
+            return low in s.lower() and search(s) is not None
+
+    else:
+
+        def guarded(v: Any) -> bool:
+            s = v if isinstance(v, str) else as_text(v)
+            return literal in s and search(s) is not None
+
+    return guarded, literal
+
+
+def regex_literal(compiled: re.Pattern[str]) -> str | None:
+    """The longest run of literal characters at the top level of a regex (no alternation), if any.
+
+    Every match contains it, so it is a sound prefilter literal. Under IGNORECASE runs stop at
+    characters whose case folding reaches other letters ('s' also matches U+017F).
+    """
+    try:
+        parsed = re._parser.parse(compiled.pattern, compiled.flags)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    ignorecase = bool(parsed.state.flags & re.IGNORECASE)
+    literal = re._constants.LITERAL  # type: ignore[attr-defined]
+    runs, run = [], ""
+    for op, arg in parsed:
+        ch = chr(arg) if op is literal else None
+        if ch is None or (ignorecase and ch.lower() in "sk"):
+            runs.append(run)
+            run = ""
+        else:
+            run += ch
+    runs.append(run)
+    best = max(runs, key=len)
+    return best or None
 
 
 def _to_number(v: Any) -> float | None:
@@ -295,8 +339,12 @@ def scalar_preds(
         elif isinstance(v, SigmaString):
             add_string(insensitive, v, placeholders)
         elif isinstance(v, SigmaRegularExpression):
-            preds.append(regex_pred(v)[0])
-            needles = None
+            pred, literal = regex_pred(v)
+            preds.append(pred)
+            if needles is not None and literal:
+                needles.add(literal.lower())
+            else:
+                needles = None
         elif isinstance(v, SigmaTimestampPart):
             preds.append(timestamp_part_pred(v))
             needles = None

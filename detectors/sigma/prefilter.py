@@ -3,21 +3,88 @@
 Each compiled rule carries up to two clauses: sets of (field, literal) of which a matching event
 must contain at least one (a rule `Image|endswith: '\\x.exe' and CommandLine|contains: [a, b]`
 needs 'x.exe' in Image and a or b in CommandLine). A bucket builds one automaton per field over
-all literals of its rules, scans each field of an event once (lower-cased) and evaluates only
-the rules whose clauses all hit, plus the rules that have no clause (pure numeric or negated
-conditions). A prefilter hit is necessary, never sufficient: the full matcher decides.
+the literals of its rules, scans each field of an event once (lower-cased, memoised per value)
+and evaluates only the rules whose clauses all hit, plus the rules that have no clause (numeric,
+regex-only or negated conditions). A prefilter hit is necessary, never sufficient: the full
+matcher decides. Keyword literals are searched in every value of the event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
 
 from detectors.sigma.compiler import CompiledRule
-from detectors.sigma.conditions import MISSING, getter
+from detectors.sigma.conditions import KEYWORD_NAMES, MISSING, getter
 from detectors.sigma.modifiers import as_text
+
+_second = itemgetter(1)
+MEMO_SIZE = 20_000  # values remembered per field and bucket
+_NUMERIC_TEXT = set("0123456789.-+einfatrusl")  # characters of str(number), 'true', 'false'
+
+
+def _automaton(words: Sequence[str]) -> Any:
+    automaton = ahocorasick.Automaton()
+    for nid, word in enumerate(words):
+        automaton.add_word(word, nid)
+    automaton.make_automaton()
+    return automaton
+
+
+class _Scanner:
+    """Literals of one field: an automaton, and a bounded memo of value -> clauses hit.
+
+    Event streams repeat values (the same images, registry keys, call traces) all the time; the
+    memo turns a scan into one dict lookup for a string seen before.
+    """
+
+    def __init__(self, names: tuple[str, ...], words: dict[str, set[int]]) -> None:
+        self.get = getter(names)
+        self.clauses: list[tuple[int, ...]] = [tuple(sorted(c)) for c in words.values()]
+        self.automaton = _automaton(list(words))
+        self.memo: dict[str, frozenset[int]] = {}
+        self.numeric = any(set(w) <= _NUMERIC_TEXT for w in words)
+
+    def scan(self, value: Any) -> frozenset[int]:
+        """Clause ids hit by the value (a list value: by any element)."""
+        if type(value) is str:
+            found = self.memo.get(value)
+            if found is None:
+                found = self._scan(value.lower())
+                if len(self.memo) >= MEMO_SIZE:
+                    self.memo.clear()
+                self.memo[value] = found
+            return found
+        if type(value) is list:
+            return self._scan("\x00".join(as_text(x) for x in value if x is not None).lower())
+        return self._scan(as_text(value).lower())
+
+    def _scan(self, text: str) -> frozenset[int]:
+        clauses = self.clauses
+        return frozenset(c for nid in set(map(_second, self.automaton.iter(text))) for c in clauses[nid])
+
+    def scan_all(self, event: Mapping[str, Any]) -> set[int]:
+        """Keyword literals: clause ids hit by any value of the event.
+
+        Numbers and booleans are skipped unless some literal could occur in their text form.
+        """
+        hits: set[int] = set()
+        memo, numeric = self.memo, self.numeric
+        for v in event.values():
+            if type(v) is str:
+                found = memo.get(v)
+                if found is None:
+                    found = self.scan(v)
+            elif v is None or not (numeric or type(v) is list):
+                continue
+            else:
+                found = self.scan(v)
+            if found:
+                hits |= found
+        return hits
 
 
 class Bucket:
@@ -44,32 +111,24 @@ class Bucket:
                 for names, needle in clause:
                     words.setdefault(names, {}).setdefault(needle, set()).add(cid)
             self._rule_clauses[idx] = frozenset(mine)
-        self._scanners: list[tuple[Callable[[Mapping[str, Any]], Any], Any]] = []
-        for names, needles in words.items():
-            automaton = ahocorasick.Automaton()
-            for needle, cids in needles.items():
-                automaton.add_word(needle, tuple(sorted(cids)))
-            automaton.make_automaton()
-            self._scanners.append((getter(names), automaton))
-        self._no_rules = not self._scanners
+        keyword = words.pop(KEYWORD_NAMES, None)
+        self._keywords = _Scanner(KEYWORD_NAMES, keyword) if keyword else None
+        self._scanners = [_Scanner(names, w) for names, w in words.items()]
+        self._empty = not self._scanners and self._keywords is None
 
     def candidates(self, event: Mapping[str, Any]) -> list[tuple[int, CompiledRule]]:
         """Rules worth evaluating on the event, in rule-set order."""
-        if self._no_rules:
+        if self._empty:
             return self.always
         hits: set[int] = set()
-        for get, automaton in self._scanners:
-            v = get(event)
-            if v is MISSING or v is None:
-                continue
-            if type(v) is list:
-                for x in v:
-                    if x is not None:
-                        for _, cids in automaton.iter(as_text(x).lower()):
-                            hits.update(cids)
-            else:
-                for _, cids in automaton.iter((v if type(v) is str else as_text(v)).lower()):
-                    hits.update(cids)
+        for scanner in self._scanners:
+            v = scanner.get(event)
+            if v is not MISSING and v is not None:
+                found = scanner.scan(v)
+                if found:
+                    hits |= found
+        if self._keywords is not None:
+            hits |= self._keywords.scan_all(event)
         if not hits:
             return self.always
         picked: set[int] = set()

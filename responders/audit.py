@@ -1,0 +1,274 @@
+"""What auditors run: export one tenant's evidence with a manifest, and verify a chain.
+
+The manifest carries the chain segment the export spans, as (sequence, previous hash, content hash) for
+*every* record of the tenant in that range, even those a `--control` filter left out (hashes only, so
+nothing of their content is disclosed). Verifying an export therefore detects a record altered, removed
+or inserted in the file, and also one altered, removed or inserted in the store before the export.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from elasticsearch import Elasticsearch, NotFoundError
+
+from responders.documents import evidence_from_doc
+from responders.evidence import CHAIN_HEAD_ID
+from schemas.common import utc_now
+from schemas.evidence import GENESIS_HASH, EvidenceRecord
+from socpipe.es import index_name
+from socpipe.settings import Settings
+
+CSV_COLUMNS = [
+    "tenant", "sequence", "record_type", "subject_id", "occurred_at", "controls", "details",
+    "evidence_key", "recorded_at", "previous_hash", "content_hash",
+]
+
+
+@dataclass
+class Break:
+    sequence: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"sequence {self.sequence}: {self.problem}"
+
+
+@dataclass
+class VerifyResult:
+    checked: int
+    first_break: Break | None
+    last_hash: str
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+
+def verify_chain(
+    records: Iterable[EvidenceRecord], *, tenant: str, start_sequence: int = 0, start_previous: str = GENESIS_HASH
+) -> VerifyResult:
+    """Check contents, sequence numbers and links in order; stop at the first broken link."""
+    expected, previous, checked = start_sequence, start_previous, 0
+    for record in records:
+        problem: Break | None = None
+        if record.tenant != tenant:
+            problem = Break(record.sequence, f"a record of tenant {record.tenant!r} in the chain of {tenant!r}")
+        elif record.sequence > expected:
+            problem = Break(expected, f"missing: sequences {expected}..{record.sequence - 1} are absent (deleted)")
+        elif record.sequence < expected:
+            problem = Break(record.sequence, "sequence number seen twice or out of order (inserted)")
+        elif record.compute_hash() != record.content_hash:
+            problem = Break(record.sequence, "content does not match its content_hash (record altered)")
+        elif record.previous_hash != previous:
+            problem = Break(
+                record.sequence,
+                f"previous_hash does not match the record before it (sequence {record.sequence - 1} was "
+                "altered or replaced, or this one inserted)",
+            )
+        if problem:
+            return VerifyResult(checked, problem, previous)
+        previous, expected, checked = record.content_hash, expected + 1, checked + 1
+    return VerifyResult(checked, None, previous)
+
+
+def _search_sorted(es: Elasticsearch, index: str, query: dict[str, Any], source: Any = True) -> Iterator[dict[str, Any]]:
+    after: list[Any] | None = None
+    while True:
+        page = es.search(
+            index=index, query=query, sort=[{"evidence.sequence": "asc"}], size=1000, source=source,
+            search_after=after,
+        )["hits"]["hits"]
+        yield from page
+        if len(page) < 1000:
+            return
+        after = page[-1]["sort"]
+
+
+def live_records(es: Elasticsearch, settings: Settings, tenant: str) -> Iterator[EvidenceRecord]:
+    index = index_name(settings, "evidence", tenant)
+    es.indices.refresh(index=index)
+    for hit in _search_sorted(es, index, {"match_all": {}}):
+        yield evidence_from_doc(hit["_source"])
+
+
+def chain_head(es: Elasticsearch, settings: Settings, tenant: str) -> dict[str, Any] | None:
+    try:
+        return dict(es.get(index=index_name(settings, "state", tenant), id=CHAIN_HEAD_ID)["_source"])
+    except NotFoundError:
+        return None
+
+
+def verify_live(es: Elasticsearch, settings: Settings, tenant: str) -> VerifyResult:
+    """The whole chain of a tenant, plus the tail: the head says how many records there were at least."""
+    result = verify_chain(live_records(es, settings, tenant), tenant=tenant)
+    head = chain_head(es, settings, tenant)
+    if result.ok and head and int(head["next_sequence"]) > result.checked:
+        return VerifyResult(
+            result.checked,
+            Break(result.checked, f"missing: the chain head counts {head['next_sequence']} records (tail deleted)"),
+            result.last_hash,
+        )
+    return result
+
+
+def control_query(control: str) -> dict[str, Any]:
+    """A control named whole (SOC2:CC7.3) or by a prefix (SOC2, PCI-DSS-4.0:12.10)."""
+    boundary = "." if ":" in control else ":"
+    return {
+        "bool": {
+            "should": [
+                {"term": {"evidence.controls": control}},
+                {"prefix": {"evidence.controls": control + boundary}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def _to_row(record: EvidenceRecord) -> dict[str, str]:
+    data = record.model_dump(mode="json")
+    row = {k: ("" if data[k] is None else str(data[k])) for k in CSV_COLUMNS}
+    row["controls"] = ";".join(record.controls)
+    row["details"] = orjson.dumps(record.details, option=orjson.OPT_SORT_KEYS).decode()
+    return row
+
+
+def _from_row(row: dict[str, str]) -> EvidenceRecord:
+    data: dict[str, Any] = {k: (v if v != "" else None) for k, v in row.items()}
+    data["controls"] = row["controls"].split(";") if row["controls"] else []
+    data["details"] = orjson.loads(row["details"])
+    return EvidenceRecord.model_validate(data)
+
+
+def render(records: list[EvidenceRecord], fmt: Literal["jsonl", "csv"]) -> bytes:
+    if fmt == "jsonl":
+        return b"".join(orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in records)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_to_row(r) for r in records)
+    return text.getvalue().encode()
+
+
+def parse(data: bytes, fmt: Literal["jsonl", "csv"]) -> list[EvidenceRecord]:
+    if fmt == "jsonl":
+        return [EvidenceRecord.model_validate_json(line) for line in data.splitlines() if line.strip()]
+    return [_from_row(row) for row in csv.DictReader(io.StringIO(data.decode()))]
+
+
+def export(
+    es: Elasticsearch,
+    settings: Settings,
+    tenant: str,
+    out: Path,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    control: str | None = None,
+    fmt: Literal["jsonl", "csv"] = "jsonl",
+) -> dict[str, Any]:
+    """Write the tenant's records (occurred in [start, end), supporting `control`) and a manifest."""
+    index = index_name(settings, "evidence", tenant)
+    es.indices.refresh(index=index)
+    filters: list[dict[str, Any]] = [{"term": {"evidence.tenant": tenant}}]
+    if start or end:
+        bounds = {"gte": start.isoformat()} if start else {}
+        filters.append({"range": {"evidence.occurred_at": {**bounds, **({"lt": end.isoformat()} if end else {})}}})
+    if control:
+        filters.append(control_query(control))
+    records = [evidence_from_doc(h["_source"]) for h in _search_sorted(es, index, {"bool": {"filter": filters}})]
+    chain: list[list[Any]] = []
+    if records:
+        span = {"range": {"evidence.sequence": {"gte": records[0].sequence, "lte": records[-1].sequence}}}
+        fields = ["evidence.sequence", "evidence.previous_hash", "evidence.content_hash"]
+        for hit in _search_sorted(es, index, {"bool": {"filter": [filters[0], span]}}, source=fields):
+            e = hit["_source"]["evidence"]
+            chain.append([e["sequence"], e["previous_hash"], e["content_hash"]])
+    data = render(records, fmt)
+    out.write_bytes(data)
+    manifest = {
+        "tenant": tenant,
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "control": control,
+        "format": fmt,
+        "exported_at": utc_now().isoformat(),
+        "file": out.name,
+        "file_sha256": hashlib.sha256(data).hexdigest(),
+        "records": len(records),
+        "by_record_type": dict(Counter(r.record_type.value for r in records)),
+        "by_control": dict(Counter(c for r in records for c in r.controls)),
+        "first_sequence": records[0].sequence if records else None,
+        "last_sequence": records[-1].sequence if records else None,
+        "chain": chain,
+        "chain_head": chain_head(es, settings, tenant),
+    }
+    manifest_path(out).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    return manifest
+
+
+def manifest_path(export_file: Path) -> Path:
+    return export_file.with_name(export_file.name + ".manifest.json")
+
+
+def verify_export(export_file: Path) -> VerifyResult:
+    """Re-check an export against its manifest: file hash, chain segment links, every record's hash."""
+    manifest = orjson.loads(manifest_path(export_file).read_bytes())
+    data = export_file.read_bytes()
+    tenant = manifest["tenant"]
+    try:
+        records = parse(data, manifest["format"])
+    except (ValueError, KeyError) as exc:
+        return VerifyResult(0, Break(manifest["first_sequence"] or 0, f"the file cannot be read: {exc}"), "")
+    chain = manifest["chain"]
+    if not chain:
+        if records:
+            return VerifyResult(0, Break(records[0].sequence, "records in a file whose manifest lists none"), "")
+        return VerifyResult(0, None, "")
+    # 1. The chain segment links up.
+    segment = [
+        EvidenceRecord.model_construct(tenant=tenant, sequence=s, previous_hash=p, content_hash=h)
+        for s, p, h in chain
+    ]
+    expected, previous = chain[0][0], chain[0][1]
+    for link in segment:
+        if link.sequence != expected:
+            return VerifyResult(0, Break(expected, "missing from the manifest's chain (deleted)"), previous)
+        if link.previous_hash != previous:
+            return VerifyResult(0, Break(link.sequence, "the manifest's chain does not link up here"), previous)
+        previous, expected = link.content_hash, expected + 1
+    # 2. Every exported record is the one the chain holds at its number, unaltered.
+    by_sequence = {s: (p, h) for s, p, h in chain}
+    seen: set[int] = set()
+    for record in records:
+        if record.tenant != tenant:
+            return VerifyResult(len(seen), Break(record.sequence, f"a record of tenant {record.tenant!r}"), "")
+        if record.sequence not in by_sequence or record.sequence in seen:
+            return VerifyResult(len(seen), Break(record.sequence, "not in the manifest's chain (inserted)"), "")
+        if record.compute_hash() != record.content_hash:
+            return VerifyResult(len(seen), Break(record.sequence, "content does not match its hash (altered)"), "")
+        if (record.previous_hash, record.content_hash) != by_sequence[record.sequence]:
+            return VerifyResult(len(seen), Break(record.sequence, "differs from the manifest's chain (replaced)"), "")
+        seen.add(record.sequence)
+    # 3. Nothing selected is missing.
+    if len(records) != manifest["records"]:
+        exported = {r.sequence for r in records}
+        missing = [s for s, _, _ in chain if s not in exported]
+        where = missing[0] if not manifest["control"] and missing else (manifest["first_sequence"] or 0)
+        return VerifyResult(
+            len(seen), Break(where, f"the file holds {len(records)} records, the manifest {manifest['records']} (deleted)"),
+            previous,
+        )
+    if hashlib.sha256(data).hexdigest() != manifest["file_sha256"]:
+        return VerifyResult(len(seen), Break(manifest["first_sequence"] or 0, "the file does not match its hash"), "")
+    return VerifyResult(len(seen), None, previous)

@@ -1,0 +1,232 @@
+"""The responders' configuration files: tenants, incident grouping and the control map (in `rules/`).
+
+Each is validated whole when the responder starts; every problem is reported with its file and key
+path, all at once, so a bad file stops the program before it touches a message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from schemas.evidence import EvidenceType
+from schemas.tenant import Tenant
+from socpipe.paths import rules_dir
+from socpipe.settings import Settings
+
+GroupKey = Literal["rule", "host", "user", "source_ip"]
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class ConfigError(Exception):
+    """One or more configuration files are wrong; the message lists every problem with its location."""
+
+
+def parse_duration(value: object) -> timedelta:
+    """`90s`, `30m`, `2h`, `1d` (or a number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value).strip())
+    if not match:
+        raise ValueError(f"expected a duration like 30m, 2h or 1d, got {value!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class GroupingOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keys: list[GroupKey] | None = None
+    window: timedelta | None = None
+    max_detections: int | None = Field(default=None, ge=1, le=100_000)
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, value: list[GroupKey] | None) -> list[GroupKey] | None:
+        if value is not None and not value:
+            raise ValueError("at least one grouping key")
+        return None if value is None else sorted(set(value), key=["rule", "host", "user", "source_ip"].index)
+
+
+class TenantGrouping(GroupingOverride):
+    rules: dict[str, GroupingOverride] = Field(default_factory=dict)
+
+
+class Grouping(BaseModel):
+    """What a detection is grouped by, resolved for one tenant and rule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    keys: tuple[GroupKey, ...]
+    window: timedelta
+    max_detections: int
+
+
+class GroupingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default: GroupingOverride = Field(default_factory=GroupingOverride)
+    rules: dict[str, GroupingOverride] = Field(default_factory=dict)
+    tenants: dict[str, TenantGrouping] = Field(default_factory=dict)
+
+    def resolve(self, tenant: str, rule_id: str) -> Grouping:
+        """Most specific first: tenant+rule, rule, tenant, default."""
+        layers: list[GroupingOverride] = []
+        tenant_cfg = self.tenants.get(tenant)
+        if tenant_cfg and rule_id in tenant_cfg.rules:
+            layers.append(tenant_cfg.rules[rule_id])
+        if rule_id in self.rules:
+            layers.append(self.rules[rule_id])
+        if tenant_cfg:
+            layers.append(tenant_cfg)
+        layers.append(self.default)
+
+        def first(name: str, fallback: Any) -> Any:
+            for layer in layers:
+                value = getattr(layer, name)
+                if value is not None:
+                    return value
+            return fallback
+
+        return Grouping(
+            keys=tuple(first("keys", ["rule", "host", "user", "source_ip"])),
+            window=first("window", timedelta(hours=1)),
+            max_detections=first("max_detections", 1000),
+        )
+
+
+class ControlsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    frameworks: dict[str, str]
+    controls: dict[str, str]
+    records: dict[EvidenceType, list[str]]
+    personal_data: list[str] = Field(default_factory=list)
+
+    def check(self) -> list[str]:
+        problems = []
+        for control in self.controls:
+            framework = control.split(":", 1)[0]
+            if ":" not in control or framework not in self.frameworks:
+                problems.append(f"controls.{control}: framework {framework!r} is not under frameworks")
+        for record_type, controls in [*self.records.items(), ("personal_data", self.personal_data)]:
+            problems += [
+                f"records.{record_type}: control {c!r} is not under controls" for c in controls if c not in self.controls
+            ]
+        problems += [f"records: no controls for {t.value}" for t in EvidenceType if t not in self.records]
+        return problems
+
+    def for_record(self, record_type: EvidenceType, *, personal_data: bool = False) -> list[str]:
+        controls = list(self.records.get(record_type, []))
+        if personal_data:
+            controls += [c for c in self.personal_data if c not in controls]
+        return controls
+
+
+class TenantsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenants: list[Tenant] = Field(default_factory=list)
+
+
+@dataclass
+class ResponderConfig:
+    tenants: dict[str, Tenant]
+    grouping: GroupingConfig
+    controls: ControlsConfig
+    sources: dict[str, Path] = field(default_factory=dict)
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        """A configured tenant, or a default one (no routes) for a tenant nobody configured yet."""
+        return self.tenants.get(tenant_id) or Tenant(id=tenant_id, name=tenant_id)
+
+    def webhook_secret(self, tenant_id: str, env_name: str) -> str:
+        secret = os.environ.get(env_name)
+        if not secret:
+            raise ConfigError(f"tenant {tenant_id}: webhook secret variable {env_name} is not set")
+        return secret
+
+
+def _read_yaml(path: Path, problems: list[str]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        problems.append(f"{path}: cannot read: {exc.strerror}")
+    except yaml.YAMLError as exc:
+        problems.append(f"{path}: not valid YAML: {exc}")
+    return None
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path, problems: list[str]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "(root)"
+            problems.append(f"{path}: {where}: {error['msg']}")
+    return None
+
+
+def load_config(settings: Settings | None = None, *, rules: Path | None = None) -> ResponderConfig:
+    """Load and check the three files; raise ConfigError listing every problem found."""
+    base = rules or rules_dir()
+    sources = {
+        "tenants": (settings.tenants_file if settings and settings.tenants_file else base / "tenants.yaml"),
+        "grouping": base / "incident_grouping.yaml",
+        "controls": base / "controls.yaml",
+    }
+    problems: list[str] = []
+    raw = {name: _read_yaml(path, problems) for name, path in sources.items()}
+    tenants_file = _validate(TenantsFile, raw["tenants"], sources["tenants"], problems) if raw["tenants"] else None
+    grouping = _validate(GroupingConfig, raw["grouping"], sources["grouping"], problems) if raw["grouping"] else None
+    controls = _validate(ControlsConfig, raw["controls"], sources["controls"], problems) if raw["controls"] else None
+    if controls:
+        problems += [f"{sources['controls']}: {p}" for p in controls.check()]
+    elif raw["controls"] == {}:
+        problems.append(f"{sources['controls']}: empty: every evidence record type needs its controls")
+    tenants: dict[str, Tenant] = {}
+    for i, tenant in enumerate(tenants_file.tenants if tenants_file else []):
+        where = f"{sources['tenants']}: tenants.{i}"
+        if tenant.id in tenants:
+            problems.append(f"{where}: tenant {tenant.id!r} is listed twice")
+        tenants[tenant.id] = tenant
+        for j, route in enumerate(tenant.routes):
+            if route.channel == "webhook" and not route.destination.startswith(("https://", "http://")):
+                problems.append(f"{where}.routes.{j}: a webhook destination must be an http(s) URL")
+            if route.channel == "webhook" and not route.secret_env:
+                problems.append(f"{where}.routes.{j}: a webhook needs secret_env (the variable with its secret)")
+            if route.channel == "email" and "@" not in route.destination:
+                problems.append(f"{where}.routes.{j}: {route.destination!r} is not an email address")
+    if problems:
+        raise ConfigError("invalid responder configuration:\n  " + "\n  ".join(problems))
+    return ResponderConfig(
+        tenants=tenants,
+        grouping=grouping or GroupingConfig(),
+        controls=controls,  # not None: a missing or empty file is a problem above
+        sources=sources,
+    )
+
+
+def missing_secrets(config: ResponderConfig) -> list[str]:
+    """Webhook routes whose secret variable is unset: checked at start, so delivery never finds out."""
+    return [
+        f"tenant {t.id}: webhook {r.destination}: variable {r.secret_env} is not set"
+        for t in config.tenants.values()
+        for r in t.routes
+        if r.channel == "webhook" and r.secret_env and not os.environ.get(r.secret_env)
+    ]

@@ -1,0 +1,103 @@
+"""Models <-> Elasticsearch documents: the model under its kind's name, plus the ECS copies.
+
+Reading a document back takes only the model's part, so the ECS copies can never drift into the model
+(or into an evidence record's hash).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from schemas.detection import Detection, Entity
+from schemas.evidence import EvidenceRecord
+from schemas.incident import Incident
+from schemas.notice import Notice
+
+
+def _entity_ecs(entity: Entity) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if entity.host:
+        out["host"] = {"name": entity.host}
+    if entity.user:
+        out["user"] = {"name": entity.user}
+    if entity.source_ip:
+        try:
+            out["source"] = {"ip": str(ipaddress.ip_address(entity.source_ip))}
+        except ValueError:
+            pass  # not an address (a host name): kept in <kind>.entity.source_ip only
+    return out
+
+
+def _threat(techniques: list[str]) -> dict[str, Any]:
+    return {"threat": {"framework": "MITRE ATT&CK", "technique": {"id": techniques}}} if techniques else {}
+
+
+def incident_doc(incident: Incident) -> dict[str, Any]:
+    return {
+        "@timestamp": incident.last_seen.isoformat(),
+        "organization": {"id": incident.tenant},
+        "event": {
+            "kind": "alert",
+            "severity": incident.severity.rank,
+            "start": incident.first_seen.isoformat(),
+            "end": incident.last_seen.isoformat(),
+        },
+        "rule": {"id": incident.rule_ids},
+        "message": incident.title,
+        **_entity_ecs(incident.entity),
+        **_threat(incident.techniques),
+        "incident": incident.model_dump(mode="json"),
+    }
+
+
+def incident_from_doc(source: dict[str, Any]) -> Incident:
+    return Incident.model_validate(source["incident"])
+
+
+def detection_doc(detection: Detection, incident_id: str) -> dict[str, Any]:
+    return {
+        "@timestamp": detection.event_time.isoformat(),
+        "organization": {"id": detection.tenant},
+        "event": {"kind": "alert", "severity": detection.severity.rank, "created": detection.detected_at.isoformat()},
+        "rule": {"id": detection.rule.id, "name": detection.rule.title},
+        "message": detection.explanation or detection.rule.title,
+        **_entity_ecs(detection.entity),
+        **_threat(detection.rule.attack_techniques),
+        "detection": detection.model_dump(mode="json"),
+        "incident": {"id": incident_id},
+    }
+
+
+def notice_doc(notice: Notice, *, owner: str | None = None, claimed_at: str | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "@timestamp": (notice.sent_at.isoformat() if notice.sent_at else claimed_at),
+        "organization": {"id": notice.tenant},
+        "event": {"kind": "event", "action": f"notice-{notice.incident_state}", "outcome": _outcome(notice)},
+        "notice": notice.model_dump(mode="json"),
+        "incident": {"id": notice.incident_id},
+    }
+    if owner:
+        doc["claim"] = {"owner": owner, "at": claimed_at}
+    return doc
+
+
+def _outcome(notice: Notice) -> str:
+    return {"sent": "success", "failed": "failure"}.get(notice.status, "unknown")
+
+
+def notice_from_doc(source: dict[str, Any]) -> Notice:
+    return Notice.model_validate(source["notice"])
+
+
+def evidence_doc(record: EvidenceRecord) -> dict[str, Any]:
+    return {
+        "@timestamp": record.occurred_at.isoformat(),
+        "organization": {"id": record.tenant},
+        "event": {"kind": "event", "action": record.record_type.value},
+        "evidence": record.model_dump(mode="json"),
+    }
+
+
+def evidence_from_doc(source: dict[str, Any]) -> EvidenceRecord:
+    return EvidenceRecord.model_validate(source["evidence"])

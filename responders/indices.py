@@ -1,0 +1,141 @@
+"""Elasticsearch layout of the responders: index templates with ECS-aligned mappings, per-tenant indices.
+
+For each tenant T (prefix P, `socpipe` by default):
+
+| index | holds | who reads it |
+| --- | --- | --- |
+| `P-incidents-T` | one document per incident, id = the deterministic incident id | analysts; the client's space |
+| `P-detections-T` | one document per detection, id = detection id, with the incident it joined | analysts; the client's space |
+| `P-notices-T` | one document per notice, id = notice id: status, attempts, delivery receipt | analysts; the client's space |
+| `P-evidence-T` | the hash chain, id = `T-<sequence>`, append-only (op_type=create) | auditors; the client's space |
+| `P-state-T` | the responder's own bookkeeping (group heads, chain head, evidence keys) | the responder only |
+
+and the alias `P-tenant-T` over the four client-visible ones, so one Kibana role can be granted one name.
+Names are exact per tenant: a role must name them (or the alias) exactly, never with a wildcard such as
+`P-*-acme`, which would also match a tenant called `x-acme`.
+
+Every document keeps socpipe's own model under its kind's name (`incident.*`, `detection.*`, `notice.*`,
+`evidence.*`) and copies what ECS has a field for to the ECS names (`@timestamp`, `organization.id`,
+`event.*`, `host.name`, `user.name`, `source.ip`, `rule.*`, `threat.*`), so Kibana's and Elastic's own
+content work on them. Mappings are strict: a field nobody mapped is refused, not guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import BadRequestError, Elasticsearch
+
+from socpipe.es import index_name
+from socpipe.settings import Settings
+
+KINDS = ("incidents", "detections", "notices", "evidence", "state")
+CLIENT_KINDS = ("incidents", "detections", "notices", "evidence")
+
+KW: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
+DATE: dict[str, Any] = {"type": "date"}
+LONG: dict[str, Any] = {"type": "long"}
+TEXT_KW: dict[str, Any] = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}}
+OFF: dict[str, Any] = {"type": "object", "enabled": False}
+
+
+def _obj(**properties: Any) -> dict[str, Any]:
+    return {"properties": properties}
+
+
+ENTITY = _obj(host=KW, user=KW, source_ip=KW)
+
+ECS = {
+    "@timestamp": DATE,
+    "organization": _obj(id=KW, name=KW),
+    "event": _obj(kind=KW, severity=LONG, start=DATE, end=DATE, created=DATE, action=KW, outcome=KW),
+    "host": _obj(name=KW),
+    "user": _obj(name=KW),
+    "source": _obj(ip={"type": "ip"}),
+    "rule": _obj(id=KW, name=KW),
+    "threat": _obj(framework=KW, technique=_obj(id=KW)),
+    "message": {"type": "text"},
+}
+
+MAPPINGS: dict[str, dict[str, Any]] = {
+    "incidents": {
+        **ECS,
+        "incident": _obj(
+            id=KW, tenant=KW, title=TEXT_KW, status=KW, severity=KW, initial_severity=KW, group_key=KW,
+            rule_ids=KW, entity=ENTITY, techniques=KW, first_seen=DATE, last_seen=DATE,
+            detection_count={"type": "integer"}, detection_ids=KW, assignee=KW, verdict=KW,
+            personal_data={"type": "boolean"}, gdpr_deadline=DATE,
+            history=_obj(action=KW, actor=KW, at=DATE, reason={"type": "text"}),
+            updated_at=DATE, version=LONG,
+        ),
+    },
+    "detections": {
+        **ECS,
+        "detection": _obj(
+            id=KW, tenant=KW, kind=KW,
+            rule=_obj(id=KW, title=TEXT_KW, level=KW, author=KW, tags=KW, logsource=OFF),
+            event_time=DATE, detected_at=DATE, matched=OFF, entity=ENTITY,
+            event_ref=_obj(event_id=KW, topic=KW, partition={"type": "integer"}, offset=LONG, path=KW, line=LONG),
+            explanation={"type": "text"},
+        ),
+        "incident": _obj(id=KW),
+    },
+    "notices": {
+        **ECS,
+        "notice": _obj(
+            id=KW, tenant=KW, incident_id=KW, incident_state=KW, channel=KW, destination=KW, subject=TEXT_KW,
+            status=KW, attempts={"type": "integer"}, sent_at=DATE, receipt=KW, error={"type": "text"},
+        ),
+        "claim": _obj(owner=KW, at=DATE),
+        "incident": _obj(id=KW),
+    },
+    "evidence": {
+        **ECS,
+        "evidence": _obj(
+            tenant=KW, sequence=LONG, record_type=KW, subject_id=KW, occurred_at=DATE, controls=KW,
+            details=OFF, evidence_key=KW, recorded_at=DATE, previous_hash=KW, content_hash=KW,
+        ),
+    },
+}
+
+
+def _template(settings: Settings, kind: str) -> dict[str, Any]:
+    if kind == "state":
+        mappings: dict[str, Any] = {"dynamic": False, "properties": {"kind": KW}}
+    else:
+        mappings = {"dynamic": "strict", "properties": MAPPINGS[kind]}
+    return {
+        "index_patterns": [f"{settings.index_prefix}-{kind}-*"],
+        "priority": 500,
+        "template": {
+            "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1", "refresh_interval": "1s"},
+            "mappings": mappings,
+        },
+        "_meta": {"managed_by": "socpipe", "description": f"socpipe {kind}, one index per tenant"},
+    }
+
+
+def ensure_templates(es: Elasticsearch, settings: Settings) -> None:
+    """Create or update the index templates (idempotent)."""
+    for kind in KINDS:
+        es.indices.put_index_template(name=f"{settings.index_prefix}-{kind}", **_template(settings, kind))
+
+
+def tenant_alias(settings: Settings, tenant: str) -> str:
+    return f"{settings.index_prefix}-tenant-{tenant}"
+
+
+def ensure_tenant(es: Elasticsearch, settings: Settings, tenant: str) -> None:
+    """Create a tenant's indices (from the templates) and its alias; a second call changes nothing."""
+    for kind in KINDS:
+        try:
+            es.indices.create(index=index_name(settings, kind, tenant))
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+    es.indices.update_aliases(
+        actions=[
+            {"add": {"index": index_name(settings, kind, tenant), "alias": tenant_alias(settings, tenant)}}
+            for kind in CLIENT_KINDS
+        ]
+    )

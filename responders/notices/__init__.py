@@ -1,0 +1,1 @@
+"""Client notices: which incident changes to send, rendering, channels, signing and delivery."""

@@ -1,0 +1,134 @@
+"""Notice channels, one registry keyed by the name tenants write in `routes[].channel`.
+
+A channel sends one message and returns a delivery receipt (what the server answered), or raises
+TransientDeliveryError (worth retrying: timeouts, refused connections, SMTP 4xx, HTTP 408/429/5xx) or
+PermanentDeliveryError (retrying cannot help: SMTP 5xx, HTTP 4xx, a missing secret).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from responders.notices import signing
+from socpipe.settings import Settings
+
+
+class TransientDeliveryError(Exception):
+    pass
+
+
+class PermanentDeliveryError(Exception):
+    pass
+
+
+@dataclass
+class Message:
+    notice_id: str
+    tenant: str
+    destination: str
+    subject: str
+    body: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    secret: str | None = None
+
+
+class Channel(Protocol):
+    def send(self, message: Message) -> str: ...
+
+
+CHANNELS: dict[str, Callable[[Settings], Channel]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[Settings], Channel]], Callable[[Settings], Channel]]:
+    def add(factory: Callable[[Settings], Channel]) -> Callable[[Settings], Channel]:
+        if name in CHANNELS:
+            raise ValueError(f"notice channel {name!r} is registered twice")
+        CHANNELS[name] = factory
+        return factory
+
+    return add
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    return {name: factory(settings) for name, factory in CHANNELS.items()}
+
+
+@register("email")
+class EmailChannel:
+    """SMTP to the provider's relay; Message-ID is the notice id, so a resend is recognisably the same."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(self, message: Message) -> str:
+        s = self.settings
+        mail = EmailMessage()
+        mail["From"] = s.smtp_from
+        mail["To"] = message.destination
+        mail["Subject"] = message.subject
+        mail["Date"] = formatdate(usegmt=True)
+        mail["Message-ID"] = f"<{message.notice_id}@socpipe>"
+        mail["X-Socpipe-Tenant"] = message.tenant
+        mail.set_content(message.body)
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.notice_timeout_s) as smtp:
+                if s.smtp_starttls:
+                    smtp.starttls()
+                if s.smtp_username and s.smtp_password:
+                    smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
+                smtp.ehlo_or_helo_if_needed()
+                self._check(*smtp.mail(s.smtp_from))
+                self._check(*smtp.rcpt(message.destination))
+                code, reply = smtp.data(mail.as_bytes())
+                self._check(code, reply)
+        except smtplib.SMTPResponseException as exc:
+            self._check(exc.smtp_code, exc.smtp_error)
+            raise TransientDeliveryError(f"SMTP {exc.smtp_code}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientDeliveryError(f"SMTP: {type(exc).__name__}: {exc}") from exc
+        return f"smtp {code} {reply.decode(errors='replace')}"
+
+    @staticmethod
+    def _check(code: int, reply: bytes) -> None:
+        text = f"SMTP {code} {reply.decode(errors='replace')}"
+        if 400 <= code < 500:
+            raise TransientDeliveryError(text)
+        if code >= 500:
+            raise PermanentDeliveryError(text)
+
+
+@register("webhook")
+class WebhookChannel:
+    """An HTTP POST of JSON, signed as Standard Webhooks describes; `webhook-id` is the notice id."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.timeout = settings.notice_timeout_s
+
+    def send(self, message: Message) -> str:
+        if not message.secret:
+            raise PermanentDeliveryError("no signing secret for this webhook")
+        body = orjson.dumps(message.payload)
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "socpipe-notifier",
+            **signing.headers(message.secret, message.notice_id, body),
+        }
+        try:
+            response = httpx.post(message.destination, content=body, headers=headers, timeout=self.timeout)
+        except httpx.TransportError as exc:
+            raise TransientDeliveryError(f"HTTP: {type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if status in (408, 429) or status >= 500:
+            raise TransientDeliveryError(f"HTTP {status}")
+        if status >= 400:
+            raise PermanentDeliveryError(f"HTTP {status}: {response.text[:200]}")
+        return f"http {status} body-sha256:{hashlib.sha256(response.content).hexdigest()}"

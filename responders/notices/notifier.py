@@ -1,0 +1,212 @@
+"""Which notices an incident's current state calls for, and their delivery: at most once per change.
+
+Notices are derived from the incident's *state*, not from the transition that led to it, so a replay
+after a crash computes the same notices again: open (severity at or above the route's threshold),
+escalate:<severity> (above both the threshold and the severity it opened with), acknowledge, close.
+Each notice has a deterministic id (tenant, incident, state, channel, destination) and is claimed by
+creating its document (`op_type=create`) before anything is sent: a second worker or a replay finds it
+and sends nothing. A worker that crashed mid-send leaves a stale claim; whoever takes it over sends again
+under the same id (the webhook-id / Message-ID a receiver deduplicates on).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from elasticsearch import Elasticsearch
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from responders.claims import Claims, bulk
+from responders.config import ConfigError, ResponderConfig
+from responders.documents import notice_doc, notice_from_doc
+from responders.evidence import EvidenceItem, EvidenceStore
+from responders.notices.channels import Channel, Message, PermanentDeliveryError, TransientDeliveryError
+from responders.notices.render import Renderer, notice_context
+from schemas.common import utc_now
+from schemas.deadletter import DeadLetter
+from schemas.evidence import EvidenceType
+from schemas.incident import Incident, IncidentStatus
+from schemas.notice import Notice, NoticeStatus
+from schemas.tenant import NoticeRoute, Tenant
+from socpipe.es import index_name
+from socpipe.logging import get_logger
+from socpipe.settings import Settings
+
+log = get_logger(__name__)
+
+
+def notice_states(incident: Incident, route: NoticeRoute) -> list[str]:
+    """The notice-worthy states this incident is in, for this route."""
+    if incident.severity.rank < route.min_severity.rank:
+        return []
+    states = []
+    if "open" in route.notify_on:
+        states.append("open")
+    initial = incident.initial_severity or incident.severity
+    if "escalate" in route.notify_on and incident.severity.rank > max(initial.rank, route.min_severity.rank):
+        states.append(f"escalate:{incident.severity.value}")
+    if "acknowledge" in route.notify_on and (incident.status == IncidentStatus.acknowledged or any(
+        h.action == "acknowledge" for h in incident.history
+    )):
+        states.append("acknowledge")
+    if "close" in route.notify_on and incident.status == IncidentStatus.closed:
+        states.append("close")
+    return states
+
+
+@dataclass
+class NotifyResult:
+    sent: list[Notice] = field(default_factory=list)
+    failed: list[Notice] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass
+class _Planned:
+    notice: Notice
+    incident: Incident
+    route: NoticeRoute
+
+
+class Notifier:
+    def __init__(
+        self,
+        es: Elasticsearch,
+        settings: Settings,
+        config: ResponderConfig,
+        claims: Claims,
+        evidence: EvidenceStore,
+        channels: dict[str, Channel],
+        renderer: Renderer,
+    ) -> None:
+        self.es = es
+        self.settings = settings
+        self.config = config
+        self.claims = claims
+        self.evidence = evidence
+        self.channels = channels
+        self.renderer = renderer
+
+    def notify(self, tenant_id: str, incidents: list[Incident]) -> NotifyResult:
+        tenant = self.config.tenant(tenant_id)
+        planned = {
+            p.notice.id: p for incident in incidents for p in self._plan(tenant, incident)
+        }
+        result = NotifyResult()
+        if not planned:
+            return result
+        index = index_name(self.settings, "notices", tenant_id)
+        now = utc_now().isoformat()
+        claimed = self.claims.claim(
+            index,
+            {nid: {k: v for k, v in notice_doc(p.notice).items() if k != "claim"} | {"@timestamp": now}
+             for nid, p in planned.items()},
+            is_done=lambda source: source["notice"]["status"] != NoticeStatus.pending,
+        )
+        to_send = [planned[c.id] for c in claimed.values() if c.state in ("ours", "recovered")]
+        finals = {c.id: notice_from_doc(c.source) for c in claimed.values() if c.state == "done" and c.source}
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for notice in pool.map(lambda p: self._deliver(tenant, p), to_send):
+                finals[notice.id] = notice
+        ops = []
+        for p in to_send:
+            final = finals[p.notice.id]
+            ops += [{"index": {"_index": index, "_id": final.id}}, notice_doc(final, owner=self.claims.owner, claimed_at=now)]
+        bulk(self.es, ops)
+        items = []
+        for nid, notice in finals.items():
+            incident = planned[nid].incident
+            (result.sent if notice.status == NoticeStatus.sent else result.failed).append(notice)
+            items.append(self._evidence(notice, incident))
+        self.evidence.record(tenant_id, items)
+        for p in to_send:
+            final = finals[p.notice.id]
+            if final.status == NoticeStatus.failed:
+                result.dead_letters.append(
+                    DeadLetter(
+                        reason=f"notice not delivered: {final.error}", stage="responder", tenant=tenant_id,
+                        error_type="NoticeDeliveryError", original=final.model_dump_json().encode(),
+                    )
+                )
+        return result
+
+    def _plan(self, tenant: Tenant, incident: Incident) -> list[_Planned]:
+        out = []
+        for route in tenant.routes:
+            for state in notice_states(incident, route):
+                nid = Notice.make_id(tenant.id, incident.id, state, route.channel, route.destination)
+                notice = Notice(
+                    id=nid, tenant=tenant.id, incident_id=incident.id, incident_state=state,
+                    channel=route.channel, destination=route.destination, subject="",
+                )
+                out.append(_Planned(notice, incident, route))
+        return out
+
+    def _deliver(self, tenant: Tenant, planned: _Planned) -> Notice:
+        notice, route = planned.notice, planned.route
+        context = notice_context(planned.incident, tenant, notice.incident_state)
+        rendered = self.renderer.render(tenant.id, context)
+        attempts = 0
+        update: dict[str, object] = {"subject": rendered.subject}
+        try:
+            secret = self.config.webhook_secret(tenant.id, route.secret_env) if route.secret_env else None
+            message = Message(
+                notice_id=notice.id, tenant=tenant.id, destination=route.destination, subject=rendered.subject,
+                body=rendered.body, secret=secret,
+                payload={
+                    "type": f"incident.{context['change']}",
+                    "timestamp": utc_now().isoformat(),
+                    "data": {**context, "notice_id": notice.id, "subject": rendered.subject, "message": rendered.body},
+                },
+            )
+            channel = self.channels[route.channel]
+
+            def attempt() -> str:
+                nonlocal attempts
+                attempts += 1
+                return channel.send(message)
+
+            retrying = Retrying(
+                stop=stop_after_attempt(self.settings.notice_attempts),
+                wait=wait_exponential_jitter(
+                    initial=self.settings.notice_backoff_s, max=max(self.settings.notice_backoff_s * 16, 0.0)
+                ),
+                retry=retry_if_exception_type(TransientDeliveryError),
+                reraise=True,
+            )
+            receipt = retrying(attempt)
+            update |= {"status": NoticeStatus.sent, "sent_at": utc_now(), "receipt": receipt}
+        except TransientDeliveryError as exc:
+            update |= {"status": NoticeStatus.failed, "error": f"gave up after {attempts} attempts: {exc}"}
+        except (PermanentDeliveryError, ConfigError) as exc:
+            update |= {"status": NoticeStatus.failed, "error": f"permanent: {exc}"}
+        final = notice.model_copy(update={**update, "attempts": attempts})
+        log.info(
+            "notice", tenant=tenant.id, incident=notice.incident_id, state=notice.incident_state,
+            channel=notice.channel, status=final.status.value, attempts=attempts, error=final.error,
+        )
+        return final
+
+    @staticmethod
+    def _evidence(notice: Notice, incident: Incident) -> EvidenceItem:
+        sent = notice.status == NoticeStatus.sent
+        occurred: datetime = notice.sent_at or utc_now()
+        return EvidenceItem(
+            key=f"notice:{notice.id}:{notice.status.value}",
+            record_type=EvidenceType.notice_sent if sent else EvidenceType.notice_failed,
+            subject_id=notice.id,
+            occurred_at=occurred,
+            details={
+                "incident_id": notice.incident_id,
+                "incident_state": notice.incident_state,
+                "channel": notice.channel,
+                "destination": notice.destination,
+                "subject": notice.subject,
+                "attempts": notice.attempts,
+                "receipt": notice.receipt,
+                "error": notice.error,
+            },
+            personal_data=incident.personal_data,
+        )

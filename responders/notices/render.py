@@ -1,0 +1,109 @@
+"""Notice messages from Jinja2 templates, with the tenant's sensitive fields redacted first.
+
+Templates never see a sensitive value: the context is redacted before rendering, so no template (a
+tenant's own included) can leak one by mistake. They run in Jinja2's sandbox with StrictUndefined, so
+a typo in a template is an error at start-up (every template is rendered once on a sample), not a blank.
+A tenant's own templates, if any, live in `rules/notice_templates/<tenant>/` and win over the defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from schemas.incident import Incident
+from schemas.tenant import Tenant
+
+REDACTED = "[redacted]"
+TEMPLATES = ("subject", "body")
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def redact(value: Any, sensitive: list[str], path: str = "", removed: list[str] | None = None) -> Any:
+    """Replace the values at sensitive paths (`entity.user`) or keys anywhere (`user`) by [redacted].
+
+    The removed values are appended to `removed` (when given), so free text quoting them can be cleaned too.
+    """
+    if isinstance(value, dict):
+        out = {}
+        for key, inner in value.items():
+            here = f"{path}.{key}" if path else key
+            hit = here in sensitive or key in [s for s in sensitive if "." not in s]
+            if hit and inner not in (None, "", []):
+                out[key] = REDACTED
+                if removed is not None:
+                    removed += [str(v) for v in (inner if isinstance(inner, list) else [inner])]
+            else:
+                out[key] = redact(inner, sensitive, here, removed)
+        return out
+    if isinstance(value, list):
+        return [redact(item, sensitive, path, removed) for item in value]
+    return value
+
+
+def scrub(text: str, removed: list[str]) -> str:
+    """Free text (a title naming the user, say) without any of the redacted values."""
+    for value in sorted(set(removed), key=len, reverse=True):
+        if value:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def notice_context(incident: Incident, tenant: Tenant, state: str) -> dict[str, Any]:
+    """What templates and webhook payloads see: the incident summary, redacted for the tenant."""
+    summary = incident.model_dump(
+        mode="json",
+        include={
+            "id", "title", "status", "severity", "entity", "techniques", "rule_ids", "first_seen", "last_seen",
+            "detection_count", "assignee", "verdict", "personal_data", "gdpr_deadline",
+        },
+    )
+    removed: list[str] = []
+    redacted = redact(summary, tenant.sensitive_fields, removed=removed)
+    redacted["title"] = scrub(redacted["title"], removed)
+    return {
+        "incident": redacted,
+        "tenant": {"id": tenant.id, "name": tenant.name},
+        "state": state,
+        "change": state.split(":", 1)[0],
+    }
+
+
+@dataclass
+class Rendered:
+    subject: str
+    body: str
+
+
+class Renderer:
+    def __init__(self, tenant_dir: Path | None = None) -> None:
+        paths = [str(tenant_dir)] if tenant_dir and tenant_dir.is_dir() else []
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader([*paths, str(DEFAULT_DIR)]),
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def render(self, tenant_id: str, context: dict[str, Any]) -> Rendered:
+        parts = {}
+        for name in TEMPLATES:
+            template = self.env.select_template([f"{tenant_id}/{name}.j2", f"{name}.j2"])
+            parts[name] = template.render(context)
+        return Rendered(subject=" ".join(parts["subject"].split()), body=parts["body"])
+
+    def check(self, tenants: list[Tenant], sample: Incident) -> list[str]:
+        """Render every tenant's templates once; return the problems (for the start-up check)."""
+        problems = []
+        for tenant in tenants:
+            try:
+                self.render(tenant.id, notice_context(sample, tenant, "open"))
+            except TemplateError as exc:
+                problems.append(f"tenant {tenant.id}: notice template: {exc}")
+        return problems

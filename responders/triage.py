@@ -1,0 +1,163 @@
+"""Analyst triage: acknowledge, assign, close with a verdict, flag personal data; each one evidence.
+
+Every action is a read-modify-write of the incident conditional on the version read
+(`if_seq_no`/`if_primary_term`), retried from a fresh read when the responder (or another analyst)
+wrote in between, so no update is lost. It records who, when and why in the incident's history, writes
+a `triage_action` evidence record (and `incident_closed` on close), and sends the notices the new state
+calls for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import ConflictError, Elasticsearch
+
+from responders.documents import incident_doc, incident_from_doc
+from responders.evidence import EvidenceStore
+from responders.grouping import GDPR_CLOCK
+from responders.notices.notifier import Notifier, NotifyResult
+from responders.records import triage_evidence
+from schemas.common import Severity, utc_now
+from schemas.incident import Incident, IncidentStatus, TriageAction, Verdict
+from socpipe.settings import Settings
+
+
+class TriageError(ValueError):
+    """The action does not apply to the incident as it is (closing a closed incident, say)."""
+
+
+def apply_action(
+    incident: Incident,
+    action: str,
+    actor: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    assignee: str | None = None,
+    verdict: Verdict | None = None,
+) -> Incident:
+    """The incident after the action (a copy); raise TriageError when the action does not apply."""
+    if not actor.strip():
+        raise TriageError("who did it is required (--actor)")
+    new = incident.model_copy(deep=True)
+    closed = incident.status == IncidentStatus.closed
+    if action == "acknowledge":
+        if incident.status != IncidentStatus.open:
+            raise TriageError(f"incident is {incident.status.value}, only an open one can be acknowledged")
+        new.status = IncidentStatus.acknowledged
+    elif action == "assign":
+        if closed:
+            raise TriageError("incident is closed")
+        if not assignee:
+            raise TriageError("assign needs an assignee (--to)")
+        new.assignee = assignee
+    elif action == "close":
+        if closed:
+            raise TriageError("incident is already closed")
+        if verdict is None:
+            raise TriageError("close needs a verdict: true_positive, false_positive or benign")
+        if not reason:
+            raise TriageError("close needs a reason (--reason)")
+        new.status, new.verdict = IncidentStatus.closed, verdict
+    elif action == "flag_personal_data":
+        if incident.personal_data:
+            raise TriageError("incident is already flagged as touching personal data")
+        new.personal_data, new.gdpr_deadline = True, now + GDPR_CLOCK
+    else:
+        raise TriageError(f"unknown action {action!r}")
+    detail = reason
+    if action == "assign":
+        detail = f"to {assignee}" + (f": {reason}" if reason else "")
+    new.history.append(TriageAction(action=action, actor=actor, at=now, reason=detail))
+    new.updated_at = now
+    new.version += 1
+    return new
+
+
+@dataclass
+class Found:
+    incident: Incident
+    index: str
+    seq_no: int
+    primary_term: int
+
+
+@dataclass
+class TriageResult:
+    incident: Incident
+    notices: NotifyResult
+
+
+class Triage:
+    def __init__(
+        self, es: Elasticsearch, settings: Settings, evidence: EvidenceStore, notifier: Notifier
+    ) -> None:
+        self.es = es
+        self.settings = settings
+        self.evidence = evidence
+        self.notifier = notifier
+
+    def _indices(self, tenant: str | None) -> str:
+        return f"{self.settings.index_prefix}-incidents-{tenant or '*'}"
+
+    def find(self, incident_id: str, tenant: str | None = None) -> Found:
+        """By id, within one tenant's index, or (provider side) across all of them."""
+        hits = self.es.search(
+            index=self._indices(tenant), query={"ids": {"values": [incident_id]}}, seq_no_primary_term=True, size=2,
+            ignore_unavailable=True, allow_no_indices=True,
+        )["hits"]["hits"]
+        if not hits:
+            where = f" of tenant {tenant}" if tenant else ""
+            raise TriageError(f"no incident {incident_id}{where}")
+        # Search is near-real-time: re-read by id (real-time) for the version to write against.
+        doc = self.es.get(index=hits[0]["_index"], id=incident_id)
+        return Found(incident_from_doc(doc["_source"]), doc["_index"], doc["_seq_no"], doc["_primary_term"])
+
+    def list(
+        self,
+        tenant: str | None = None,
+        *,
+        status: list[str] | None = None,
+        min_severity: Severity | None = None,
+        assignee: str | None = None,
+        size: int = 50,
+    ) -> list[Incident]:
+        filters: list[dict[str, Any]] = []
+        if tenant:
+            filters.append({"term": {"incident.tenant": tenant}})
+        if status:
+            filters.append({"terms": {"incident.status": status}})
+        if min_severity:
+            filters.append({"terms": {"incident.severity": [s.value for s in Severity if s.rank >= min_severity.rank]}})
+        if assignee:
+            filters.append({"term": {"incident.assignee": assignee}})
+        self.es.indices.refresh(index=self._indices(tenant), ignore_unavailable=True, allow_no_indices=True)
+        hits = self.es.search(
+            index=self._indices(tenant), query={"bool": {"filter": filters}}, size=size,
+            sort=[{"event.severity": "desc"}, {"incident.last_seen": "desc"}],
+            ignore_unavailable=True, allow_no_indices=True,
+        )["hits"]["hits"]
+        return [incident_from_doc(h["_source"]) for h in hits]
+
+    def act(self, incident_id: str, action: str, actor: str, *, tenant: str | None = None, **kwargs: Any) -> TriageResult:
+        """Apply, write conditionally (re-reading on conflict), then evidence and notices."""
+        for _ in range(8):
+            found = self.find(incident_id, tenant)
+            now = utc_now()
+            new = apply_action(found.incident, action, actor, now, **kwargs)
+            try:
+                self.es.index(
+                    index=found.index, id=incident_id, document=incident_doc(new),
+                    if_seq_no=found.seq_no, if_primary_term=found.primary_term,
+                )
+                break
+            except ConflictError:
+                continue
+        else:
+            raise TriageError("the incident kept changing while this action was applied; try again")
+        self.evidence.record(new.tenant, triage_evidence(new, action))
+        return TriageResult(new, self.notifier.notify(new.tenant, [new]))
+

@@ -62,12 +62,20 @@ def _security(settings: Settings) -> dict[str, Any]:
 
 @dataclass
 class Publisher:
-    """Sends messages and waits for every acknowledgement on `flush`."""
+    """Sends messages and waits for every acknowledgement on `flush`.
+
+    kafka-python 3 has no bounded send buffer of its own, so the bound is here: once `max_pending`
+    messages await acknowledgement, `send` blocks on a flush. When Kafka is slow, callers slow down
+    (a receiver stops reading, a file tail stops reading) instead of memory growing.
+    """
 
     producer: KafkaProducer
+    max_pending: int = 50_000
     _pending: list[FutureRecordMetadata] = field(default_factory=list)
 
     def send(self, message: Outbound) -> None:
+        if len(self._pending) >= self.max_pending:
+            self.flush()
         self._pending.append(
             self.producer.send(message.topic, value=message.value, key=message.key, headers=list(message.headers))
         )
@@ -105,13 +113,15 @@ class KafkaBus:
             "compression_type": "gzip",
             "linger_ms": 5,
             "batch_size": 256 * 1024,
-            # Bounded buffer: when Kafka falls behind, send() blocks instead of memory growing.
-            "buffer_memory": 64 * 1024 * 1024,
             "max_block_ms": 60_000,
             "max_request_size": MAX_MESSAGE_BYTES,
             **_security(self.settings),
         }
         conf.update(overrides)
+        if "buffer_memory" not in KafkaProducer.DEFAULT_CONFIG:
+            # kafka-python 3 has no buffer_memory (its accumulator is unbounded) and refuses unknown
+            # settings: callers that must bound memory cap their unacknowledged sends and flush.
+            conf.pop("buffer_memory", None)
         return Publisher(KafkaProducer(**conf))
 
     def consumer(self, group_id: str, topics: Sequence[str], **overrides: Any) -> KafkaConsumer:

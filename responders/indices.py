@@ -10,7 +10,7 @@ For each tenant T (prefix P, `socpipe` by default):
 | `P-evidence-T` | the hash chain, id = `T-<sequence>`, append-only (op_type=create) | auditors; the client's space |
 | `P-state-T` | the responder's own bookkeeping (group heads, chain head, evidence keys) | the responder only |
 
-and the alias `P-tenant-T` over the four client-visible ones, so one Kibana role can be granted one name.
+and the alias `P-tenant-T` over the four client-visible ones (one name to search all of a client's data).
 Names are exact per tenant: a role must name them (or the alias) exactly, never with a wildcard such as
 `P-*-acme`, which would also match a tenant called `x-acme`.
 

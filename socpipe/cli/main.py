@@ -29,6 +29,13 @@ def _register() -> None:
     cli.add_command(rules.rules_group)
     cli.add_command(schemas.schemas_group)
 
+    from socpipe.cli import evidence, incident, kibana, responder
+
+    cli.add_command(responder.responder)
+    cli.add_command(incident.incident)
+    cli.add_command(evidence.evidence)
+    cli.add_command(kibana.kibana)
+
 
 _register()
 

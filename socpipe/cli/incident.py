@@ -1,0 +1,186 @@
+"""`socpipe incident list | show | ack | assign | close | flag`: analyst triage from the command line.
+
+Every state change records who (`--actor`, default $SOCPIPE_ACTOR or the login name), when and why
+(`--reason`) in the incident's history and as a compliance evidence record, and sends the client the
+notices the new state calls for.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from socpipe.settings import get_settings
+
+if TYPE_CHECKING:
+    from responders.triage import Triage, TriageResult
+    from schemas.incident import Incident
+
+
+def _default_actor() -> str:
+    return os.environ.get("SOCPIPE_ACTOR") or getpass.getuser()
+
+
+@contextmanager
+def _triage() -> Iterator[Triage]:
+    from responders.config import ConfigError
+    from responders.triage import TriageError
+    from responders.worker import Responders
+
+    try:
+        responders = Responders(get_settings(), check=False)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield responders.triage()
+    except TriageError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        responders.close()
+
+
+tenant_option = click.option("--tenant", default=None, help="Only this tenant's incidents (default: all).")
+actor_option = click.option("--actor", default=_default_actor, show_default="$SOCPIPE_ACTOR or login name",
+                            help="Who does it (recorded).")
+reason_option = click.option("--reason", default=None, help="Why (recorded).")
+json_option = click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+
+
+def _age(at: datetime) -> str:
+    minutes = int((datetime.now(UTC) - at).total_seconds() // 60)
+    return f"{minutes}m" if minutes < 120 else f"{minutes // 60}h" if minutes < 2880 else f"{minutes // 1440}d"
+
+
+def _line(i: Incident) -> str:
+    gdpr = ""
+    if i.gdpr_deadline and i.status != "closed":
+        left = (i.gdpr_deadline - datetime.now(UTC)).total_seconds() / 3600
+        gdpr = f"  GDPR art.33 due in {left:.0f}h" if left > 0 else f"  GDPR art.33 OVERDUE by {-left:.0f}h"
+    return (f"{i.id}  {i.tenant:<12} {i.severity.value:<13} {i.status.value:<12} {i.detection_count:>5}  "
+            f"{_age(i.last_seen):>5}  {i.assignee or '-':<12} {i.title}{gdpr}")
+
+
+def _echo(incident: Incident, as_json: bool) -> None:
+    click.echo(orjson.dumps(incident.model_dump(mode="json")).decode() if as_json else _line(incident))
+
+
+@click.group("incident")
+def incident() -> None:
+    """Triage incidents: list, show, acknowledge, assign, close with a verdict."""
+
+
+@incident.command("list")
+@tenant_option
+@click.option("--status", multiple=True, type=click.Choice(["open", "acknowledged", "closed"]),
+              help="Repeatable; default: open and acknowledged.")
+@click.option("--min-severity", type=click.Choice(["informational", "low", "medium", "high", "critical"]))
+@click.option("--assignee", default=None)
+@click.option("--limit", type=int, default=50, show_default=True)
+@json_option
+def list_cmd(tenant: str | None, status: tuple[str, ...], min_severity: str | None, assignee: str | None,
+             limit: int, as_json: bool) -> None:
+    """Incidents, most severe and most recent first."""
+    from schemas.common import Severity
+
+    with _triage() as triage:
+        found = triage.list(tenant, status=list(status) or ["open", "acknowledged"],
+                            min_severity=Severity(min_severity) if min_severity else None,
+                            assignee=assignee, size=limit)
+    if not as_json:
+        click.echo(f"{'id':<32}  {'tenant':<12} {'severity':<13} {'status':<12} {'dets':>5}  {'last':>5}  "
+                   f"{'assignee':<12} title")
+    for i in found:
+        _echo(i, as_json)
+
+
+@incident.command("show")
+@click.argument("incident_id")
+@tenant_option
+@json_option
+def show(incident_id: str, tenant: str | None, as_json: bool) -> None:
+    """One incident: what, where, when, the detections behind it and its history."""
+    with _triage() as triage:
+        i = triage.find(incident_id, tenant).incident
+    if as_json:
+        _echo(i, True)
+        return
+    fields: dict[str, Any] = {
+        "id": i.id, "tenant": i.tenant, "title": i.title, "status": i.status.value, "severity": i.severity.value,
+        "verdict": i.verdict.value if i.verdict else "-", "assignee": i.assignee or "-", "group": i.group_key,
+        "host": i.entity.host or "-", "user": i.entity.user or "-", "source ip": i.entity.source_ip or "-",
+        "rules": ", ".join(i.rule_ids), "att&ck": ", ".join(i.techniques) or "-",
+        "first seen": i.first_seen.isoformat(), "last seen": i.last_seen.isoformat(),
+        "detections": f"{i.detection_count}: " + ", ".join(i.detection_ids[:20])
+        + (" ..." if i.detection_count > 20 else ""),
+        "personal data": f"yes, GDPR art.33 deadline {i.gdpr_deadline.isoformat()}" if i.gdpr_deadline else "no",
+        "version": i.version,
+    }
+    for name, value in fields.items():
+        click.echo(f"{name + ':':<15}{value}")
+    click.echo("history:")
+    for h in i.history:
+        click.echo(f"  {h.at.isoformat()}  {h.actor:<16} {h.action:<20} {h.reason or ''}")
+
+
+def _done(result: TriageResult) -> None:
+    notices = result.notices
+    click.echo(f"{result.incident.id}: {result.incident.status.value} (version {result.incident.version}); "
+               f"notices sent {len(notices.sent)}, failed {len(notices.failed)}")
+    for failed in notices.failed:
+        click.echo(f"  notice to {failed.destination} failed: {failed.error}", err=True)
+
+
+@incident.command("ack")
+@click.argument("incident_id")
+@tenant_option
+@actor_option
+@reason_option
+def ack(incident_id: str, tenant: str | None, actor: str, reason: str | None) -> None:
+    """Acknowledge: an analyst is on it."""
+    with _triage() as triage:
+        _done(triage.act(incident_id, "acknowledge", actor, tenant=tenant, reason=reason))
+
+
+@incident.command("assign")
+@click.argument("incident_id")
+@click.option("--to", "assignee", required=True, help="The analyst who owns it now.")
+@tenant_option
+@actor_option
+@reason_option
+def assign(incident_id: str, assignee: str, tenant: str | None, actor: str, reason: str | None) -> None:
+    """Assign to an analyst."""
+    with _triage() as triage:
+        _done(triage.act(incident_id, "assign", actor, tenant=tenant, reason=reason, assignee=assignee))
+
+
+@incident.command("close")
+@click.argument("incident_id")
+@click.option("--verdict", required=True, type=click.Choice(["true_positive", "false_positive", "benign"]))
+@click.option("--reason", required=True, help="Why (recorded, and required to close).")
+@tenant_option
+@actor_option
+def close(incident_id: str, verdict: str, reason: str, tenant: str | None, actor: str) -> None:
+    """Close with a verdict."""
+    from schemas.incident import Verdict
+
+    with _triage() as triage:
+        _done(triage.act(incident_id, "close", actor, tenant=tenant, reason=reason, verdict=Verdict(verdict)))
+
+
+@incident.command("flag")
+@click.argument("incident_id")
+@click.option("--personal-data", is_flag=True, required=True, help="It touches personal data (GDPR art. 33).")
+@tenant_option
+@actor_option
+@reason_option
+def flag(incident_id: str, personal_data: bool, tenant: str | None, actor: str, reason: str | None) -> None:
+    """Flag as touching personal data: starts GDPR art. 33's 72-hour clock."""
+    with _triage() as triage:
+        _done(triage.act(incident_id, "flag_personal_data", actor, tenant=tenant, reason=reason))

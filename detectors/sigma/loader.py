@@ -16,6 +16,7 @@ from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
+from sigma.modifiers import SigmaWideModifier, modifier_mapping
 from sigma.rule import SigmaRule
 
 from detectors.sigma.compiler import CompiledRule, RuleCompileError, compile_rule
@@ -24,6 +25,8 @@ from detectors.sigma.report import LoadReport, RuleLoadError, RuleProblem
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
+# Sigma 2.x names `utf16le` as an alias of `wide`; pySigma 1.5 registers only `wide`.
+modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

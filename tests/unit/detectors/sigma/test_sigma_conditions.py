@@ -1,0 +1,80 @@
+"""Every condition form: and/or/not, parentheses, 1 of / all of, them, name patterns, keywords."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from conftest import proc
+
+Check = Callable[..., bool]
+
+DET = """
+sel_a:
+  Image|endswith: '\\a.exe'
+sel_b:
+  CommandLine|contains: 'bee'
+filter_x:
+  User: 'admin'
+condition: {cond}
+"""
+
+
+@pytest.mark.parametrize(
+    ("cond", "event", "expected"),
+    [
+        ("sel_a and sel_b", {"Image": "c:\\a.exe", "CommandLine": "bee"}, True),
+        ("sel_a and sel_b", {"Image": "c:\\a.exe"}, False),
+        ("sel_a or sel_b", {"CommandLine": "bee"}, True),
+        ("sel_a and not filter_x", {"Image": "c:\\a.exe", "User": "admin"}, False),
+        ("sel_a and not filter_x", {"Image": "c:\\a.exe", "User": "bob"}, True),
+        ("not (sel_a or sel_b)", {"Image": "c:\\z.exe"}, True),
+        ("(sel_a or sel_b) and filter_x", {"CommandLine": "bee", "User": "admin"}, True),
+        ("1 of sel_*", {"CommandLine": "bee"}, True),
+        ("all of sel_*", {"CommandLine": "bee"}, False),
+        ("all of sel_*", {"Image": "c:\\a.exe", "CommandLine": "bee"}, True),
+        ("1 of them", {"User": "admin"}, True),
+        ("all of them", {"Image": "c:\\a.exe", "CommandLine": "bee"}, False),
+        ("all of them", {"Image": "c:\\a.exe", "CommandLine": "bee", "User": "admin"}, True),
+        ("1 of sel_* and not 1 of filter_*", {"Image": "c:\\a.exe", "User": "admin"}, False),
+        ("sel_a and not sel_b or filter_x", {"User": "admin"}, True),  # not > and > or
+    ],
+)
+def test_condition_forms(matches: Check, cond: str, event: dict[str, str], expected: bool) -> None:
+    """The condition expression decides, with Sigma's precedence (not, then and, then or)."""
+    assert matches(DET.format(cond=cond), proc(**event)) is expected
+
+
+def test_selection_map_is_and_of_fields(matches: Check) -> None:
+    """Fields in one selection map are ANDed."""
+    det = "sel:\n  Image|endswith: '\\a.exe'\n  User: bob\ncondition: sel"
+    assert matches(det, proc(Image="x\\a.exe", User="bob"))
+    assert not matches(det, proc(Image="x\\a.exe", User="eve"))
+
+
+def test_list_of_maps_is_or(matches: Check) -> None:
+    """A selection that is a list of maps matches when any map does."""
+    det = "sel:\n  - Image|endswith: '\\a.exe'\n  - User: bob\ncondition: sel"
+    assert matches(det, proc(User="bob"))
+    assert not matches(det, proc(User="eve"))
+
+
+def test_keywords_search_all_values(matches: Check) -> None:
+    """Keyword lists match when any value of the event contains one of them, ignoring case."""
+    det = "keywords:\n  - 'sekurlsa::logonpasswords'\n  - 'kiwi'\ncondition: keywords"
+    assert matches(det, proc(CommandLine="mimikatz SEKURLSA::LogonPasswords exit"))
+    assert matches(det, proc(Data=["a", "KIWI"]))
+    assert not matches(det, proc(CommandLine="whoami"))
+
+
+def test_keywords_with_all_modifier(matches: Check) -> None:
+    """|all on keywords: every keyword must occur (in any values)."""
+    det = "keywords:\n  '|all':\n    - 'alpha'\n    - 'beta'\ncondition: keywords"
+    assert matches(det, proc(CommandLine="alpha", Image="beta"))
+    assert not matches(det, proc(CommandLine="alpha"))
+
+
+def test_several_conditions_are_or(matches: Check) -> None:
+    """A list of conditions fires when any of them holds."""
+    det = "sel_a:\n  User: a\nsel_b:\n  User: b\ncondition:\n  - sel_a\n  - sel_b"
+    assert matches(det, proc(User="b"))

@@ -1,0 +1,137 @@
+"""Engine behaviour: routing, field mapping, load report, matches, prefilter soundness."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SYSMON, proc, rule_yaml
+
+from detectors.sigma import Engine, RuleLoadError, load_rules
+from detectors.sigma.naive import naive_match
+
+MakeEngine = Callable[..., Engine]
+
+
+def test_logsource_routing(make_engine: MakeEngine) -> None:
+    """A process_creation rule runs on Sysmon 1 and Security 4688 only, not on other events."""
+    engine = make_engine(rule_yaml("sel:\n  CommandLine|contains: 'whoami'\ncondition: sel"))
+    assert engine.match(proc(CommandLine="whoami"))
+    assert engine.match({"Channel": "Security", "EventID": 4688, "CommandLine": "whoami"})
+    assert not engine.match({"Channel": SYSMON, "EventID": 3, "CommandLine": "whoami"})
+    assert not engine.match({"CommandLine": "whoami"})  # no channel: not a Windows event
+
+
+def test_security_4688_names(make_engine: MakeEngine) -> None:
+    """On Security 4688, Image/ParentImage are read from NewProcessName/ParentProcessName."""
+    engine = make_engine(rule_yaml("sel:\n  Image|endswith: '\\whoami.exe'\ncondition: sel"))
+    assert engine.match({"Channel": "security", "EventID": 4688, "NewProcessName": "C:\\whoami.exe"})
+
+
+def test_service_rule_narrowed_to_its_event_ids(make_engine: MakeEngine) -> None:
+    """A service rule with an EventID equality is indexed (and evaluated) on that id only."""
+    engine = make_engine(
+        rule_yaml("sel:\n  EventID: 4728\ncondition: sel", logsource="product: windows\n  service: security")
+    )
+    assert engine.ruleset.rules[0].routes == [("security", 4728)]
+    assert engine.match({"Channel": "Security", "EventID": 4728})
+    assert not engine.match({"Channel": "Security", "EventID": 4729})
+
+
+def test_ecs_fallback_names(make_engine: MakeEngine) -> None:
+    """Events normalised to ECS match through the pipeline's mapping (original name tried first)."""
+    engine = make_engine(rule_yaml("sel:\n  Image|endswith: '\\cmd.exe'\n  User: bob\ncondition: sel"))
+    ecs = {"winlog.channel": SYSMON, "event.code": "1", "process.executable": "C:\\cmd.exe", "user.name": "bob"}
+    assert engine.match(ecs)
+
+
+def test_non_windows_rules_only_see_non_windows_events(make_engine: MakeEngine) -> None:
+    """A linux rule never runs on Windows events, and runs on events without a channel."""
+    engine = make_engine(
+        rule_yaml("sel:\n  CommandLine|contains: 'nc -e'\ncondition: sel",
+                  logsource="product: linux\n  category: process_creation")
+    )
+    assert engine.match({"CommandLine": "nc -e /bin/sh"})
+    assert not engine.match(proc(CommandLine="nc -e /bin/sh"))
+
+
+def test_match_carries_rule_metadata_and_matched_fields(make_engine: MakeEngine) -> None:
+    """A match has rule id, title, level, tags, ATT&CK ids, author, logsource and matched values."""
+    rid = str(uuid.uuid4())
+    engine = make_engine(
+        rule_yaml("sel:\n  Image|endswith: '\\cmd.exe'\nfilter:\n  User: admin\ncondition: sel and not filter",
+                  rule_id=rid)
+    )
+    (m,) = engine.match(proc(Image="C:\\cmd.exe", User="bob"), tenant="acme")
+    assert m.rule.id == rid and m.rule.level == "high" and m.rule.author == "tester"
+    assert m.rule.title == "test rule"
+    assert m.rule.logsource == {"product": "windows", "category": "process_creation"}
+    assert "attack.t1059.001" in m.tags and m.attack == ("execution", "t1059.001")
+    assert m.matched == {"Image": "C:\\cmd.exe"}  # the negated filter's fields are not "matched"
+    assert m.tenant == "acme"
+
+
+def test_detection_ids_are_deterministic(make_engine: MakeEngine) -> None:
+    """Same rule, tenant and event give the same id; another tenant or event gives another."""
+    engine = make_engine(rule_yaml("sel:\n  Image|endswith: '\\cmd.exe'\ncondition: sel"))
+    ev = proc(Image="C:\\cmd.exe", EventRecordID=1)
+    a, b = engine.match(ev, "t1")[0], engine.match(dict(ev), "t1")[0]
+    assert a.id == b.id
+    assert engine.match(ev, "t2")[0].id != a.id
+    assert engine.match({**ev, "EventRecordID": 2}, "t1")[0].id != a.id
+    assert engine.match(ev, "t1", event_ref="events/0/17")[0].event_ref == "events/0/17"
+
+
+def test_load_report_lists_failures_with_reasons(tmp_path: Path) -> None:
+    """Broken rules are listed with path and reason; strict mode refuses the whole set."""
+    good = rule_yaml("sel:\n  User: a\ncondition: sel")
+    unknown_ls = rule_yaml("sel:\n  User: a\ncondition: sel", logsource="product: windows\n  category: nope")
+    bad_cond = rule_yaml("sel:\n  User: a\ncondition: sel and missing")
+    for name, text in (("good", good), ("ls", unknown_ls), ("cond", bad_cond)):
+        (tmp_path / f"{name}.yml").write_text(text)
+    (tmp_path / "broken.yml").write_text("title: [unclosed")
+    rs = load_rules([tmp_path])
+    assert rs.report.loaded == 1
+    reasons = {Path(p.path or "").stem: (p.kind, p.reason) for p in rs.report.failed}
+    assert reasons["ls"][0] == "logsource" and "category=nope" in reasons["ls"][1]
+    assert reasons["cond"][0] == "parse"
+    assert reasons["broken"][0] == "parse"
+    with pytest.raises(RuleLoadError) as err:
+        load_rules([tmp_path], strict=True)
+    assert len(err.value.report.failed) == 3
+
+
+def test_rule_that_raises_is_counted_not_silent(make_engine: MakeEngine) -> None:
+    """An exception inside a rule is counted per rule id and logged, and other rules still run."""
+    engine = make_engine(rule_yaml("sel:\n  User: a\ncondition: sel"), rule_yaml("sel:\n  User: a\ncondition: sel"))
+    broken = engine.rules[0]
+
+    def boom(_: Any) -> bool:
+        raise RuntimeError("boom")
+
+    broken.fn = boom
+    assert len(engine.match(proc(User="a"))) == 1
+    assert engine.errors[broken.info.id] == 1
+
+
+def test_prefilter_agrees_with_naive_evaluator(make_engine: MakeEngine) -> None:
+    """Routing and the literal prefilter never lose a match the naive evaluator finds."""
+    rules = [
+        rule_yaml("sel:\n  CommandLine|contains|all: ['-nop', 'hidden']\ncondition: sel"),
+        rule_yaml("sel:\n  Image|endswith: ['\\a.exe', '\\b.exe']\n  User: x\ncondition: sel"),
+        rule_yaml("sel:\n  CommandLine|re: 'evil[0-9]+\\.ps1'\ncondition: sel"),
+        rule_yaml("keywords: ['mimikatz']\ncondition: keywords", logsource="product: windows"),
+        rule_yaml("sel:\n  Image|endswith: '\\c.exe'\nf:\n  User: y\ncondition: sel and not f"),
+    ]
+    engine = make_engine(*rules)
+    events = [
+        proc(CommandLine=c, Image=i, User=u)
+        for c in ("x -NOP -w HIDDEN", "evil12.ps1", "EVIL1.ps1", "Mimikatz", "none", "")
+        for i in ("c:\\A.exe", "c:\\c.exe", "c:\\z.exe")
+        for u in ("x", "y")
+    ]
+    for ev in events:
+        assert sorted(m.rule.id for m in engine.match(ev)) == sorted(naive_match(engine.ruleset, ev))

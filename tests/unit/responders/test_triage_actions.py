@@ -1,0 +1,63 @@
+"""Triage actions on an incident: allowed transitions, and who, when and why recorded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from responders.triage import TriageError, apply_action
+from schemas.incident import Incident, IncidentStatus, Verdict
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def _incident() -> Incident:
+    return Incident(id="i", tenant="t", title="x", severity="high", group_key="k", first_seen=NOW,
+                    last_seen=NOW, updated_at=NOW, version=3)
+
+
+def test_ack_assign_close_record_actor_time_reason_and_bump_the_version() -> None:
+    """Each action appends to the history and increments the version; the input is not modified."""
+    original = _incident()
+    acked = apply_action(original, "acknowledge", "ann", NOW, reason="looking")
+    assigned = apply_action(acked, "assign", "ann", NOW, assignee="bob")
+    closed = apply_action(assigned, "close", "bob", NOW, verdict=Verdict.false_positive, reason="admin script")
+    assert original.history == [] and original.status == IncidentStatus.open
+    assert closed.status == IncidentStatus.closed and closed.verdict == Verdict.false_positive
+    assert closed.assignee == "bob" and closed.version == 6
+    assert [(h.action, h.actor, h.reason) for h in closed.history] == [
+        ("acknowledge", "ann", "looking"), ("assign", "ann", "to bob"), ("close", "bob", "admin script"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("action", "kwargs", "message"),
+    [
+        ("close", {"reason": "x"}, "needs a verdict"),
+        ("close", {"verdict": Verdict.benign}, "needs a reason"),
+        ("assign", {}, "needs an assignee"),
+        ("dance", {}, "unknown action"),
+    ],
+)
+def test_incomplete_actions_are_refused(action: str, kwargs: dict[str, object], message: str) -> None:
+    """Closing needs a verdict and a reason, assigning an assignee."""
+    with pytest.raises(TriageError, match=message):
+        apply_action(_incident(), action, "ann", NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def test_closed_incidents_stay_closed_and_actor_is_required() -> None:
+    """No acknowledging, assigning or closing a closed incident; an action without actor is refused."""
+    closed = apply_action(_incident(), "close", "ann", NOW, verdict=Verdict.benign, reason="ok")
+    for action, kwargs in [("acknowledge", {}), ("assign", {"assignee": "b"}),
+                           ("close", {"verdict": Verdict.benign, "reason": "x"})]:
+        with pytest.raises(TriageError):
+            apply_action(closed, action, "ann", NOW, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TriageError, match="who did it"):
+        apply_action(_incident(), "acknowledge", " ", NOW)
+
+
+def test_flagging_personal_data_starts_the_72_hour_clock() -> None:
+    """GDPR art. 33: the deadline is 72 hours after the analyst became aware."""
+    flagged = apply_action(_incident(), "flag_personal_data", "ann", NOW, reason="customer emails")
+    assert flagged.personal_data and flagged.gdpr_deadline == NOW + timedelta(hours=72)

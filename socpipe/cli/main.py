@@ -36,6 +36,10 @@ def _register() -> None:
     cli.add_command(evidence.evidence)
     cli.add_command(kibana.kibana)
 
+    from socpipe.cli import scan
+
+    cli.add_command(scan.scan)
+
 
 _register()
 

@@ -42,6 +42,7 @@ def apply_action(
     """The incident after the action (a copy); raise TriageError when the action does not apply."""
     if not actor.strip():
         raise TriageError("who did it is required (--actor)")
+    verdict = Verdict(verdict) if verdict is not None else None
     new = incident.model_copy(deep=True)
     closed = incident.status == IncidentStatus.closed
     if action == "acknowledge":

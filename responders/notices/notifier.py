@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from elasticsearch import Elasticsearch
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from responders.claims import Claims, bulk
 from responders.config import ConfigError, ResponderConfig
@@ -58,6 +58,8 @@ def notice_states(incident: Incident, route: NoticeRoute) -> list[str]:
 
 @dataclass
 class NotifyResult:
+    """The notices delivered (or given up on) by this call; those done before are not repeated here."""
+
     sent: list[Notice] = field(default_factory=list)
     failed: list[Notice] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -115,12 +117,11 @@ class Notifier:
             final = finals[p.notice.id]
             ops += [{"index": {"_index": index, "_id": final.id}}, notice_doc(final, owner=self.claims.owner, claimed_at=now)]
         bulk(self.es, ops)
-        items = []
-        for nid, notice in finals.items():
-            incident = planned[nid].incident
-            (result.sent if notice.status == NoticeStatus.sent else result.failed).append(notice)
-            items.append(self._evidence(notice, incident))
-        self.evidence.record(tenant_id, items)
+        # Evidence of every final notice, also those done before (a crash may have come before their record).
+        self.evidence.record(tenant_id, [self._evidence(n, planned[nid].incident) for nid, n in finals.items()])
+        for p in to_send:
+            final = finals[p.notice.id]
+            (result.sent if final.status == NoticeStatus.sent else result.failed).append(final)
         for p in to_send:
             final = finals[p.notice.id]
             if final.status == NoticeStatus.failed:
@@ -168,11 +169,11 @@ class Notifier:
                 attempts += 1
                 return channel.send(message)
 
+            backoff = self.settings.notice_backoff_s
             retrying = Retrying(
                 stop=stop_after_attempt(self.settings.notice_attempts),
-                wait=wait_exponential_jitter(
-                    initial=self.settings.notice_backoff_s, max=max(self.settings.notice_backoff_s * 16, 0.0)
-                ),
+                # Capped exponential backoff plus up to one base delay of jitter.
+                wait=wait_exponential(multiplier=backoff, max=backoff * 16) + wait_random(0, backoff),
                 retry=retry_if_exception_type(TransientDeliveryError),
                 reraise=True,
             )

@@ -1,0 +1,124 @@
+"""Fixtures of the responders' integration tests: real Elasticsearch (and Kafka), a real local SMTP
+server (aiosmtpd) and a real local HTTP receiver for webhooks, two tenants routed to them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from elasticsearch import Elasticsearch
+from responder_helpers import (
+    BLUE_SECRET,
+    RED_SECRET,
+    Received,
+    SmtpSink,
+    WebhookSink,
+    _free_port,
+    write_tenants,
+)
+
+from responders.worker import Responders, ensure_indices
+from socpipe.es import es_client
+from socpipe.settings import Settings
+
+
+class _SmtpHandler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        if self.sink.fail_next:
+            return self.sink.fail_next.pop(0)
+        self.sink.messages.append(message_from_bytes(envelope.content))
+        self.sink.recipients.append(list(envelope.rcpt_tos))
+        return "250 2.0.0 queued as test"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink(port=_free_port())
+    controller = Controller(_SmtpHandler(sink), hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def webhooks() -> Iterator[WebhookSink]:
+    sink = WebhookSink(port=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            sink.requests.append(
+                Received(self.path.split("?")[0], {k.lower(): v for k, v in self.headers.items()}, body)
+            )
+            queued = sink.responses.get(self.path.split("?")[0]) or []
+            status = queued.pop(0) if queued else 200
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"ok": true, "success": true, "successCount": 12}')
+
+        def log_message(self, *_: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    sink.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield sink
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def rsettings(
+    settings: Settings, tmp_path: Path, smtp: SmtpSink, webhooks: WebhookSink, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Settings for the responders: test tenants routed to the local servers, quick retries; cleaned up after."""
+    monkeypatch.setenv("SOCPIPE_TEST_WHSEC_RED", RED_SECRET)
+    monkeypatch.setenv("SOCPIPE_TEST_WHSEC_BLUE", BLUE_SECRET)
+    configured = settings.model_copy(
+        update={
+            "tenants_file": write_tenants(tmp_path / "tenants.yaml", webhooks),
+            "smtp_port": smtp.port,
+            "notice_attempts": 3,
+            "notice_backoff_s": 0.05,
+            "notice_timeout_s": 5.0,
+            "claim_timeout_s": 5.0,
+        }
+    )
+    ensure_indices(configured)
+    yield configured
+    es = es_client(configured)
+    try:
+        es.indices.delete(index=f"{configured.index_prefix}-*", allow_no_indices=True, expand_wildcards="all")
+        es.indices.delete_index_template(name=f"{configured.index_prefix}-*")
+    finally:
+        es.close()
+
+
+@pytest.fixture
+def responders(rsettings: Settings) -> Iterator[Responders]:
+    built = Responders(rsettings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def es(rsettings: Settings) -> Iterator[Elasticsearch]:
+    client = es_client(rsettings)
+    yield client
+    client.close()

@@ -10,6 +10,8 @@ Public API (pure, no Kafka):
     state = correlator.snapshot(); correlator.restore(state)
 """
 
+from detectors.sigma.correlation import CorrelationEngine
+from detectors.sigma.correlation_state import CorrelationMatch, CorrelationState, GroupState, WindowEntry
 from detectors.sigma.engine import Engine
 from detectors.sigma.filters import TenantConfig, TenantSettings
 from detectors.sigma.loader import RuleSet, load_rules
@@ -18,6 +20,11 @@ from detectors.sigma.pipeline import Pipeline
 from detectors.sigma.report import LoadReport, RuleLoadError, RuleProblem
 
 __all__ = [
+    "CorrelationEngine",
+    "CorrelationMatch",
+    "CorrelationState",
+    "GroupState",
+    "WindowEntry",
     "Engine",
     "LoadReport",
     "Match",

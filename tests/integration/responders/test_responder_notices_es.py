@@ -1,0 +1,126 @@
+"""Client notices against a real SMTP server (aiosmtpd) and a real HTTP receiver, state in Elasticsearch."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from elasticsearch import Elasticsearch
+from responder_helpers import BLUE_SECRET, RED_SECRET, SmtpSink, WebhookSink, count, detection, inbound, sources
+
+from responders.notices import signing
+from responders.notices.channels import Channel, Message
+from responders.worker import Responders
+from socpipe.settings import Settings
+
+pytestmark = pytest.mark.elasticsearch
+
+
+def test_webhooks_are_signed_and_emails_sent_both_redacted(
+    responders: Responders, smtp: SmtpSink, webhooks: WebhookSink, es: Elasticsearch, rsettings: Settings
+) -> None:
+    """The webhook verifies with the tenant's secret (Standard Webhooks) and its id is the notice id; the
+    email's Message-ID is too; red's sensitive field (user) appears in neither, not even inside the title."""
+    responders.stage().process(inbound([detection(1, user="alice.secret", host="")]))
+    [hook] = webhooks.at("/red")
+    signing.verify(RED_SECRET, hook.headers, hook.body)
+    payload = orjson.loads(hook.body)
+    assert payload["type"] == "incident.open" and payload["data"]["tenant"]["id"] == "red"
+    assert hook.headers["webhook-id"] == payload["data"]["notice_id"]
+    [mail] = smtp.to("soc@red.example")
+    email_notice = [n["notice"] for n in sources(es, rsettings, "notices", "red") if n["notice"]["channel"] == "email"]
+    assert mail["Message-ID"] == f"<{email_notice[0]['id']}@socpipe>"
+    assert mail["Subject"].startswith("[HIGH] New incident")
+    text = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    for leaked in (hook.body.decode(), text, mail["Subject"]):
+        assert "alice.secret" not in leaked
+    assert "[redacted]" in text and "GDPR article 33" in text
+
+
+def test_each_tenant_is_notified_of_its_own_incidents_above_its_thresholds(
+    responders: Responders, smtp: SmtpSink, webhooks: WebhookSink, es: Elasticsearch, rsettings: Settings
+) -> None:
+    """Red (email >= high, webhook >= medium) and blue (email >= medium, webhook >= low) each get only
+    their own notices, and only at their thresholds."""
+    responders.stage().process(inbound([detection(1, "red", level="medium"), detection(2, "blue", level="low")]))
+    assert len(webhooks.at("/red")) == 1 and len(webhooks.at("/blue")) == 1
+    assert smtp.messages == []  # medium < red's email threshold, low < blue's
+    signing.verify(BLUE_SECRET, webhooks.at("/blue")[0].headers, webhooks.at("/blue")[0].body)
+    assert orjson.loads(webhooks.at("/blue")[0].body)["data"]["tenant"]["id"] == "blue"
+    for tenant in ("red", "blue"):
+        notices = sources(es, rsettings, "notices", tenant)
+        assert {n["notice"]["tenant"] for n in notices} == {tenant}
+
+
+def test_transient_failures_are_retried_and_the_receipt_kept_as_evidence(
+    responders: Responders, smtp: SmtpSink, webhooks: WebhookSink, es: Elasticsearch, rsettings: Settings
+) -> None:
+    """HTTP 503 twice then 200, SMTP 451 once then 250: both delivered; attempts and the server's answer
+    are kept on the notice and in its notice_sent evidence record."""
+    webhooks.responses["/red"] = [503, 503]
+    smtp.fail_next.append("451 4.3.0 try again later")
+    responders.stage().process(inbound([detection(1)]))
+    assert len(webhooks.at("/red")) == 3
+    assert len({r.headers["webhook-id"] for r in webhooks.at("/red")}) == 1  # same id on every attempt
+    notices = {n["notice"]["channel"]: n["notice"] for n in sources(es, rsettings, "notices", "red")}
+    assert notices["webhook"]["status"] == "sent" and notices["webhook"]["attempts"] == 3
+    assert notices["webhook"]["receipt"].startswith("http 200")
+    assert notices["email"]["status"] == "sent" and notices["email"]["attempts"] == 2
+    assert "queued as test" in notices["email"]["receipt"]
+    evidence = [e["evidence"] for e in sources(es, rsettings, "evidence", "red")]
+    receipts = [e["details"]["receipt"] for e in evidence if e["record_type"] == "notice_sent"]
+    assert sorted(receipts) == sorted(n["receipt"] for n in notices.values())
+
+
+def test_a_permanent_failure_is_recorded_dead_lettered_and_not_retried_on_replay(
+    responders: Responders, webhooks: WebhookSink, es: Elasticsearch, rsettings: Settings
+) -> None:
+    """HTTP 400 is not retried: the notice is failed, a dead letter says why, a notice_failed evidence
+    record is written, and processing the detection again sends nothing."""
+    webhooks.responses["/red"] = [400]
+    stage = responders.stage()
+    output = stage.process(inbound([detection(1)]))
+    assert len(webhooks.at("/red")) == 1
+    [dead] = output.dead_letters
+    assert "HTTP 400" in dead.reason and dead.tenant == "red"
+    failed = count(es, rsettings, "evidence", "red", {"term": {"evidence.record_type": "notice_failed"}})
+    assert failed == 1
+    assert stage.process(inbound([detection(1)])).dead_letters == []
+    assert len(webhooks.at("/red")) == 1
+
+
+class _Crash(BaseException):
+    """The process dying right after a send, before it could record it."""
+
+
+class _CrashAfterSend:
+    def __init__(self, inner: Channel) -> None:
+        self.inner = inner
+
+    def send(self, message: Message) -> str:
+        self.inner.send(message)
+        raise _Crash
+
+
+def test_a_crash_mid_send_is_resent_once_under_the_same_id(
+    rsettings: Settings, webhooks: WebhookSink, es: Elasticsearch
+) -> None:
+    """A worker dies after its webhook went out but before recording it. The replay (another worker, after
+    the claim timeout) sends it again under the same webhook-id, so the receiver can drop the duplicate,
+    and the store ends with one notice and one notice_sent record."""
+    crashing = Responders(rsettings)
+    crashing.notifier.channels["webhook"] = _CrashAfterSend(crashing.notifier.channels["webhook"])
+    with pytest.raises(_Crash):
+        crashing.stage().process(inbound([detection(1)]))
+    crashing.close()
+    [notice] = [n["notice"] for n in sources(es, rsettings, "notices", "red") if n["notice"]["channel"] == "webhook"]
+    assert notice["status"] == "pending"
+
+    replay = Responders(rsettings.model_copy(update={"claim_timeout_s": 0.0}))
+    replay.stage().process(inbound([detection(1)]))
+    replay.close()
+    hooks = webhooks.at("/red")
+    assert len(hooks) == 2 and hooks[0].headers["webhook-id"] == hooks[1].headers["webhook-id"]
+    notices = [n["notice"] for n in sources(es, rsettings, "notices", "red") if n["notice"]["channel"] == "webhook"]
+    assert [n["status"] for n in notices] == ["sent"]
+    sent = count(es, rsettings, "evidence", "red", {"term": {"evidence.record_type": "notice_sent"}})
+    assert sent == 2  # the webhook and the email, once each

@@ -29,6 +29,7 @@ class DeadLetter(BaseModel):
     reason: str
     stage: str = Field(description="What refused it: 'ingest', 'normalise', 'detector', 'responder'.")
     parser: str | None = None
+    source: str | None = Field(default=None, description="The shipper input, as in RawRecord.source.")
     tenant: str | None = Field(default=None, description="Unvalidated: bad input may carry a bad tenant.")
     error_type: str
     position: SourcePosition = Field(default_factory=SourcePosition)

@@ -29,3 +29,21 @@ class RawRecord(BaseModel):
 
     def record_id(self) -> str:
         return deterministic_id("raw", self.tenant, self.source, self.path, self.offset, self.line, self.data)
+
+
+class FileCheckpoint(BaseModel):
+    """How far a file tail has shipped one file: written in the same Kafka transaction as the lines.
+
+    `offset` is the byte offset just after the last shipped line of the file with this `inode`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: TenantId
+    source: str
+    path: str
+    device: int
+    inode: int
+    offset: int = Field(ge=0)
+    line: int = Field(ge=0, description="Lines shipped from this file so far.")
+    updated_at: datetime

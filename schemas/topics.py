@@ -15,6 +15,7 @@ class Topics(BaseModel):
     dlq: str = "events.dlq"
     detections: str = "detections"
     detector_state: str = "detectors.state"
+    ingest_checkpoints: str = "ingest.checkpoints"
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:

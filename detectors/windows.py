@@ -8,8 +8,9 @@ answers as the live run. Every structure:
 - tolerates events that arrive out of order by up to `lateness` seconds behind the newest one it
   has seen (its own watermark); an event later than that is refused (`add` returns False) and the
   caller counts it,
-- turns into plain JSON-able data with `snapshot()` and back with `restore()`. Snapshots carry
-  data only, never settings, so a restored state runs under the configuration of the day.
+- turns into plain JSON-able data with `snapshot()` and back with `restore()`, exactly (times are
+  not rounded: JSON writes a float so that it reads back the same). Snapshots carry data only,
+  never settings, so a restored state runs under the configuration of the day.
 """
 
 from __future__ import annotations
@@ -48,10 +49,6 @@ def parse_duration(value: Any) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A pydantic field type: a duration written as `5m` in configuration, seconds in Python."""
-
-
-def _r(ts: float) -> float:
-    return round(ts, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +104,7 @@ class TimestampWindow:
         return times[min(bisect_left(times, start), len(times) - 1)]
 
     def snapshot(self) -> list[float]:
-        return [_r(t) for t in self.times]
+        return list(self.times)
 
     @classmethod
     def restore(cls, spec: WindowSpec, data: list[float]) -> TimestampWindow:
@@ -153,7 +150,7 @@ class DistinctWindow:
         return list(self.last)
 
     def snapshot(self) -> dict[str, float]:
-        return {k: _r(v) for k, v in self.last.items()}
+        return dict(self.last)
 
     @classmethod
     def restore(cls, spec: WindowSpec, data: dict[str, float]) -> DistinctWindow:

@@ -1,0 +1,121 @@
+"""HeuristicEngine: every enabled heuristic of an event's tenant, on event time, with JSON-able state.
+
+Pure and synchronous like the Sigma engine: `feed(event, tenant, timestamp)` takes one flat event
+and returns the findings. Each tenant gets its own heuristic instances, built from its merged
+configuration on first use; their state never mixes with another tenant's.
+
+Memory is bounded at two levels: `max_tenants` tenants (the least recently active one's state is
+dropped beyond it, and counted in `stats()`), and inside each heuristic `max_keys` entities per
+tenant (LRU). Each heuristic's module documents what one key holds.
+
+State follows the input partition (see detectors/state.py): one engine per partition, `snapshot()`
+after a batch, `restore()` into a fresh engine on assignment. A heuristic that raises is counted in
+`errors` and logged with its name; the other heuristics still see the event.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from detectors.heuristics import registry
+from detectors.heuristics.base import Heuristic
+from detectors.heuristics.config import HeuristicsConfig, load_config
+from detectors.heuristics.finding import Finding
+from detectors.windows import LruMap
+from socpipe.logging import get_logger
+
+log = get_logger(__name__)
+SNAPSHOT_VERSION = 1
+
+
+class HeuristicEngine:
+    def __init__(self, config: HeuristicsConfig | None = None) -> None:
+        self.config = config or load_config()
+        self._tenants: LruMap[str, dict[str, Heuristic[Any]]] = LruMap(self.config.max_tenants)
+        self.errors: Counter[str] = Counter()  # heuristic name -> exceptions raised
+        # Build every configured tenant once now, so a setting that only fails on construction
+        # (a heuristic's own checks) stops the start instead of the first event of that tenant.
+        self._build(self.config.defaults)
+        for tenant in self.config.tenants:
+            self._build(self.config.for_tenant(tenant))
+
+    @classmethod
+    def from_file(cls, path: str | None = None) -> HeuristicEngine:
+        return cls(load_config(path))
+
+    @staticmethod
+    def _build(configs: Mapping[str, Any]) -> dict[str, Heuristic[Any]]:
+        return {name: registry.get(name)(cfg) for name, cfg in configs.items() if cfg.enabled}
+
+    def heuristics(self, tenant: str) -> dict[str, Heuristic[Any]]:
+        """The tenant's heuristic instances (with their state), built on first use."""
+        runtime = self._tenants.get(tenant)
+        if runtime is None:
+            runtime = self._build(self.config.for_tenant(tenant))
+            self._tenants[tenant] = runtime
+        return runtime
+
+    def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
+        """Findings of every enabled heuristic of `tenant` on one flat event at its own `timestamp`."""
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=UTC)
+        findings: list[Finding] = []
+        for name, heuristic in self.heuristics(tenant).items():
+            try:
+                found = heuristic.feed(event, tenant, timestamp)
+            except Exception as exc:  # a broken heuristic is counted and logged, never a silent miss
+                self.errors[name] += 1
+                log.error("heuristic raised", heuristic=name, tenant=tenant, error=repr(exc))
+                continue
+            if found:
+                findings.extend(found)
+        return findings
+
+    def snapshot(self) -> dict[str, Any]:
+        """All state as JSON-able data: {"version", "tenants": {tenant: {heuristic: state}}}."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "tenants": {
+                tenant: {name: h.snapshot() for name, h in runtime.items()}
+                for tenant, runtime in self._tenants.items()
+            },
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Load a snapshot: the state of each tenant in it is replaced, other tenants are kept.
+
+        State of a heuristic the tenant no longer runs is dropped (logged); a heuristic with no state
+        in the snapshot starts empty.
+        """
+        version = state.get("version")
+        if version != SNAPSHOT_VERSION:
+            raise ValueError(f"heuristics snapshot version {version!r}; this engine reads {SNAPSHOT_VERSION}")
+        for tenant, parts in state.get("tenants", {}).items():
+            runtime = self._build(self.config.for_tenant(tenant))
+            for name, part in parts.items():
+                if name in runtime:
+                    runtime[name].restore(part)
+                else:
+                    log.warning(
+                        "heuristic state dropped: not enabled for the tenant", heuristic=name, tenant=tenant
+                    )
+            self._tenants[tenant] = runtime
+
+    def stats(self) -> dict[str, Any]:
+        """State pressure for metrics: keys held and late events per heuristic, tenants dropped, errors."""
+        keys: Counter[str] = Counter()
+        late: Counter[str] = Counter()
+        for _, runtime in self._tenants.items():
+            for name, heuristic in runtime.items():
+                keys[name] += heuristic.keys()
+                late[name] += heuristic.late
+        return {
+            "tenants": len(self._tenants),
+            "tenants_evicted": self._tenants.evicted,
+            "keys": dict(keys),
+            "late_events": dict(late),
+            "errors": dict(self.errors),
+        }

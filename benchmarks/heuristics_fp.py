@@ -1,0 +1,235 @@
+"""Heuristic findings and throughput on the benchmark corpus, each finding labelled attack or false positive.
+
+../shared/corpus/bench/otrf-200k.jsonl.gz (200,000 Windows events from OTRF Security-Datasets:
+benign background with attack simulations mixed in) is fed, in file order, to a HeuristicEngine
+with `rules/heuristics.yaml` as one tenant, at each event's own time (SystemTime, else TimeCreated,
+else UtcTime). Prints per heuristic the findings, how many are the corpus's attack simulations and
+how many are false positives against the tenant's `fp_budget` (per 100,000 events), then events/s
+of the engine alone (decoding not timed). With --sigma, also the Sigma engine on the corpus's
+Windows rules alone and with the heuristics, on the same decoded events.
+
+    .venv/bin/python benchmarks/heuristics_fp.py [--events N] [--repeat 3] [--sigma] [--show]
+
+`label()` and TRIAGE hold the reasoning behind each verdict: the OTRF datasets are attack simulations
+(PsExec lateral movement, log clearing, PurpleSharp password spraying, service execution ...), and a
+finding counts as an attack only when its evidence points at such a simulation's artefacts; anything
+not triaged counts as a false positive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import resource
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from detectors.heuristics import Finding, HeuristicEngine, event_time, load_config
+from detectors.heuristics.config import HeuristicsConfig
+from socpipe.paths import corpus_dir
+
+TENANT = "otrf"
+BENCH = Path("bench") / "otrf-200k.jsonl.gz"
+
+# Hand triage of every finding the shipped configuration gives on the corpus, after reading the events
+# around it. A finding not listed here counts as a false positive until someone triages it.
+# (heuristic, key) -> (is an attack simulation, why)
+TRIAGE: dict[tuple[str, str], tuple[bool, str]] = {
+    ("brute_force", "source:ws:workstation5"): (
+        True,
+        "PurpleSharp.exe /t T1110.003 run by pgustavo on WORKSTATION5 (2020-10-22 08:29:53): a password "
+        "spray of 7 accounts in 12 ms, logged as 4625 on the workstation and 4776 on MORDORDC",
+    ),
+    ("rare_lineage", "pair:cmd.exe>tasklist.exe"): (
+        True,
+        'pedro.gustavo\'s `tasklist /svc /fi "USERNAME eq NT AUTHORITY\\SYSTEM"` on MKT01 '
+        "(2023-08-15 09:55:31), 44 s before the same user installs the rtcpef service: discovery step "
+        "of that simulation",
+    ),
+    ("rare_lineage", "pair:services.exe>rundll32.exe"): (
+        True,
+        "services.exe starting rundll32 C:\\Users\\PEDRO~1.GUS\\AppData\\Local\\Temp\\rtcpef.dll: the "
+        "simulated malicious service running (SYSTEM via a service, 2023-08-15 on MKT01)",
+    ),
+    ("rare_lineage", "pair:compattelrunner.exe>powershell.exe"): (
+        False,
+        "Windows Compatibility Telemetry (CompatTelRunner as SYSTEM) running its own PowerShell "
+        "check: benign",
+    ),
+    ("dns_tunnelling", "workstation5|footprintdns.com"): (
+        False,
+        "Microsoft network measurement (hex labels under clo.footprintdns.com): benign; "
+        "allow-listed by default",
+    ),
+}
+# Services whose installation is an attack simulation's artefact.
+_ATTACK_SERVICES = {
+    "psexesvc": "the PsExec service: lateral movement simulations (psexec, remote service creation)",
+    "rtcpef": "rundll32 of a DLL in a user Temp folder as a service (2023-08-15 MKT01 simulation)",
+}
+
+
+def label(finding: Finding) -> tuple[bool, str]:
+    """(is an attack simulation, why): the verdict behind the false-positive count."""
+    if finding.heuristic == "first_time":
+        kind, value = finding.evidence["kind"], str(finding.evidence["value"])
+        if kind == "log_cleared":
+            return True, "clearing a log is the simulated technique (T1070.001) in each dataset that has one"
+        if kind == "service":
+            for name, why in _ATTACK_SERVICES.items():
+                if value.startswith(name + "|"):
+                    return True, why
+    return TRIAGE.get((finding.heuristic, finding.key), (False, "not triaged: counted as a false positive"))
+
+
+@dataclass
+class Tally:
+    findings: Counter[str] = field(default_factory=Counter)
+    attacks: Counter[str] = field(default_factory=Counter)
+    false_positives: Counter[str] = field(default_factory=Counter)
+    shown: list[tuple[bool, str, Finding]] = field(default_factory=list)
+
+
+def decoded(path: Path, limit: int) -> Iterator[tuple[dict[str, Any], datetime | None]]:
+    with gzip.open(path) as fh:
+        for n, line in enumerate(fh):
+            if limit and n >= limit:
+                return
+            if line.strip():
+                event = orjson.loads(line)
+                yield event, event_time(event)
+
+
+def run(
+    config: HeuristicsConfig, events: list[tuple[dict[str, Any], datetime | None]]
+) -> tuple[float, Tally, Any]:
+    engine = HeuristicEngine(config)
+    feed = engine.feed
+    tally = Tally()
+    found: list[Finding] = []
+    start = time.perf_counter()
+    for event, ts in events:
+        if ts is not None:
+            out = feed(event, TENANT, ts)
+            if out:
+                found.extend(out)
+    elapsed = time.perf_counter() - start
+    for finding in found:
+        attack, why = label(finding)
+        tally.findings[finding.heuristic] += 1
+        (tally.attacks if attack else tally.false_positives)[finding.heuristic] += 1
+        tally.shown.append((attack, why, finding))
+    return elapsed, tally, engine
+
+
+def sigma_engine() -> Any:
+    """The Sigma engine on the corpus's Windows rules (imported here: only --sigma needs it)."""
+    from detectors.sigma import Engine, load_rules  # noqa: PLC0415
+    from detectors.sigma.loader import rule_files  # noqa: PLC0415
+
+    corpus = corpus_dir()
+    assert corpus is not None
+    sigma = corpus / "sigma"
+    files = [
+        f
+        for f in rule_files([sigma / d for d in ("rules", "rules-threat-hunting", "rules-emerging-threats")])
+        if "product: windows" in f.read_text(encoding="utf-8")
+    ]
+    return Engine(load_rules(files))
+
+
+def time_sigma(
+    engine: Any, heuristics: HeuristicEngine | None, events: list[tuple[dict[str, Any], datetime | None]]
+) -> float:
+    match = engine.match
+    start = time.perf_counter()
+    if heuristics is None:
+        for event, _ in events:
+            match(event, TENANT)
+    else:
+        feed = heuristics.feed
+        for event, ts in events:
+            match(event, TENANT)
+            if ts is not None:
+                feed(event, TENANT, ts)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=0, help="only the first N events (0: all)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--config", type=Path, default=None, help="heuristics file (default rules/heuristics.yaml)"
+    )
+    ap.add_argument(
+        "--sigma", action="store_true", help="also time the Sigma engine with and without heuristics"
+    )
+    ap.add_argument("--show", action="store_true", help="print every finding's explanation")
+    args = ap.parse_args()
+    corpus = corpus_dir()
+    if corpus is None:
+        print("corpus not found: set SOCPIPE_CORPUS or put it at ../shared/corpus", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    events = list(decoded(corpus / BENCH, args.events))
+    untimed = sum(1 for _, ts in events if ts is None)
+    n = len(events)
+    print(f"events: {n} from {BENCH} ({untimed} without a time, skipped)")
+    print(f"config: {config.source}, all events as tenant {TENANT!r}")
+    times, tally, engine = [], Tally(), None
+    for _ in range(args.repeat):
+        elapsed, tally, engine = run(config, events)
+        times.append(elapsed)
+    budgets = {name: cfg.fp_budget for name, cfg in config.for_tenant(TENANT).items()}
+    over = []
+    print(f"{'heuristic':<18} {'findings':>8} {'attacks':>8} {'false+':>7} {'per 100k':>9} {'budget':>7}")
+    for name in sorted(budgets):
+        fp = tally.false_positives[name]
+        rate = fp * 100_000 / max(n, 1)
+        flag = "" if rate <= budgets[name] else "  OVER BUDGET"
+        if flag:
+            over.append(name)
+        print(
+            f"{name:<18} {tally.findings[name]:>8} {tally.attacks[name]:>8} {fp:>7} {rate:>9.1f} "
+            f"{budgets[name]:>7.1f}{flag}"
+        )
+    if args.show:
+        for attack, why, f in tally.shown:
+            verdict = "attack" if attack else "FP"
+            print(f"  [{verdict}] {f.rule_id} {f.event_time:%Y-%m-%d %H:%M:%S} {f.explanation}")
+            print(f"      verdict: {why}")
+    med = statistics.median(times)
+    runs = ", ".join(f"{n / t:,.0f}" for t in times)
+    print(f"heuristics: {n / med:,.0f} events/s median of {args.repeat} ({runs})")
+    if engine is not None:
+        print(f"state: {engine.stats()}")
+    if args.sigma:
+        sigma = sigma_engine()
+        time_sigma(sigma, None, events[:20_000])  # warm the route buckets
+        alone = statistics.median(time_sigma(sigma, None, events) for _ in range(args.repeat))
+        both = statistics.median(
+            time_sigma(sigma, HeuristicEngine(config), events) for _ in range(args.repeat)
+        )
+        print(
+            f"sigma engine alone: {n / alone:,.0f} events/s; sigma + heuristics: {n / both:,.0f} events/s "
+            f"({both / alone - 1:+.0%} time)"
+        )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {rss:,.0f} MB (python {sys.version.split()[0]})")
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -31,10 +31,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors.sigma import Engine, load_rules  # noqa: E402
-from detectors.sigma.loader import RuleSet, rule_files  # noqa: E402
-from detectors.sigma.naive import naive_match  # noqa: E402
-from socpipe.paths import corpus_dir  # noqa: E402
+from detectors.sigma import Engine, load_rules
+from detectors.sigma.loader import RuleSet, rule_files
+from detectors.sigma.naive import naive_match
+from socpipe.paths import corpus_dir
 
 
 def windows_rule_files(sigma: Path) -> list[Path]:
@@ -114,7 +114,10 @@ def main() -> int:
     load_time, ruleset = timed(load_rules, files)
     report = ruleset.report
     total = report.loaded + len(report.failed)
-    print(f"rules: {report.loaded}/{total} Windows rules loaded ({len(report.failed)} failed) in {load_time:.1f}s")
+    print(
+        f"rules: {report.loaded}/{total} Windows rules loaded ({len(report.failed)} failed)"
+        f" in {load_time:.1f}s"
+    )
     for reason, n in report.reasons().most_common():
         print(f"  failed {n:4d}  {reason}")
     engine = Engine(ruleset)
@@ -136,9 +139,14 @@ def main() -> int:
         json_times.append(json_t)
     print(f"events: {n} from bench/otrf-200k.jsonl.gz (decode + match timed, decompression not)")
     eng_t, json_t = statistics.median(engine_times), statistics.median(json_times)
-    print(f"engine: {n / eng_t:,.0f} events/s median of {args.repeat} "
-          f"({', '.join(f'{n / t:,.0f}' for t in engine_times)}), {detections} detections")
-    print(f"(a) stdlib json.loads only: {n / json_t:,.0f} events/s; engine costs {eng_t / json_t:.2f}x json decoding")
+    print(
+        f"engine: {n / eng_t:,.0f} events/s median of {args.repeat} "
+        f"({', '.join(f'{n / t:,.0f}' for t in engine_times)}), {detections} detections"
+    )
+    print(
+        f"(a) stdlib json.loads only: {n / json_t:,.0f} events/s;"
+        f" engine costs {eng_t / json_t:.2f}x json decoding"
+    )
     errors = sum(engine.errors.values())
     if errors:
         print(f"    rule evaluation errors: {dict(engine.errors)}")
@@ -146,9 +154,11 @@ def main() -> int:
     sample = sample[: args.sample]
     naive_t, naive_n, diffs = compare(ruleset, engine, sample)
     fast_t = timed(run_engine, Engine(ruleset), sample)[0]
-    print(f"(b) naive evaluator (every rule on every event) on {len(sample)} events: "
-          f"{len(sample) / naive_t:,.0f} events/s vs engine {len(sample) / fast_t:,.0f} events/s cold "
-          f"({naive_t / fast_t:.1f}x slower), {naive_n} detections")
+    print(
+        f"(b) naive evaluator (every rule on every event) on {len(sample)} events: "
+        f"{len(sample) / naive_t:,.0f} events/s vs engine {len(sample) / fast_t:,.0f} events/s cold "
+        f"({naive_t / fast_t:.1f}x slower), {naive_n} detections"
+    )
     verdict = "IDENTICAL" if not diffs else f"DIFFERENT on {len(diffs)} events"
     print(f"(c) engine vs naive detections on the sample: {verdict}")
     for d in diffs[:10]:

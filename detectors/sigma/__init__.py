@@ -23,9 +23,8 @@ __all__ = [
     "CorrelationEngine",
     "CorrelationMatch",
     "CorrelationState",
-    "GroupState",
-    "WindowEntry",
     "Engine",
+    "GroupState",
     "LoadReport",
     "Match",
     "Pipeline",
@@ -35,5 +34,6 @@ __all__ = [
     "RuleSet",
     "TenantConfig",
     "TenantSettings",
+    "WindowEntry",
     "load_rules",
 ]

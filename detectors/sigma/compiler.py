@@ -10,7 +10,7 @@ from sigma.rule import SigmaRule
 
 from detectors.sigma.conditions import Clause, Compiler, Fn, Node, required_ints, requirements
 from detectors.sigma.model import RuleInfo
-from detectors.sigma.modifiers import UnsupportedValue
+from detectors.sigma.modifiers import UnsupportedValueError
 from detectors.sigma.pipeline import Pipeline, RouteKey
 
 
@@ -61,7 +61,7 @@ def compile_node(
     try:
         trees: list[Any] = [c.parsed for c in rule.detection.parsed_condition]
         nodes = [compiler.compile(t) for t in trees]
-    except UnsupportedValue as exc:
+    except UnsupportedValueError as exc:
         raise RuleCompileError(str(exc)) from exc
     except Exception as exc:  # pySigma raises many types for bad conditions
         raise RuleCompileError(f"condition: {exc}", kind="parse") from exc

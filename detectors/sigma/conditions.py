@@ -23,10 +23,20 @@ from sigma.conditions import (
     ConditionValueExpression,
 )
 from sigma.rule import SigmaLogSource
-from sigma.types import Placeholder, SigmaExists, SigmaNumber, SigmaExpansion, SigmaFieldReference, SigmaNull, SigmaString, SpecialChars
+from sigma.types import (
+    Placeholder,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaString,
+    SpecialChars,
+)
 
-from detectors.sigma.modifiers import Pred, UnsupportedValue, as_text, scalar_preds
+from detectors.sigma.modifiers import UnsupportedValueError, scalar_preds
 from detectors.sigma.pipeline import Pipeline
+from detectors.sigma.strings import Pred, as_text
 
 MISSING: Any = object()
 Fn = Callable[[Mapping[str, Any]], bool]
@@ -117,7 +127,7 @@ class Compiler:
             return self._field(cond.field, [cond.value])
         if isinstance(cond, ConditionValueExpression):
             return self._keyword([cond.value])
-        raise UnsupportedValue(f"condition element {type(cond).__name__} is not supported")
+        raise UnsupportedValueError(f"condition element {type(cond).__name__} is not supported")
 
     def _merge_fields(self, cond: ConditionOR) -> list[Node] | None:
         """OR children on the same field with plain values become one leaf."""
@@ -144,9 +154,7 @@ class Compiler:
             return Node("field", lambda e: get(e) in (MISSING, None, ""), field=field, names=names)
         if len(values) == 1 and isinstance(value, SigmaExists):
             want = value.exists
-            return Node(
-                "field", lambda e: (get(e) not in (MISSING, None)) is want, field=field, names=names
-            )
+            return Node("field", lambda e: (get(e) not in (MISSING, None)) is want, field=field, names=names)
         if len(values) == 1 and isinstance(value, SigmaFieldReference):
             return self._fieldref(field, names, get, value)
         self._note_placeholders(values)
@@ -160,7 +168,11 @@ class Compiler:
         return Node("field", fn, field=field, names=names, needles=_frozen(needles), ints=ints)
 
     def _fieldref(
-        self, field: str, names: tuple[str, ...], get: Callable[[Mapping[str, Any]], Any], ref: SigmaFieldReference
+        self,
+        field: str,
+        names: tuple[str, ...],
+        get: Callable[[Mapping[str, Any]], Any],
+        ref: SigmaFieldReference,
     ) -> Node:
         other = getter(self.pipeline.field_names(ref.field, self.logsource))
         sw, ew = ref.starts_with, ref.ends_with
@@ -211,12 +223,13 @@ def _as_contains(values: list[Any]) -> list[Any]:
     out: list[Any] = []
     for v in values:
         for x in v.values if isinstance(v, SigmaExpansion) else [v]:
-            if isinstance(x, SigmaString):
-                if not x.startswith(SpecialChars.WILDCARD_MULTI):
-                    x = SpecialChars.WILDCARD_MULTI + x
-                if not x.endswith(SpecialChars.WILDCARD_MULTI):
-                    x = x + SpecialChars.WILDCARD_MULTI
-            out.append(x)
+            y = x
+            if isinstance(y, SigmaString):
+                if not y.startswith(SpecialChars.WILDCARD_MULTI):
+                    y = SpecialChars.WILDCARD_MULTI + y
+                if not y.endswith(SpecialChars.WILDCARD_MULTI):
+                    y = y + SpecialChars.WILDCARD_MULTI
+            out.append(y)
     return out
 
 

@@ -19,114 +19,31 @@ State is plain pydantic (`snapshot()` / `restore()`), see correlation_state.py.
 from __future__ import annotations
 
 import bisect
-import statistics
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sigma.correlations import (
-    CorrelationConditionAND,
-    CorrelationConditionNOT,
-    CorrelationConditionOR,
-    SigmaCorrelationRule,
-    SigmaExtendedCorrelationCondition,
-    SigmaRuleReference,
-)
-from sigma.rule import SigmaRule
 
 from detectors.sigma.conditions import MISSING, getter
+from detectors.sigma.correlation_rules import CorrelationSpec, aggregate, compile_correlation
 from detectors.sigma.correlation_state import CorrelationMatch, CorrelationState, GroupState, WindowEntry
 from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import DETECTION_NS, Match
 from detectors.sigma.modifiers import parse_timestamp
 from detectors.sigma.report import RuleProblem
 
-_OPS = {
-    "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b, "eq": lambda a, b: a == b, "neq": lambda a, b: a != b,
+OPS = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
 }
 GROWTH = {"gt", "gte"}
 SWEEP_EVERY = 1.0  # seconds of event time between sweeps of a tenant's groups
-
-
-@dataclass
-class _Corr:
-    id: str
-    title: str
-    level: str | None
-    tags: tuple[str, ...]
-    author: str | None
-    type: str
-    span: float
-    group_by: list[str]
-    aliases: dict[str, dict[str, str]]  # alias -> rule key -> field
-    op: str
-    count: float
-    field: str | None
-    percentile: int | None
-    refs: list[str]  # referenced rule keys, in the rule's order
-    extended: Any = None  # parsed extended temporal condition
-
-
-def _rule_key(rule: SigmaRule) -> str:
-    return str(rule.id) if rule.id else str(rule.name or rule.title)
-
-
-def _compile(corr: SigmaCorrelationRule) -> _Corr:
-    refs: list[str] = []
-    ref_keys: dict[str, str] = {}
-    for ref in corr.rules or []:
-        target = getattr(ref, "rule", None)
-        if not isinstance(target, SigmaRule):
-            raise ValueError(f"rule reference {ref.reference!r} is a correlation: chained correlations unsupported")
-        ref_keys[ref.reference] = _rule_key(target)
-        refs.append(_rule_key(target))
-    aliases = {
-        a.alias: {ref_keys.get(r.reference, r.reference): f for r, f in a.mapping.items()} for a in corr.aliases
-    }
-    cond = corr.condition
-    extended = None
-    if isinstance(cond, SigmaExtendedCorrelationCondition):
-        extended, op, count, field, pct = cond.parsed, "gte", 1.0, None, None
-    else:
-        op, count, pct = cond.op.name.lower(), float(cond.count), cond.percentile
-        field = cond.fieldref if isinstance(cond.fieldref, str) or cond.fieldref is None else None
-        if isinstance(cond.fieldref, list):
-            raise ValueError("a list of condition fields is not supported")
-    ctype = corr.type.name.lower()
-    if ctype == "temporal_ordered" and extended is not None:
-        raise ValueError("extended conditions on temporal_ordered are not supported")
-    return _Corr(
-        id=str(corr.id) if corr.id else str(corr.name or corr.title), title=corr.title,
-        level=getattr(corr.level, "name", None) and corr.level.name.lower(),  # type: ignore[union-attr]
-        tags=tuple(str(t) for t in corr.tags), author=corr.author, type=ctype,
-        span=float(corr.timespan.seconds), group_by=list(corr.group_by or []), aliases=aliases,
-        op=op, count=count, field=field, percentile=pct, refs=list(dict.fromkeys(refs)), extended=extended,
-    )
-
-
-def _eval_extended(node: Any, present: set[str], keys: dict[str, str]) -> bool:
-    if isinstance(node, SigmaRuleReference):
-        return keys.get(node.reference, node.reference) in present
-    if isinstance(node, CorrelationConditionAND):
-        return all(_eval_extended(a, present, keys) for a in node.args)
-    if isinstance(node, CorrelationConditionOR):
-        return any(_eval_extended(a, present, keys) for a in node.args)
-    if isinstance(node, CorrelationConditionNOT):
-        return not _eval_extended(node.args[0], present, keys)
-    raise ValueError(f"unexpected element {node!r} in extended correlation condition")
-
-
-def _number(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
 
 
 class CorrelationEngine:
@@ -135,21 +52,22 @@ class CorrelationEngine:
     def __init__(self, ruleset: RuleSet, *, allowed_lateness: float = 0.0) -> None:
         self.lateness = allowed_lateness
         self.pipeline = ruleset.pipeline
-        self._corrs: dict[str, _Corr] = {}
-        self._by_rule: dict[str, list[_Corr]] = {}
-        self._ref_names: dict[str, dict[str, str]] = {}
+        self._corrs: dict[str, CorrelationSpec] = {}
+        self._by_rule: dict[str, list[CorrelationSpec]] = {}
         for corr in ruleset.correlations:
             try:
-                c = _compile(corr)
+                c = compile_correlation(corr)
             except ValueError as exc:
                 ruleset.report.failed.append(
-                    RuleProblem(rule_id=str(corr.id) if corr.id else None, title=corr.title,
-                                reason=str(exc), kind="correlation")
+                    RuleProblem(
+                        rule_id=str(corr.id) if corr.id else None,
+                        title=corr.title,
+                        reason=str(exc),
+                        kind="correlation",
+                    )
                 )
                 continue
             self._corrs[c.id] = c
-            self._ref_names[c.id] = {r.reference: _rule_key(r.rule) for r in corr.rules or []
-                                     if isinstance(getattr(r, "rule", None), SigmaRule)}
             for key in c.refs:
                 self._by_rule.setdefault(key, []).append(c)
         self._groups: dict[str, GroupState] = {}
@@ -177,12 +95,14 @@ class CorrelationEngine:
                 if ts < horizon - corr.span:
                     self.late_dropped += 1
                     continue
-                out += self._add(corr, rule_key, match, event, tenant, ts)
+                out += self._add(corr, rule_key=rule_key, match=match, event=event, tenant=tenant, ts=ts)
         self._watermarks[tkey] = max(self._watermarks.get(tkey, ts), ts)
         out += self.advance(tenant)
         return out
 
-    def advance(self, tenant: str | None, now: datetime | float | str | None = None) -> list[CorrelationMatch]:
+    def advance(
+        self, tenant: str | None, now: datetime | float | str | None = None
+    ) -> list[CorrelationMatch]:
         """Close windows the tenant's watermark has passed; evict entries no window can use.
 
         `now` moves the watermark (e.g. to the time of any event of the tenant, matched or not,
@@ -217,10 +137,21 @@ class CorrelationEngine:
                 del self._groups[key]
         return out
 
-    def _add(self, corr: _Corr, rule_key: str, match: Match, event: Mapping[str, Any],
-             tenant: str | None, ts: float) -> list[CorrelationMatch]:
+    def _add(
+        self,
+        corr: CorrelationSpec,
+        *,
+        rule_key: str,
+        match: Match,
+        event: Mapping[str, Any],
+        tenant: str | None,
+        ts: float,
+    ) -> list[CorrelationMatch]:
         group = {g: self._field(event, corr.aliases.get(g, {}).get(rule_key, g)) for g in corr.group_by}
-        key = f"{tenant or ''}|{corr.id}|" + orjson.dumps(group, default=str, option=orjson.OPT_SORT_KEYS).decode()
+        key = (
+            f"{tenant or ''}|{corr.id}|"
+            + orjson.dumps(group, default=str, option=orjson.OPT_SORT_KEYS).decode()
+        )
         state = self._groups.get(key)
         if state is None:
             state = self._groups[key] = GroupState(key=key, tenant=tenant, correlation=corr.id, group=group)
@@ -244,48 +175,31 @@ class CorrelationEngine:
         v = getter(self.pipeline.field_names(name))(event)
         return None if v is MISSING else v
 
-    def _aggregate(self, corr: _Corr, window: list[WindowEntry]) -> float | None:
-        if corr.type == "event_count":
-            return float(len(window))
-        if corr.type == "value_count":
-            return float(len({orjson.dumps(e.value, default=str) for e in window if e.value is not None}))
-        if corr.type in ("temporal", "temporal_ordered"):
-            present = {e.rule for e in window}
-            if corr.extended is not None:
-                return 1.0 if _eval_extended(corr.extended, present, self._ref_names[corr.id]) else 0.0
-            if corr.type == "temporal":
-                return float(len(present & set(corr.refs)))
-            step = 0
-            for e in window:  # greedy: the referenced rules in their listed order
-                if step < len(corr.refs) and e.rule == corr.refs[step]:
-                    step += 1
-            return float(step)
-        nums = [n for e in window if (n := _number(e.value)) is not None]
-        if not nums:
-            return None
-        if corr.type == "value_sum":
-            return sum(nums)
-        if corr.type == "value_avg":
-            return statistics.fmean(nums)
-        if corr.type == "value_median":
-            return float(statistics.median(nums))
-        if corr.type == "value_percentile":
-            nums.sort()
-            rank = max(0, min(len(nums) - 1, round((corr.percentile or 50) / 100 * len(nums) + 0.5) - 1))
-            return nums[rank]
-        raise ValueError(f"correlation type {corr.type} is not supported")
-
-    def _check(self, corr: _Corr, state: GroupState, window: list[WindowEntry]) -> CorrelationMatch | None:
-        value = self._aggregate(corr, window)
-        if value is None or not _OPS[corr.op](value, corr.count):
+    def _check(
+        self, corr: CorrelationSpec, state: GroupState, window: list[WindowEntry]
+    ) -> CorrelationMatch | None:
+        value = aggregate(corr, window)
+        if value is None or not OPS[corr.op](value, corr.count):
             return None
         refs = sorted(e.ref for e in window)
-        digest = orjson.dumps([corr.id, state.tenant, state.group, refs], default=str, option=orjson.OPT_SORT_KEYS)
+        digest = orjson.dumps(
+            [corr.id, state.tenant, state.group, refs], default=str, option=orjson.OPT_SORT_KEYS
+        )
         return CorrelationMatch(
-            id=str(uuid.uuid5(DETECTION_NS, digest.decode())), correlation_id=corr.id, title=corr.title,
-            level=corr.level, type=corr.type, tenant=state.tenant, group=state.group,
-            window_start=window[0].ts, window_end=window[-1].ts, value=value,
-            rules=sorted({e.rule for e in window}), event_refs=refs, tags=corr.tags, author=corr.author,
+            id=str(uuid.uuid5(DETECTION_NS, digest.decode())),
+            correlation_id=corr.id,
+            title=corr.title,
+            level=corr.level,
+            type=corr.type,
+            tenant=state.tenant,
+            group=state.group,
+            window_start=window[0].ts,
+            window_end=window[-1].ts,
+            value=value,
+            rules=sorted({e.rule for e in window}),
+            event_refs=refs,
+            tags=corr.tags,
+            author=corr.author,
         )
 
     def _consume(self, state: GroupState, window: list[WindowEntry]) -> None:
@@ -303,14 +217,16 @@ class CorrelationEngine:
     def snapshot(self) -> CorrelationState:
         """The whole state (deep copy), for a checkpoint."""
         return CorrelationState(
-            watermarks=dict(self._watermarks), late_dropped=self.late_dropped,
+            watermarks=dict(self._watermarks),
+            late_dropped=self.late_dropped,
             groups=[g.model_copy(deep=True) for g in self._groups.values()],
         )
 
     def changed(self) -> list[GroupState]:
         """Groups changed since the last call (deleted ones come back empty): one compacted record each."""
         out = [
-            self._groups[k].model_copy(deep=True) if k in self._groups
+            self._groups[k].model_copy(deep=True)
+            if k in self._groups
             else GroupState(key=k, tenant=None, correlation=k.split("|")[1], group={})
             for k in sorted(self._changed)
         ]

@@ -120,11 +120,12 @@ class Engine:
         view = self._tenants.get(tenant) if tenant is not None else None
         filters = self._filters if view is None else view.filters
         out: list[Match] = []
-        for idx, rule in candidates:
+        for idx, base in candidates:
+            rule = base
             if view is not None:
                 if idx in view.disabled:
                     continue
-                rule = view.rules.get(idx, rule)
+                rule = view.rules.get(idx, base)
             try:
                 if not rule.fn(event):
                     continue

@@ -20,7 +20,7 @@ from sigma.filters import SigmaFilter
 from detectors.sigma.compiler import CompiledRule
 from detectors.sigma.conditions import Compiler, Fn
 from detectors.sigma.loader import parse_file, rule_files
-from detectors.sigma.modifiers import UnsupportedValue
+from detectors.sigma.modifiers import UnsupportedValueError
 from detectors.sigma.pipeline import Pipeline
 from detectors.sigma.report import LoadReport, RuleProblem
 
@@ -74,7 +74,9 @@ class CompiledFilter:
         return bool(self.source._should_apply_on_rule(rule.source))
 
 
-def compile_filter(flt: SigmaFilter, pipeline: Pipeline, placeholders: Mapping[str, Sequence[str]]) -> CompiledFilter:
+def compile_filter(
+    flt: SigmaFilter, pipeline: Pipeline, placeholders: Mapping[str, Sequence[str]]
+) -> CompiledFilter:
     compiler = Compiler(pipeline, flt.logsource, placeholders)
     nodes = [compiler.compile(c.parsed) for c in flt.filter.parsed_condition]
     fns = tuple(n.fn for n in nodes)
@@ -95,7 +97,10 @@ def load_filters(
 
 
 def compile_filters(
-    filters: Sequence[SigmaFilter], pipeline: Pipeline, placeholders: Mapping[str, Sequence[str]], report: LoadReport
+    filters: Sequence[SigmaFilter],
+    pipeline: Pipeline,
+    placeholders: Mapping[str, Sequence[str]],
+    report: LoadReport,
 ) -> list[CompiledFilter]:
     out: list[CompiledFilter] = []
     for flt in filters:
@@ -109,17 +114,23 @@ def _one(
 ) -> list[CompiledFilter]:
     if not isinstance(obj, SigmaFilter):
         report.failed.append(
-            RuleProblem(path=str(path), title=getattr(obj, "title", None), kind="filter",
-                        reason="only Sigma filter documents belong in a filter file")
+            RuleProblem(
+                path=str(path),
+                title=getattr(obj, "title", None),
+                kind="filter",
+                reason="only Sigma filter documents belong in a filter file",
+            )
         )
         return []
     if obj.errors:
         report.failed.append(
-            RuleProblem(path=str(path), title=obj.title, kind="filter", reason="; ".join(map(str, obj.errors)))
+            RuleProblem(
+                path=str(path), title=obj.title, kind="filter", reason="; ".join(map(str, obj.errors))
+            )
         )
         return []
     try:
         return [compile_filter(obj, pipeline, placeholders)]
-    except (UnsupportedValue, Exception) as exc:
+    except (UnsupportedValueError, Exception) as exc:
         report.failed.append(RuleProblem(path=str(path), title=obj.title, kind="filter", reason=str(exc)))
         return []

@@ -76,8 +76,11 @@ def parse_file(path: Path, report: LoadReport) -> list[SigmaRule | SigmaCorrelat
         return []
     try:
         coll = SigmaCollection.from_dicts(
-            docs, collect_errors=True, source=SigmaRuleLocation(path),
-            collect_filters=True, resolve_references=False,
+            docs,
+            collect_errors=True,
+            source=SigmaRuleLocation(path),
+            collect_filters=True,
+            resolve_references=False,
         )
     except SigmaError as exc:
         report.failed.append(RuleProblem(path=str(path), reason=str(exc), kind="parse"))
@@ -100,7 +103,7 @@ def load_rules(
     """
     pipeline = pipeline or Pipeline.load()
     report = LoadReport(pipeline=pipeline.label)
-    placeholders = {k: list(v) for k, v in (placeholders or {}).items()}
+    values: dict[str, list[str]] = {k: list(v) for k, v in (placeholders or {}).items()}
     compiled: list[CompiledRule] = []
     correlations: list[SigmaCorrelationRule] = []
     filters: list[SigmaFilter] = []
@@ -113,26 +116,37 @@ def load_rules(
             elif isinstance(obj, SigmaCorrelationRule):
                 _collect(obj, correlations, report, path, "correlation")
             else:
-                _compile(obj, pipeline, path, placeholders, compiled, report, seen)
+                _compile(
+                    obj,
+                    pipeline=pipeline,
+                    path=path,
+                    placeholders=values,
+                    out=compiled,
+                    report=report,
+                    seen=seen,
+                )
     correlations = _resolve_correlations(compiled, correlations, report)
     report.loaded = len(compiled)
     report.correlations, report.filters = len(correlations), len(filters)
     log.info("sigma rules loaded", loaded=report.loaded, failed=len(report.failed), pipeline=report.pipeline)
     if strict and report.failed:
         raise RuleLoadError(report)
-    return RuleSet(pipeline, compiled, correlations, filters, report, placeholders)
+    return RuleSet(pipeline, compiled, correlations, filters, report, values)
 
 
 def _collect(obj: Any, bucket: list[Any], report: LoadReport, path: Path, kind: str) -> None:
     if obj.errors:
         reason = "; ".join(str(e) for e in obj.errors)
-        report.failed.append(RuleProblem(path=str(path), rule_id=_id(obj), title=obj.title, reason=reason, kind=kind))
+        report.failed.append(
+            RuleProblem(path=str(path), rule_id=_id(obj), title=obj.title, reason=reason, kind=kind)
+        )
     else:
         bucket.append(obj)
 
 
 def _compile(
     rule: SigmaRule,
+    *,
     pipeline: Pipeline,
     path: Path,
     placeholders: Mapping[str, Sequence[str]],
@@ -150,7 +164,10 @@ def _compile(
     if c.info.id in seen:
         report.failed.append(
             RuleProblem(
-                path=str(path), rule_id=c.info.id, title=rule.title, kind="parse",
+                path=str(path),
+                rule_id=c.info.id,
+                title=rule.title,
+                kind="parse",
                 reason=f"duplicate rule id, first loaded from {seen[c.info.id]}",
             )
         )
@@ -160,8 +177,12 @@ def _compile(
     if missing:
         report.warnings.append(
             RuleProblem(
-                path=str(path), rule_id=c.info.id, title=rule.title, kind="warning",
-                reason=f"placeholders without a global value (match nothing unless a tenant sets them): {missing}",
+                path=str(path),
+                rule_id=c.info.id,
+                title=rule.title,
+                kind="warning",
+                reason=f"placeholders without a global value (match nothing unless a tenant sets them):"
+                f" {missing}",
             )
         )
     out.append(c)
@@ -180,7 +201,9 @@ def _resolve_correlations(
         except SigmaError as exc:
             path = str(corr.source.path) if corr.source and corr.source.path else None
             report.failed.append(
-                RuleProblem(path=path, rule_id=_id(corr), title=corr.title, reason=str(exc), kind="correlation")
+                RuleProblem(
+                    path=path, rule_id=_id(corr), title=corr.title, reason=str(exc), kind="correlation"
+                )
             )
             continue
         ok.append(corr)

@@ -1,27 +1,26 @@
 """Sigma values (after pySigma applied the modifiers) turned into predicates on one event value.
 
+String values live in strings.py; this module covers numbers, comparisons, CIDR, booleans,
+timestamp parts, and groups all values of one field.
+
 pySigma resolves most modifiers while parsing: contains/startswith/endswith become wildcards,
 base64/base64offset/wide/utf16*/windash become (expansions of) plain strings, re/i/m/s become a
 SigmaRegularExpression, cased a SigmaCasedString, gt/gte/lt/lte a SigmaCompareExpression, and so
 on. This module only has to decide, for each resulting value, how to test one scalar event value.
 
-Strings compare case-insensitively unless `cased`; a non-string event value is compared through
-`str()` (numbers) or `"true"/"false"` (booleans). Values of one field joined by OR are grouped into
-one predicate so that a list of 40 `endswith` suffixes costs one `str.endswith(tuple)` call.
+A non-string event value is compared with string values through `str()` (numbers) or
+`"true"/"false"` (booleans).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sigma.types import (
     CompareOperators,
-    Placeholder,
     SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
@@ -31,199 +30,14 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaString,
     SigmaTimestampPart,
-    SpecialChars,
     TimestampPart,
 )
 
-Pred = Callable[[Any], bool]
+from detectors.sigma.strings import Pred, StrPatterns, add_string, as_text, regex_pred, string_pred
 
 
-class UnsupportedValue(ValueError):
+class UnsupportedValueError(ValueError):
     """A Sigma value this engine cannot evaluate (e.g. a backend-specific query expression)."""
-
-
-def as_text(value: Any) -> str:
-    """The string form of an event value that string patterns are tested against."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-@dataclass
-class StrPatterns:
-    """String patterns of one field, joined by OR, split by kind for fast testing."""
-
-    cased: bool
-    eq: set[str] = field(default_factory=set)
-    sw: list[str] = field(default_factory=list)
-    ew: list[str] = field(default_factory=list)
-    ct: list[str] = field(default_factory=list)
-    rx: list[re.Pattern[str]] = field(default_factory=list)
-    # Literal substrings of which each pattern needs at least one; None when some pattern has none.
-    needles: set[str] | None = field(default_factory=set)
-
-    def add_needle(self, needle: str | None) -> None:
-        if self.needles is None:
-            return
-        if not needle:
-            self.needles = None
-        else:
-            self.needles.add(needle.lower())
-
-
-def _parts(value: SigmaString, placeholders: Mapping[str, Sequence[str]]) -> list[list[Any]]:
-    """The SigmaString as lists of parts, one list per combination of placeholder values."""
-    variants: list[list[Any]] = [[]]
-    for part in value.s:
-        if isinstance(part, Placeholder):
-            repl = placeholders.get(part.name)
-            if not repl:
-                return []  # no value for this placeholder: the value matches nothing
-            variants = [v + [r] for v in variants for r in repl]
-        else:
-            variants = [[*v, part] for v in variants]
-    return variants
-
-
-def _merge(parts: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for p in parts:
-        if isinstance(p, str) and out and isinstance(out[-1], str):
-            out[-1] += p
-        else:
-            out.append(p)
-    return out
-
-
-def add_string(pats: StrPatterns, value: SigmaString, placeholders: Mapping[str, Sequence[str]]) -> None:
-    """Classify one Sigma string value (equals / prefix / suffix / contains / wildcard regex)."""
-    cased = pats.cased
-    for raw in _parts(value, placeholders):
-        parts = _merge(raw)
-        star = SpecialChars.WILDCARD_MULTI
-        lead = bool(parts) and parts[0] is star
-        trail = len(parts) > 1 and parts[-1] is star
-        core = parts[1 if lead else 0 : len(parts) - 1 if trail else len(parts)]
-        if not core and (lead or trail):
-            pats.rx.append(re.compile(".*", re.DOTALL))  # '*' matches any value
-            pats.add_needle(None)
-            continue
-        if len(core) == 1 and isinstance(core[0], str):
-            lit = core[0] if cased else core[0].lower()
-            if lead and trail:
-                pats.ct.append(lit)
-            elif lead:
-                pats.ew.append(lit)
-            elif trail:
-                pats.sw.append(lit)
-            else:
-                pats.eq.add(lit)
-            pats.add_needle(core[0])
-            continue
-        if not parts:
-            pats.eq.add("")
-            pats.add_needle(None)
-            continue
-        regex = "".join(
-            ".*" if p is star else "." if p is SpecialChars.WILDCARD_SINGLE else re.escape(p) for p in parts
-        )
-        flags = re.DOTALL | (0 if cased else re.IGNORECASE)
-        pats.rx.append(re.compile(regex, flags))
-        literals = [p for p in parts if isinstance(p, str)]
-        pats.add_needle(max(literals, key=len) if literals else None)
-
-
-def string_pred(pats: StrPatterns) -> Pred:
-    """One predicate over a scalar event value for all patterns of the group."""
-    eq = frozenset(pats.eq)
-    sw, ew, ct = tuple(pats.sw), tuple(pats.ew), tuple(pats.ct)
-    rx = tuple(p.fullmatch for p in pats.rx)
-    lower = not pats.cased
-    if eq and not (sw or ew or ct or rx):
-        if lower:
-            return lambda v: (v if isinstance(v, str) else as_text(v)).lower() in eq
-        return lambda v: (v if isinstance(v, str) else as_text(v)) in eq
-    if ew and not (eq or sw or ct or rx):
-        if lower:
-            return lambda v: (v if isinstance(v, str) else as_text(v)).lower().endswith(ew)
-        return lambda v: (v if isinstance(v, str) else as_text(v)).endswith(ew)
-    if sw and not (eq or ew or ct or rx):
-        if lower:
-            return lambda v: (v if isinstance(v, str) else as_text(v)).lower().startswith(sw)
-        return lambda v: (v if isinstance(v, str) else as_text(v)).startswith(sw)
-    if len(ct) == 1 and not (eq or sw or ew or rx):
-        (needle,) = ct
-        if lower:
-            return lambda v: needle in (v if isinstance(v, str) else as_text(v)).lower()
-        return lambda v: needle in (v if isinstance(v, str) else as_text(v))
-
-    def pred(v: Any) -> bool:
-        s = v if isinstance(v, str) else as_text(v)
-        if lower:
-            s = s.lower()
-        if s in eq or (sw and s.startswith(sw)) or (ew and s.endswith(ew)):
-            return True
-        for n in ct:
-            if n in s:
-                return True
-        raw = v if isinstance(v, str) else as_text(v)
-        return any(m(raw) for m in rx)
-
-    return pred
-
-
-def regex_pred(value: SigmaRegularExpression) -> tuple[Pred, str | None]:
-    """A `re` value: Python `re.search` with the i/m/s flags; plus a literal every match contains."""
-    flags = 0
-    for f in value.flags:
-        flags |= SigmaRegularExpression.sigma_to_python_flags[f]
-    compiled = re.compile(str(value.regexp), flags)
-    search = compiled.search
-    literal = regex_literal(compiled)
-    if not literal:
-        return (lambda v: search(v if isinstance(v, str) else as_text(v)) is not None), None
-    # Cheap guard: the literal every match contains, tested before the (backtracking) regex.
-    if compiled.flags & re.IGNORECASE:
-        low = literal.lower()
-
-        def guarded(v: Any) -> bool:
-            s = v if isinstance(v, str) else as_text(v)
-            return low in s.lower() and search(s) is not None
-
-    else:
-
-        def guarded(v: Any) -> bool:
-            s = v if isinstance(v, str) else as_text(v)
-            return literal in s and search(s) is not None
-
-    return guarded, literal
-
-
-def regex_literal(compiled: re.Pattern[str]) -> str | None:
-    """The longest run of literal characters at the top level of a regex (no alternation), if any.
-
-    Every match contains it, so it is a sound prefilter literal. Under IGNORECASE runs stop at
-    characters whose case folding reaches other letters ('s' also matches U+017F).
-    """
-    try:
-        parsed = re._parser.parse(compiled.pattern, compiled.flags)  # type: ignore[attr-defined]
-    except Exception:
-        return None
-    ignorecase = bool(parsed.state.flags & re.IGNORECASE)
-    literal = re._constants.LITERAL  # type: ignore[attr-defined]
-    runs, run = [], ""
-    for op, arg in parsed:
-        ch = chr(arg) if op is literal else None
-        if ch is None or (ignorecase and ch.lower() in "sk"):
-            runs.append(run)
-            run = ""
-        else:
-            run += ch
-    runs.append(run)
-    best = max(runs, key=len)
-    return best or None
 
 
 def _to_number(v: Any) -> float | None:
@@ -323,7 +137,7 @@ def timestamp_part_pred(value: SigmaTimestampPart) -> Pred:
     return pred
 
 
-def scalar_preds(
+def scalar_preds(  # noqa: PLR0912 - one branch per Sigma value type
     values: Iterable[Any], placeholders: Mapping[str, Sequence[str]]
 ) -> tuple[list[Pred], set[str] | None]:
     """Predicates for OR-joined values of one field, and the needles the prefilter may use."""
@@ -361,7 +175,7 @@ def scalar_preds(
             preds.append(bool_pred(v))
             needles = None
         else:
-            raise UnsupportedValue(f"value type {type(v).__name__} ({v!s}) is not supported")
+            raise UnsupportedValueError(f"value type {type(v).__name__} ({v!s}) is not supported")
     for pats in (insensitive, cased):
         if pats.eq or pats.sw or pats.ew or pats.ct or pats.rx:
             preds.append(string_pred(pats))

@@ -98,12 +98,11 @@ class Pipeline(BaseModel):
                 continue
             if name not in table:
                 return f"no logsource mapping for product={product} {kind}={name} in {self.label}"
-            mine = {
-                (ch.lower(), eid)
-                for route in table[name]
-                for ch in route.channel
-                for eid in (route.event_id or [None])
-            }
+            ids: list[int | None]
+            mine: set[RouteKey] = set()
+            for route in table[name]:
+                ids = list(route.event_id) if route.event_id else [None]
+                mine.update((ch.lower(), eid) for ch in route.channel for eid in ids)
             keys = mine if keys is None else _intersect(keys, mine)
         return sorted(keys or [], key=lambda k: (k[0], -1 if k[1] is None else k[1]))
 

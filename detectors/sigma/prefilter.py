@@ -19,7 +19,7 @@ import ahocorasick
 
 from detectors.sigma.compiler import CompiledRule
 from detectors.sigma.conditions import KEYWORD_NAMES, MISSING, getter
-from detectors.sigma.modifiers import as_text
+from detectors.sigma.strings import as_text
 
 _second = itemgetter(1)
 MEMO_SIZE = 20_000  # values remembered per field and bucket

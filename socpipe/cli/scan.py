@@ -21,12 +21,14 @@ from socpipe.paths import rules_dir
 
 
 def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
 
 
 def read_events(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, flat event) for every event in the file; problems appended to `bad`."""
-    from ingest.parsers.windows import flatten_windows_event
+    from ingest.parsers.windows import flatten_windows_event  # noqa: PLC0415 (lazy: every socpipe command loads this module)
 
     with _open(path) as fh:
         head = fh.read(1024)
@@ -56,8 +58,15 @@ def _detection(match: Any, path: Path, line: int) -> dict[str, Any]:
     rule = match.rule
     return {
         "id": match.id,
-        "rule": {"id": rule.id, "title": rule.title, "level": rule.level, "author": rule.author,
-                 "status": rule.status, "logsource": rule.logsource, "path": rule.path},
+        "rule": {
+            "id": rule.id,
+            "title": rule.title,
+            "level": rule.level,
+            "author": rule.author,
+            "status": rule.status,
+            "logsource": rule.logsource,
+            "path": rule.path,
+        },
         "tags": list(rule.tags),
         "attack": list(rule.attack),
         "matched": match.matched,
@@ -68,19 +77,37 @@ def _detection(match: Any, path: Path, line: int) -> dict[str, Any]:
 
 
 @click.command("scan")
-@click.option("--rules", "rule_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Sigma rule file or folder (repeatable). Default: the shipped rules/sigma.")
+@click.option(
+    "--rules",
+    "rule_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Sigma rule file or folder (repeatable). Default: the shipped rules/sigma.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
 @click.option("--strict", is_flag=True, help="Refuse to run when any rule fails to load.")
 @click.option("--tenant", default=None, help="Tenant whose tuning (filters, placeholders) applies.")
-@click.option("--tenant-config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="YAML with global and per-tenant filters and placeholder values.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@click.option(
+    "--tenant-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML with global and per-tenant filters and placeholder values.",
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal)."
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def scan(rule_paths: tuple[Path, ...], fmt: str, strict: bool, tenant: str | None,
-         tenant_config: Path | None, progress: bool | None, paths: tuple[Path, ...]) -> None:
+def scan(  # noqa: PLR0917 - click passes one argument per option
+    rule_paths: tuple[Path, ...],
+    fmt: str,
+    strict: bool,
+    tenant: str | None,
+    tenant_config: Path | None,
+    progress: bool | None,
+    paths: tuple[Path, ...],
+) -> None:
     """Run the Sigma rules over event files (JSON lines or Windows event JSON, flat or nested)."""
-    from detectors.sigma import Engine, RuleLoadError, TenantConfig, load_rules
+    from detectors.sigma import Engine, RuleLoadError, TenantConfig, load_rules  # noqa: PLC0415 (lazy: every socpipe command loads this module)
 
     try:
         ruleset = load_rules(list(rule_paths) or [rules_dir() / "sigma"], strict=strict)
@@ -94,12 +121,14 @@ def scan(rule_paths: tuple[Path, ...], fmt: str, strict: bool, tenant: str | Non
     click.echo(ruleset.report.summary(), err=True)
     for problem in ruleset.report.failed:
         click.echo(f"  {problem}", err=True)
-    files = [f for p in paths for f in (sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])]
+    files = [
+        f for p in paths for f in (sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])
+    ]
     show = sys.stderr.isatty() if progress is None else progress
     bad: list[str] = []
     rows: list[dict[str, Any]] = []
     n_events = n_detections = 0
-    with _progress(show, sum(f.stat().st_size for f in files)) as advance:
+    with _Progress(show, sum(f.stat().st_size for f in files)) as advance:
         for f in files:
             for line, event in read_events(f, bad):
                 n_events += 1
@@ -113,13 +142,16 @@ def scan(rule_paths: tuple[Path, ...], fmt: str, strict: bool, tenant: str | Non
             advance(f.stat().st_size)
     if fmt == "table":
         _table(rows)
-    for problem in bad[:50]:
-        click.echo(f"bad input: {problem}", err=True)
-    click.echo(f"{n_events} events, {n_detections} detections, "
-               f"{len(bad)} bad records, {sum(engine.errors.values())} rule errors", err=True)
+    for message in bad[:50]:
+        click.echo(f"bad input: {message}", err=True)
+    click.echo(
+        f"{n_events} events, {n_detections} detections, "
+        f"{len(bad)} bad records, {sum(engine.errors.values())} rule errors",
+        err=True,
+    )
 
 
-class _progress:
+class _Progress:
     """A rich progress bar over bytes read, or nothing."""
 
     def __init__(self, show: bool, total: int) -> None:
@@ -129,11 +161,12 @@ class _progress:
     def __enter__(self) -> Any:
         if not self.show:
             return lambda n: None
-        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-        from rich.console import Console
+        from rich.console import Console  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn  # noqa: PLC0415 (lazy: every socpipe command loads this module)
 
-        self.bar = Progress("scanning", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                            console=Console(stderr=True))
+        self.bar = Progress(
+            "scanning", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True)
+        )
         self.bar.__enter__()
         task = self.bar.add_task("scan", total=self.total)
         return lambda n: self.bar.advance(task, n)
@@ -144,13 +177,18 @@ class _progress:
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from rich.console import Console  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from rich.table import Table  # noqa: PLC0415 (lazy: every socpipe command loads this module)
 
     table = Table("level", "rule", "author", "event", "matched")
     for r in rows:
         matched = ", ".join(f"{k}={str(v)[:60]}" for k, v in r["matched"].items())
         ref = r["event_ref"]
-        table.add_row(r["rule"]["level"] or "", r["rule"]["title"], r["rule"]["author"] or "",
-                      f"{Path(ref['path']).name}:{ref['line']}", matched)
+        table.add_row(
+            r["rule"]["level"] or "",
+            r["rule"]["title"],
+            r["rule"]["author"] or "",
+            f"{Path(ref['path']).name}:{ref['line']}",
+            matched,
+        )
     Console().print(table)

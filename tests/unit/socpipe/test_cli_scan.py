@@ -20,9 +20,17 @@ detection:
     Image|endswith: '\\\\whoami.exe'
   condition: sel
 """
-FLAT = {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "Image": "C:\\\\Windows\\\\whoami.exe"}
-NESTED = {"Event": {"System": {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1},
-                    "EventData": {"Image": "C:\\\\Windows\\\\whoami.exe"}}}
+FLAT = {
+    "Channel": "Microsoft-Windows-Sysmon/Operational",
+    "EventID": 1,
+    "Image": "C:\\\\Windows\\\\whoami.exe",
+}
+NESTED = {
+    "Event": {
+        "System": {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1},
+        "EventData": {"Image": "C:\\\\Windows\\\\whoami.exe"},
+    }
+}
 
 
 def _setup(tmp_path: Path) -> tuple[Path, Path]:

@@ -20,12 +20,18 @@ def proc(**fields: Any) -> dict[str, Any]:
     return {"Channel": SYSMON, "EventID": 1, **fields}
 
 
-def rule_yaml(detection: str, *, logsource: str = "product: windows\n  category: process_creation",
-              rule_id: str | None = None, extra: str = "") -> str:
+def rule_yaml(
+    detection: str,
+    *,
+    logsource: str = "product: windows\n  category: process_creation",
+    rule_id: str | None = None,
+    extra: str = "",
+) -> str:
     return (
         f"title: test rule\nid: {rule_id or uuid.uuid4()}\nstatus: test\nauthor: tester\nlevel: high\n"
         f"tags: [attack.execution, attack.t1059.001]\n"
-        f"logsource:\n  {logsource}\ndetection:\n{textwrap.indent(textwrap.dedent(detection).strip(), '  ')}\n"
+        f"logsource:\n  {logsource}\ndetection:\n"
+        f"{textwrap.indent(textwrap.dedent(detection).strip(), '  ')}\n"
         f"{extra}"
     )
 

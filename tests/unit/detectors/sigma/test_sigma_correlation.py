@@ -22,12 +22,21 @@ BASE_B = rule_yaml("sel:\n  CommandLine|contains: 'beta'\ncondition: sel", rule_
 )
 
 
-def corr(ctype: str, condition: str = "", rules: str = "[rule_a]", group: str = "[Computer]",
-         timespan: str = "60s", extra: str = "") -> str:
+def corr(
+    ctype: str,
+    condition: str = "",
+    *,
+    rules: str = "[rule_a]",
+    group: str = "[Computer]",
+    timespan: str = "60s",
+    extra: str = "",
+) -> str:
     cond = f"\n  condition: {condition}" if condition else ""
-    return (f"title: corr {ctype}\nid: cccccccc-0000-4000-8000-000000000003\nlevel: high\n"
-            f"correlation:\n  type: {ctype}\n  rules: {rules}\n  group-by: {group}\n"
-            f"  timespan: {timespan}{cond}{extra}\n")
+    return (
+        f"title: corr {ctype}\nid: cccccccc-0000-4000-8000-000000000003\nlevel: high\n"
+        f"correlation:\n  type: {ctype}\n  rules: {rules}\n  group-by: {group}\n"
+        f"  timespan: {timespan}{cond}{extra}\n"
+    )
 
 
 class Feeder:
@@ -36,7 +45,9 @@ class Feeder:
     def __init__(self, engine: Engine, correlator: CorrelationEngine) -> None:
         self.engine, self.correlator = engine, correlator
 
-    def __call__(self, t: float, cmd: str, host: str = "h1", tenant: str | None = "acme", **kw: Any) -> list[Any]:
+    def __call__(
+        self, t: float, cmd: str, host: str = "h1", tenant: str | None = "acme", **kw: Any
+    ) -> list[Any]:
         event = proc(CommandLine=cmd, Computer=host, **kw)
         out = []
         for m in self.engine.match(event, tenant, event_ref=f"{host}/{t}/{cmd}"):
@@ -129,7 +140,9 @@ def test_temporal_ordered_with_out_of_order_arrival(make_engine: MakeEngine) -> 
         ("value_percentile", "{gte: 90, field: Bytes, percentile: 95}", [10, 20, 95], 2),
     ],
 )
-def test_value_aggregations(make_engine: MakeEngine, ctype: str, cond: str, values: list[int], fires_at: int) -> None:
+def test_value_aggregations(
+    make_engine: MakeEngine, ctype: str, cond: str, values: list[int], fires_at: int
+) -> None:
     """value_sum / value_avg / value_median / value_percentile aggregate a numeric field."""
     feed = make_feeder(make_engine, corr(ctype, cond))
     results = [feed(i, "alpha", Bytes=v) for i, v in enumerate(values)]

@@ -44,15 +44,22 @@ def test_service_rule_narrowed_to_its_event_ids(make_engine: MakeEngine) -> None
 def test_ecs_fallback_names(make_engine: MakeEngine) -> None:
     """Events normalised to ECS match through the pipeline's mapping (original name tried first)."""
     engine = make_engine(rule_yaml("sel:\n  Image|endswith: '\\cmd.exe'\n  User: bob\ncondition: sel"))
-    ecs = {"winlog.channel": SYSMON, "event.code": "1", "process.executable": "C:\\cmd.exe", "user.name": "bob"}
+    ecs = {
+        "winlog.channel": SYSMON,
+        "event.code": "1",
+        "process.executable": "C:\\cmd.exe",
+        "user.name": "bob",
+    }
     assert engine.match(ecs)
 
 
 def test_non_windows_rules_only_see_non_windows_events(make_engine: MakeEngine) -> None:
     """A linux rule never runs on Windows events, and runs on events without a channel."""
     engine = make_engine(
-        rule_yaml("sel:\n  CommandLine|contains: 'nc -e'\ncondition: sel",
-                  logsource="product: linux\n  category: process_creation")
+        rule_yaml(
+            "sel:\n  CommandLine|contains: 'nc -e'\ncondition: sel",
+            logsource="product: linux\n  category: process_creation",
+        )
     )
     assert engine.match({"CommandLine": "nc -e /bin/sh"})
     assert not engine.match(proc(CommandLine="nc -e /bin/sh"))
@@ -62,8 +69,10 @@ def test_match_carries_rule_metadata_and_matched_fields(make_engine: MakeEngine)
     """A match has rule id, title, level, tags, ATT&CK ids, author, logsource and matched values."""
     rid = str(uuid.uuid4())
     engine = make_engine(
-        rule_yaml("sel:\n  Image|endswith: '\\cmd.exe'\nfilter:\n  User: admin\ncondition: sel and not filter",
-                  rule_id=rid)
+        rule_yaml(
+            "sel:\n  Image|endswith: '\\cmd.exe'\nfilter:\n  User: admin\ncondition: sel and not filter",
+            rule_id=rid,
+        )
     )
     (m,) = engine.match(proc(Image="C:\\cmd.exe", User="bob"), tenant="acme")
     assert m.rule.id == rid and m.rule.level == "high" and m.rule.author == "tester"
@@ -106,7 +115,9 @@ def test_load_report_lists_failures_with_reasons(tmp_path: Path) -> None:
 
 def test_rule_that_raises_is_counted_not_silent(make_engine: MakeEngine) -> None:
     """An exception inside a rule is counted per rule id and logged, and other rules still run."""
-    engine = make_engine(rule_yaml("sel:\n  User: a\ncondition: sel"), rule_yaml("sel:\n  User: a\ncondition: sel"))
+    engine = make_engine(
+        rule_yaml("sel:\n  User: a\ncondition: sel"), rule_yaml("sel:\n  User: a\ncondition: sel")
+    )
     broken = engine.rules[0]
 
     def boom(_: Any) -> bool:

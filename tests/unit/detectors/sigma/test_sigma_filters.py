@@ -57,7 +57,10 @@ def test_tenant_placeholders(make_engine: MakeEngine) -> None:
     """%placeholders% (expand) take tenant values first, then global ones."""
     rule = rule_yaml("sel:\n  User|expand: '%admins%'\ncondition: sel")
     cfg = TenantConfig.model_validate(
-        {"placeholders": {"admins": ["root"]}, "tenants": {"acme": {"placeholders": {"admins": ["ACME\\boss"]}}}}
+        {
+            "placeholders": {"admins": ["root"]},
+            "tenants": {"acme": {"placeholders": {"admins": ["ACME\\boss"]}}},
+        }
     )
     engine = make_engine(rule, config=cfg)
     assert engine.match(proc(User="acme\\boss"), "acme")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import proc
+from conftest import proc, rule_yaml
 
 Check = Callable[..., bool]
 
@@ -108,7 +108,9 @@ def test_wide_utf16_with_base64(matches: Check, mod: str, codec: str) -> None:
 
 def test_utf16_bom_is_prefixed(matches: Check) -> None:
     """|utf16 prefixes a byte-order mark to the UTF-16LE form (as pySigma represents it)."""
-    assert matches("sel:\n  CommandLine|utf16|contains: 'ab'\ncondition: sel", proc(CommandLine="\ufeffa\x00b\x00"))
+    assert matches(
+        "sel:\n  CommandLine|utf16|contains: 'ab'\ncondition: sel", proc(CommandLine="\ufeffa\x00b\x00")
+    )
 
 
 def test_windash(matches: Check) -> None:
@@ -129,8 +131,12 @@ def test_exists(matches: Check) -> None:
 
 def test_fieldref(matches: Check) -> None:
     """|fieldref compares with another field of the same event; contains/startswith/endswith apply."""
-    assert matches("sel:\n  Image|fieldref: ParentImage\ncondition: sel", proc(Image="A.exe", ParentImage="a.EXE"))
-    assert not matches("sel:\n  Image|fieldref: ParentImage\ncondition: sel", proc(Image="a", ParentImage="b"))
+    assert matches(
+        "sel:\n  Image|fieldref: ParentImage\ncondition: sel", proc(Image="A.exe", ParentImage="a.EXE")
+    )
+    assert not matches(
+        "sel:\n  Image|fieldref: ParentImage\ncondition: sel", proc(Image="a", ParentImage="b")
+    )
     assert not matches("sel:\n  Image|fieldref: ParentImage\ncondition: sel", proc(Image="a"))
     det = "sel:\n  CommandLine|fieldref|contains: Image\ncondition: sel"
     assert matches(det, proc(CommandLine="run c:\\x.exe now", Image="C:\\X.exe"))
@@ -165,8 +171,6 @@ def test_cased(matches: Check) -> None:
 
 def test_expand_placeholder_without_value_matches_nothing(make_engine: Any) -> None:
     """|expand with no value for the placeholder matches nothing (values come from tenant config)."""
-    from conftest import rule_yaml
-
     engine = make_engine(rule_yaml("sel:\n  User|expand: '%admins%'\ncondition: sel"))
     assert engine.match(proc(User="root")) == []
 

@@ -62,13 +62,14 @@ def referenced_fields(obj: dict[str, Any]) -> set[str]:
     return fields
 
 
-def data_view_of(obj: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def data_view_of(obj: dict[str, Any], objects: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The data view an object's fields belong to (itself, or the one it references)."""
     if obj["type"] == "index-pattern":
         return obj
+    views = {o["id"]: o for o in objects if o["type"] == "index-pattern"}
     for ref in obj.get("references", []):
         if ref["type"] == "index-pattern":
-            return by_id.get(ref["id"])
+            return views.get(ref["id"])
     return None
 
 

@@ -79,6 +79,9 @@ class Heuristic(ABC, Generic[C]):
     title: ClassVar[str]
     default_level: ClassVar[Severity] = Severity.medium
     tags: ClassVar[tuple[str, ...]] = ()
+    event_ids: ClassVar[frozenset[int] | None] = None
+    """The Windows event ids it reads: an event with another id never reaches `feed` (None: every
+    event). Events without an id (ECS, Zeek, ...) always reach it."""
 
     def __init__(self, config: C) -> None:
         self.config = config

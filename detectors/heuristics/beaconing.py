@@ -121,6 +121,7 @@ class Beaconing(Heuristic[BeaconingConfig]):
     rule_id = "socpipe-heuristic-beaconing"
     title = "Beaconing: connections at regular intervals"
     tags = ("attack.command_and_control", "attack.t1071", "attack.t1573")
+    event_ids = frozenset({3, 5156})
 
     def __init__(self, config: BeaconingConfig) -> None:
         super().__init__(config)

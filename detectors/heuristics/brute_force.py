@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from detectors.heuristics.auth import Logon, logon
+from detectors.heuristics.auth import AUTH_IDS, Logon, logon
 from detectors.heuristics.base import (
     NEVER,
     Heuristic,
@@ -72,6 +72,7 @@ class BruteForce(Heuristic[BruteForceConfig]):
     rule_id = "socpipe-heuristic-brute-force"
     title = "Brute force: many failed logons"
     tags = ("attack.credential_access", "attack.t1110", "attack.t1110.001")
+    event_ids = AUTH_IDS
     success_rule_id = "socpipe-heuristic-brute-force-success"
     success_title = "Brute force followed by a successful logon"
     success_tags = (*tags, "attack.initial_access", "attack.t1078")

@@ -6,7 +6,7 @@ queried in the last `window` (at most `volume_threshold` kept) and, apart, those
 when `min_encoded` encoded subdomains, or `volume_threshold` distinct ones, were queried in `window`.
 Repeating one name adds nothing: tunnels vary their names, caches and CDNs do not.
 
-Reads Sysmon 22 (QueryName), ECS dns.question.name and Zeek's `query`.
+Reads Sysmon 22 and DNS-Client 3006/3008 (QueryName), ECS dns.question.name and Zeek's `query`.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ class DnsTunnelling(Heuristic[DnsTunnellingConfig]):
     rule_id = "socpipe-heuristic-dns-tunnelling"
     title = "DNS tunnelling: encoded or unusually many subdomains of one domain"
     tags = ("attack.command_and_control", "attack.t1071.004", "attack.exfiltration", "attack.t1048")
+    event_ids = frozenset({22, 3006, 3008})  # Sysmon DNS query; DNS-Client query started / completed
 
     def __init__(self, config: DnsTunnellingConfig) -> None:
         super().__init__(config)

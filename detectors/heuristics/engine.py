@@ -2,7 +2,8 @@
 
 Pure and synchronous like the Sigma engine: `feed(event, tenant, timestamp)` takes one flat event
 and returns the findings. Each tenant gets its own heuristic instances, built from its merged
-configuration on first use; their state never mixes with another tenant's.
+configuration on first use; their state never mixes with another tenant's. An event with a Windows
+event id reaches only the heuristics that read that id (their `event_ids`).
 
 Memory is bounded at two levels: `max_tenants` tenants (the least recently active one's state is
 dropped beyond it, and counted in `stats()`), and inside each heuristic `max_keys` entities per
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from detectors.heuristics import registry
+from detectors.heuristics import fields, registry
 from detectors.heuristics.base import Heuristic
 from detectors.heuristics.config import HeuristicsConfig, load_config
 from detectors.heuristics.finding import Finding
@@ -29,12 +30,35 @@ from socpipe.logging import get_logger
 
 log = get_logger(__name__)
 SNAPSHOT_VERSION = 1
+MAX_ROUTES = 4096  # distinct event ids whose heuristic list is cached per tenant
+
+
+class _Tenant:
+    """One tenant's heuristic instances, and which of them each Windows event id reaches."""
+
+    __slots__ = ("heuristics", "routes")
+
+    def __init__(self, heuristics: dict[str, Heuristic[Any]]) -> None:
+        self.heuristics = heuristics
+        self.routes: dict[int | None, list[tuple[str, Heuristic[Any]]]] = {}
+
+    def route(self, event_id: int | None) -> list[tuple[str, Heuristic[Any]]]:
+        chosen = self.routes.get(event_id)
+        if chosen is None:
+            chosen = [
+                (name, h)
+                for name, h in self.heuristics.items()
+                if event_id is None or h.event_ids is None or event_id in h.event_ids
+            ]
+            if len(self.routes) < MAX_ROUTES:
+                self.routes[event_id] = chosen
+        return chosen
 
 
 class HeuristicEngine:
     def __init__(self, config: HeuristicsConfig | None = None) -> None:
         self.config = config or load_config()
-        self._tenants: LruMap[str, dict[str, Heuristic[Any]]] = LruMap(self.config.max_tenants)
+        self._tenants: LruMap[str, _Tenant] = LruMap(self.config.max_tenants)
         self.errors: Counter[str] = Counter()  # heuristic name -> exceptions raised
         # Build every configured tenant once now, so a setting that only fails on construction
         # (a heuristic's own checks) stops the start instead of the first event of that tenant.
@@ -50,20 +74,23 @@ class HeuristicEngine:
     def _build(configs: Mapping[str, Any]) -> dict[str, Heuristic[Any]]:
         return {name: registry.get(name)(cfg) for name, cfg in configs.items() if cfg.enabled}
 
-    def heuristics(self, tenant: str) -> dict[str, Heuristic[Any]]:
-        """The tenant's heuristic instances (with their state), built on first use."""
+    def _tenant(self, tenant: str) -> _Tenant:
         runtime = self._tenants.get(tenant)
         if runtime is None:
-            runtime = self._build(self.config.for_tenant(tenant))
+            runtime = _Tenant(self._build(self.config.for_tenant(tenant)))
             self._tenants[tenant] = runtime
         return runtime
+
+    def heuristics(self, tenant: str) -> dict[str, Heuristic[Any]]:
+        """The tenant's heuristic instances (with their state), built on first use."""
+        return self._tenant(tenant).heuristics
 
     def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
         """Findings of every enabled heuristic of `tenant` on one flat event at its own `timestamp`."""
         if timestamp.tzinfo is None:
             timestamp = timestamp.replace(tzinfo=UTC)
         findings: list[Finding] = []
-        for name, heuristic in self.heuristics(tenant).items():
+        for name, heuristic in self._tenant(tenant).route(fields.event_id(event)):
             try:
                 found = heuristic.feed(event, tenant, timestamp)
             except Exception as exc:  # a broken heuristic is counted and logged, never a silent miss
@@ -79,7 +106,7 @@ class HeuristicEngine:
         return {
             "version": SNAPSHOT_VERSION,
             "tenants": {
-                tenant: {name: h.snapshot() for name, h in runtime.items()}
+                tenant: {name: h.snapshot() for name, h in runtime.heuristics.items()}
                 for tenant, runtime in self._tenants.items()
             },
         }
@@ -102,14 +129,14 @@ class HeuristicEngine:
                     log.warning(
                         "heuristic state dropped: not enabled for the tenant", heuristic=name, tenant=tenant
                     )
-            self._tenants[tenant] = runtime
+            self._tenants[tenant] = _Tenant(runtime)
 
     def stats(self) -> dict[str, Any]:
         """State pressure for metrics: keys held and late events per heuristic, tenants dropped, errors."""
         keys: Counter[str] = Counter()
         late: Counter[str] = Counter()
         for _, runtime in self._tenants.items():
-            for name, heuristic in runtime.items():
+            for name, heuristic in runtime.heuristics.items():
                 keys[name] += heuristic.keys()
                 late[name] += heuristic.late
         return {

@@ -38,6 +38,7 @@ _WORKDAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ADMIN_GROUP_IDS = frozenset({4732, 4728, 4756})
 _ADMIN_NAMES = frozenset({"administrators", "domain admins", "enterprise admins", "schema admins"})
+_ACTIVITY_IDS = frozenset({4624, 1, 4688})  # interactive logons and process starts: the usual hours
 _ACTIVITY_LOGON_TYPES = frozenset({"2", "10", "11"})
 _SERVICE_USERS = ("system", "local service", "network service", "$", "dwm-1", "umfd-0", "umfd-1")
 _META: dict[str, tuple[str, str, Severity, tuple[str, ...]]] = {
@@ -143,6 +144,7 @@ class FirstTime(Heuristic[FirstTimeConfig]):
     config_model = FirstTimeConfig
     rule_id = "socpipe-heuristic-first-time"
     title = "First-time sensitive event"
+    event_ids = _ACTIVITY_IDS | _ADMIN_GROUP_IDS | {7045, 4697, 1102, 104}
 
     def __init__(self, config: FirstTimeConfig) -> None:
         super().__init__(config)
@@ -156,7 +158,7 @@ class FirstTime(Heuristic[FirstTimeConfig]):
         eid = fields.event_id(event)
         ts = timestamp.timestamp()
         self.since = min(self.since, ts)
-        if eid in (4624, 1, 4688):
+        if eid in _ACTIVITY_IDS:
             self._learn(event, eid, timestamp)
             return []
         found = occurrence(event, eid)

@@ -89,6 +89,7 @@ class OutboundVolume(Heuristic[OutboundVolumeConfig]):
     rule_id = "socpipe-heuristic-outbound-volume"
     title = "Unusual outbound volume: a host sending far above its baseline"
     tags = ("attack.exfiltration", "attack.t1048", "attack.t1041")
+    event_ids = frozenset[int]()  # Windows events carry no byte counts: flows only
 
     def __init__(self, config: OutboundVolumeConfig) -> None:
         super().__init__(config)

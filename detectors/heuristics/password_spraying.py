@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from detectors.heuristics.auth import logon
+from detectors.heuristics.auth import AUTH_IDS, logon
 from detectors.heuristics.base import (
     NEVER,
     Heuristic,
@@ -55,6 +55,7 @@ class PasswordSpraying(Heuristic[PasswordSprayingConfig]):
     rule_id = "socpipe-heuristic-password-spraying"
     title = "Password spraying: one source failing against many accounts"
     tags = ("attack.credential_access", "attack.t1110", "attack.t1110.003")
+    event_ids = AUTH_IDS
 
     def __init__(self, config: PasswordSprayingConfig) -> None:
         super().__init__(config)

@@ -105,6 +105,7 @@ class RareLineage(Heuristic[RareLineageConfig]):
     rule_id = "socpipe-heuristic-rare-lineage"
     title = "Rare process lineage: parent/child pair new to the tenant"
     tags = ("attack.execution", "attack.defense_evasion")
+    event_ids = frozenset({1, 4688})
 
     def __init__(self, config: RareLineageConfig) -> None:
         super().__init__(config)

@@ -43,7 +43,7 @@ Fn = Callable[[Mapping[str, Any]], bool]
 # A prefilter clause: alternatives (field names tuple, lower-cased needle); one must be present.
 Clause = frozenset[tuple[tuple[str, ...], str]]
 MAX_CLAUSES = 2
-MIN_NEEDLE = 3  # shorter literals ("30", "f0") hit nearly every event: not worth a clause
+MIN_NEEDLE = 3  # shorter ASCII literals ("30", "f0") hit nearly every event: not worth a clause
 KEYWORD_NAMES: tuple[str, ...] = ("*",)  # prefilter pseudo-field: every value of the event
 
 
@@ -252,7 +252,7 @@ def explain(node: Node, event: Mapping[str, Any], out: dict[str, Any]) -> None:
 def requirements(node: Node) -> list[Clause]:
     """Clauses (CNF) that every matching event satisfies; [] means no usable requirement."""
     if node.kind in ("field", "keyword"):
-        if node.needles is None or any(len(n) < MIN_NEEDLE for n in node.needles):
+        if node.needles is None or any(len(n) < MIN_NEEDLE and n.isascii() for n in node.needles):
             return []
         return [frozenset((node.names, n) for n in node.needles)]
     if node.kind == "and":

@@ -12,9 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick
 from sigma.types import Placeholder, SigmaRegularExpression, SigmaString, SpecialChars
 
 Pred = Callable[[Any], bool]
+CONTAINS_LOOP_MAX = 8  # up to this many `contains` needles, `in` in a loop beats the automaton
 
 
 def as_text(value: Any) -> str:
@@ -110,6 +112,17 @@ def add_string(pats: StrPatterns, value: SigmaString, placeholders: Mapping[str,
         pats.add_needle(max(literals, key=len) if literals else None)
 
 
+def _contains_any(needles: tuple[str, ...]) -> Callable[[str], bool]:
+    """Substring test for many needles: an Aho-Corasick automaton beyond a handful."""
+    if len(needles) <= CONTAINS_LOOP_MAX:
+        return lambda s: any(n in s for n in needles)
+    automaton = ahocorasick.Automaton()
+    for n in needles:
+        automaton.add_word(n, n)
+    automaton.make_automaton()
+    return lambda s: next(automaton.iter(s), None) is not None
+
+
 def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per pattern shape
     """One predicate over a scalar event value for all patterns of the group."""
     eq = frozenset(pats.eq)
@@ -134,15 +147,16 @@ def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per
             return lambda v: needle in (v if isinstance(v, str) else as_text(v)).lower()
         return lambda v: needle in (v if isinstance(v, str) else as_text(v))
 
+    contains = _contains_any(ct)
+
     def pred(v: Any) -> bool:
         s = v if isinstance(v, str) else as_text(v)
         if lower:
             s = s.lower()
         if s in eq or (sw and s.startswith(sw)) or (ew and s.endswith(ew)):
             return True
-        for n in ct:
-            if n in s:
-                return True
+        if ct and contains(s):
+            return True
         raw = v if isinstance(v, str) else as_text(v)
         return any(m(raw) for m in rx)
 

@@ -72,6 +72,7 @@ class Node:
     names: tuple[str, ...] = ()
     needles: frozenset[str] | None = None
     ints: frozenset[int] | None = None  # the integers an equality leaf accepts (EventID routing)
+    pred: Pred | None = None  # keyword leaves: the test applied to each value (for explain)
 
 
 def _any_value(get: Callable[[Mapping[str, Any]], Any], pred: Pred) -> Fn:
@@ -209,7 +210,7 @@ class Compiler:
                     return True
             return False
 
-        return Node("keyword", fn, names=KEYWORD_NAMES, needles=_frozen(needles))
+        return Node("keyword", fn, names=KEYWORD_NAMES, needles=_frozen(needles), pred=pred)
 
     def _note_placeholders(self, values: list[Any]) -> None:
         for v in values:
@@ -243,6 +244,12 @@ def explain(node: Node, event: Mapping[str, Any], out: dict[str, Any]) -> None:
         if node.field is not None and node.fn(event):
             v = getter(node.names)(event)
             out[node.field] = None if v is MISSING else v
+    elif node.kind == "keyword" and node.pred is not None:
+        for key, v in event.items():
+            values = v if type(v) is list else [v]
+            if any(x is not None and node.pred(x) for x in values):
+                out[key] = v
+                break
     elif node.kind in ("and", "or"):
         for child in node.children:
             if child.fn(event):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from conftest import proc
+from conftest import proc, rule_yaml
 
 Check = Callable[..., bool]
 
@@ -65,6 +66,13 @@ def test_keywords_search_all_values(matches: Check) -> None:
     assert matches(det, proc(CommandLine="mimikatz SEKURLSA::LogonPasswords exit"))
     assert matches(det, proc(Data=["a", "KIWI"]))
     assert not matches(det, proc(CommandLine="whoami"))
+
+
+def test_keyword_match_names_the_field(make_engine: Any) -> None:
+    """A keyword match reports the field (and value) the keyword was found in."""
+    engine = make_engine(rule_yaml("keywords: ['kiwi']\ncondition: keywords"))
+    (m,) = engine.match(proc(CommandLine="run kiwi now"))
+    assert m.matched == {"CommandLine": "run kiwi now"}
 
 
 def test_keywords_with_all_modifier(matches: Check) -> None:

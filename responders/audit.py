@@ -29,8 +29,17 @@ from socpipe.es import index_name
 from socpipe.settings import Settings
 
 CSV_COLUMNS = [
-    "tenant", "sequence", "record_type", "subject_id", "occurred_at", "controls", "details",
-    "evidence_key", "recorded_at", "previous_hash", "content_hash",
+    "tenant",
+    "sequence",
+    "record_type",
+    "subject_id",
+    "occurred_at",
+    "controls",
+    "details",
+    "evidence_key",
+    "recorded_at",
+    "previous_hash",
+    "content_hash",
 ]
 
 
@@ -55,16 +64,24 @@ class VerifyResult:
 
 
 def verify_chain(
-    records: Iterable[EvidenceRecord], *, tenant: str, start_sequence: int = 0, start_previous: str = GENESIS_HASH
+    records: Iterable[EvidenceRecord],
+    *,
+    tenant: str,
+    start_sequence: int = 0,
+    start_previous: str = GENESIS_HASH,
 ) -> VerifyResult:
     """Check contents, sequence numbers and links in order; stop at the first broken link."""
     expected, previous, checked = start_sequence, start_previous, 0
     for record in records:
         problem: Break | None = None
         if record.tenant != tenant:
-            problem = Break(record.sequence, f"a record of tenant {record.tenant!r} in the chain of {tenant!r}")
+            problem = Break(
+                record.sequence, f"a record of tenant {record.tenant!r} in the chain of {tenant!r}"
+            )
         elif record.sequence > expected:
-            problem = Break(expected, f"missing: sequences {expected}..{record.sequence - 1} are absent (deleted)")
+            problem = Break(
+                expected, f"missing: sequences {expected}..{record.sequence - 1} are absent (deleted)"
+            )
         elif record.sequence < expected:
             problem = Break(record.sequence, "sequence number seen twice or out of order (inserted)")
         elif record.compute_hash() != record.content_hash:
@@ -81,11 +98,17 @@ def verify_chain(
     return VerifyResult(checked, None, previous)
 
 
-def _search_sorted(es: Elasticsearch, index: str, query: dict[str, Any], source: Any = True) -> Iterator[dict[str, Any]]:
+def _search_sorted(
+    es: Elasticsearch, index: str, query: dict[str, Any], fields: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
     after: list[Any] | None = None
     while True:
         page = es.search(
-            index=index, query=query, sort=[{"evidence.sequence": "asc"}], size=1000, source=source,
+            index=index,
+            query=query,
+            sort=[{"evidence.sequence": "asc"}],
+            size=1000,
+            source_includes=fields,
             search_after=after,
         )["hits"]["hits"]
         yield from page
@@ -115,7 +138,10 @@ def verify_live(es: Elasticsearch, settings: Settings, tenant: str) -> VerifyRes
     if result.ok and head and int(head["next_sequence"]) > result.checked:
         return VerifyResult(
             result.checked,
-            Break(result.checked, f"missing: the chain head counts {head['next_sequence']} records (tail deleted)"),
+            Break(
+                result.checked,
+                f"missing: the chain head counts {head['next_sequence']} records (tail deleted)",
+            ),
             result.last_hash,
         )
     return result
@@ -183,15 +209,19 @@ def export(
     filters: list[dict[str, Any]] = [{"term": {"evidence.tenant": tenant}}]
     if start or end:
         bounds = {"gte": start.isoformat()} if start else {}
-        filters.append({"range": {"evidence.occurred_at": {**bounds, **({"lt": end.isoformat()} if end else {})}}})
+        filters.append(
+            {"range": {"evidence.occurred_at": {**bounds, **({"lt": end.isoformat()} if end else {})}}}
+        )
     if control:
         filters.append(control_query(control))
-    records = [evidence_from_doc(h["_source"]) for h in _search_sorted(es, index, {"bool": {"filter": filters}})]
+    records = [
+        evidence_from_doc(h["_source"]) for h in _search_sorted(es, index, {"bool": {"filter": filters}})
+    ]
     chain: list[list[Any]] = []
     if records:
         span = {"range": {"evidence.sequence": {"gte": records[0].sequence, "lte": records[-1].sequence}}}
         fields = ["evidence.sequence", "evidence.previous_hash", "evidence.content_hash"]
-        for hit in _search_sorted(es, index, {"bool": {"filter": [filters[0], span]}}, source=fields):
+        for hit in _search_sorted(es, index, {"bool": {"filter": [filters[0], span]}}, fields):
             e = hit["_source"]["evidence"]
             chain.append([e["sequence"], e["previous_hash"], e["content_hash"]])
     data = render(records, fmt)
@@ -233,7 +263,9 @@ def verify_export(export_file: Path) -> VerifyResult:
     chain = manifest["chain"]
     if not chain:
         if records:
-            return VerifyResult(0, Break(records[0].sequence, "records in a file whose manifest lists none"), "")
+            return VerifyResult(
+                0, Break(records[0].sequence, "records in a file whose manifest lists none"), ""
+            )
         return VerifyResult(0, None, "")
     # 1. The chain segment links up.
     segment = [
@@ -245,20 +277,30 @@ def verify_export(export_file: Path) -> VerifyResult:
         if link.sequence != expected:
             return VerifyResult(0, Break(expected, "missing from the manifest's chain (deleted)"), previous)
         if link.previous_hash != previous:
-            return VerifyResult(0, Break(link.sequence, "the manifest's chain does not link up here"), previous)
+            return VerifyResult(
+                0, Break(link.sequence, "the manifest's chain does not link up here"), previous
+            )
         previous, expected = link.content_hash, expected + 1
     # 2. Every exported record is the one the chain holds at its number, unaltered.
     by_sequence = {s: (p, h) for s, p, h in chain}
     seen: set[int] = set()
     for record in records:
         if record.tenant != tenant:
-            return VerifyResult(len(seen), Break(record.sequence, f"a record of tenant {record.tenant!r}"), "")
+            return VerifyResult(
+                len(seen), Break(record.sequence, f"a record of tenant {record.tenant!r}"), ""
+            )
         if record.sequence not in by_sequence or record.sequence in seen:
-            return VerifyResult(len(seen), Break(record.sequence, "not in the manifest's chain (inserted)"), "")
+            return VerifyResult(
+                len(seen), Break(record.sequence, "not in the manifest's chain (inserted)"), ""
+            )
         if record.compute_hash() != record.content_hash:
-            return VerifyResult(len(seen), Break(record.sequence, "content does not match its hash (altered)"), "")
+            return VerifyResult(
+                len(seen), Break(record.sequence, "content does not match its hash (altered)"), ""
+            )
         if (record.previous_hash, record.content_hash) != by_sequence[record.sequence]:
-            return VerifyResult(len(seen), Break(record.sequence, "differs from the manifest's chain (replaced)"), "")
+            return VerifyResult(
+                len(seen), Break(record.sequence, "differs from the manifest's chain (replaced)"), ""
+            )
         seen.add(record.sequence)
     # 3. Nothing selected is missing.
     if len(records) != manifest["records"]:
@@ -266,9 +308,14 @@ def verify_export(export_file: Path) -> VerifyResult:
         missing = [s for s, _, _ in chain if s not in exported]
         where = missing[0] if not manifest["control"] and missing else (manifest["first_sequence"] or 0)
         return VerifyResult(
-            len(seen), Break(where, f"the file holds {len(records)} records, the manifest {manifest['records']} (deleted)"),
+            len(seen),
+            Break(
+                where, f"the file holds {len(records)} records, the manifest {manifest['records']} (deleted)"
+            ),
             previous,
         )
     if hashlib.sha256(data).hexdigest() != manifest["file_sha256"]:
-        return VerifyResult(len(seen), Break(manifest["first_sequence"] or 0, "the file does not match its hash"), "")
+        return VerifyResult(
+            len(seen), Break(manifest["first_sequence"] or 0, "the file does not match its hash"), ""
+        )
     return VerifyResult(len(seen), None, previous)

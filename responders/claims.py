@@ -99,7 +99,9 @@ class Claims:
                 time.sleep(self.poll_s)
                 for doc_id in list(pending):
                     try:
-                        self.es.create(index=index, id=doc_id, document={**docs[doc_id], "claim": self.stamp()})
+                        self.es.create(
+                            index=index, id=doc_id, document={**docs[doc_id], "claim": self.stamp()}
+                        )
                     except ConflictError:
                         continue
                     out[doc_id] = Claimed(doc_id, "ours")
@@ -114,8 +116,11 @@ class Claims:
     def _take_over(self, index: str, doc_id: str, body: dict[str, Any], doc: dict[str, Any]) -> bool:
         try:
             self.es.index(
-                index=index, id=doc_id, document={**body, "claim": self.stamp()},
-                if_seq_no=doc["_seq_no"], if_primary_term=doc["_primary_term"],
+                index=index,
+                id=doc_id,
+                document={**body, "claim": self.stamp()},
+                if_seq_no=doc["_seq_no"],
+                if_primary_term=doc["_primary_term"],
             )
         except ConflictError:
             return False

@@ -126,7 +126,9 @@ class ControlsConfig(BaseModel):
                 problems.append(f"controls.{control}: framework {framework!r} is not under frameworks")
         for record_type, controls in [*self.records.items(), ("personal_data", self.personal_data)]:
             problems += [
-                f"records.{record_type}: control {c!r} is not under controls" for c in controls if c not in self.controls
+                f"records.{record_type}: control {c!r} is not under controls"
+                for c in controls
+                if c not in self.controls
             ]
         problems += [f"records: no controls for {t.value}" for t in EvidenceType if t not in self.records]
         return problems
@@ -192,9 +194,15 @@ def load_config(settings: Settings | None = None, *, rules: Path | None = None) 
     }
     problems: list[str] = []
     raw = {name: _read_yaml(path, problems) for name, path in sources.items()}
-    tenants_file = _validate(TenantsFile, raw["tenants"], sources["tenants"], problems) if raw["tenants"] else None
-    grouping = _validate(GroupingConfig, raw["grouping"], sources["grouping"], problems) if raw["grouping"] else None
-    controls = _validate(ControlsConfig, raw["controls"], sources["controls"], problems) if raw["controls"] else None
+    tenants_file = (
+        _validate(TenantsFile, raw["tenants"], sources["tenants"], problems) if raw["tenants"] else None
+    )
+    grouping = (
+        _validate(GroupingConfig, raw["grouping"], sources["grouping"], problems) if raw["grouping"] else None
+    )
+    controls = (
+        _validate(ControlsConfig, raw["controls"], sources["controls"], problems) if raw["controls"] else None
+    )
     if controls:
         problems += [f"{sources['controls']}: {p}" for p in controls.check()]
     elif raw["controls"] == {}:
@@ -209,15 +217,18 @@ def load_config(settings: Settings | None = None, *, rules: Path | None = None) 
             if route.channel == "webhook" and not route.destination.startswith(("https://", "http://")):
                 problems.append(f"{where}.routes.{j}: a webhook destination must be an http(s) URL")
             if route.channel == "webhook" and not route.secret_env:
-                problems.append(f"{where}.routes.{j}: a webhook needs secret_env (the variable with its secret)")
+                problems.append(
+                    f"{where}.routes.{j}: a webhook needs secret_env (the variable with its secret)"
+                )
             if route.channel == "email" and "@" not in route.destination:
                 problems.append(f"{where}.routes.{j}: {route.destination!r} is not an email address")
     if problems:
         raise ConfigError("invalid responder configuration:\n  " + "\n  ".join(problems))
+    assert controls is not None  # a missing or empty file is a problem above
     return ResponderConfig(
         tenants=tenants,
         grouping=grouping or GroupingConfig(),
-        controls=controls,  # not None: a missing or empty file is a problem above
+        controls=controls,
         sources=sources,
     )
 

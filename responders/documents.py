@@ -6,6 +6,7 @@ Reading a document back takes only the model's part, so the ECS copies can never
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from typing import Any
 
@@ -22,10 +23,9 @@ def _entity_ecs(entity: Entity) -> dict[str, Any]:
     if entity.user:
         out["user"] = {"name": entity.user}
     if entity.source_ip:
-        try:
+        # Not an address (a host name)? Then it is kept in <kind>.entity.source_ip only.
+        with contextlib.suppress(ValueError):
             out["source"] = {"ip": str(ipaddress.ip_address(entity.source_ip))}
-        except ValueError:
-            pass  # not an address (a host name): kept in <kind>.entity.source_ip only
     return out
 
 
@@ -59,7 +59,11 @@ def detection_doc(detection: Detection, incident_id: str) -> dict[str, Any]:
     return {
         "@timestamp": detection.event_time.isoformat(),
         "organization": {"id": detection.tenant},
-        "event": {"kind": "alert", "severity": detection.severity.rank, "created": detection.detected_at.isoformat()},
+        "event": {
+            "kind": "alert",
+            "severity": detection.severity.rank,
+            "created": detection.detected_at.isoformat(),
+        },
         "rule": {"id": detection.rule.id, "name": detection.rule.title},
         "message": detection.explanation or detection.rule.title,
         **_entity_ecs(detection.entity),

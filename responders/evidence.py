@@ -61,7 +61,9 @@ def key_doc_id(key: str) -> str:
 
 
 class EvidenceStore:
-    def __init__(self, es: Elasticsearch, settings: Settings, controls: ControlsConfig, claims: Claims) -> None:
+    def __init__(
+        self, es: Elasticsearch, settings: Settings, controls: ControlsConfig, claims: Claims
+    ) -> None:
         self.es = es
         self.settings = settings
         self.controls = controls
@@ -95,8 +97,10 @@ class EvidenceStore:
         index = index_name(self.settings, "evidence", tenant)
         self.es.indices.refresh(index=index)
         hits = self.es.search(
-            index=index, query={"terms": {"evidence.evidence_key": keys}}, size=len(keys),
-            source=["evidence.evidence_key", "evidence.sequence"],
+            index=index,
+            query={"terms": {"evidence.evidence_key": keys}},
+            size=len(keys),
+            source_includes=["evidence.evidence_key", "evidence.sequence"],
         )["hits"]["hits"]
         return {h["_source"]["evidence"]["evidence_key"]: h["_source"]["evidence"]["sequence"] for h in hits}
 
@@ -115,7 +119,7 @@ class EvidenceStore:
         except NotFoundError:
             return 0, GENESIS_HASH, None
         source = doc["_source"]
-        return int(source["next_sequence"]), str(source["last_hash"]), doc
+        return int(source["next_sequence"]), str(source["last_hash"]), dict(doc.body)
 
     def _append(self, tenant: str, items: list[EvidenceItem]) -> list[EvidenceRecord]:
         if not items:
@@ -151,7 +155,9 @@ class EvidenceStore:
         self._advance_head(tenant, sequence, previous, head_doc)
         return written
 
-    def _advance_head(self, tenant: str, sequence: int, last_hash: str, head_doc: dict[str, Any] | None) -> None:
+    def _advance_head(
+        self, tenant: str, sequence: int, last_hash: str, head_doc: dict[str, Any] | None
+    ) -> None:
         body = {"kind": "chain_head", "next_sequence": sequence, "last_hash": last_hash}
         state = index_name(self.settings, "state", tenant)
         try:
@@ -159,8 +165,11 @@ class EvidenceStore:
                 self.es.create(index=state, id=CHAIN_HEAD_ID, document=body)
             else:
                 self.es.index(
-                    index=state, id=CHAIN_HEAD_ID, document=body,
-                    if_seq_no=head_doc["_seq_no"], if_primary_term=head_doc["_primary_term"],
+                    index=state,
+                    id=CHAIN_HEAD_ID,
+                    document=body,
+                    if_seq_no=head_doc["_seq_no"],
+                    if_primary_term=head_doc["_primary_term"],
                 )
         except ConflictError:
             log.debug("chain head moved meanwhile; it is only a hint", tenant=tenant)

@@ -48,7 +48,9 @@ def fits(incident: Incident, detection: Detection, grouping: Grouping) -> bool:
     """May this detection join this incident?"""
     if incident.status == "closed" or incident.detection_count >= grouping.max_detections:
         return False
-    return incident.first_seen - grouping.window <= detection.event_time <= incident.last_seen + grouping.window
+    return (
+        incident.first_seen - grouping.window <= detection.event_time <= incident.last_seen + grouping.window
+    )
 
 
 def _title(head: str, entity: Entity) -> str:

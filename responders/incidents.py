@@ -42,7 +42,7 @@ class ConcurrentUpdateError(RuntimeError):
     """Another writer kept winning: the batch is not committed and will be processed again."""
 
 
-class _Conflict(Exception):
+class _ConflictError(Exception):
     pass
 
 
@@ -73,7 +73,9 @@ def _mget(es: Elasticsearch, index: str, ids: list[str]) -> dict[str, _Versioned
         return {}
     docs = es.mget(index=index, ids=list(dict.fromkeys(ids)))["docs"]
     return {
-        d["_id"]: _Versioned(d["_source"], d["_seq_no"], d["_primary_term"]) if d.get("found") else _Versioned(None)
+        d["_id"]: _Versioned(d["_source"], d["_seq_no"], d["_primary_term"])
+        if d.get("found")
+        else _Versioned(None)
         for d in docs
     }
 
@@ -88,8 +90,13 @@ class IncidentStore:
         for attempt in range(MAX_PASSES):
             try:
                 return self._pass(tenant, detections)
-            except _Conflict as conflict:
-                log.info("version conflict, grouping the batch again", tenant=tenant, attempt=attempt, what=str(conflict))
+            except _ConflictError as conflict:
+                log.info(
+                    "version conflict, grouping the batch again",
+                    tenant=tenant,
+                    attempt=attempt,
+                    what=str(conflict),
+                )
         raise ConcurrentUpdateError(f"tenant {tenant}: {MAX_PASSES} passes met version conflicts")
 
     def _pass(self, tenant: str, detections: list[Detection]) -> Applied:
@@ -113,7 +120,9 @@ class IncidentStore:
 
         def get_or_open(incident_id: str, detection: Detection) -> Incident:
             if incident_id not in models:
-                models[incident_id] = grouping.open_incident(detection, keys[detection.id], incident_id, tenant_cfg, now)
+                models[incident_id] = grouping.open_incident(
+                    detection, keys[detection.id], incident_id, tenant_cfg, now
+                )
                 incidents.setdefault(incident_id, _Versioned(None))
             return models[incident_id]
 
@@ -138,7 +147,12 @@ class IncidentStore:
                     generation += 1
             incident_id = grouping.incident_id(tenant, key, generation)
             if head.source is None or head.source["incident_id"] != incident_id:
-                head.source = {"kind": "group_head", "group_key": key, "generation": generation, "incident_id": incident_id}
+                head.source = {
+                    "kind": "group_head",
+                    "group_key": key,
+                    "generation": generation,
+                    "incident_id": incident_id,
+                }
                 head.dirty = True
             incident = get_or_open(incident_id, detection)
             if grouping.add_detection(incident, detection, now):
@@ -149,7 +163,10 @@ class IncidentStore:
         by_id = {d.id: d for d in new}
         ops: list[dict[str, Any]] = []
         for detection_id, detection in by_id.items():
-            ops += [{"create": {"_index": idx_det, "_id": detection_id}}, detection_doc(detection, assigned[detection_id])]
+            ops += [
+                {"create": {"_index": idx_det, "_id": detection_id}},
+                detection_doc(detection, assigned[detection_id]),
+            ]
         self._check(bulk(self.es, ops), "detection already assigned")
         ops = []
         for incident_id, versioned in incidents.items():
@@ -160,7 +177,10 @@ class IncidentStore:
             action = "create" if versioned.source is None else "index"
             if action == "create":
                 incident.initial_severity = incident.severity  # what the first notice announces
-            ops += [{action: {"_index": idx_inc, "_id": incident_id, **versioned.condition()}}, incident_doc(incident)]
+            ops += [
+                {action: {"_index": idx_inc, "_id": incident_id, **versioned.condition()}},
+                incident_doc(incident),
+            ]
         self._check(bulk(self.es, ops), "incident changed meanwhile")
         touched = list(dict.fromkeys(assigned[d.id] for d in detections))
         return Applied([models[i] for i in touched], dict(assigned), [d.id for d in new])
@@ -176,5 +196,4 @@ class IncidentStore:
     @staticmethod
     def _check(results: list[dict[str, Any]], what: str) -> None:
         if any(r.get("status") == 409 for r in results):
-            raise _Conflict(what)
-
+            raise _ConflictError(what)

@@ -2,13 +2,13 @@
 
 For each tenant T (prefix P, `socpipe` by default):
 
-| index | holds | who reads it |
+| index | holds (document id) | read by |
 | --- | --- | --- |
-| `P-incidents-T` | one document per incident, id = the deterministic incident id | analysts; the client's space |
-| `P-detections-T` | one document per detection, id = detection id, with the incident it joined | analysts; the client's space |
-| `P-notices-T` | one document per notice, id = notice id: status, attempts, delivery receipt | analysts; the client's space |
-| `P-evidence-T` | the hash chain, id = `T-<sequence>`, append-only (op_type=create) | auditors; the client's space |
-| `P-state-T` | the responder's own bookkeeping (group heads, chain head, evidence keys) | the responder only |
+| `P-incidents-T` | incidents (the deterministic incident id) | analysts; the client's space |
+| `P-detections-T` | detections, with the incident each joined (detection id) | analysts; the client's space |
+| `P-notices-T` | notices: status, attempts, delivery receipt (notice id) | analysts; the client's space |
+| `P-evidence-T` | the hash chain, append-only (`T-<sequence>`, op_type=create) | auditors; client's space |
+| `P-state-T` | the responder's bookkeeping: group heads, chain head, evidence keys | the responder |
 
 and the alias `P-tenant-T` over the four client-visible ones (one name to search all of a client's data).
 Names are exact per tenant: a role must name them (or the alias) exactly, never with a wildcard such as
@@ -61,21 +61,43 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "incidents": {
         **ECS,
         "incident": _obj(
-            id=KW, tenant=KW, title=TEXT_KW, status=KW, severity=KW, initial_severity=KW, group_key=KW,
-            rule_ids=KW, entity=ENTITY, techniques=KW, first_seen=DATE, last_seen=DATE,
-            detection_count={"type": "integer"}, detection_ids=KW, assignee=KW, verdict=KW,
-            personal_data={"type": "boolean"}, gdpr_deadline=DATE,
+            id=KW,
+            tenant=KW,
+            title=TEXT_KW,
+            status=KW,
+            severity=KW,
+            initial_severity=KW,
+            group_key=KW,
+            rule_ids=KW,
+            entity=ENTITY,
+            techniques=KW,
+            first_seen=DATE,
+            last_seen=DATE,
+            detection_count={"type": "integer"},
+            detection_ids=KW,
+            assignee=KW,
+            verdict=KW,
+            personal_data={"type": "boolean"},
+            gdpr_deadline=DATE,
             history=_obj(action=KW, actor=KW, at=DATE, reason={"type": "text"}),
-            updated_at=DATE, version=LONG,
+            updated_at=DATE,
+            version=LONG,
         ),
     },
     "detections": {
         **ECS,
         "detection": _obj(
-            id=KW, tenant=KW, kind=KW,
+            id=KW,
+            tenant=KW,
+            kind=KW,
             rule=_obj(id=KW, title=TEXT_KW, level=KW, author=KW, tags=KW, logsource=OFF),
-            event_time=DATE, detected_at=DATE, matched=OFF, entity=ENTITY,
-            event_ref=_obj(event_id=KW, topic=KW, partition={"type": "integer"}, offset=LONG, path=KW, line=LONG),
+            event_time=DATE,
+            detected_at=DATE,
+            matched=OFF,
+            entity=ENTITY,
+            event_ref=_obj(
+                event_id=KW, topic=KW, partition={"type": "integer"}, offset=LONG, path=KW, line=LONG
+            ),
             explanation={"type": "text"},
         ),
         "incident": _obj(id=KW),
@@ -83,8 +105,18 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "notices": {
         **ECS,
         "notice": _obj(
-            id=KW, tenant=KW, incident_id=KW, incident_state=KW, channel=KW, destination=KW, subject=TEXT_KW,
-            status=KW, attempts={"type": "integer"}, sent_at=DATE, receipt=KW, error={"type": "text"},
+            id=KW,
+            tenant=KW,
+            incident_id=KW,
+            incident_state=KW,
+            channel=KW,
+            destination=KW,
+            subject=TEXT_KW,
+            status=KW,
+            attempts={"type": "integer"},
+            sent_at=DATE,
+            receipt=KW,
+            error={"type": "text"},
         ),
         "claim": _obj(owner=KW, at=DATE),
         "incident": _obj(id=KW),
@@ -92,8 +124,17 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "evidence": {
         **ECS,
         "evidence": _obj(
-            tenant=KW, sequence=LONG, record_type=KW, subject_id=KW, occurred_at=DATE, controls=KW,
-            details=OFF, evidence_key=KW, recorded_at=DATE, previous_hash=KW, content_hash=KW,
+            tenant=KW,
+            sequence=LONG,
+            record_type=KW,
+            subject_id=KW,
+            occurred_at=DATE,
+            controls=KW,
+            details=OFF,
+            evidence_key=KW,
+            recorded_at=DATE,
+            previous_hash=KW,
+            content_hash=KW,
         ),
     },
 }

@@ -16,11 +16,9 @@ from typing import Any
 import httpx
 import orjson
 
-from socpipe.settings import Settings
-
-from socpipe.es import index_name
-
 from responders.indices import CLIENT_KINDS, tenant_alias
+from socpipe.es import index_name
+from socpipe.settings import Settings
 
 SAVED_OBJECTS = Path(__file__).resolve().parent / "kibana" / "saved_objects.ndjson"
 DEFAULT_PREFIX = "socpipe"
@@ -85,7 +83,9 @@ def check_objects(objects: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{where}: no title")
         for ref in o.get("references", []):
             if (ref["type"], ref["id"]) not in ids:
-                problems.append(f"{where}: reference {ref['name']} -> {ref['type']} {ref['id']} is not in the file")
+                problems.append(
+                    f"{where}: reference {ref['name']} -> {ref['type']} {ref['id']} is not in the file"
+                )
         try:
             source = _search_source(o)
         except orjson.JSONDecodeError as exc:
@@ -111,7 +111,7 @@ def for_deployment(
     objects: list[dict[str, Any]], prefix: str, tenant: str | None = None
 ) -> list[dict[str, Any]]:
     """Rewrite index patterns to `prefix` and, for a client's space, to that tenant's exact indices."""
-    out = orjson.loads(orjson.dumps(objects))
+    out: list[dict[str, Any]] = orjson.loads(orjson.dumps(objects))
     suffix = f"-{tenant}" if tenant else ""
     for o in out:
         if o["type"] == "index-pattern":
@@ -165,14 +165,20 @@ def space_setup(settings: Settings, tenant: str, name: str, *, url: str | None =
     headers = {"kbn-xsrf": "socpipe", **auth.get("headers", {})}
     done = []
     with httpx.Client(base_url=base, headers=headers, auth=auth.get("auth"), timeout=30) as kibana:
-        space = {"id": tenant, "name": name, "description": f"socpipe: incidents and evidence of {name}",
-                 "disabledFeatures": []}
+        space = {
+            "id": tenant,
+            "name": name,
+            "description": f"socpipe: incidents and evidence of {name}",
+            "disabledFeatures": [],
+        }
         response = kibana.post("/api/spaces/space", json=space)
         if response.status_code == 409:
             response = kibana.put(f"/api/spaces/space/{tenant}", json=space)
         response.raise_for_status()
         done.append(f"space {tenant}")
-        names = [index_name(settings, kind, tenant) for kind in CLIENT_KINDS] + [tenant_alias(settings, tenant)]
+        names = [index_name(settings, kind, tenant) for kind in CLIENT_KINDS] + [
+            tenant_alias(settings, tenant)
+        ]
         role = {
             # Exact names only: a wildcard like socpipe-*-acme would also match a tenant called x-acme.
             "elasticsearch": {"indices": [{"names": names, "privileges": ["read", "view_index_metadata"]}]},

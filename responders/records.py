@@ -37,8 +37,12 @@ def triage_evidence(incident: Incident, action: str) -> list[EvidenceItem]:
             subject_id=incident.id,
             occurred_at=last.at,
             details={
-                "action": action, "actor": last.actor, "reason": last.reason, "version": incident.version,
-                "status": incident.status.value, "assignee": incident.assignee,
+                "action": action,
+                "actor": last.actor,
+                "reason": last.reason,
+                "version": incident.version,
+                "status": incident.status.value,
+                "assignee": incident.assignee,
                 "verdict": incident.verdict.value if incident.verdict else None,
                 "gdpr_deadline": incident.gdpr_deadline.isoformat() if incident.gdpr_deadline else None,
             },
@@ -51,7 +55,9 @@ def triage_evidence(incident: Incident, action: str) -> list[EvidenceItem]:
 
 
 def incident_evidence(incident: Incident, record_type: EvidenceType | None = None) -> EvidenceItem:
-    kind = record_type or (EvidenceType.incident_opened if incident.version == 1 else EvidenceType.incident_updated)
+    kind = record_type or (
+        EvidenceType.incident_opened if incident.version == 1 else EvidenceType.incident_updated
+    )
     return EvidenceItem(
         key=f"incident:{incident.id}:v{incident.version}",
         record_type=kind,
@@ -73,4 +79,3 @@ def incident_evidence(incident: Incident, record_type: EvidenceType | None = Non
         },
         personal_data=incident.personal_data,
     )
-

@@ -107,8 +107,12 @@ class Triage:
     def find(self, incident_id: str, tenant: str | None = None) -> Found:
         """By id, within one tenant's index, or (provider side) across all of them."""
         hits = self.es.search(
-            index=self._indices(tenant), query={"ids": {"values": [incident_id]}}, seq_no_primary_term=True, size=2,
-            ignore_unavailable=True, allow_no_indices=True,
+            index=self._indices(tenant),
+            query={"ids": {"values": [incident_id]}},
+            seq_no_primary_term=True,
+            size=2,
+            ignore_unavailable=True,
+            allow_no_indices=True,
         )["hits"]["hits"]
         if not hits:
             where = f" of tenant {tenant}" if tenant else ""
@@ -132,18 +136,25 @@ class Triage:
         if status:
             filters.append({"terms": {"incident.status": status}})
         if min_severity:
-            filters.append({"terms": {"incident.severity": [s.value for s in Severity if s.rank >= min_severity.rank]}})
+            filters.append(
+                {"terms": {"incident.severity": [s.value for s in Severity if s.rank >= min_severity.rank]}}
+            )
         if assignee:
             filters.append({"term": {"incident.assignee": assignee}})
         self.es.indices.refresh(index=self._indices(tenant), ignore_unavailable=True, allow_no_indices=True)
         hits = self.es.search(
-            index=self._indices(tenant), query={"bool": {"filter": filters}}, size=size,
+            index=self._indices(tenant),
+            query={"bool": {"filter": filters}},
+            size=size,
             sort=[{"event.severity": "desc"}, {"incident.last_seen": "desc"}],
-            ignore_unavailable=True, allow_no_indices=True,
+            ignore_unavailable=True,
+            allow_no_indices=True,
         )["hits"]["hits"]
         return [incident_from_doc(h["_source"]) for h in hits]
 
-    def act(self, incident_id: str, action: str, actor: str, *, tenant: str | None = None, **kwargs: Any) -> TriageResult:
+    def act(
+        self, incident_id: str, action: str, actor: str, *, tenant: str | None = None, **kwargs: Any
+    ) -> TriageResult:
         """Apply, write conditionally (re-reading on conflict), then evidence and notices."""
         for _ in range(8):
             found = self.find(incident_id, tenant)
@@ -151,8 +162,11 @@ class Triage:
             new = apply_action(found.incident, action, actor, now, **kwargs)
             try:
                 self.es.index(
-                    index=found.index, id=incident_id, document=incident_doc(new),
-                    if_seq_no=found.seq_no, if_primary_term=found.primary_term,
+                    index=found.index,
+                    id=incident_id,
+                    document=incident_doc(new),
+                    if_seq_no=found.seq_no,
+                    if_primary_term=found.primary_term,
                 )
                 break
             except ConflictError:
@@ -161,4 +175,3 @@ class Triage:
             raise TriageError("the incident kept changing while this action was applied; try again")
         self.evidence.record(new.tenant, triage_evidence(new, action))
         return TriageResult(new, self.notifier.notify(new.tenant, [new]))
-

@@ -17,16 +17,6 @@ import structlog
 from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
-from schemas.deadletter import DeadLetter
-from schemas.detection import Detection, Entity
-from schemas.envelope import Envelope
-from schemas.incident import Incident
-from socpipe.bus import Inbound
-from socpipe.es import es_client
-from socpipe.logging import get_logger
-from socpipe.settings import Settings
-from socpipe.worker import StageOutput, dead_letter
-
 from responders.claims import Claims
 from responders.config import ConfigError, ResponderConfig, load_config, missing_secrets
 from responders.evidence import EvidenceItem, EvidenceStore
@@ -38,6 +28,16 @@ from responders.notices.render import Renderer
 from responders.paths import tenant_templates_dir
 from responders.records import detection_evidence, incident_evidence
 from responders.triage import Triage
+from schemas.common import Severity
+from schemas.deadletter import DeadLetter
+from schemas.detection import Detection, Entity
+from schemas.envelope import Envelope
+from schemas.incident import Incident
+from socpipe.bus import Inbound
+from socpipe.es import es_client
+from socpipe.logging import get_logger
+from socpipe.settings import Settings
+from socpipe.worker import StageOutput, dead_letter
 
 log = get_logger(__name__)
 
@@ -95,8 +95,12 @@ class ResponderStage:
         written = self.evidence.record(tenant, items)
         notified = self.notifier.notify(tenant, applied.incidents)
         log.info(
-            "responded", detections=len(detections), new=len(applied.new_detections),
-            incidents=len(incidents), evidence=len(written), notices_sent=len(notified.sent),
+            "responded",
+            detections=len(detections),
+            new=len(applied.new_detections),
+            incidents=len(incidents),
+            evidence=len(written),
+            notices_sent=len(notified.sent),
             notices_failed=len(notified.failed),
         )
         return notified.dead_letters
@@ -112,9 +116,11 @@ def parse(record: Inbound) -> Detection:
     if envelope.kind != "detection":
         raise InvalidDetection(f"expected kind 'detection', got {envelope.kind!r}")
     detection = envelope.payload
-    if detection.tenant != envelope.tenant or (record.key is not None and _key(record) != envelope.tenant):
+    key_differs = record.key is not None and _key(record) != envelope.tenant
+    if detection.tenant != envelope.tenant or key_differs:
         raise InvalidDetection(
-            f"tenant mismatch: envelope {envelope.tenant!r}, payload {detection.tenant!r}, key {_key(record)!r}"
+            f"tenant mismatch: envelope {envelope.tenant!r}, payload {detection.tenant!r}, "
+            f"key {_key(record)!r}"
         )
     return detection
 
@@ -134,24 +140,38 @@ def ensure_indices(settings: Settings, config: ResponderConfig | None = None) ->
 class Responders:
     """Everything the responder stage and the triage CLI share, built once from the settings."""
 
-    def __init__(self, settings: Settings, config: ResponderConfig | None = None, *, check: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, config: ResponderConfig | None = None, *, check: bool = True
+    ) -> None:
         self.settings = settings
         self.config = config or load_config(settings)
         self.renderer = Renderer(tenant_templates_dir())
         if check:
-            problems = missing_secrets(self.config) + self.renderer.check(list(self.config.tenants.values()), _sample())
+            problems = missing_secrets(self.config) + self.renderer.check(
+                list(self.config.tenants.values()), _sample()
+            )
             if problems:
                 raise ConfigError("responder configuration:\n  " + "\n  ".join(problems))
         self.es = es_client(settings)
-        self.claims = Claims(self.es, owner=f"responder-{uuid.uuid4().hex[:12]}", timeout_s=settings.claim_timeout_s)
+        self.claims = Claims(
+            self.es, owner=f"responder-{uuid.uuid4().hex[:12]}", timeout_s=settings.claim_timeout_s
+        )
         self.evidence = EvidenceStore(self.es, settings, self.config.controls, self.claims)
         self.notifier = Notifier(
-            self.es, settings, self.config, self.claims, self.evidence, build_channels(settings), self.renderer
+            self.es,
+            settings,
+            self.config,
+            self.claims,
+            self.evidence,
+            build_channels(settings),
+            self.renderer,
         )
         self.incidents = IncidentStore(self.es, settings, self.config)
 
     def stage(self) -> ResponderStage:
-        return ResponderStage(self.es, self.settings, self.config, self.incidents, self.evidence, self.notifier)
+        return ResponderStage(
+            self.es, self.settings, self.config, self.incidents, self.evidence, self.notifier
+        )
 
     def triage(self) -> Triage:
         return Triage(self.es, self.settings, self.evidence, self.notifier)
@@ -168,7 +188,14 @@ def build_stage(settings: Settings, config: ResponderConfig | None = None) -> Re
 def _sample() -> Incident:
     now = datetime.now(UTC)
     return Incident(
-        id="sample", tenant="sample", title="Sample incident on host-1", severity="high", group_key="host=host-1",
-        entity=Entity(host="host-1", user="alice", source_ip="192.0.2.1"), first_seen=now, last_seen=now,
-        updated_at=now, techniques=["T1059.001"],
+        id="sample",
+        tenant="sample",
+        title="Sample incident on host-1",
+        severity=Severity.high,
+        group_key="host=host-1",
+        entity=Entity(host="host-1", user="alice", source_ip="192.0.2.1"),
+        first_seen=now,
+        last_seen=now,
+        updated_at=now,
+        techniques=["T1059.001"],
     )

@@ -91,7 +91,8 @@ class EmailChannel:
                 code, reply = smtp.data(mail.as_bytes())
                 self._check(code, reply)
         except smtplib.SMTPResponseException as exc:
-            self._check(exc.smtp_code, exc.smtp_error)
+            error = exc.smtp_error
+            self._check(exc.smtp_code, error if isinstance(error, bytes) else str(error).encode())
             raise TransientDeliveryError(f"SMTP {exc.smtp_code}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientDeliveryError(f"SMTP: {type(exc).__name__}: {exc}") from exc

@@ -47,9 +47,10 @@ def notice_states(incident: Incident, route: NoticeRoute) -> list[str]:
     initial = incident.initial_severity or incident.severity
     if "escalate" in route.notify_on and incident.severity.rank > max(initial.rank, route.min_severity.rank):
         states.append(f"escalate:{incident.severity.value}")
-    if "acknowledge" in route.notify_on and (incident.status == IncidentStatus.acknowledged or any(
-        h.action == "acknowledge" for h in incident.history
-    )):
+    if "acknowledge" in route.notify_on and (
+        incident.status == IncidentStatus.acknowledged
+        or any(h.action == "acknowledge" for h in incident.history)
+    ):
         states.append("acknowledge")
     if "close" in route.notify_on and incident.status == IncidentStatus.closed:
         states.append("close")
@@ -93,9 +94,7 @@ class Notifier:
 
     def notify(self, tenant_id: str, incidents: list[Incident]) -> NotifyResult:
         tenant = self.config.tenant(tenant_id)
-        planned = {
-            p.notice.id: p for incident in incidents for p in self._plan(tenant, incident)
-        }
+        planned = {p.notice.id: p for incident in incidents for p in self._plan(tenant, incident)}
         result = NotifyResult()
         if not planned:
             return result
@@ -103,8 +102,10 @@ class Notifier:
         now = utc_now().isoformat()
         claimed = self.claims.claim(
             index,
-            {nid: {k: v for k, v in notice_doc(p.notice).items() if k != "claim"} | {"@timestamp": now}
-             for nid, p in planned.items()},
+            {
+                nid: {k: v for k, v in notice_doc(p.notice).items() if k != "claim"} | {"@timestamp": now}
+                for nid, p in planned.items()
+            },
             is_done=lambda source: source["notice"]["status"] != NoticeStatus.pending,
         )
         to_send = [planned[c.id] for c in claimed.values() if c.state in ("ours", "recovered")]
@@ -115,10 +116,15 @@ class Notifier:
         ops = []
         for p in to_send:
             final = finals[p.notice.id]
-            ops += [{"index": {"_index": index, "_id": final.id}}, notice_doc(final, owner=self.claims.owner, claimed_at=now)]
+            ops += [
+                {"index": {"_index": index, "_id": final.id}},
+                notice_doc(final, owner=self.claims.owner, claimed_at=now),
+            ]
         bulk(self.es, ops)
         # Evidence of every final notice, also those done before (a crash may have come before their record).
-        self.evidence.record(tenant_id, [self._evidence(n, planned[nid].incident) for nid, n in finals.items()])
+        self.evidence.record(
+            tenant_id, [self._evidence(n, planned[nid].incident) for nid, n in finals.items()]
+        )
         for p in to_send:
             final = finals[p.notice.id]
             (result.sent if final.status == NoticeStatus.sent else result.failed).append(final)
@@ -127,8 +133,11 @@ class Notifier:
             if final.status == NoticeStatus.failed:
                 result.dead_letters.append(
                     DeadLetter(
-                        reason=f"notice not delivered: {final.error}", stage="responder", tenant=tenant_id,
-                        error_type="NoticeDeliveryError", original=final.model_dump_json().encode(),
+                        reason=f"notice not delivered: {final.error}",
+                        stage="responder",
+                        tenant=tenant_id,
+                        error_type="NoticeDeliveryError",
+                        original=final.model_dump_json().encode(),
                     )
                 )
         return result
@@ -139,8 +148,13 @@ class Notifier:
             for state in notice_states(incident, route):
                 nid = Notice.make_id(tenant.id, incident.id, state, route.channel, route.destination)
                 notice = Notice(
-                    id=nid, tenant=tenant.id, incident_id=incident.id, incident_state=state,
-                    channel=route.channel, destination=route.destination, subject="",
+                    id=nid,
+                    tenant=tenant.id,
+                    incident_id=incident.id,
+                    incident_state=state,
+                    channel=route.channel,
+                    destination=route.destination,
+                    subject="",
                 )
                 out.append(_Planned(notice, incident, route))
         return out
@@ -154,12 +168,21 @@ class Notifier:
         try:
             secret = self.config.webhook_secret(tenant.id, route.secret_env) if route.secret_env else None
             message = Message(
-                notice_id=notice.id, tenant=tenant.id, destination=route.destination, subject=rendered.subject,
-                body=rendered.body, secret=secret,
+                notice_id=notice.id,
+                tenant=tenant.id,
+                destination=route.destination,
+                subject=rendered.subject,
+                body=rendered.body,
+                secret=secret,
                 payload={
                     "type": f"incident.{context['change']}",
                     "timestamp": utc_now().isoformat(),
-                    "data": {**context, "notice_id": notice.id, "subject": rendered.subject, "message": rendered.body},
+                    "data": {
+                        **context,
+                        "notice_id": notice.id,
+                        "subject": rendered.subject,
+                        "message": rendered.body,
+                    },
                 },
             )
             channel = self.channels[route.channel]
@@ -185,8 +208,14 @@ class Notifier:
             update |= {"status": NoticeStatus.failed, "error": f"permanent: {exc}"}
         final = notice.model_copy(update={**update, "attempts": attempts})
         log.info(
-            "notice", tenant=tenant.id, incident=notice.incident_id, state=notice.incident_state,
-            channel=notice.channel, status=final.status.value, attempts=attempts, error=final.error,
+            "notice",
+            tenant=tenant.id,
+            incident=notice.incident_id,
+            state=notice.incident_state,
+            channel=notice.channel,
+            status=final.status.value,
+            attempts=attempts,
+            error=final.error,
         )
         return final
 

@@ -58,8 +58,20 @@ def notice_context(incident: Incident, tenant: Tenant, state: str) -> dict[str, 
     summary = incident.model_dump(
         mode="json",
         include={
-            "id", "title", "status", "severity", "entity", "techniques", "rule_ids", "first_seen", "last_seen",
-            "detection_count", "assignee", "verdict", "personal_data", "gdpr_deadline",
+            "id",
+            "title",
+            "status",
+            "severity",
+            "entity",
+            "techniques",
+            "rule_ids",
+            "first_seen",
+            "last_seen",
+            "detection_count",
+            "assignee",
+            "verdict",
+            "personal_data",
+            "gdpr_deadline",
         },
     )
     removed: list[str] = []

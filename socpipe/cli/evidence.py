@@ -33,14 +33,23 @@ def evidence() -> None:
 
 @evidence.command("export")
 @click.option("--tenant", required=True, help="The one tenant whose records are exported.")
-@click.option("--from", "start", callback=_when, help="Records that occurred at or after (ISO 8601, UTC if no zone).")
+@click.option(
+    "--from", "start", callback=_when, help="Records that occurred at or after (ISO 8601, UTC if no zone)."
+)
 @click.option("--to", "end", callback=_when, help="Records that occurred before (ISO 8601).")
-@click.option("--control", default=None, help="Only records supporting this control (SOC2:CC7.3) or family (SOC2).")
+@click.option(
+    "--control", default=None, help="Only records supporting this control (SOC2:CC7.3) or family (SOC2)."
+)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The file to write; the manifest goes to <out>.manifest.json.")
-def export_cmd(tenant: str, start: datetime | None, end: datetime | None, control: str | None, fmt: str,
-               out: Path) -> None:
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The file to write; the manifest goes to <out>.manifest.json.",
+)
+def export_cmd(
+    tenant: str, start: datetime | None, end: datetime | None, control: str | None, fmt: str, out: Path
+) -> None:
     """Write one tenant's evidence records and their manifest."""
     from responders.audit import export, manifest_path
     from socpipe.es import es_client
@@ -78,5 +87,7 @@ def verify_cmd(export_file: Path | None, tenant: str | None) -> None:
     if result.ok:
         click.echo(f"OK: {what}: {result.checked} records, chain intact (last hash {result.last_hash[:16]})")
         return
-    click.echo(f"BROKEN: {what}: first broken link at {result.first_break} ({result.checked} records good before it)")
+    click.echo(
+        f"BROKEN: {what}: first broken link at {result.first_break} ({result.checked} records good before it)"
+    )
     raise SystemExit(1)

@@ -47,15 +47,21 @@ def _triage() -> Iterator[Triage]:
 
 
 tenant_option = click.option("--tenant", default=None, help="Only this tenant's incidents (default: all).")
-actor_option = click.option("--actor", default=_default_actor, show_default="$SOCPIPE_ACTOR or login name",
-                            help="Who does it (recorded).")
+actor_option = click.option(
+    "--actor",
+    default=_default_actor,
+    show_default="$SOCPIPE_ACTOR or login name",
+    help="Who does it (recorded).",
+)
 reason_option = click.option("--reason", default=None, help="Why (recorded).")
 json_option = click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 
 
 def _age(at: datetime) -> str:
     minutes = int((datetime.now(UTC) - at).total_seconds() // 60)
-    return f"{minutes}m" if minutes < 120 else f"{minutes // 60}h" if minutes < 2880 else f"{minutes // 1440}d"
+    return (
+        f"{minutes}m" if minutes < 120 else f"{minutes // 60}h" if minutes < 2880 else f"{minutes // 1440}d"
+    )
 
 
 def _line(i: Incident) -> str:
@@ -63,8 +69,10 @@ def _line(i: Incident) -> str:
     if i.gdpr_deadline and i.status != "closed":
         left = (i.gdpr_deadline - datetime.now(UTC)).total_seconds() / 3600
         gdpr = f"  GDPR art.33 due in {left:.0f}h" if left > 0 else f"  GDPR art.33 OVERDUE by {-left:.0f}h"
-    return (f"{i.id}  {i.tenant:<12} {i.severity.value:<13} {i.status.value:<12} {i.detection_count:>5}  "
-            f"{_age(i.last_seen):>5}  {i.assignee or '-':<12} {i.title}{gdpr}")
+    return (
+        f"{i.id}  {i.tenant:<12} {i.severity.value:<13} {i.status.value:<12} {i.detection_count:>5}  "
+        f"{_age(i.last_seen):>5}  {i.assignee or '-':<12} {i.title}{gdpr}"
+    )
 
 
 def _echo(incident: Incident, as_json: bool) -> None:
@@ -78,24 +86,40 @@ def incident() -> None:
 
 @incident.command("list")
 @tenant_option
-@click.option("--status", multiple=True, type=click.Choice(["open", "acknowledged", "closed"]),
-              help="Repeatable; default: open and acknowledged.")
+@click.option(
+    "--status",
+    multiple=True,
+    type=click.Choice(["open", "acknowledged", "closed"]),
+    help="Repeatable; default: open and acknowledged.",
+)
 @click.option("--min-severity", type=click.Choice(["informational", "low", "medium", "high", "critical"]))
 @click.option("--assignee", default=None)
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
-def list_cmd(tenant: str | None, status: tuple[str, ...], min_severity: str | None, assignee: str | None,
-             limit: int, as_json: bool) -> None:
+def list_cmd(
+    tenant: str | None,
+    status: tuple[str, ...],
+    min_severity: str | None,
+    assignee: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Incidents, most severe and most recent first."""
     from schemas.common import Severity
 
     with _triage() as triage:
-        found = triage.list(tenant, status=list(status) or ["open", "acknowledged"],
-                            min_severity=Severity(min_severity) if min_severity else None,
-                            assignee=assignee, size=limit)
+        found = triage.list(
+            tenant,
+            status=list(status) or ["open", "acknowledged"],
+            min_severity=Severity(min_severity) if min_severity else None,
+            assignee=assignee,
+            size=limit,
+        )
     if not as_json:
-        click.echo(f"{'id':<32}  {'tenant':<12} {'severity':<13} {'status':<12} {'dets':>5}  {'last':>5}  "
-                   f"{'assignee':<12} title")
+        click.echo(
+            f"{'id':<32}  {'tenant':<12} {'severity':<13} {'status':<12} {'dets':>5}  {'last':>5}  "
+            f"{'assignee':<12} title"
+        )
     for i in found:
         _echo(i, as_json)
 
@@ -112,14 +136,27 @@ def show(incident_id: str, tenant: str | None, as_json: bool) -> None:
         _echo(i, True)
         return
     fields: dict[str, Any] = {
-        "id": i.id, "tenant": i.tenant, "title": i.title, "status": i.status.value, "severity": i.severity.value,
-        "verdict": i.verdict.value if i.verdict else "-", "assignee": i.assignee or "-", "group": i.group_key,
-        "host": i.entity.host or "-", "user": i.entity.user or "-", "source ip": i.entity.source_ip or "-",
-        "rules": ", ".join(i.rule_ids), "att&ck": ", ".join(i.techniques) or "-",
-        "first seen": i.first_seen.isoformat(), "last seen": i.last_seen.isoformat(),
-        "detections": f"{i.detection_count}: " + ", ".join(i.detection_ids[:20])
+        "id": i.id,
+        "tenant": i.tenant,
+        "title": i.title,
+        "status": i.status.value,
+        "severity": i.severity.value,
+        "verdict": i.verdict.value if i.verdict else "-",
+        "assignee": i.assignee or "-",
+        "group": i.group_key,
+        "host": i.entity.host or "-",
+        "user": i.entity.user or "-",
+        "source ip": i.entity.source_ip or "-",
+        "rules": ", ".join(i.rule_ids),
+        "att&ck": ", ".join(i.techniques) or "-",
+        "first seen": i.first_seen.isoformat(),
+        "last seen": i.last_seen.isoformat(),
+        "detections": f"{i.detection_count}: "
+        + ", ".join(i.detection_ids[:20])
         + (" ..." if i.detection_count > 20 else ""),
-        "personal data": f"yes, GDPR art.33 deadline {i.gdpr_deadline.isoformat()}" if i.gdpr_deadline else "no",
+        "personal data": f"yes, GDPR art.33 deadline {i.gdpr_deadline.isoformat()}"
+        if i.gdpr_deadline
+        else "no",
         "version": i.version,
     }
     for name, value in fields.items():
@@ -131,8 +168,10 @@ def show(incident_id: str, tenant: str | None, as_json: bool) -> None:
 
 def _done(result: TriageResult) -> None:
     notices = result.notices
-    click.echo(f"{result.incident.id}: {result.incident.status.value} (version {result.incident.version}); "
-               f"notices sent {len(notices.sent)}, failed {len(notices.failed)}")
+    click.echo(
+        f"{result.incident.id}: {result.incident.status.value} (version {result.incident.version}); "
+        f"notices sent {len(notices.sent)}, failed {len(notices.failed)}"
+    )
     for failed in notices.failed:
         click.echo(f"  notice to {failed.destination} failed: {failed.error}", err=True)
 

@@ -16,7 +16,9 @@ def kibana() -> None:
 @kibana.command("load")
 @click.option("--url", default=None, help="Kibana's URL (default: the kibana_url setting).")
 @click.option("--space", default=None, help="Import into this space (default: the default space).")
-@click.option("--tenant", default=None, help="Point the data views at this tenant's indices only (its space).")
+@click.option(
+    "--tenant", default=None, help="Point the data views at this tenant's indices only (its space)."
+)
 def load_cmd(url: str | None, space: str | None, tenant: str | None) -> None:
     """Import the saved objects through Kibana's saved objects API (overwrites earlier versions)."""
     from responders.kibana import load
@@ -27,7 +29,9 @@ def load_cmd(url: str | None, space: str | None, tenant: str | None) -> None:
         raise click.ClickException(f"Kibana import failed: {exc}") from None
     if not answer.get("success"):
         raise click.ClickException(f"Kibana refused some objects: {answer.get('errors')}")
-    click.echo(f"imported {answer.get('successCount', 0)} saved objects into space {space or tenant or 'default'}")
+    click.echo(
+        f"imported {answer.get('successCount', 0)} saved objects into space {space or tenant or 'default'}"
+    )
 
 
 @kibana.command("space")

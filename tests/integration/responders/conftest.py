@@ -89,7 +89,7 @@ def webhooks() -> Iterator[WebhookSink]:
 def rsettings(
     settings: Settings, tmp_path: Path, smtp: SmtpSink, webhooks: WebhookSink, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
-    """Settings for the responders: test tenants routed to the local servers, quick retries; cleaned up after."""
+    """Test tenants routed to the local servers, quick retries; the test's indices are deleted after."""
     monkeypatch.setenv("SOCPIPE_TEST_WHSEC_RED", RED_SECRET)
     monkeypatch.setenv("SOCPIPE_TEST_WHSEC_BLUE", BLUE_SECRET)
     configured = settings.model_copy(

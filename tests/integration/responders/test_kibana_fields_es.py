@@ -20,7 +20,9 @@ from socpipe.settings import Settings, get_settings
 pytestmark = pytest.mark.elasticsearch
 
 
-def test_every_field_the_saved_objects_name_exists_in_the_mappings(rsettings: Settings, es: Elasticsearch) -> None:
+def test_every_field_the_saved_objects_name_exists_in_the_mappings(
+    rsettings: Settings, es: Elasticsearch
+) -> None:
     """Time fields, columns, sort fields and query fields of every data view and search are mapped."""
     objects = for_deployment(read_objects(), rsettings.index_prefix, "red")
     checked = 0

@@ -26,8 +26,13 @@ pytestmark = pytest.mark.elasticsearch
 
 
 def _item(key: str, minutes: int = 0) -> EvidenceItem:
-    return EvidenceItem(key=key, record_type=EvidenceType.triage_action, subject_id=key,
-                        occurred_at=T0 + timedelta(minutes=minutes), details={"k": key})
+    return EvidenceItem(
+        key=key,
+        record_type=EvidenceType.triage_action,
+        subject_id=key,
+        occurred_at=T0 + timedelta(minutes=minutes),
+        details={"k": key},
+    )
 
 
 def _store(responders: Responders, owner: str, timeout_s: float = 5.0) -> EvidenceStore:
@@ -46,9 +51,12 @@ def test_concurrent_writers_never_fork_the_chain_nor_write_a_key_twice(
     def write(i: int) -> None:
         try:
             for batch in range(5):
-                stores[i].record("red", [_item(f"own-{i}-{batch}-{j}") for j in range(3)]
-                                 + [_item(f"shared-{batch}-{j}") for j in range(3)])
-        except BaseException as exc:  # noqa: BLE001 - surfaced below
+                stores[i].record(
+                    "red",
+                    [_item(f"own-{i}-{batch}-{j}") for j in range(3)]
+                    + [_item(f"shared-{batch}-{j}") for j in range(3)],
+                )
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
@@ -99,7 +107,10 @@ def test_verify_names_an_altered_a_deleted_and_a_truncated_record(
     expected = {"red": (2, "altered"), "blue": (2, "missing"), "green": (5, "tail deleted")}
     for tenant, (sequence, problem) in expected.items():
         broken = verify_live(es, rsettings, tenant).first_break
-        assert broken is not None and broken.sequence == sequence and problem in broken.problem, (tenant, broken)
+        assert broken is not None and broken.sequence == sequence and problem in broken.problem, (
+            tenant,
+            broken,
+        )
 
     env = {"SOCPIPE_INDEX_PREFIX": rsettings.index_prefix, "ELASTICSEARCH_URL": rsettings.elasticsearch_url}
     get_settings.cache_clear()
@@ -116,7 +127,9 @@ def test_export_is_one_tenants_records_with_a_manifest_and_verifies(
     """Red's export holds only red's records (blue has some in the same period), filtered by control and
     time, with counts and hashes in the manifest; it verifies; an edited or removed line is named."""
     stage = responders.stage()
-    stage.process(inbound([detection(1), detection(2, host="ws-9"), detection(3, "blue"), detection(4, "blue")]))
+    stage.process(
+        inbound([detection(1), detection(2, host="ws-9"), detection(3, "blue"), detection(4, "blue")])
+    )
     responders.triage().act(
         sources(es, rsettings, "incidents", "red")[0]["incident"]["id"], "acknowledge", "ann", reason="mine"
     )
@@ -146,7 +159,9 @@ def test_export_is_one_tenants_records_with_a_manifest_and_verifies(
     assert manifest_path(out).exists()
 
 
-def test_export_and_verify_from_the_command_line(rsettings: Settings, responders: Responders, tmp_path: Path) -> None:
+def test_export_and_verify_from_the_command_line(
+    rsettings: Settings, responders: Responders, tmp_path: Path
+) -> None:
     """`socpipe evidence export --tenant --from --to --control --format` then `socpipe evidence verify`."""
     responders.stage().process(inbound([detection(1), detection(2, "blue")]))
     env = {"SOCPIPE_INDEX_PREFIX": rsettings.index_prefix, "ELASTICSEARCH_URL": rsettings.elasticsearch_url}
@@ -154,9 +169,26 @@ def test_export_and_verify_from_the_command_line(rsettings: Settings, responders
     out = tmp_path / "blue.csv"
     get_settings.cache_clear()
     try:
-        exported = runner.invoke(cli, ["evidence", "export", "--tenant", "blue", "--from", "2020-01-01",
-                                       "--to", "2100-01-01T00:00:00+00:00", "--control", "NIST-CSF-2.0:DE",
-                                       "--format", "csv", "--out", str(out)], env=env)
+        exported = runner.invoke(
+            cli,
+            [
+                "evidence",
+                "export",
+                "--tenant",
+                "blue",
+                "--from",
+                "2020-01-01",
+                "--to",
+                "2100-01-01T00:00:00+00:00",
+                "--control",
+                "NIST-CSF-2.0:DE",
+                "--format",
+                "csv",
+                "--out",
+                str(out),
+            ],
+            env=env,
+        )
         verified = runner.invoke(cli, ["evidence", "verify", str(out)], env=env)
     finally:
         get_settings.cache_clear()

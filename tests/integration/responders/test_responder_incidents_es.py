@@ -53,7 +53,9 @@ def test_grouped_incidents_and_replays_duplicate_nothing(
 
     assert first["red"]["incidents"] == 2 and first["blue"]["incidents"] == 1
     assert first["red"]["detections"] == 4 and first["blue"]["detections"] == 2
-    incidents = {s["incident"]["entity"]["host"]: s["incident"] for s in sources(es, rsettings, "incidents", "red")}
+    incidents = {
+        s["incident"]["entity"]["host"]: s["incident"] for s in sources(es, rsettings, "incidents", "red")
+    }
     ws1 = incidents["ws-1"]
     assert ws1["detection_count"] == 3 and len(ws1["detection_ids"]) == 3
     assert ws1["severity"] == "critical" and ws1["techniques"] == ["T1003.001", "T1059.001"]
@@ -79,7 +81,11 @@ def test_window_and_closed_incidents_open_new_ones(
     updated = count(es, rsettings, "evidence", "red", {"term": {"evidence.record_type": "incident_updated"}})
     assert updated == 1
     responders.triage().act(
-        incidents[1]["incident"]["id"], "close", "ann", verdict="benign", reason="test"  # type: ignore[arg-type]
+        incidents[1]["incident"]["id"],
+        "close",
+        "ann",
+        verdict="benign",
+        reason="test",  # type: ignore[arg-type]
     )
     stage.process(inbound([detection(201)]))
     assert count(es, rsettings, "incidents", "red") == 3
@@ -112,7 +118,7 @@ def test_two_responders_racing_on_one_batch_neither_duplicate_nor_lose(
     def run(r: Responders) -> None:
         try:
             r.stage().process(inbound(batch))
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(w,)) for w in workers]
@@ -132,7 +138,11 @@ def test_two_responders_racing_on_one_batch_neither_duplicate_nor_lose(
     assert sum(k.startswith("detection:") for k in keys) == 12
     assert verify_live(es, rsettings, "red").ok
     ids = [r.headers["webhook-id"] for r in webhooks.at("/red")]
-    assert len(ids) == len(set(ids)) == count(es, rsettings, "notices", "red", {"term": {"notice.channel": "webhook"}})
+    assert (
+        len(ids)
+        == len(set(ids))
+        == count(es, rsettings, "notices", "red", {"term": {"notice.channel": "webhook"}})
+    )
 
 
 def test_bad_messages_become_dead_letters_and_the_rest_is_processed(responders: Responders) -> None:
@@ -140,7 +150,9 @@ def test_bad_messages_become_dead_letters_and_the_rest_is_processed(responders: 
     the reason and position; the good detection in the same batch is processed."""
     good = detection(1)
     other = detection(2, "blue")
-    mismatched = Envelope(kind="detection", tenant="red", id=other.id, payload=other).model_dump_json().encode()
+    mismatched = (
+        Envelope(kind="detection", tenant="red", id=other.id, payload=other).model_dump_json().encode()
+    )
     wrong_kind = Envelope(kind="event", tenant="red", id=good.id, payload=good).model_dump_json().encode()
     batch = [
         Inbound(topic="detections", partition=1, offset=10, value=b"{not json", key=b"red"),

@@ -5,7 +5,16 @@ from __future__ import annotations
 import orjson
 import pytest
 from elasticsearch import Elasticsearch
-from responder_helpers import BLUE_SECRET, RED_SECRET, SmtpSink, WebhookSink, count, detection, inbound, sources
+from responder_helpers import (
+    BLUE_SECRET,
+    RED_SECRET,
+    SmtpSink,
+    WebhookSink,
+    count,
+    detection,
+    inbound,
+    sources,
+)
 
 from responders.notices import signing
 from responders.notices.channels import Channel, Message
@@ -27,7 +36,9 @@ def test_webhooks_are_signed_and_emails_sent_both_redacted(
     assert payload["type"] == "incident.open" and payload["data"]["tenant"]["id"] == "red"
     assert hook.headers["webhook-id"] == payload["data"]["notice_id"]
     [mail] = smtp.to("soc@red.example")
-    email_notice = [n["notice"] for n in sources(es, rsettings, "notices", "red") if n["notice"]["channel"] == "email"]
+    email_notice = [
+        n["notice"] for n in sources(es, rsettings, "notices", "red") if n["notice"]["channel"] == "email"
+    ]
     assert mail["Message-ID"] == f"<{email_notice[0]['id']}@socpipe>"
     assert mail["Subject"].startswith("[HIGH] New incident")
     text = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
@@ -41,7 +52,9 @@ def test_each_tenant_is_notified_of_its_own_incidents_above_its_thresholds(
 ) -> None:
     """Red (email >= high, webhook >= medium) and blue (email >= medium, webhook >= low) each get only
     their own notices, and only at their thresholds."""
-    responders.stage().process(inbound([detection(1, "red", level="medium"), detection(2, "blue", level="low")]))
+    responders.stage().process(
+        inbound([detection(1, "red", level="medium"), detection(2, "blue", level="low")])
+    )
     assert len(webhooks.at("/red")) == 1 and len(webhooks.at("/blue")) == 1
     assert smtp.messages == []  # medium < red's email threshold, low < blue's
     signing.verify(BLUE_SECRET, webhooks.at("/blue")[0].headers, webhooks.at("/blue")[0].body)
@@ -112,7 +125,9 @@ def test_a_crash_mid_send_is_resent_once_under_the_same_id(
     with pytest.raises(_Crash):
         crashing.stage().process(inbound([detection(1)]))
     crashing.close()
-    [notice] = [n["notice"] for n in sources(es, rsettings, "notices", "red") if n["notice"]["channel"] == "webhook"]
+    [notice] = [
+        n["notice"] for n in sources(es, rsettings, "notices", "red") if n["notice"]["channel"] == "webhook"
+    ]
     assert notice["status"] == "pending"
 
     replay = Responders(rsettings.model_copy(update={"claim_timeout_s": 0.0}))
@@ -120,7 +135,9 @@ def test_a_crash_mid_send_is_resent_once_under_the_same_id(
     replay.close()
     hooks = webhooks.at("/red")
     assert len(hooks) == 2 and hooks[0].headers["webhook-id"] == hooks[1].headers["webhook-id"]
-    notices = [n["notice"] for n in sources(es, rsettings, "notices", "red") if n["notice"]["channel"] == "webhook"]
+    notices = [
+        n["notice"] for n in sources(es, rsettings, "notices", "red") if n["notice"]["channel"] == "webhook"
+    ]
     assert [n["status"] for n in notices] == ["sent"]
     sent = count(es, rsettings, "evidence", "red", {"term": {"evidence.record_type": "notice_sent"}})
     assert sent == 2  # the webhook and the email, once each

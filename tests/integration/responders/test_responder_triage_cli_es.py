@@ -38,8 +38,12 @@ def socpipe(rsettings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
 
 
 def test_list_show_ack_assign_close_each_recorded_as_evidence_and_notified(
-    socpipe: Callable[..., Result], responders: Responders, es: Elasticsearch, rsettings: Settings,
-    smtp: SmtpSink, webhooks: WebhookSink,
+    socpipe: Callable[..., Result],
+    responders: Responders,
+    es: Elasticsearch,
+    rsettings: Settings,
+    smtp: SmtpSink,
+    webhooks: WebhookSink,
 ) -> None:
     """The whole triage of one incident: every action records who, when and why in the incident and as a
     triage_action evidence record; ack and close notify the client (red asked for both on its webhook)."""
@@ -48,7 +52,9 @@ def test_list_show_ack_assign_close_each_recorded_as_evidence_and_notified(
     [red] = [orjson.loads(line) for line in listed.output.splitlines()]
     assert red["tenant"] == "red"
     everyone = socpipe("incident", "list")
-    assert "red" in everyone.output and "blue" in everyone.output and "GDPR art.33 due in 72h" in everyone.output
+    assert (
+        "red" in everyone.output and "blue" in everyone.output and "GDPR art.33 due in 72h" in everyone.output
+    )
 
     shown = socpipe("incident", "show", red["id"])
     assert "Rule rule-a on ws-1" in shown.output and "personal data: yes" in shown.output
@@ -58,8 +64,17 @@ def test_list_show_ack_assign_close_each_recorded_as_evidence_and_notified(
     assert orjson.loads(webhooks.at("/red")[-1].body)["type"] == "incident.acknowledge"
     assert socpipe("incident", "assign", red["id"], "--to", "bob", "--actor", "lead").exit_code == 0
     mails_before = len(smtp.messages)
-    closed = socpipe("incident", "close", red["id"], "--verdict", "true_positive", "--reason", "contained",
-                     "--actor", "bob")
+    closed = socpipe(
+        "incident",
+        "close",
+        red["id"],
+        "--verdict",
+        "true_positive",
+        "--reason",
+        "contained",
+        "--actor",
+        "bob",
+    )
     assert closed.exit_code == 0 and "closed" in closed.output
     assert len(smtp.messages) == mails_before + 1 and "closed" in smtp.messages[-1]["Subject"]
     assert "verdict: true positive" in smtp.messages[-1].get_payload(decode=True).decode()  # type: ignore[union-attr]
@@ -67,13 +82,23 @@ def test_list_show_ack_assign_close_each_recorded_as_evidence_and_notified(
     history = socpipe("incident", "show", red["id"], "--json")
     incident = orjson.loads(history.output)
     assert [(h["action"], h["actor"], h["reason"]) for h in incident["history"]] == [
-        ("acknowledge", "ann", "looking at it"), ("assign", "lead", "to bob"), ("close", "bob", "contained"),
+        ("acknowledge", "ann", "looking at it"),
+        ("assign", "lead", "to bob"),
+        ("close", "bob", "contained"),
     ]
-    assert incident["status"] == "closed" and incident["verdict"] == "true_positive" and incident["assignee"] == "bob"
+    assert (
+        incident["status"] == "closed"
+        and incident["verdict"] == "true_positive"
+        and incident["assignee"] == "bob"
+    )
     evidence = [s["evidence"] for s in sources(es, rsettings, "evidence", "red")]
     triage = [e for e in evidence if e["record_type"] == "triage_action"]
-    assert [(e["details"]["action"], e["details"]["actor"]) for e in sorted(triage, key=lambda e: e["sequence"])] == [
-        ("acknowledge", "ann"), ("assign", "lead"), ("close", "bob"),
+    assert [
+        (e["details"]["action"], e["details"]["actor"]) for e in sorted(triage, key=lambda e: e["sequence"])
+    ] == [
+        ("acknowledge", "ann"),
+        ("assign", "lead"),
+        ("close", "bob"),
     ]
     assert any(e["record_type"] == "incident_closed" for e in evidence)
     assert all("GDPR:Art.33" in e["controls"] for e in triage)
@@ -92,7 +117,10 @@ def test_one_tenants_queries_never_return_anothers_incidents(
     """`--tenant blue` lists and shows only blue's incidents: red's id is not found under blue."""
     responders.stage().process(inbound([detection(1), detection(2, "blue", level="critical")]))
     red = orjson.loads(socpipe("incident", "list", "--tenant", "red", "--json").output)
-    blue = [orjson.loads(line) for line in socpipe("incident", "list", "--tenant", "blue", "--json").output.splitlines()]
+    blue = [
+        orjson.loads(line)
+        for line in socpipe("incident", "list", "--tenant", "blue", "--json").output.splitlines()
+    ]
     assert [b["tenant"] for b in blue] == ["blue"]
     shown = CliRunner().invoke(cli, ["incident", "show", red["id"], "--tenant", "blue"])
     assert shown.exit_code != 0 and "no incident" in shown.output
@@ -105,6 +133,9 @@ def test_flagging_personal_data_starts_the_gdpr_clock(
     responders.stage().process(inbound([detection(2, "blue")]))
     blue = orjson.loads(socpipe("incident", "list", "--tenant", "blue", "--json").output)
     assert blue["gdpr_deadline"] is None
-    assert socpipe("incident", "flag", blue["id"], "--personal-data", "--reason", "customer emails").exit_code == 0
+    assert (
+        socpipe("incident", "flag", blue["id"], "--personal-data", "--reason", "customer emails").exit_code
+        == 0
+    )
     flagged = orjson.loads(socpipe("incident", "show", blue["id"], "--json").output)
     assert flagged["personal_data"] and flagged["gdpr_deadline"]

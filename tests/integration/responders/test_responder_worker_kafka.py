@@ -46,9 +46,18 @@ def _workers(settings: Settings, group: str, n: int) -> list[WorkerStats]:
         consumer = bus.consumer(group, [settings.topics.detections])
         publisher = bus.publisher()
         try:
-            stats.append(run_worker(responders.stage(), consumer, publisher, settings.topics.dlq,
-                                    poll_timeout_ms=300, max_records=5, idle_polls_before_exit=12))
-        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            stats.append(
+                run_worker(
+                    responders.stage(),
+                    consumer,
+                    publisher,
+                    settings.topics.dlq,
+                    poll_timeout_ms=300,
+                    max_records=5,
+                    idle_polls_before_exit=12,
+                )
+            )
+        except BaseException as exc:
             errors.append(exc)
         finally:
             consumer.close()
@@ -65,8 +74,10 @@ def _workers(settings: Settings, group: str, n: int) -> list[WorkerStats]:
 
 
 def _snapshot(es: Elasticsearch, settings: Settings) -> dict[str, dict[str, int]]:
-    return {t: {k: count(es, settings, k, t) for k in ("incidents", "detections", "notices", "evidence")}
-            for t in TENANTS}
+    return {
+        t: {k: count(es, settings, k, t) for k in ("incidents", "detections", "notices", "evidence")}
+        for t in TENANTS
+    }
 
 
 def test_two_workers_in_one_group_then_a_full_replay_duplicate_nothing(
@@ -101,7 +112,9 @@ def test_two_workers_in_one_group_then_a_full_replay_duplicate_nothing(
     reader = bus.consumer("dlq-reader", [rsettings.topics.dlq])
     dead: list[DeadLetter] = []
     for _ in range(30):
-        dead += [DeadLetter.model_validate_json(r.value) for rs in reader.poll(timeout_ms=300).values() for r in rs]
+        dead += [
+            DeadLetter.model_validate_json(r.value) for rs in reader.poll(timeout_ms=300).values() for r in rs
+        ]
         if len(dead) >= 2:
             break
     reader.close()

@@ -16,9 +16,16 @@ def _chain(n: int, tenant: str = "acme") -> list[EvidenceRecord]:
     records, previous = [], GENESIS_HASH
     for i in range(n):
         record = EvidenceRecord(
-            tenant=tenant, sequence=i, record_type=EvidenceType.detection, subject_id=f"d{i}",
-            occurred_at=T0 + timedelta(seconds=i), controls=["SOC2:CC7.2"], details={"n": i, "x": [1.5, "é"]},
-            evidence_key=f"detection:d{i}", recorded_at=T0, previous_hash=previous,
+            tenant=tenant,
+            sequence=i,
+            record_type=EvidenceType.detection,
+            subject_id=f"d{i}",
+            occurred_at=T0 + timedelta(seconds=i),
+            controls=["SOC2:CC7.2"],
+            details={"n": i, "x": [1.5, "é"]},
+            evidence_key=f"detection:d{i}",
+            recorded_at=T0,
+            previous_hash=previous,
         ).sealed()
         records.append(record)
         previous = record.content_hash
@@ -53,8 +60,12 @@ def test_deleted_and_inserted_records_are_named() -> None:
     """A gap names the first missing sequence; a duplicate number is an insertion."""
     records = _chain(5)
     gone = verify_chain(records[:2] + records[3:], tenant="acme")
-    assert gone.first_break is not None and gone.first_break.sequence == 2 and "missing" in gone.first_break.problem
-    extra = records[:3] + [records[2].model_copy(update={"subject_id": "forged"}).sealed()] + records[3:]
+    assert (
+        gone.first_break is not None
+        and gone.first_break.sequence == 2
+        and "missing" in gone.first_break.problem
+    )
+    extra = [*records[:3], records[2].model_copy(update={"subject_id": "forged"}).sealed(), *records[3:]]
     inserted = verify_chain(extra, tenant="acme")
     assert inserted.first_break is not None and inserted.first_break.sequence == 2
     assert "inserted" in inserted.first_break.problem
@@ -62,7 +73,7 @@ def test_deleted_and_inserted_records_are_named() -> None:
 
 def test_another_tenants_record_in_the_chain_is_named() -> None:
     """A chain is one tenant's: a record of another tenant breaks it."""
-    mixed = _chain(2) + [_chain(3, tenant="globex")[2]]
+    mixed = [*_chain(2), _chain(3, tenant="globex")[2]]
     result = verify_chain(mixed, tenant="acme")
     assert result.first_break is not None and "globex" in result.first_break.problem
 

@@ -18,7 +18,9 @@ HOST = Grouping(keys=("host",), window=timedelta(hours=1), max_detections=1000)
 
 def _open(d: Detection, g: Grouping, tenant: Tenant | None = None) -> grouping.Incident:
     key = grouping.group_key(d, g)
-    incident = grouping.open_incident(d, key, grouping.incident_id(d.tenant, key, 0), tenant or Tenant(id=d.tenant, name="x"), T0)
+    incident = grouping.open_incident(
+        d, key, grouping.incident_id(d.tenant, key, 0), tenant or Tenant(id=d.tenant, name="x"), T0
+    )
     grouping.add_detection(incident, d, T0)
     return incident
 
@@ -45,7 +47,9 @@ def test_add_detection_folds_count_times_rules_techniques_and_highest_severity(
     """A repeated detection updates count, first/last seen, detections, ATT&CK techniques and severity."""
     first = make_detection(10, level="medium", tags=("attack.t1059.001",))
     incident = _open(first, HOST)
-    later = make_detection(20, rule="rule-2", level="critical", tags=("attack.t1003.001", "attack.credential-access"))
+    later = make_detection(
+        20, rule="rule-2", level="critical", tags=("attack.t1003.001", "attack.credential-access")
+    )
     earlier = make_detection(5, level="low", tags=())
     assert grouping.add_detection(incident, later, T0)
     assert grouping.add_detection(incident, earlier, T0)

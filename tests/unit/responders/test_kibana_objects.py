@@ -31,8 +31,12 @@ def test_a_clients_space_gets_its_exact_indices_and_its_own_ids() -> None:
     objects = for_deployment(read_objects(), "socpipe", "acme")
     assert check_objects(objects) == []
     titles = {o["attributes"]["title"] for o in objects if o["type"] == "index-pattern"}
-    assert titles == {"socpipe-incidents-acme", "socpipe-detections-acme", "socpipe-notices-acme",
-                      "socpipe-evidence-acme"}
+    assert titles == {
+        "socpipe-incidents-acme",
+        "socpipe-detections-acme",
+        "socpipe-notices-acme",
+        "socpipe-evidence-acme",
+    }
     assert all(o["id"].endswith("-acme") for o in objects)
     provider = for_deployment(read_objects(), "mssp", None)
     assert "mssp-incidents-*" in {o["attributes"]["title"] for o in provider}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +15,15 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 def _incident(**changes: object) -> Incident:
     base = Incident(
-        id="inc-1", tenant="acme", title="Rule X on alice", severity="high", group_key="user=alice",
-        entity=Entity(user="alice", source_ip="192.0.2.7"), first_seen=NOW, last_seen=NOW, updated_at=NOW,
+        id="inc-1",
+        tenant="acme",
+        title="Rule X on alice",
+        severity="high",
+        group_key="user=alice",
+        entity=Entity(user="alice", source_ip="192.0.2.7"),
+        first_seen=NOW,
+        last_seen=NOW,
+        updated_at=NOW,
     )
     return base.model_copy(update=changes)
 
@@ -26,7 +32,10 @@ def test_redact_by_path_and_by_key_anywhere() -> None:
     """`entity.user` redacts that path; `source_ip` redacts that key at any depth; empty values stay."""
     data = {"entity": {"user": "alice", "host": "ws", "source_ip": "1.2.3.4"}, "other": {"source_ip": None}}
     out = redact(data, ["entity.user", "source_ip"])
-    assert out == {"entity": {"user": REDACTED, "host": "ws", "source_ip": REDACTED}, "other": {"source_ip": None}}
+    assert out == {
+        "entity": {"user": REDACTED, "host": "ws", "source_ip": REDACTED},
+        "other": {"source_ip": None},
+    }
 
 
 def test_rendered_notice_never_contains_a_sensitive_value() -> None:
@@ -43,7 +52,9 @@ def test_subject_and_body_follow_the_change() -> None:
     tenant = Tenant(id="acme", name="ACME")
     renderer = Renderer()
     subjects = {
-        state: renderer.render("acme", notice_context(_incident(verdict=Verdict.benign), tenant, state)).subject
+        state: renderer.render(
+            "acme", notice_context(_incident(verdict=Verdict.benign), tenant, state)
+        ).subject
         for state in ("open", "escalate:critical", "acknowledge", "close")
     }
     assert subjects["open"].startswith("[HIGH] New incident")
@@ -56,9 +67,11 @@ def test_subject_and_body_follow_the_change() -> None:
 
 def test_gdpr_deadline_is_announced_for_personal_data_incidents() -> None:
     """The body names the art. 33 deadline when the incident has one."""
-    body = Renderer().render(
-        "acme", notice_context(_incident(gdpr_deadline=NOW), Tenant(id="acme", name="A"), "open")
-    ).body
+    body = (
+        Renderer()
+        .render("acme", notice_context(_incident(gdpr_deadline=NOW), Tenant(id="acme", name="A"), "open"))
+        .body
+    )
     assert "GDPR article 33" in body and NOW.isoformat().replace("+00:00", "Z") in body
 
 
@@ -70,7 +83,10 @@ def test_a_tenants_own_template_wins_and_a_broken_one_is_reported(tmp_path: Path
     (tmp_path / "globex" / "body.j2").write_text("{{ incident.no_such_field }}")
     renderer = Renderer(tmp_path)
     tenants = [Tenant(id="acme", name="A"), Tenant(id="globex", name="G"), Tenant(id="other", name="O")]
-    assert renderer.render("acme", notice_context(_incident(), tenants[0], "open")).subject == "ACME: Rule X on alice"
+    assert (
+        renderer.render("acme", notice_context(_incident(), tenants[0], "open")).subject
+        == "ACME: Rule X on alice"
+    )
     problems = renderer.check(tenants, _incident())
     assert len(problems) == 1 and problems[0].startswith("tenant globex")
 
@@ -81,5 +97,3 @@ def test_templates_run_sandboxed(tmp_path: Path) -> None:
     (tmp_path / "evil" / "subject.j2").write_text("{{ incident.__class__.__mro__ }}")
     problems = Renderer(tmp_path).check([Tenant(id="evil", name="E")], _incident())
     assert problems and "evil" in problems[0]
-
-

@@ -14,8 +14,16 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 def _incident(severity: str, initial: str | None = None, **changes: object) -> Incident:
     return Incident(
-        id="i", tenant="t", title="x", severity=severity, initial_severity=initial or severity, group_key="k",
-        first_seen=NOW, last_seen=NOW, updated_at=NOW, **changes,  # type: ignore[arg-type]
+        id="i",
+        tenant="t",
+        title="x",
+        severity=severity,
+        initial_severity=initial or severity,
+        group_key="k",
+        first_seen=NOW,
+        last_seen=NOW,
+        updated_at=NOW,
+        **changes,  # type: ignore[arg-type]
     )
 
 
@@ -38,8 +46,12 @@ def test_acknowledge_and_close_only_when_the_route_asks() -> None:
     ack = TriageAction(action="acknowledge", actor="ann", at=NOW)
     closed = _incident("high", status="closed", verdict="true_positive", history=[ack])
     default = NoticeRoute(channel="email", destination="a@b.c")
-    chatty = NoticeRoute(channel="webhook", destination="https://x", secret_env="S",
-                         notify_on=["open", "escalate", "acknowledge", "close"])
+    chatty = NoticeRoute(
+        channel="webhook",
+        destination="https://x",
+        secret_env="S",
+        notify_on=["open", "escalate", "acknowledge", "close"],
+    )
     assert notice_states(closed, default) == ["open", "close"]
     assert notice_states(closed, chatty) == ["open", "acknowledge", "close"]
 

@@ -13,8 +13,17 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 def _incident() -> Incident:
-    return Incident(id="i", tenant="t", title="x", severity="high", group_key="k", first_seen=NOW,
-                    last_seen=NOW, updated_at=NOW, version=3)
+    return Incident(
+        id="i",
+        tenant="t",
+        title="x",
+        severity="high",
+        group_key="k",
+        first_seen=NOW,
+        last_seen=NOW,
+        updated_at=NOW,
+        version=3,
+    )
 
 
 def test_ack_assign_close_record_actor_time_reason_and_bump_the_version() -> None:
@@ -22,12 +31,16 @@ def test_ack_assign_close_record_actor_time_reason_and_bump_the_version() -> Non
     original = _incident()
     acked = apply_action(original, "acknowledge", "ann", NOW, reason="looking")
     assigned = apply_action(acked, "assign", "ann", NOW, assignee="bob")
-    closed = apply_action(assigned, "close", "bob", NOW, verdict=Verdict.false_positive, reason="admin script")
+    closed = apply_action(
+        assigned, "close", "bob", NOW, verdict=Verdict.false_positive, reason="admin script"
+    )
     assert original.history == [] and original.status == IncidentStatus.open
     assert closed.status == IncidentStatus.closed and closed.verdict == Verdict.false_positive
     assert closed.assignee == "bob" and closed.version == 6
     assert [(h.action, h.actor, h.reason) for h in closed.history] == [
-        ("acknowledge", "ann", "looking"), ("assign", "ann", "to bob"), ("close", "bob", "admin script"),
+        ("acknowledge", "ann", "looking"),
+        ("assign", "ann", "to bob"),
+        ("close", "bob", "admin script"),
     ]
 
 
@@ -49,8 +62,11 @@ def test_incomplete_actions_are_refused(action: str, kwargs: dict[str, object], 
 def test_closed_incidents_stay_closed_and_actor_is_required() -> None:
     """No acknowledging, assigning or closing a closed incident; an action without actor is refused."""
     closed = apply_action(_incident(), "close", "ann", NOW, verdict=Verdict.benign, reason="ok")
-    for action, kwargs in [("acknowledge", {}), ("assign", {"assignee": "b"}),
-                           ("close", {"verdict": Verdict.benign, "reason": "x"})]:
+    for action, kwargs in [
+        ("acknowledge", {}),
+        ("assign", {"assignee": "b"}),
+        ("close", {"verdict": Verdict.benign, "reason": "x"}),
+    ]:
         with pytest.raises(TriageError):
             apply_action(closed, action, "ann", NOW, **kwargs)  # type: ignore[arg-type]
     with pytest.raises(TriageError, match="who did it"):

@@ -15,7 +15,7 @@ class NoticeRoute(BaseModel):
     channel: Literal["email", "webhook"]
     destination: str = Field(description="An email address or an https:// URL.")
     min_severity: Severity = Severity.high
-    on: list[Literal["open", "escalate", "acknowledge", "close"]] = Field(
+    notify_on: list[Literal["open", "escalate", "acknowledge", "close"]] = Field(
         default_factory=lambda: ["open", "escalate", "close"], description="Which incident changes to send."
     )
     secret_env: str | None = Field(

@@ -35,6 +35,7 @@ from ingest.shippers.records import (
     SinkStats,
     ingest_producer_settings,
 )
+from ingest.shippers.stream import ship_line
 from schemas.raw import FileCheckpoint
 from socpipe.bus import DeliveryError, KafkaBus, Publisher
 from socpipe.logging import get_logger
@@ -214,12 +215,7 @@ class FileTail:
         assert self._sink is not None
         sink, origin, received = self._sink, self.origin, datetime.now(UTC)
         for line in lines:
-            if line.too_long:
-                sink.refuse(origin, line.data, f"line of {line.length} bytes exceeds the limit of "
-                            f"{sink.max_record_bytes} bytes", "RecordTooLarge", received,
-                            offset=line.offset, line=line.number)  # fmt: skip
-            else:
-                sink.ship(origin, line.data, received, offset=line.offset, line=line.number)
+            ship_line(sink, origin, line, received)
 
     def _ship_last(self, current: _Open) -> None:
         last = current.splitter.finish()

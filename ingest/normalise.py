@@ -1,0 +1,83 @@
+"""The normalise stage: RawRecords from events.raw, parsed by their named parser, to events.ecs.
+
+Each event travels as `Envelope(kind="event", id=event.event_id())`, keyed `tenant:host` so one
+host's events stay in order. A record that is not a RawRecord, names an unknown parser, or that its
+parser refuses becomes a dead letter with the reason, the parser, the tenant, the Kafka and source
+positions, and the consumed bytes (the RawRecord, so `socpipe dlq replay` can re-drive it as is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from ingest.parsers import ParseError, ParserRegistry, UnknownParserError, default_registry
+from schemas.deadletter import DeadLetter, SourcePosition
+from schemas.envelope import Envelope
+from schemas.event import EcsEvent
+from schemas.raw import RawRecord
+from schemas.topics import Topics
+from socpipe.bus import Inbound, Outbound
+from socpipe.settings import Settings
+from socpipe.worker import StageOutput, dead_letter
+
+EventEnvelope = Envelope[EcsEvent]
+
+
+class NormaliseStage:
+    name = "normalise"
+
+    def __init__(self, topics: Topics, registry: ParserRegistry | None = None) -> None:
+        self.topics = topics
+        self.registry = registry or default_registry()
+
+    def process(self, batch: Sequence[Inbound]) -> StageOutput:
+        out = StageOutput()
+        for record in batch:
+            try:
+                raw = RawRecord.model_validate_json(record.value)
+            except ValidationError as exc:
+                out.dead_letters.append(dead_letter(record, self.name, exc))
+                continue
+            try:
+                events = self.registry.get(raw.parser).events(raw)
+            except (ParseError, UnknownParserError) as exc:
+                out.dead_letters.append(self._refused(record, raw, exc))
+                continue
+            out.messages.extend(self._outbound(event, raw) for event in events)
+        return out
+
+    def _outbound(self, event: EcsEvent, raw: RawRecord) -> Outbound:
+        envelope = EventEnvelope(kind="event", tenant=event.tenant, id=event.event_id(), payload=event)
+        host = event.host.name if event.host and event.host.name else raw.host_hint or ""
+        return Outbound(
+            self.topics.ecs,
+            envelope.model_dump_json(by_alias=True, exclude_none=True).encode(),
+            f"{event.tenant}:{host}".encode(),
+        )
+
+    def _refused(self, record: Inbound, raw: RawRecord, exc: ParseError | UnknownParserError) -> DeadLetter:
+        return DeadLetter(
+            reason=exc.reason if isinstance(exc, ParseError) else str(exc),
+            stage=self.name,
+            parser=raw.parser,
+            source=raw.source,
+            tenant=raw.tenant,
+            error_type=type(exc).__name__,
+            position=SourcePosition(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                path=raw.path,
+                line=raw.line,
+                peer=raw.peer,
+            ),
+            original=record.value,
+            replay_topic=record.topic,
+        )
+
+
+def build_stage(settings: Settings) -> NormaliseStage:
+    """The normalise stage for these settings' topics, with every built-in parser."""
+    return NormaliseStage(settings.topics)

@@ -1,0 +1,232 @@
+"""`socpipe ingest file | stdin | syslog | http`: shippers that publish logs, unparsed, to events.raw.
+
+Each runs until its input ends (a file without --follow, stdin) or until SIGTERM/SIGINT (services).
+The tenant always comes from the command line (file, stdin, syslog) or the API key (http).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from socpipe.settings import get_settings
+
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+DEFAULT_STATE_DIR = Path("~/.local/state/socpipe/ingest").expanduser()
+
+
+def _tenant(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not _TENANT.match(value):
+        raise click.BadParameter("a tenant id is lower-case letters, digits, '-' and '_' (at most 63)")
+    return value
+
+
+def _parser(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from ingest.parsers import default_registry
+
+    registry = default_registry()
+    if value not in registry:
+        raise click.BadParameter(f"unknown parser {value!r}; registered: {', '.join(registry.names())}")
+    return value
+
+
+def _address(value: str, option: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=option)
+    return host.strip("[]"), int(port)
+
+
+tenant_option = click.option("--tenant", required=True, callback=_tenant, help="Whose logs these are.")
+host_option = click.option(
+    "--host", default=socket.gethostname, show_default="this machine's name",
+    help="Host the logs are from: the Kafka key that keeps its records in order.",
+)  # fmt: skip
+max_record_option = click.option(
+    "--max-record-bytes", type=click.IntRange(1024, 900_000), default=512 * 1024, show_default=True,
+    help="Longer records are dead-lettered (with their head) instead of shipped.",
+)  # fmt: skip
+
+
+@click.group("ingest")
+def ingest() -> None:
+    """Shippers: bring logs into Kafka (events.raw), unparsed, stamped with tenant and source."""
+
+
+@ingest.command("file")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@tenant_option
+@click.option("--parser", default="json", show_default=True, callback=_parser, help="Parser for normalise.")
+@host_option
+@click.option(
+    "--follow/--no-follow", default=False, help="Keep tailing (rotation, truncation) until SIGTERM."
+)
+@click.option(
+    "--state-dir", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_STATE_DIR,
+    envvar="SOCPIPE_INGEST_STATE_DIR", show_default=True, help="Where local checkpoints are kept.",
+)  # fmt: skip
+@click.option("--from-beginning", is_flag=True, help="Ignore checkpoints: ship the whole file again.")
+@click.option(
+    "--at-least-once", is_flag=True,
+    help="No Kafka transactions (for brokers without them): a crash may repeat one batch.",
+)  # fmt: skip
+@max_record_option
+def file_command(
+    *,
+    path: Path, tenant: str, parser: str, host: str, follow: bool, state_dir: Path, from_beginning: bool,
+    at_least_once: bool, max_record_bytes: int,
+) -> None:  # fmt: skip
+    """Ship the lines of PATH (JSON lines or text); resume where the last run stopped."""
+    from ingest.shippers.filetail import FileTail, TailOptions
+    from socpipe.bus import KafkaBus
+    from socpipe.worker import stop_on_signals
+
+    if not follow and not path.exists():
+        raise click.BadParameter(f"{path} does not exist", param_hint="PATH")
+    settings = get_settings()
+    bus = KafkaBus(settings)
+    bus.ensure_pipeline_topics()
+    options = TailOptions(
+        tenant=tenant, parser=parser, host=host, state_dir=state_dir, follow=follow,
+        exactly_once=not at_least_once, from_beginning=from_beginning, max_record_bytes=max_record_bytes,
+    )  # fmt: skip
+    stats = FileTail(path, options, bus, stop=stop_on_signals()).run()
+    click.echo(f"{path}: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered")
+
+
+@ingest.command("stdin")
+@tenant_option
+@click.option("--parser", default="json", show_default=True, callback=_parser, help="Parser for normalise.")
+@host_option
+@click.option("--source", "source_name", default="stdin", show_default=True, help="Source name to record.")
+@max_record_option
+def stdin_command(tenant: str, parser: str, host: str, source_name: str, max_record_bytes: int) -> None:
+    """Ship standard input's lines until it ends."""
+    from ingest.shippers.records import Origin, RawSink, ingest_producer_settings
+    from ingest.shippers.stream import ship_stream
+    from socpipe.bus import KafkaBus
+    from socpipe.worker import stop_on_signals
+
+    bus = KafkaBus(get_settings())
+    bus.ensure_pipeline_topics()
+    publisher = bus.publisher(**ingest_producer_settings())
+    try:
+        sink = RawSink(publisher, bus.topics, max_record_bytes)
+        origin = Origin(tenant, source_name, parser, host)
+        stats = ship_stream(sys.stdin.buffer, origin, sink, stop=stop_on_signals())
+    finally:
+        publisher.close()
+    click.echo(f"stdin: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered", err=True)
+
+
+def _serve(run: object) -> None:
+    asyncio.run(run)  # type: ignore[arg-type]
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@ingest.command("syslog")
+@tenant_option
+@click.option("--udp", multiple=True, metavar="HOST:PORT", help="Listen for UDP datagrams (repeatable).")
+@click.option("--tcp", multiple=True, metavar="HOST:PORT", help="Listen on TCP: octet counting or newlines.")
+@click.option(
+    "--tls", multiple=True, metavar="HOST:PORT", help="Listen on TCP with TLS (needs --cert, --key)."
+)
+@click.option("--cert", type=click.Path(exists=True, dir_okay=False), help="TLS certificate chain (PEM).")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM).")
+@click.option(
+    "--client-ca", type=click.Path(exists=True, dir_okay=False), help="Require client certificates."
+)
+@click.option("--parser", default="syslog", show_default=True, callback=_parser)
+@click.option("--max-message-bytes", type=click.IntRange(1024, 900_000), default=64 * 1024, show_default=True)
+@click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
+              help="Unacknowledged bytes held before TCP reads pause and UDP datagrams drop.")  # fmt: skip
+def syslog_command(
+    *,
+    tenant: str, udp: tuple[str, ...], tcp: tuple[str, ...], tls: tuple[str, ...], cert: str | None,
+    key: str | None, client_ca: str | None, parser: str, max_message_bytes: int, max_queued_bytes: int,
+) -> None:  # fmt: skip
+    """Receive syslog (RFC 3164/5424) over UDP, TCP and TLS; run until SIGTERM."""
+    from ingest.shippers.syslog import SyslogListener, serve_syslog, tls_context
+
+    if not (udp or tcp or tls):
+        raise click.UsageError("give at least one of --udp, --tcp, --tls")
+    if tls and not (cert and key):
+        raise click.UsageError("--tls needs --cert and --key")
+    context = tls_context(cert, key, client_ca) if tls and cert and key else None
+    listeners = [
+        SyslogListener(protocol, *_address(value, f"--{protocol}"), tenant=tenant, parser=parser, tls=context)
+        for protocol, values in (("udp", udp), ("tcp", tcp), ("tls", tls))
+        for value in values
+    ]
+
+    async def run() -> None:
+        sink = _network_sink(max_queued_bytes, max_message_bytes)
+        try:
+            stats = await serve_syslog(listeners, sink, _stop_event(), max_message_bytes=max_message_bytes)
+        finally:
+            await asyncio.to_thread(sink.close)
+        click.echo(f"syslog: {stats.messages} messages, {stats.dropped} UDP datagrams dropped", err=True)
+
+    _serve(run())
+
+
+@ingest.command("http")
+@click.option("--listen", default="0.0.0.0:8080", show_default=True, metavar="HOST:PORT")
+@click.option(
+    "--keys", "keys_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+    envvar="SOCPIPE_INGEST_HTTP_KEYS", help="YAML file of API keys per tenant.",
+)  # fmt: skip
+@click.option("--default-parser", default="json", show_default=True, callback=_parser)
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=10 << 20, show_default=True)
+@click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
+              help="Unacknowledged bytes held before requests get 429.")  # fmt: skip
+@max_record_option
+def http_command(
+    *,
+    listen: str, keys_file: Path, default_parser: str, max_body_bytes: int, max_queued_bytes: int,
+    max_record_bytes: int,
+) -> None:  # fmt: skip
+    """Receive JSON / NDJSON batches over HTTP, authenticated per tenant; run until SIGTERM."""
+    from ingest.shippers.http import ApiKeys, HttpOptions, KeyFileError, Receiver, serve_http
+
+    host, port = _address(listen, "--listen")
+    try:
+        keys = ApiKeys.load(keys_file)
+    except KeyFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--keys") from None
+    options = HttpOptions(
+        source=f"http:{listen}", max_body_bytes=max_body_bytes, default_parser=default_parser
+    )
+
+    async def run() -> None:
+        sink = _network_sink(max_queued_bytes, max_record_bytes)
+        try:
+            await serve_http(Receiver(keys, sink, options), host, port, _stop_event())
+        finally:
+            await asyncio.to_thread(sink.close)
+
+    _serve(run())
+
+
+def _network_sink(max_queued_bytes: int, max_record_bytes: int):  # type: ignore[no-untyped-def]
+    from ingest.shippers.network_sink import NetworkSink
+    from ingest.shippers.records import RawSink, ingest_producer_settings
+    from socpipe.bus import KafkaBus
+
+    bus = KafkaBus(get_settings())
+    bus.ensure_pipeline_topics()
+    sink = RawSink(bus.publisher(**ingest_producer_settings()), bus.topics, max_record_bytes)
+    return NetworkSink(sink, max_queued_bytes=max_queued_bytes).start()

@@ -152,6 +152,14 @@ class Responders:
             )
             if problems:
                 raise ConfigError("responder configuration:\n  " + "\n  ".join(problems))
+        worst = _longest_delivery_s(settings)
+        if settings.claim_timeout_s < worst:
+            log.warning(
+                "claim timeout shorter than the longest notice delivery: a slow send may be taken over and "
+                "repeated (same id)",
+                claim_timeout_s=settings.claim_timeout_s,
+                longest_delivery_s=worst,
+            )
         self.es = es_client(settings)
         self.claims = Claims(
             self.es, owner=f"responder-{uuid.uuid4().hex[:12]}", timeout_s=settings.claim_timeout_s
@@ -178,6 +186,15 @@ class Responders:
 
     def close(self) -> None:
         self.es.close()
+
+
+def _longest_delivery_s(settings: Settings) -> float:
+    """Every attempt timing out, with the longest backoff (and jitter) between attempts."""
+    waits = [
+        min(settings.notice_backoff_s * 2**i, settings.notice_backoff_s * 16) + settings.notice_backoff_s
+        for i in range(settings.notice_attempts - 1)
+    ]
+    return settings.notice_attempts * settings.notice_timeout_s + sum(waits)
 
 
 def build_stage(settings: Settings, config: ResponderConfig | None = None) -> ResponderStage:

@@ -194,7 +194,7 @@ def _longest_delivery_s(settings: Settings) -> float:
         min(settings.notice_backoff_s * 2**i, settings.notice_backoff_s * 16) + settings.notice_backoff_s
         for i in range(settings.notice_attempts - 1)
     ]
-    return settings.notice_attempts * settings.notice_timeout_s + sum(waits)
+    return float(settings.notice_attempts * settings.notice_timeout_s + sum(waits))
 
 
 def build_stage(settings: Settings, config: ResponderConfig | None = None) -> ResponderStage:

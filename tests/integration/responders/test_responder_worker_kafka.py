@@ -122,3 +122,36 @@ def test_two_workers_in_one_group_then_a_full_replay_duplicate_nothing(
     assert [d.original for d in dead] == [b"not a detection"] * 2
     assert len({(d.position.topic, d.position.partition, d.position.offset) for d in dead}) == 1
     assert dead[0].stage == "responder" and dead[0].position.topic == rsettings.topics.detections
+
+
+def test_socpipe_responder_run_from_the_command_line(
+    rsettings: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`socpipe responder run --exit-when-idle N` consumes the detections topic and writes the incidents."""
+    from click.testing import CliRunner
+
+    from socpipe.cli.main import cli
+    from socpipe.settings import get_settings
+
+    bus = KafkaBus(rsettings)
+    bus.ensure_pipeline_topics()
+    _produce(bus, rsettings.topics.detections, [(b"blue", envelope_bytes(detection(n, "blue"))) for n in range(3)])
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": rsettings.kafka_bootstrap_servers,
+        "ELASTICSEARCH_URL": rsettings.elasticsearch_url,
+        "SOCPIPE_TOPIC_PREFIX": rsettings.topic_prefix,
+        "SOCPIPE_INDEX_PREFIX": rsettings.index_prefix,
+        "SOCPIPE_TENANTS_FILE": str(rsettings.tenants_file),
+        "SOCPIPE_SMTP_PORT": str(rsettings.smtp_port),
+        "SOCPIPE_POLL_TIMEOUT_MS": "300",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["responder", "run", "--exit-when-idle", "5"], catch_exceptions=False)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0 and "responder: 3 records" in result.output, result.output
+    [incident] = sources(es, rsettings, "incidents", "blue")
+    assert incident["incident"]["detection_count"] == 3

@@ -1,7 +1,9 @@
 """DNS tunnelling: long, high-entropy subdomains, or an unusual number of distinct ones, under one domain.
 
 State per `host|domain` (the registered domain, e.g. `example.co.uk`): the distinct subdomains
-queried in the last `window` (at most `volume_threshold` kept) and, apart, those that look encoded
+queried in the last `window` (at most `volume_threshold` kept, as 12-hex-digit digests so that a
+key costs the same however long the names; the last 3 names are kept as examples) and, apart, the
+ones that look encoded
 (at least `min_length` characters and `min_entropy` bits of Shannon entropy per character). It fires
 when `min_encoded` encoded subdomains, or `volume_threshold` distinct ones, were queried in `window`.
 Repeating one name adds nothing: tunnels vary their names, caches and CDNs do not.
@@ -11,6 +13,7 @@ Reads Sysmon 22 and DNS-Client 3006/3008 (QueryName), ECS dns.question.name and 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Mapping
@@ -54,6 +57,10 @@ def registered_domain(name: str) -> tuple[str, str]:
     return ".".join(labels[-keep:]), ".".join(labels[:-keep])
 
 
+def _digest(sub: str) -> str:
+    return hashlib.blake2b(sub.encode(), digest_size=6).hexdigest()
+
+
 def entropy(text: str) -> float:
     """Shannon entropy in bits per character."""
     if not text:
@@ -63,7 +70,7 @@ def entropy(text: str) -> float:
 
 
 class DnsTunnellingConfig(HeuristicConfig):
-    max_keys: int = Field(default=5000, ge=1, le=1_000_000, description="Host/domain pairs kept per tenant.")
+    max_keys: int = Field(default=1000, ge=1, le=1_000_000, description="Host/domain pairs kept per tenant.")
     window: Duration = Field(default=600.0, gt=0)
     min_length: int = Field(
         default=30, ge=8, description="Subdomain length (without dots) that may be encoded."
@@ -79,10 +86,11 @@ class DnsTunnellingConfig(HeuristicConfig):
 
 
 class _Domain:
-    __slots__ = ("encoded", "quiet_until", "subdomains")
+    __slots__ = ("encoded", "quiet_until", "recent", "subdomains")
 
     def __init__(self, volume: WindowSpec, encoded: WindowSpec) -> None:
-        self.subdomains = DistinctWindow(volume)
+        self.subdomains = DistinctWindow(volume)  # digests of the subdomains
+        self.recent: list[str] = []
         self.encoded = DistinctWindow(encoded)
         self.quiet_until = NEVER
 
@@ -116,9 +124,10 @@ class DnsTunnelling(Heuristic[DnsTunnellingConfig]):
         ts = timestamp.timestamp()
         key = f"{host or '?'}|{domain}"
         state = self.state.setdefault(key, lambda: _Domain(self.volume_spec, self.encoded_spec))
-        if not state.subdomains.add(sub, ts):
+        if not state.subdomains.add(_digest(sub), ts):
             self.late += 1
             return []
+        state.recent = [*state.recent[-2:], sub]
         letters = sub.replace(".", "")
         config = self.config
         bits = 0.0
@@ -140,7 +149,7 @@ class DnsTunnelling(Heuristic[DnsTunnellingConfig]):
             start = state.encoded.first_time()
         else:
             why = f"{distinct} distinct subdomains (threshold {config.volume_threshold})"
-            examples = state.subdomains.values()
+            examples = state.recent
             start = state.subdomains.first_time()
         explanation = (
             f"host {host or 'unknown'} queried {why} of {domain} within {window}, "
@@ -174,16 +183,17 @@ class DnsTunnelling(Heuristic[DnsTunnellingConfig]):
     def snapshot(self) -> dict[str, Any]:
         return {
             "keys": [
-                [k, s.subdomains.snapshot(), s.encoded.snapshot(), dump_time(s.quiet_until)]
+                [k, s.subdomains.snapshot(), s.encoded.snapshot(), dump_time(s.quiet_until), s.recent]
                 for k, s in self.state.items()
             ]
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.state = LruMap(self.config.max_keys)
-        for key, subdomains, encoded, quiet in state.get("keys", []):
+        for key, subdomains, encoded, quiet, recent in state.get("keys", []):
             s = _Domain(self.volume_spec, self.encoded_spec)
             s.subdomains = DistinctWindow.restore(self.volume_spec, subdomains)
+            s.recent = list(recent)
             s.encoded = DistinctWindow.restore(self.encoded_spec, encoded)
             s.quiet_until = load_time(quiet)
             self.state[key] = s

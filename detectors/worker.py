@@ -8,14 +8,14 @@ workers in the consumer group.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import structlog
 from pydantic import ValidationError
 
 from detectors.detection import detection_from_match
-from detectors.state import StatefulComponent, StateStore
+from detectors.state import StateStore
 from schemas.detection import Detection, EventRef
 from schemas.envelope import Envelope
 from schemas.event import EcsEvent
@@ -80,5 +80,3 @@ class DetectorStage:
         message = DetectionEnvelope(kind="detection", tenant=detection.tenant, id=detection.id, payload=detection)
         return Outbound(self.topics.detections, message.model_dump_json().encode(), key=detection.tenant.encode())
 
-
-ComponentFactory = Callable[[], dict[str, StatefulComponent]]

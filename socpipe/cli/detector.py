@@ -9,9 +9,8 @@ from socpipe.worker import Stage
 
 def _build(settings: Settings) -> Stage:
     from detectors.build import build_detector_stage
-    from detectors.stateful import default_components
 
-    return build_detector_stage(settings, default_components(settings))
+    return build_detector_stage(settings)
 
 
 detector = stage_command(

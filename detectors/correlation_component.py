@@ -1,0 +1,63 @@
+"""Sigma correlation rules as a StatefulComponent of the detector stage (see detectors/state.py).
+
+Fed with the Sigma matches of each event at the event's own time; a correlation that fires becomes
+a Detection of kind `correlation` whose id is the correlation match's (deterministic) id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from detectors.detection import entity_of
+from detectors.sigma.correlation import CorrelationEngine
+from detectors.sigma.correlation_state import CorrelationMatch, CorrelationState
+from detectors.sigma.loader import RuleSet
+from schemas.common import Severity
+from schemas.detection import Detection, DetectionKind, EventRef, RuleRef
+from schemas.event import EcsEvent
+
+_LEVELS = {s.value for s in Severity}
+
+
+class CorrelationComponent:
+    def __init__(self, ruleset: RuleSet, allowed_lateness_s: float = 60.0) -> None:
+        self.engine = CorrelationEngine(ruleset, allowed_lateness=allowed_lateness_s)
+
+    def detect(
+        self, event: EcsEvent, flat: Mapping[str, Any], matches: list[Any], ref: EventRef
+    ) -> list[Detection]:
+        fired: list[CorrelationMatch] = []
+        for match in matches:
+            fired += self.engine.feed(match, flat, event.tenant, event.timestamp)
+        return [_detection(c, event, flat, ref) for c in fired]
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.engine.snapshot().model_dump(mode="json")
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.engine.restore(CorrelationState.model_validate(state))
+
+
+def _detection(match: CorrelationMatch, event: EcsEvent, flat: Mapping[str, Any], ref: EventRef) -> Detection:
+    level = (match.level or "medium").lower()
+    start = datetime.fromtimestamp(match.window_start, UTC).isoformat()
+    end = datetime.fromtimestamp(match.window_end, UTC).isoformat()
+    return Detection(
+        id=match.id,
+        tenant=event.tenant,
+        kind=DetectionKind.correlation,
+        rule=RuleRef(
+            id=match.correlation_id, title=match.title, level=Severity(level) if level in _LEVELS else Severity.medium,
+            author=match.author, tags=list(match.tags), logsource={"correlation": match.type},
+        ),
+        event_time=event.timestamp,
+        matched={"group": match.group, "value": match.value, "rules": match.rules},
+        entity=entity_of(dict(flat)),
+        event_ref=ref,
+        explanation=(
+            f"{match.type} correlation: value {match.value:g} for group {match.group} between {start} and {end} "
+            f"over {len(match.event_refs)} events of rules {', '.join(match.rules)}"
+        ),
+    )

@@ -96,6 +96,10 @@ def _detection(match: Any, path: Path, line: int) -> dict[str, Any]:
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal)."
 )
+@click.option(
+    "--heuristics/--no-heuristics", default=True, show_default=True,
+    help="Also run the anomaly heuristics of rules/heuristics.yaml (events at their own time).",
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def scan(  # noqa: PLR0917 - click passes one argument per option
     rule_paths: tuple[Path, ...],
@@ -104,6 +108,7 @@ def scan(  # noqa: PLR0917 - click passes one argument per option
     tenant: str | None,
     tenant_config: Path | None,
     progress: bool | None,
+    heuristics: bool,
     paths: tuple[Path, ...],
 ) -> None:
     """Run the Sigma rules over event files (JSON lines or Windows event JSON, flat or nested)."""
@@ -121,6 +126,7 @@ def scan(  # noqa: PLR0917 - click passes one argument per option
     click.echo(ruleset.report.summary(), err=True)
     for problem in ruleset.report.failed:
         click.echo(f"  {problem}", err=True)
+    offline = _heuristics(tenant) if heuristics else None
     files = [
         f for p in paths for f in (sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])
     ]
@@ -132,9 +138,11 @@ def scan(  # noqa: PLR0917 - click passes one argument per option
         for f in files:
             for line, event in read_events(f, bad):
                 n_events += 1
-                for m in engine.match(event, tenant, event_ref=f"{f}:{line}"):
+                found = [_detection(m, f, line) for m in engine.match(event, tenant, event_ref=f"{f}:{line}")]
+                if offline is not None:
+                    found += offline.feed(event, f, line)
+                for det in found:
                     n_detections += 1
-                    det = _detection(m, f, line)
                     if fmt == "jsonl":
                         click.echo(orjson.dumps(det, default=str).decode())
                     else:
@@ -146,9 +154,22 @@ def scan(  # noqa: PLR0917 - click passes one argument per option
         click.echo(f"bad input: {message}", err=True)
     click.echo(
         f"{n_events} events, {n_detections} detections, "
-        f"{len(bad)} bad records, {sum(engine.errors.values())} rule errors",
+        f"{len(bad)} bad records, {sum(engine.errors.values())} rule errors"
+        + (f", {offline.untimed} events without a time (not seen by the heuristics)" if offline else ""),
         err=True,
     )
+
+
+def _heuristics(tenant: str | None) -> Any:
+    """The heuristics engine on rules/heuristics.yaml; a bad file stops the scan with every problem."""
+    from detectors.heuristics import HeuristicConfigError  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from detectors.heuristics.offline import ScanHeuristics  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+
+    try:
+        return ScanHeuristics(tenant)
+    except HeuristicConfigError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from exc
 
 
 class _Progress:

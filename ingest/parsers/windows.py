@@ -94,9 +94,9 @@ def _event_data(data: Any) -> dict[str, Any]:
 def flatten_windows_event(record: Mapping[str, Any]) -> dict[str, Any]:
     """Flatten one nested Windows event record (see module docstring); flat input passes through."""
     event = record.get("Event", record)
-    if not isinstance(event, Mapping) or "System" not in event:
-        return dict(record)
-    flat = _system(event.get("System") or {})
+    if not isinstance(event, Mapping) or not isinstance(event.get("System"), Mapping):
+        return dict(record)  # flat already (or not a Windows event: the parser refuses it)
+    flat = _system(event["System"])
     system_keys = set(flat)
     for section, extract in (("EventData", _event_data), ("UserData", None)):
         if section not in event:

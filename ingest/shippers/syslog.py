@@ -87,7 +87,8 @@ class SyslogFramer:
             return None
         size, start = int(count.group(1)), count.end()
         if size > self.max:
-            self._head, self._length, self._skip = buf[start : start + DEAD_LETTER_HEAD_BYTES], size, size
+            head = buf[start : start + min(size, DEAD_LETTER_HEAD_BYTES)]
+            self._head, self._length, self._skip = head, size, size
             return start
         if len(buf) - start < size:
             return _WAIT

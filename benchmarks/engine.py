@@ -9,7 +9,9 @@ each line is decoded (orjson) and matched. Prints:
 - (a) the cost of only decoding the same lines with stdlib json, and the engine / json ratio;
 - (b) a naive evaluator (every rule tried on every event, no index, no prefilter) on a sample
   of every 40th event;
-- (c) whether engine and naive evaluator give identical detections on that sample.
+- (c) whether engine and naive evaluator give identical detections on that sample;
+- (d) the engine with the anomaly heuristics of rules/heuristics.yaml beside it (each event also fed
+  to a HeuristicEngine at its own time, parsed from the record), unless --no-heuristics.
 
     .venv/bin/python benchmarks/engine.py [--events N] [--repeat 3] [--sample 5000]
 """
@@ -31,6 +33,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detectors.heuristics import HeuristicEngine, event_time
 from detectors.sigma import Engine, load_rules
 from detectors.sigma.loader import RuleSet, rule_files
 from detectors.sigma.naive import naive_match
@@ -80,6 +83,18 @@ def run_engine(engine: Engine, lines: list[bytes]) -> int:
     return n
 
 
+def run_with_heuristics(engine: Engine, heuristics: HeuristicEngine, lines: list[bytes]) -> int:
+    loads, match, feed = orjson.loads, engine.match, heuristics.feed
+    n = 0
+    for line in lines:
+        event = loads(line)
+        n += len(match(event))
+        ts = event_time(event)
+        if ts is not None:
+            n += len(feed(event, "bench", ts))
+    return n
+
+
 def run_json(lines: list[bytes]) -> None:
     loads = json.loads
     for line in lines:
@@ -100,11 +115,12 @@ def compare(ruleset: RuleSet, engine: Engine, lines: list[bytes]) -> tuple[float
     return elapsed, sum(map(len, naive)), diffs
 
 
-def main() -> int:
+def main() -> int:  # noqa: PLR0915 (one linear report, figure after figure)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=0, help="use only the first N events (0: all)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sample", type=int, default=5000, help="events for the naive comparison")
+    ap.add_argument("--no-heuristics", action="store_true", help="skip (d), the engine with the heuristics")
     args = ap.parse_args()
     corpus = corpus_dir()
     if corpus is None:
@@ -124,19 +140,26 @@ def main() -> int:
 
     bench = corpus / "bench" / "otrf-200k.jsonl.gz"
     engine_times, json_times, detections, n, sample = [], [], 0, 0, []
+    both_times, both_found = [], 0
     for _ in range(args.repeat):
-        eng_t = json_t = 0.0
-        detections = n = 0
+        eng_t = json_t = both_t = 0.0
+        detections = n = both_found = 0
+        heuristics = None if args.no_heuristics else HeuristicEngine()
         for lines in chunks(bench, args.events):  # interleaved, so both see the same machine load
             t, found = timed(run_engine, engine, lines)
             eng_t += t
             detections += found
             json_t += timed(run_json, lines)[0]
+            if heuristics is not None:
+                t, found = timed(run_with_heuristics, engine, heuristics, lines)
+                both_t += t
+                both_found += found
             n += len(lines)
             if len(engine_times) == 0:  # spread the sample over the whole file
                 sample += lines[:: max(1, 200_000 // args.sample)]
         engine_times.append(eng_t)
         json_times.append(json_t)
+        both_times.append(both_t)
     print(f"events: {n} from bench/otrf-200k.jsonl.gz (decode + match timed, decompression not)")
     eng_t, json_t = statistics.median(engine_times), statistics.median(json_times)
     print(
@@ -147,6 +170,12 @@ def main() -> int:
         f"(a) stdlib json.loads only: {n / json_t:,.0f} events/s;"
         f" engine costs {eng_t / json_t:.2f}x json decoding"
     )
+    if not args.no_heuristics:
+        both_t = statistics.median(both_times)
+        print(
+            f"(d) engine + heuristics: {n / both_t:,.0f} events/s ({both_t / eng_t - 1:+.0%} time), "
+            f"{both_found - detections} heuristic findings"
+        )
     errors = sum(engine.errors.values())
     if errors:
         print(f"    rule evaluation errors: {dict(engine.errors)}")

@@ -62,6 +62,51 @@ TRIAGE: dict[tuple[str, str], tuple[bool, str]] = {
         "services.exe starting rundll32 C:\\Users\\PEDRO~1.GUS\\AppData\\Local\\Temp\\rtcpef.dll: the "
         "simulated malicious service running (SYSTEM via a service, 2023-08-15 on MKT01)",
     ),
+    ("password_spraying", "source:ws:workstation5"): (
+        True,
+        "the same PurpleSharp T1110.003 spray (fires only with a threshold of 7 or fewer accounts)",
+    ),
+    ("rare_lineage", "pair:cmd.exe>purplesharp.exe"): (
+        True,
+        "pgustavo starting PurpleSharp.exe /t T1110.003,T1558.003,T1135,T1021.006 on WORKSTATION5: "
+        "the simulation tool itself",
+    ),
+    ("rare_lineage", "pair:svchost.exe>wsmprovhost.exe"): (
+        True,
+        "WinRM host process on WORKSTATION7 one second after PurpleSharp's T1021.006 (remote management) "
+        "from WORKSTATION5",
+    ),
+    ("rare_lineage", "pair:wsmprovhost.exe>powershell.exe"): (
+        True,
+        "PowerShell as pgustavo inside that WinRM session on WORKSTATION7 (T1021.006 lateral movement)",
+    ),
+    ("rare_lineage", "pair:cmd.exe>mshta.exe"): (
+        True,
+        'wardog running mshta vbscript:Execute("...Run ""powershell -noexit -command Get-Service sysmon""") '
+        "on WORKSTATION5: the mshta proxy-execution simulation (T1218.005)",
+    ),
+    ("rare_lineage", "pair:mshta.exe>powershell.exe"): (
+        True,
+        "the PowerShell that mshta script starts (same T1218.005 simulation)",
+    ),
+    ("rare_lineage", "pair:powershell.exe>hh.exe"): (
+        True,
+        "hh.exe C:\\ProgramData\\T1218.001.chm on WORKSTATION5: the compiled-HTML-help simulation "
+        "(T1218.001)",
+    ),
+    ("rare_lineage", "pair:hh.exe>cmd.exe"): (
+        True,
+        "cmd /c calc.exe started by that .chm (same T1218.001 simulation)",
+    ),
+    ("rare_lineage", "pair:svchost.exe>gpupdate.exe"): (
+        False,
+        "gpupdate /target:computer from the Task Scheduler service (NETWORK SERVICE): a routine Group Policy "
+        "refresh",
+    ),
+    ("rare_lineage", "pair:compattelrunner.exe>rundll32.exe"): (
+        False,
+        "CompatTelRunner running rundll32 GeneralTel.dll,RunInUserCxt: Windows telemetry, benign",
+    ),
     ("rare_lineage", "pair:compattelrunner.exe>powershell.exe"): (
         False,
         "Windows Compatibility Telemetry (CompatTelRunner as SYSTEM) running its own PowerShell "

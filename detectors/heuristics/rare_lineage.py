@@ -4,6 +4,7 @@ The baseline is learned from the stream: how often each `parent>child` pair of f
 (lower-cased, without folders, so per-user paths do not split a pair) and each parent started. A pair
 fires while it has been seen at most `max_prior` times before, once the baseline is mature (at least
 `min_baseline` process starts over at least `learning_period`), and at most once per `suppress`.
+Allow-listed pairs and hosts count in the baseline (they are part of what is usual) but never fire.
 Pairs beyond `max_keys` are evicted least recently seen first: a common pair is seen often and
 stays; an evicted rare pair would count as new again.
 
@@ -122,8 +123,6 @@ class RareLineage(Heuristic[RareLineageConfig]):
         parent, child = fields.basename(parent_path), fields.basename(child_path)
         pair_name = f"{parent}>{child}"
         host = fields.host(event)
-        if self.allow.processes(pair_name) or self.allow.processes(child) or self.allow.hosts(host):
-            return []
         ts = timestamp.timestamp()
         self.since = min(self.since, ts)
         pair = self.pairs.setdefault(pair_name, _Pair)
@@ -139,6 +138,9 @@ class RareLineage(Heuristic[RareLineageConfig]):
             or prior > config.max_prior
             or parent_count < config.min_parent
             or ts < pair.quiet_until
+            or self.allow.processes(pair_name)  # allowed pairs are learned like any other, never reported
+            or self.allow.processes(child)
+            or self.allow.hosts(host)
         ):
             return []
         pair.quiet_until = ts + config.suppress

@@ -35,7 +35,8 @@ def bench() -> ModuleType:
 
 def test_findings_stay_within_each_false_positive_budget(bench: ModuleType) -> None:
     """Per heuristic, false positives per 100,000 corpus events are at most the tenant's fp_budget,
-    and the corpus's simulated log clearing, PsExec service and password spray are found."""
+    and the corpus's simulated log clearing, PsExec service, password spray and mshta/hh.exe/WinRM
+    process chains are found."""
     config = load_config()
     corpus = corpus_dir()
     assert corpus is not None
@@ -50,4 +51,5 @@ def test_findings_stay_within_each_false_positive_budget(bench: ModuleType) -> N
         "socpipe-heuristic-log-cleared",
         "socpipe-heuristic-first-time-service",
         "socpipe-heuristic-brute-force",
+        "socpipe-heuristic-rare-lineage",
     } <= caught

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from responder_helpers import WebhookSink, count, detection, envelope_bytes, sources
 
@@ -12,7 +13,8 @@ from responders.audit import verify_live
 from responders.worker import Responders
 from schemas.deadletter import DeadLetter
 from socpipe.bus import KafkaBus, Outbound
-from socpipe.settings import Settings
+from socpipe.cli.main import cli
+from socpipe.settings import Settings, get_settings
 from socpipe.worker import WorkerStats, run_worker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch]
@@ -128,14 +130,11 @@ def test_socpipe_responder_run_from_the_command_line(
     rsettings: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`socpipe responder run --exit-when-idle N` consumes the detections topic and writes the incidents."""
-    from click.testing import CliRunner
-
-    from socpipe.cli.main import cli
-    from socpipe.settings import get_settings
-
     bus = KafkaBus(rsettings)
     bus.ensure_pipeline_topics()
-    _produce(bus, rsettings.topics.detections, [(b"blue", envelope_bytes(detection(n, "blue"))) for n in range(3)])
+    _produce(
+        bus, rsettings.topics.detections, [(b"blue", envelope_bytes(detection(n, "blue"))) for n in range(3)]
+    )
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": rsettings.kafka_bootstrap_servers,
         "ELASTICSEARCH_URL": rsettings.elasticsearch_url,
@@ -149,7 +148,9 @@ def test_socpipe_responder_run_from_the_command_line(
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(cli, ["responder", "run", "--exit-when-idle", "5"], catch_exceptions=False)
+        result = CliRunner().invoke(
+            cli, ["responder", "run", "--exit-when-idle", "5"], catch_exceptions=False
+        )
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0 and "responder: 3 records" in result.output, result.output

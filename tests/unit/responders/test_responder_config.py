@@ -21,7 +21,8 @@ def test_shipped_files_load_and_map_every_record_type(shipped_config: ResponderC
 
 
 def test_controls_cover_the_frameworks_the_issue_names(shipped_config: ResponderConfig) -> None:
-    """SOC 2 CC7.2-7.5, ISO 27001 A.5.24-28, PCI DSS 10.x, 12.10, HIPAA 164.308(a)(6), NIST CSF DE/RS, GDPR 33."""
+    """SOC 2 CC7.2-7.5, ISO 27001 A.5.24-28, PCI DSS 10.x and 12.10, HIPAA 164.308(a)(6), NIST CSF 2.0 DE
+    and RS, GDPR art. 33 (personal data only)."""
     used = {c for t in EvidenceType for c in shipped_config.controls.for_record(t, personal_data=True)}
     for control in [
         "SOC2:CC7.2",
@@ -66,7 +67,7 @@ def test_durations(text: object, expected: int) -> None:
 
 
 def test_bad_files_report_every_problem_with_its_location(tmp_path: Path) -> None:
-    """A webhook without secret, a bad address, a duplicate tenant and an unknown control: all in one error."""
+    """A webhook without secret, a bad address, a duplicate tenant, an unknown key and control: one error."""
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "tenants.yaml").write_text(

@@ -40,6 +40,8 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     )
     # Libraries (kafka-python, elasticsearch) log through the standard library; keep them quiet.
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+    # kafka-python warns about transient metadata gaps (a topic just created) that it recovers from.
+    logging.getLogger("kafka").setLevel(max(numeric, logging.ERROR))
     _configured = True
 
 

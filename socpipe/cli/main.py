@@ -22,8 +22,9 @@ def cli(log_level: str) -> None:
 
 
 def _register() -> None:
-    from socpipe.cli import detector, dev, rules, schemas
+    from socpipe.cli import demo, detector, dev, rules, schemas
 
+    cli.add_command(demo.demo)
     cli.add_command(dev.dev)
     cli.add_command(detector.detector)
     cli.add_command(rules.rules_group)
@@ -39,6 +40,12 @@ def _register() -> None:
     from socpipe.cli import scan
 
     cli.add_command(scan.scan)
+
+    from socpipe.cli import dlq, ingest, normalise
+
+    cli.add_command(ingest.ingest)
+    cli.add_command(normalise.normalise)
+    cli.add_command(dlq.dlq)
 
 
 _register()

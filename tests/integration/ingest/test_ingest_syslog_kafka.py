@@ -1,0 +1,125 @@
+"""Syslog receivers against real Kafka: UDP, TCP (octet counting and newlines) and TLS, bad input kept."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from ingest_helpers import dead_letters, events, raw_records, run_normalise
+
+from ingest.shippers.network_sink import NetworkSink
+from ingest.shippers.records import RawSink, ingest_producer_settings
+from ingest.shippers.syslog import ReceiverStats, SyslogListener, serve_syslog, tls_context
+from socpipe.bus import KafkaBus
+from socpipe.settings import Settings
+
+pytestmark = pytest.mark.kafka
+
+
+def _self_signed(tmp_path: Path) -> tuple[str, str]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+@contextmanager
+def _receiver(
+    settings: Settings, listeners: list[SyslogListener], max_bytes: int = 4096
+) -> Iterator[ReceiverStats]:
+    """Runs serve_syslog on its own event loop thread; yields its stats (bound ports) once listening."""
+    bus = KafkaBus(settings)
+    bus.ensure_pipeline_topics()
+    sink = NetworkSink(RawSink(bus.publisher(**ingest_producer_settings()), bus.topics, max_bytes)).start()
+    loop = asyncio.new_event_loop()
+    stats, stop, started = ReceiverStats(), asyncio.Event(), threading.Event()
+
+    async def main() -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(serve_syslog(listeners, sink, stop, max_message_bytes=max_bytes,
+                                                started=ready, stats=stats))  # fmt: skip
+        await ready.wait()
+        started.set()
+        await task
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),))
+    thread.start()
+    assert started.wait(10)
+    try:
+        yield stats
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        sink.close()
+        sink.sink.publisher.close()
+
+
+def test_udp_tcp_and_tls_messages_reach_kafka_with_the_listeners_tenant(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Messages over UDP, TCP with both framings and TLS arrive as RawRecords of the configured tenant,
+    keyed by the sender's address; normalise parses RFC 3164 and RFC 5424 alike."""
+    cert, key = _self_signed(tmp_path)
+    listeners = [
+        SyslogListener("udp", "127.0.0.1", 0, tenant="acme"),
+        SyslogListener("tcp", "127.0.0.1", 0, tenant="acme"),
+        SyslogListener("tls", "127.0.0.1", 0, tenant="globex", tls=tls_context(cert, key)),
+    ]
+    with _receiver(settings, listeners) as stats:
+        udp_port, tcp_port, tls_port = stats.ports
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.sendto(
+                b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick", ("127.0.0.1", udp_port)
+            )
+        with socket.create_connection(("127.0.0.1", tcp_port)) as tcp:
+            message = b"<165>1 2003-10-11T22:14:15.003Z host1 app 42 ID47 - multi\nline"
+            tcp.sendall(
+                b"%d %s" % (len(message), message) + b"<13>Nov 30 08:00:00 host2 cron: newline framed\n"
+            )
+        client = ssl.create_default_context(cafile=cert)
+        with (
+            socket.create_connection(("127.0.0.1", tls_port)) as plain,
+            client.wrap_socket(plain, server_hostname="localhost") as tls,
+        ):
+            tls.sendall(b"<13>Nov 30 08:00:01 host3 sshd[1]: over TLS\n")
+        raws = raw_records(settings, at_least=4)
+    assert sorted((r.tenant, r.source.split(":")[0]) for r in raws) == [
+        ("acme", "syslog-tcp"), ("acme", "syslog-tcp"), ("acme", "syslog-udp"), ("globex", "syslog-tls"),
+    ]  # fmt: skip
+    assert all(r.peer == "127.0.0.1" and r.host_hint == "127.0.0.1" and r.parser == "syslog" for r in raws)
+    run_normalise(settings)
+    got = {e.payload.message: e for e in events(settings, at_least=4)}
+    assert set(got) == {"'su root' failed for lonvick", "multi\nline", "newline framed", "over TLS"}
+    assert got["over TLS"].tenant == "globex" and got["multi\nline"].payload.original["procid"] == "42"
+
+
+def test_bad_syslog_input_is_dead_lettered(settings: Settings) -> None:
+    """Non-UTF-8 and oversized messages are refused at the receiver, unparseable ones at normalise."""
+    listeners = [SyslogListener("tcp", "127.0.0.1", 0, tenant="acme")]
+    with _receiver(settings, listeners, max_bytes=1024) as stats:
+        with socket.create_connection(("127.0.0.1", stats.ports[0])) as tcp:
+            tcp.sendall(b"<13>Nov 30 08:00:00 h app: caf\xe9\n")  # latin-1
+            tcp.sendall(b"2000 " + b"z" * 2000)  # octet counted, over the limit
+            tcp.sendall(b"<999>garbage priority\n")
+            tcp.sendall(b"<13>Nov 30 08:00:00 h app: fine\n")
+        letters = dead_letters(settings, at_least=2)
+    run_normalise(settings)
+    letters = dead_letters(settings, at_least=3)
+    reasons = sorted((d.stage, d.error_type) for d in letters)
+    assert reasons == [
+        ("ingest", "RecordTooLarge"),
+        ("ingest", "UnicodeDecodeError"),
+        ("normalise", "ParseError"),
+    ]
+    assert all(d.tenant == "acme" and d.position.peer in (None, "127.0.0.1") and d.reason for d in letters)
+    assert [e.payload.message for e in events(settings, at_least=1)] == ["fine"]

@@ -1,7 +1,8 @@
 """The normalise stage: RawRecords from events.raw, parsed by their named parser, to events.ecs.
 
-Each event travels as `Envelope(kind="event", id=event.event_id())`, keyed `tenant:host` so one
-host's events stay in order. A record that is not a RawRecord, names an unknown parser, or that its
+Each event travels as `Envelope(kind="event", id=event.event_id())`, keyed by tenant: one tenant's
+events (so each host's) stay in order on one partition, and the detectors' stateful components
+(correlation windows, heuristic baselines, kept per partition) see every event of the tenant. A record that is not a RawRecord, names an unknown parser, or that its
 parser refuses becomes a dead letter with the reason, the parser, the tenant, the Kafka and source
 positions, and the consumed bytes (the RawRecord, so `socpipe dlq replay` can re-drive it as is).
 """
@@ -50,11 +51,8 @@ class NormaliseStage:
 
     def _outbound(self, event: EcsEvent, raw: RawRecord) -> Outbound:
         envelope = EventEnvelope(kind="event", tenant=event.tenant, id=event.event_id(), payload=event)
-        host = event.host.name if event.host and event.host.name else raw.host_hint or ""
         return Outbound(
-            self.topics.ecs,
-            envelope.model_dump_json(by_alias=True, exclude_none=True).encode(),
-            f"{event.tenant}:{host}".encode(),
+            self.topics.ecs, envelope.model_dump_json(by_alias=True, exclude_none=True).encode(), event.tenant.encode()
         )
 
     def _refused(self, record: Inbound, raw: RawRecord, exc: ParseError | UnknownParserError) -> DeadLetter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import threading
 import time
@@ -126,3 +127,14 @@ def test_at_least_once_mode_resumes_from_the_local_checkpoint(settings: Settings
         handle.write("c\n")
     assert _tail(settings, path, options).run().shipped == 1
     assert [r.data for r in raw_records(settings, at_least=3)] == ["a", "b", "c"]
+
+
+def test_compressed_file_is_shipped_once(settings: Settings, tmp_path: Path) -> None:
+    """A .gz file (archived logs) is read decompressed, without --follow; a rerun ships nothing new."""
+    path = tmp_path / "old.log.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("".join(f"archived {i}\n" for i in range(100)))
+    options = _options(tmp_path, parser="text")
+    assert _tail(settings, path, options).run().shipped == 100
+    assert _tail(settings, path, options).run().shipped == 0
+    assert [r.offset for r in raw_records(settings, at_least=100)][:2] == [0, 11]

@@ -2,9 +2,10 @@
 
 Each event travels as `Envelope(kind="event", id=event.event_id())`, keyed by tenant: one tenant's
 events (so each host's) stay in order on one partition, and the detectors' stateful components
-(correlation windows, heuristic baselines, kept per partition) see every event of the tenant. A record that is not a RawRecord, names an unknown parser, or that its
-parser refuses becomes a dead letter with the reason, the parser, the tenant, the Kafka and source
-positions, and the consumed bytes (the RawRecord, so `socpipe dlq replay` can re-drive it as is).
+(correlation windows, heuristic baselines, kept per partition) see every event of the tenant.
+A record that is not a RawRecord, names an unknown parser, or that its parser refuses becomes a
+dead letter with the reason, the parser, the tenant, the Kafka and source positions, and the
+consumed bytes (the RawRecord, so `socpipe dlq replay` can re-drive it as is).
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ class NormaliseStage:
     def _outbound(self, event: EcsEvent, raw: RawRecord) -> Outbound:
         envelope = EventEnvelope(kind="event", tenant=event.tenant, id=event.event_id(), payload=event)
         return Outbound(
-            self.topics.ecs, envelope.model_dump_json(by_alias=True, exclude_none=True).encode(), event.tenant.encode()
+            self.topics.ecs,
+            envelope.model_dump_json(by_alias=True, exclude_none=True).encode(),
+            event.tenant.encode(),
         )
 
     def _refused(self, record: Inbound, raw: RawRecord, exc: ParseError | UnknownParserError) -> DeadLetter:

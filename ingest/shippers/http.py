@@ -233,6 +233,8 @@ async def serve_http(
     log.info("http receiver listening", host=host, port=bound)
     if started is not None:
         started.set()
-    await stop.wait()
-    await runner.cleanup()
+    try:
+        await receiver.sink.wait_until_stopped(stop)
+    finally:
+        await runner.cleanup()
     return bound

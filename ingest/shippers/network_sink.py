@@ -12,6 +12,7 @@ around it; each submitter gets a future that resolves to what became of its batc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -96,6 +97,15 @@ class NetworkSink:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
                 await asyncio.sleep(0.01)
+
+    async def wait_until_stopped(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set; raises if the sink failed meanwhile (Kafka refused writes for good),
+        so the service exits for its supervisor to restart it instead of accepting what it cannot ship."""
+        while not stop.is_set():
+            if self.failed is not None:
+                raise RuntimeError(f"the Kafka sink has stopped: {self.failed}") from self.failed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
 
     @property
     def queued_bytes(self) -> int:

@@ -232,9 +232,11 @@ async def serve_syslog(
         log.info("syslog listening", source=listener.source, tenant=listener.tenant)
     if started is not None:
         started.set()
-    await stop.wait()
-    for close in closers:
-        close()
+    try:
+        await sink.wait_until_stopped(stop)
+    finally:
+        for close in closers:
+            close()
     return stats
 
 

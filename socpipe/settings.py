@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=500, ge=1, le=100_000)
     poll_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
     log_level: str = "INFO"
+    # The operator's metrics: a Prometheus endpoint only when a port is set (`<stage> run --metrics-port`).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, description="0 takes a free port.")
+    metrics_host: str = Field(default="127.0.0.1", description="0.0.0.0 to let a scraper on another host in.")
+    metrics_lag_interval_s: float = Field(
+        default=5.0, ge=0, le=3600, description="Consumer lag is measured at most this often (a broker call)."
+    )
 
     # Responders: tenants (routes, thresholds, sensitive fields) and notice delivery.
     tenants_file: Path | None = Field(default=None, description="Tenants YAML; default rules/tenants.yaml.")

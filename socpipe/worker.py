@@ -7,23 +7,30 @@ so delivery is at least once and every stage must write idempotently (determinis
 
 Bad input is data: a stage turns it into a DeadLetter and the loop goes on. A broken program is
 an exception: it propagates, nothing is committed, and the process stops for its supervisor to restart.
+
+Metrics, labelled like the log context (stage, topic, partition): per committed batch the records,
+outputs per topic, dead letters and the batch's duration; between batches, at most every
+`lag_interval_s`, the consumer lag per assigned partition (one broker round trip, not per batch).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
-from pydantic import ValidationError
 from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata, TopicPartition
+from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter, SourcePosition
 from socpipe.bus import Inbound, Outbound, Publisher
+from socpipe.consumer_lag import LagReporter
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics, NullMetrics
 
@@ -84,15 +91,20 @@ def run_worker(
     idle_polls_before_exit: int | None = None,
     on_batch: Callable[[WorkerStats], None] | None = None,
     metrics: Metrics | None = None,
+    lag_interval_s: float = 5.0,
 ) -> WorkerStats:
     """Run until `stop` is set (or after `idle_polls_before_exit` empty polls, for demos and tests)."""
     stop = stop or threading.Event()
     metrics = metrics or NullMetrics()
+    lag = LagReporter(consumer, metrics, stage.name, interval_s=lag_interval_s)
     stats = WorkerStats()
     idle = 0
     with structlog.contextvars.bound_contextvars(stage=stage.name):
         log.info("worker started", dlq=dlq_topic)
+        for counter in ("records_processed", "dead_letters"):  # at 0 from the start, so alerts on rate() work
+            metrics.count(counter, 0, stage=stage.name)
         while not stop.is_set():
+            lag.maybe_report()
             polled = consumer.poll(timeout_ms=poll_timeout_ms, max_records=max_records)
             batch = [_to_inbound(r) for records in polled.values() for r in records]
             if not batch:
@@ -101,6 +113,7 @@ def run_worker(
                     break
                 continue
             idle = 0
+            started = time.perf_counter()
             output = stage.process(batch)
             publisher.send_all(output.messages)
             publisher.send_all(
@@ -109,18 +122,28 @@ def run_worker(
             )
             publisher.flush()
             consumer.commit(_next_offsets(batch))
-            stats.batches += 1
-            stats.records += len(batch)
-            stats.outputs += len(output.messages)
-            stats.dead_letters += len(output.dead_letters)
-            metrics.count("records_processed", len(batch), stage=stage.name)
-            metrics.count("dead_letters", len(output.dead_letters), stage=stage.name)
+            _account(stats, metrics, stage.name, len(batch), output, seconds=time.perf_counter() - started)
             for dead in output.dead_letters:
                 log.warning("dead letter", reason=dead.reason, **dead.position.model_dump(exclude_none=True))
             if on_batch:
                 on_batch(stats)
         log.info("worker stopped", records=stats.records, dead_letters=stats.dead_letters)
     return stats
+
+
+def _account(
+    stats: WorkerStats, metrics: Metrics, stage: str, records: int, output: StageOutput, *, seconds: float
+) -> None:
+    """A committed batch in the caller's stats and the operator's metrics (labels as in the log context)."""
+    stats.batches += 1
+    stats.records += records
+    stats.outputs += len(output.messages)
+    stats.dead_letters += len(output.dead_letters)
+    metrics.count("records_processed", records, stage=stage)
+    metrics.count("dead_letters", len(output.dead_letters), stage=stage)
+    for topic, sent in Counter(m.topic for m in output.messages).items():
+        metrics.count("outputs", sent, stage=stage, topic=topic)
+    metrics.observe("batch_duration_seconds", seconds, stage=stage)
 
 
 def _next_offsets(batch: Sequence[Inbound]) -> dict[TopicPartition, OffsetAndMetadata]:

@@ -1,32 +1,71 @@
-"""`socpipe <stage> run`: start one stage's worker in the consumer group until SIGTERM."""
+"""`socpipe <stage> run`: start one stage's worker in the consumer group until SIGTERM.
+
+This is the worker entry point, the one place that binds a real metrics exporter (STYLE habit 10):
+a Prometheus endpoint when `--metrics-port` / SOCPIPE_METRICS_PORT is set, no-op metrics otherwise.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 
 from socpipe.bus import KafkaBus
-from socpipe.settings import Settings, get_settings
+from socpipe.logging import get_logger
+from socpipe.metrics import Metrics, NullMetrics
+from socpipe.settings import Settings, SettingsError, get_settings
 from socpipe.worker import Stage, run_worker, stop_on_signals
+
+log = get_logger(__name__)
+
+
+@contextmanager
+def bound_metrics(settings: Settings) -> Iterator[Metrics]:
+    """Serve Prometheus metrics on metrics_host:metrics_port while the worker runs; NullMetrics if no port.
+
+    A port that cannot be bound stops the worker at start, naming the setting, rather than running blind.
+    """
+    if settings.metrics_port is None:
+        yield NullMetrics()
+        return
+    from socpipe.metrics_prometheus import PrometheusMetrics  # only workers that export pay for the import
+
+    exporter = PrometheusMetrics()
+    try:
+        port = exporter.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        raise SettingsError(
+            f"setting SOCPIPE_METRICS_PORT (--metrics-port): cannot listen on "
+            f"{settings.metrics_host}:{settings.metrics_port}: {exc}"
+        ) from None
+    log.info("metrics exporter listening", url=f"http://{settings.metrics_host}:{port}/metrics")
+    try:
+        yield exporter
+    finally:
+        exporter.close()
 
 
 def run_stage(settings: Settings, stage: Stage, group: str, topic: str, idle_exit: int | None = None) -> None:
-    """The same start-up for every stage: topics exist, consumer and publisher, the one loop."""
-    bus = KafkaBus(settings)
-    bus.ensure_pipeline_topics()
-    consumer = bus.consumer(group, [topic])
-    publisher = bus.publisher()
-    try:
-        stats = run_worker(
-            stage, consumer, publisher, settings.topics.dlq, stop=stop_on_signals(),
-            poll_timeout_ms=settings.poll_timeout_ms, max_records=settings.batch_size,
-            idle_polls_before_exit=idle_exit,
-        )
-    finally:
-        consumer.close()
-        publisher.close()
-    click.echo(f"{stage.name}: {stats.records} records, {stats.outputs} outputs, {stats.dead_letters} dead letters")
+    """The same start-up for every stage: metrics, topics exist, consumer and publisher, the one loop."""
+    with bound_metrics(settings) as metrics:
+        bus = KafkaBus(settings)
+        bus.ensure_pipeline_topics()
+        consumer = bus.consumer(group, [topic])
+        publisher = bus.publisher()
+        try:
+            stats = run_worker(
+                stage, consumer, publisher, settings.topics.dlq, stop=stop_on_signals(),
+                poll_timeout_ms=settings.poll_timeout_ms, max_records=settings.batch_size,
+                idle_polls_before_exit=idle_exit,
+                metrics=metrics, lag_interval_s=settings.metrics_lag_interval_s,
+            )
+        finally:
+            consumer.close()
+            publisher.close()
+    click.echo(
+        f"{stage.name}: {stats.records} records, {stats.outputs} outputs, {stats.dead_letters} dead letters"
+    )
 
 
 def stage_command(name: str, build: Callable[[Settings], Stage], group: Callable[[Settings], str],
@@ -38,8 +77,13 @@ def stage_command(name: str, build: Callable[[Settings], Stage], group: Callable
     @group_cmd.command("run")
     @click.option("--exit-when-idle", type=int, default=None,
                   help="Stop after this many empty polls (batch jobs, demos); default: run until SIGTERM.")
-    def run(exit_when_idle: int | None) -> None:
+    @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+                  help="Serve Prometheus metrics on this port (host: SOCPIPE_METRICS_HOST, default "
+                       "127.0.0.1); default: SOCPIPE_METRICS_PORT, else no endpoint.")
+    def run(exit_when_idle: int | None, metrics_port: int | None) -> None:
         settings = get_settings()
+        if metrics_port is not None:
+            settings = settings.model_copy(update={"metrics_port": metrics_port})
         run_stage(settings, build(settings), group(settings), topic(settings), exit_when_idle)
 
     run.help = f"Run a {name} worker in its consumer group (scale by starting more)."

@@ -228,9 +228,11 @@ def test_bad_settings_are_refused(field: str, value: str) -> None:
         DevSettings.model_validate({field: value})
 
 
-def test_ports_must_differ() -> None:
+def test_ports_must_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka and Elasticsearch on one port is refused at start, whatever the environment says."""
+    monkeypatch.delenv("SOCPIPE_ES_PORT", raising=False)
     with pytest.raises(ValidationError, match="must differ"):
-        DevSettings(kafka_port=9200)
+        DevSettings(kafka_port=9200, es_port=9200)
 
 
 def test_java_is_17_or_later() -> None:

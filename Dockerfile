@@ -9,6 +9,7 @@ COPY detectors detectors
 COPY responders responders
 COPY rules rules
 COPY samples samples
+COPY deploy deploy
 RUN pip install --no-cache-dir . && useradd --system socpipe
 USER socpipe
 ENTRYPOINT ["socpipe"]

@@ -56,3 +56,24 @@ def test_dockerfile_copies_every_package() -> None:
     dockerfile = (Path(REPO_DIR) / "Dockerfile").read_text()
     for package in ("socpipe", "schemas", "ingest", "detectors", "responders", "rules", "samples"):
         assert f"COPY {package} {package}" in dockerfile
+
+
+def test_mounted_files_exist_and_the_receiver_gets_its_keys() -> None:
+    """Every bind mount names a file in the repository; the HTTP receiver is given its key file."""
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (REPO_DIR / source).exists(), f"{name}: {source} is missing"
+    command = SERVICES["ingest-http"]["command"]
+    assert "--keys" in command
+
+
+def test_shipped_ingest_keys_file_loads() -> None:
+    """The example key file is valid for the receiver (hashed keys, known tenants)."""
+    from ingest.shippers.http import ApiKeys
+
+    keys = ApiKeys.load(REPO_DIR / "deploy" / "ingest-keys.yaml")
+    grant = keys.lookup("acme-demo-key")
+    assert grant is not None and grant.tenant == "acme"
+    assert keys.lookup("globex-demo-key") is not None and keys.lookup("wrong") is None

@@ -180,8 +180,8 @@ def run(
 
 def sigma_engine() -> Any:
     """The Sigma engine on the corpus's Windows rules (imported here: only --sigma needs it)."""
-    from detectors.sigma import Engine, load_rules  # noqa: PLC0415
-    from detectors.sigma.loader import rule_files  # noqa: PLC0415
+    from detectors.sigma import Engine, load_rules
+    from detectors.sigma.loader import rule_files
 
     corpus = corpus_dir()
     assert corpus is not None

@@ -184,8 +184,11 @@ class EcsEvent(_Ecs):
     def event_id(self) -> str:
         """Deterministic id: the same source record ingested twice gets the same id."""
         return deterministic_id(
-            self.tenant, self.ingest.source, self.log.offset if self.log else None,
-            self.timestamp.isoformat(), sorted(self.original.items(), key=lambda kv: kv[0]).__repr__(),
+            self.tenant,
+            self.ingest.source,
+            self.log.offset if self.log else None,
+            self.timestamp.isoformat(),
+            sorted(self.original.items(), key=lambda kv: kv[0]).__repr__(),
         )
 
     def flat(self) -> dict[str, Any]:

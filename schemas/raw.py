@@ -17,15 +17,21 @@ class RawRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tenant: TenantId = Field(description="From the shipper's configuration or credentials, never the log.")
-    source: str = Field(description="Shipper and input, e.g. 'file:/var/log/auth.log', 'syslog-udp:0.0.0.0:514'.")
+    source: str = Field(
+        description="Shipper and input, e.g. 'file:/var/log/auth.log', 'syslog-udp:0.0.0.0:514'."
+    )
     parser: str = Field(description="Name of the registered parser that normalises this record.")
     received_at: datetime
     path: str | None = None
     offset: int | None = Field(default=None, description="Byte offset in the file, when read from a file.")
     line: int | None = None
     peer: str | None = None
-    host_hint: str | None = Field(default=None, description="Kafka key hint: keeps one host's events in order.")
-    data: str = Field(description="The record's text (bytes that are not UTF-8 are dead-lettered at the shipper).")
+    host_hint: str | None = Field(
+        default=None, description="Kafka key hint: keeps one host's events in order."
+    )
+    data: str = Field(
+        description="The record's text (bytes that are not UTF-8 are dead-lettered at the shipper)."
+    )
 
     def record_id(self) -> str:
         return deterministic_id("raw", self.tenant, self.source, self.path, self.offset, self.line, self.data)

@@ -9,14 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.common import Severity, TenantId
 
 
+IncidentChange = Literal["open", "escalate", "acknowledge", "close"]
+DEFAULT_NOTIFY_ON: tuple[IncidentChange, ...] = ("open", "escalate", "close")
+
+
 class NoticeRoute(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Literal["email", "webhook"]
     destination: str = Field(description="An email address or an https:// URL.")
     min_severity: Severity = Severity.high
-    notify_on: list[Literal["open", "escalate", "acknowledge", "close"]] = Field(
-        default_factory=lambda: ["open", "escalate", "close"], description="Which incident changes to send."
+    notify_on: list[IncidentChange] = Field(
+        default_factory=lambda: list(DEFAULT_NOTIFY_ON), description="Which incident changes to send."
     )
     secret_env: str | None = Field(
         default=None, description="Environment variable holding the webhook's whsec_ signing secret."
@@ -32,5 +36,6 @@ class Tenant(BaseModel):
     sensitive_fields: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
     personal_data: bool = Field(
-        default=False, description="Its incidents touch personal data: the GDPR art. 33 72-hour clock applies."
+        default=False,
+        description="Its incidents touch personal data: the GDPR art. 33 72-hour clock applies.",
     )

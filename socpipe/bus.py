@@ -17,7 +17,6 @@ from kafka.producer.future import FutureRecordMetadata
 
 from socpipe.settings import Settings
 
-
 # Largest message socpipe writes (detector state snapshots); compacted topics are created to accept it.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -77,7 +76,9 @@ class Publisher:
         if len(self._pending) >= self.max_pending:
             self.flush()
         self._pending.append(
-            self.producer.send(message.topic, value=message.value, key=message.key, headers=list(message.headers))
+            self.producer.send(
+                message.topic, value=message.value, key=message.key, headers=list(message.headers)
+            )
         )
 
     def send_all(self, messages: Iterable[Outbound]) -> None:
@@ -91,7 +92,9 @@ class Publisher:
         failures = [f.exception for f in pending if f.failed()]
         unfinished = sum(1 for f in pending if not f.is_done)
         if failures or unfinished:
-            raise DeliveryError(f"{len(failures)} writes failed, {unfinished} unacknowledged; first: {failures[:1]}")
+            raise DeliveryError(
+                f"{len(failures)} writes failed, {unfinished} unacknowledged; first: {failures[:1]}"
+            )
         return len(pending)
 
     def close(self) -> None:
@@ -171,4 +174,6 @@ class KafkaBus:
 
     def ensure_pipeline_topics(self) -> None:
         t = self.topics
-        self.ensure_topics([t.raw, t.ecs, t.dlq, t.detections, t.detector_state], compacted=[t.detector_state])
+        self.ensure_topics(
+            [t.raw, t.ecs, t.dlq, t.detections, t.detector_state], compacted=[t.detector_state]
+        )

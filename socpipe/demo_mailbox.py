@@ -61,7 +61,9 @@ class Mailbox:
         self._controller.start()
         return self
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+    def __exit__(
+        self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+    ) -> None:
         self._controller.stop()
 
     def messages(self) -> list[Path]:

@@ -18,7 +18,10 @@ def es_client(settings: Settings, **overrides: Any) -> Elasticsearch:
     if settings.elasticsearch_api_key:
         conf["api_key"] = settings.elasticsearch_api_key.get_secret_value()
     elif settings.elasticsearch_username and settings.elasticsearch_password:
-        conf["basic_auth"] = (settings.elasticsearch_username, settings.elasticsearch_password.get_secret_value())
+        conf["basic_auth"] = (
+            settings.elasticsearch_username,
+            settings.elasticsearch_password.get_secret_value(),
+        )
     conf.update(overrides)
     return Elasticsearch(settings.elasticsearch_url, **conf)
 

@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     elasticsearch_password: SecretStr | None = None
     index_prefix: str = "socpipe"
 
-    rules_dirs: list[Path] = Field(default_factory=list, description="Extra rule folders, after the shipped ones.")
+    rules_dirs: list[Path] = Field(
+        default_factory=list, description="Extra rule folders, after the shipped ones."
+    )
     strict_rules: bool = False
     detector_group: str = "socpipe-detectors"
     responder_group: str = "socpipe-responders"
@@ -74,7 +76,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     notice_attempts: int = Field(default=4, ge=1, le=20, description="Delivery attempts per notice.")
-    notice_backoff_s: float = Field(default=1.0, ge=0, le=600, description="First retry delay; doubles, jittered.")
+    notice_backoff_s: float = Field(
+        default=1.0, ge=0, le=600, description="First retry delay; doubles, jittered."
+    )
     notice_timeout_s: float = Field(default=10.0, gt=0, le=300)
     claim_timeout_s: float = Field(default=60.0, ge=0, description="After this, another worker takes over.")
     kibana_url: str = "http://127.0.0.1:5601"

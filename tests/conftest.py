@@ -38,9 +38,13 @@ def backends() -> Iterator[tuple[str, str]]:
             from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
 
             if not kafka:
-                kafka = stack.enter_context(KafkaContainer("confluentinc/cp-kafka:7.7.1")).get_bootstrap_server()
+                kafka = stack.enter_context(
+                    KafkaContainer("confluentinc/cp-kafka:7.7.1")
+                ).get_bootstrap_server()
             if not es:
-                container = stack.enter_context(ElasticSearchContainer("elasticsearch:8.19.21", mem_limit="2g"))
+                container = stack.enter_context(
+                    ElasticSearchContainer("elasticsearch:8.19.21", mem_limit="2g")
+                )
                 es = container.get_url()
         if not kafka or not es:
             from socpipe import devservers

@@ -53,8 +53,15 @@ def run_until_idle(settings: Settings, stage: Stage, group: str, topic: str) -> 
     consumer = bus.consumer(group, [topic])
     publisher = bus.publisher()
     try:
-        return run_worker(stage, consumer, publisher, settings.topics.dlq, stop=threading.Event(),
-                          poll_timeout_ms=500, idle_polls_before_exit=4)
+        return run_worker(
+            stage,
+            consumer,
+            publisher,
+            settings.topics.dlq,
+            stop=threading.Event(),
+            poll_timeout_ms=500,
+            idle_polls_before_exit=4,
+        )
     finally:
         consumer.close()
         publisher.close()
@@ -74,7 +81,9 @@ def run_pipeline_once(
     ensure_indices(settings, responder.config)
     run = PipelineRun(shipped=ship_files(settings, files, state_dir, replay=replay))
     topics = settings.topics
-    run.stages["normalise"] = run_until_idle(settings, build_normalise_stage(settings), "demo-normalise", topics.raw)
+    run.stages["normalise"] = run_until_idle(
+        settings, build_normalise_stage(settings), "demo-normalise", topics.raw
+    )
     detector = build_detector_stage(settings)
     run.stages["detector"] = run_until_idle(settings, detector, settings.detector_group, topics.ecs)
     run.stages["responder"] = run_until_idle(settings, responder, settings.responder_group, topics.detections)
@@ -100,9 +109,14 @@ def demo() -> None:
     kafka, es = _endpoints()
     with Mailbox(DEMO_DIR / "mailbox") as mailbox:
         settings = load_settings(
-            kafka_bootstrap_servers=kafka, elasticsearch_url=es, topic_prefix="demo.",
-            index_prefix="socpipe-demo", smtp_host=mailbox.host, smtp_port=mailbox.port,
-            detector_group="demo-detectors", responder_group="demo-responders",
+            kafka_bootstrap_servers=kafka,
+            elasticsearch_url=es,
+            topic_prefix="demo.",
+            index_prefix="socpipe-demo",
+            smtp_host=mailbox.host,
+            smtp_port=mailbox.port,
+            detector_group="demo-detectors",
+            responder_group="demo-responders",
         )
         run = run_pipeline_once(settings, sample_files(), DEMO_DIR / "checkpoints")
         _report(settings, run, mailbox.directory)
@@ -116,13 +130,17 @@ def _report(settings: Settings, run: PipelineRun, mailbox: Path) -> None:
     try:
         click.echo(f"\nshipped {run.shipped} new log lines from {samples_dir()}")
         for name, stats in run.stages.items():
-            click.echo(f"  {name:9s} {stats.records:5d} in  {stats.outputs:5d} out  {stats.dead_letters} dead letters")
+            click.echo(
+                f"  {name:9s} {stats.records:5d} in  {stats.outputs:5d} out  {stats.dead_letters} dead letters"
+            )
         for tenant in sample_files():
             incidents = responders.triage().list(tenant)
             click.echo(f"\ntenant {tenant}: {len(incidents)} incidents")
             for inc in incidents:
-                click.echo(f"  [{inc.severity.value:8s}] {inc.title}  x{inc.detection_count}  "
-                           f"{inc.entity.host or '-'}  id={inc.id}")
+                click.echo(
+                    f"  [{inc.severity.value:8s}] {inc.title}  x{inc.detection_count}  "
+                    f"{inc.entity.host or '-'}  id={inc.id}"
+                )
             result = verify_live(responders.es, settings, tenant)
             verdict = "intact" if result.ok else f"BROKEN at {result.first_break}"
             click.echo(f"  evidence chain: {result.checked} records, {verdict}")

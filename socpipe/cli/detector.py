@@ -13,6 +13,4 @@ def _build(settings: Settings) -> Stage:
     return build_detector_stage(settings)
 
 
-detector = stage_command(
-    "detector", _build, lambda s: s.detector_group, lambda s: s.topics.ecs
-)
+detector = stage_command("detector", _build, lambda s: s.detector_group, lambda s: s.topics.ecs)

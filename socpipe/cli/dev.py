@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def _settings(state_dir: str | None) -> DevSettings:
-    from socpipe.devservers import manager  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from socpipe.devservers import manager
 
     try:
         return manager.load_settings(state_dir)
@@ -48,7 +48,7 @@ def dev() -> None:
 @click.option("--timeout", type=float, default=None, help="Seconds to wait for each server (default 180).")
 def up(state_dir: str | None, timeout: float | None) -> None:
     """Start Kafka and Elasticsearch (reusing running ones) and wait until both answer."""
-    from socpipe.devservers import manager  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from socpipe.devservers import manager
 
     settings = _settings(state_dir)
     try:
@@ -74,7 +74,7 @@ def up(state_dir: str | None, timeout: float | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per server.")
 def status(state_dir: str | None, as_json: bool) -> None:
     """Show each server's pid, address and health; exit 1 unless all are healthy."""
-    from socpipe.devservers import manager  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from socpipe.devservers import manager
 
     found = manager.status(_settings(state_dir))
     for item in found:
@@ -97,7 +97,7 @@ def status(state_dir: str | None, as_json: bool) -> None:
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds before SIGKILL.")
 def down(state_dir: str | None, timeout: float) -> None:
     """Stop the servers this state folder started (SIGTERM, then SIGKILL) and remove their pid files."""
-    from socpipe.devservers import manager  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from socpipe.devservers import manager
 
     for report in manager.shutdown(_settings(state_dir), timeout):
         if report.was_running:

@@ -28,7 +28,7 @@ def _open(path: Path) -> IO[bytes]:
 
 def read_events(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, flat event) for every event in the file; problems appended to `bad`."""
-    from ingest.parsers.windows import flatten_windows_event  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from ingest.parsers.windows import flatten_windows_event
 
     with _open(path) as fh:
         head = fh.read(1024)
@@ -97,7 +97,9 @@ def _detection(match: Any, path: Path, line: int) -> dict[str, Any]:
     "--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal)."
 )
 @click.option(
-    "--heuristics/--no-heuristics", default=True, show_default=True,
+    "--heuristics/--no-heuristics",
+    default=True,
+    show_default=True,
     help="Also run the anomaly heuristics of rules/heuristics.yaml (events at their own time).",
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
@@ -112,7 +114,7 @@ def scan(  # noqa: PLR0917 - click passes one argument per option
     paths: tuple[Path, ...],
 ) -> None:
     """Run the Sigma rules over event files (JSON lines or Windows event JSON, flat or nested)."""
-    from detectors.sigma import Engine, RuleLoadError, TenantConfig, load_rules  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from detectors.sigma import Engine, RuleLoadError, TenantConfig, load_rules
 
     try:
         ruleset = load_rules(list(rule_paths) or [rules_dir() / "sigma"], strict=strict)
@@ -162,8 +164,8 @@ def scan(  # noqa: PLR0917 - click passes one argument per option
 
 def _heuristics(tenant: str | None) -> Any:
     """The heuristics engine on rules/heuristics.yaml; a bad file stops the scan with every problem."""
-    from detectors.heuristics import HeuristicConfigError  # noqa: PLC0415 (lazy: every socpipe command loads this module)
-    from detectors.heuristics.offline import ScanHeuristics  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from detectors.heuristics import HeuristicConfigError
+    from detectors.heuristics.offline import ScanHeuristics
 
     try:
         return ScanHeuristics(tenant)
@@ -182,8 +184,8 @@ class _Progress:
     def __enter__(self) -> Any:
         if not self.show:
             return lambda n: None
-        from rich.console import Console  # noqa: PLC0415 (lazy: every socpipe command loads this module)
-        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
         self.bar = Progress(
             "scanning", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True)
@@ -198,8 +200,8 @@ class _Progress:
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console  # noqa: PLC0415 (lazy: every socpipe command loads this module)
-    from rich.table import Table  # noqa: PLC0415 (lazy: every socpipe command loads this module)
+    from rich.console import Console
+    from rich.table import Table
 
     table = Table("level", "rule", "author", "event", "matched")
     for r in rows:

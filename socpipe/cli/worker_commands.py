@@ -55,10 +55,16 @@ def run_stage(settings: Settings, stage: Stage, group: str, topic: str, idle_exi
         publisher = bus.publisher()
         try:
             stats = run_worker(
-                stage, consumer, publisher, settings.topics.dlq, stop=stop_on_signals(),
-                poll_timeout_ms=settings.poll_timeout_ms, max_records=settings.batch_size,
+                stage,
+                consumer,
+                publisher,
+                settings.topics.dlq,
+                stop=stop_on_signals(),
+                poll_timeout_ms=settings.poll_timeout_ms,
+                max_records=settings.batch_size,
                 idle_polls_before_exit=idle_exit,
-                metrics=metrics, lag_interval_s=settings.metrics_lag_interval_s,
+                metrics=metrics,
+                lag_interval_s=settings.metrics_lag_interval_s,
             )
         finally:
             consumer.close()
@@ -68,18 +74,30 @@ def run_stage(settings: Settings, stage: Stage, group: str, topic: str, idle_exi
     )
 
 
-def stage_command(name: str, build: Callable[[Settings], Stage], group: Callable[[Settings], str],
-                  topic: Callable[[Settings], str]) -> click.Group:
+def stage_command(
+    name: str,
+    build: Callable[[Settings], Stage],
+    group: Callable[[Settings], str],
+    topic: Callable[[Settings], str],
+) -> click.Group:
     @click.group(name)
     def group_cmd() -> None:
         pass
 
     @group_cmd.command("run")
-    @click.option("--exit-when-idle", type=int, default=None,
-                  help="Stop after this many empty polls (batch jobs, demos); default: run until SIGTERM.")
-    @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
-                  help="Serve Prometheus metrics on this port (host: SOCPIPE_METRICS_HOST, default "
-                       "127.0.0.1); default: SOCPIPE_METRICS_PORT, else no endpoint.")
+    @click.option(
+        "--exit-when-idle",
+        type=int,
+        default=None,
+        help="Stop after this many empty polls (batch jobs, demos); default: run until SIGTERM.",
+    )
+    @click.option(
+        "--metrics-port",
+        type=click.IntRange(0, 65535),
+        default=None,
+        help="Serve Prometheus metrics on this port (host: SOCPIPE_METRICS_HOST, default "
+        "127.0.0.1); default: SOCPIPE_METRICS_PORT, else no endpoint.",
+    )
     def run(exit_when_idle: int | None, metrics_port: int | None) -> None:
         settings = get_settings()
         if metrics_port is not None:

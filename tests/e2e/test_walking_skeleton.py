@@ -41,12 +41,18 @@ def test_samples_become_grouped_incidents_notices_and_evidence(
         globex = responders.triage().list("globex")
         # rules/incident_grouping.yaml: acme wants one incident per host, credential dumping on its own.
         assert sorted(acme) == sorted(
-            ["2 rules on WS-ACME-02", "Mimikatz Credential Dumping Command Line on WS-ACME-02", "4 rules on SRV-ACME-DB"]
+            [
+                "2 rules on WS-ACME-02",
+                "Mimikatz Credential Dumping Command Line on WS-ACME-02",
+                "4 rules on SRV-ACME-DB",
+            ]
         ), sorted(acme)
         ws = acme["2 rules on WS-ACME-02"]
         assert ws.detection_count == 2 and ws.severity == "high"
         db = acme["4 rules on SRV-ACME-DB"]
-        assert {"socpipe-heuristic-first-time-service", "9c2d4e5f-6a7b-4c8d-9e0f-1a2b3c4d0c04"} <= set(db.rule_ids)
+        assert {"socpipe-heuristic-first-time-service", "9c2d4e5f-6a7b-4c8d-9e0f-1a2b3c4d0c04"} <= set(
+            db.rule_ids
+        )
         mimikatz = acme["Mimikatz Credential Dumping Command Line on WS-ACME-02"]
         assert mimikatz.detection_count == 2
         assert mimikatz.severity == "critical"

@@ -42,7 +42,9 @@ def _modules() -> list[tuple[str, Path]]:
     return out
 
 
-@pytest.mark.parametrize(("package", "path"), _modules(), ids=lambda v: str(v) if isinstance(v, str) else v.name)
+@pytest.mark.parametrize(
+    ("package", "path"), _modules(), ids=lambda v: str(v) if isinstance(v, str) else v.name
+)
 def test_module_imports_only_lower_layers(package: str, path: Path) -> None:
     """A module imports only the layers beneath its own (responders never import detectors, etc.)."""
     forbidden = _imports(path) - ALLOWED[package]

@@ -57,8 +57,14 @@ def _run(bus: KafkaBus, settings: Settings, source: str, out: str) -> None:
     consumer = bus.consumer("upper-group", [source])
     publisher = bus.publisher()
     try:
-        run_worker(Upper(out), consumer, publisher, settings.topics.dlq, poll_timeout_ms=300,
-                   idle_polls_before_exit=3)
+        run_worker(
+            Upper(out),
+            consumer,
+            publisher,
+            settings.topics.dlq,
+            poll_timeout_ms=300,
+            idle_polls_before_exit=3,
+        )
     finally:
         consumer.close()
         publisher.close()

@@ -91,9 +91,18 @@ def test_a_scrape_shows_records_outputs_batch_times_and_lag_per_partition(settin
     consumer = bus.consumer("copy-group", [source])
     publisher = bus.publisher()
     try:
-        stats = run_worker(Copy(out), consumer, publisher, settings.topics.dlq, poll_timeout_ms=200,
-                           max_records=10, idle_polls_before_exit=3, on_batch=on_batch, metrics=metrics,
-                           lag_interval_s=0)
+        stats = run_worker(
+            Copy(out),
+            consumer,
+            publisher,
+            settings.topics.dlq,
+            poll_timeout_ms=200,
+            max_records=10,
+            idle_polls_before_exit=3,
+            on_batch=on_batch,
+            metrics=metrics,
+            lag_interval_s=0,
+        )
         final = _scrape(port)
     finally:
         consumer.close()

@@ -73,8 +73,13 @@ def test_dead_letter_round_trips_original_bytes() -> None:
 def test_evidence_hash_covers_every_field() -> None:
     """Changing any field of a sealed evidence record changes its hash."""
     record = EvidenceRecord(
-        tenant="acme", sequence=0, record_type=EvidenceType.detection, subject_id="d1",
-        occurred_at=datetime(2026, 11, 30, tzinfo=UTC), controls=["SOC2:CC7.2"], previous_hash=GENESIS_HASH,
+        tenant="acme",
+        sequence=0,
+        record_type=EvidenceType.detection,
+        subject_id="d1",
+        occurred_at=datetime(2026, 11, 30, tzinfo=UTC),
+        controls=["SOC2:CC7.2"],
+        previous_hash=GENESIS_HASH,
     ).sealed()
     assert record.content_hash == record.compute_hash()
     altered = record.model_copy(update={"controls": ["SOC2:CC7.3"]})

@@ -29,8 +29,9 @@ class Consumer:
     def assignment(self) -> Collection[TopicPartition]:
         return set(self.assigned)
 
-    def end_offsets(self, partitions: list[TopicPartition], timeout_ms: int | None = None) -> Mapping[
-            TopicPartition, int]:
+    def end_offsets(
+        self, partitions: list[TopicPartition], timeout_ms: int | None = None
+    ) -> Mapping[TopicPartition, int]:
         self.end_offset_calls += 1
         if self.fail:
             raise self.fail
@@ -49,8 +50,11 @@ class Clock:
 
 
 def _lag(metrics: InMemoryMetrics) -> dict[str, float]:
-    return {dict(labels)["partition"]: value for (name, labels), value in metrics.gauges.items()
-            if name == "consumer_lag"}
+    return {
+        dict(labels)["partition"]: value
+        for (name, labels), value in metrics.gauges.items()
+        if name == "consumer_lag"
+    }
 
 
 def test_lag_is_end_offset_minus_position_per_partition_labelled_like_the_logs() -> None:

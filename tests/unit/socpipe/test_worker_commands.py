@@ -93,6 +93,8 @@ def test_a_port_in_use_stops_the_worker_at_start_naming_the_setting() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(SettingsError, match=f"SOCPIPE_METRICS_PORT.*127.0.0.1:{port}"), \
-                bound_metrics(load_settings(metrics_port=port)):
+        with (
+            pytest.raises(SettingsError, match=f"SOCPIPE_METRICS_PORT.*127.0.0.1:{port}"),
+            bound_metrics(load_settings(metrics_port=port)),
+        ):
             pass

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from detectors.correlation_component import CorrelationComponent
 from detectors.heuristics.component import HeuristicsComponent
+from detectors.heuristics.config import HeuristicsConfig
 from detectors.heuristics.config import load_config as load_heuristics_config
 from detectors.sigma.engine import Engine
 from detectors.sigma.filters import TenantConfig
-from detectors.sigma.loader import load_rules
+from detectors.sigma.loader import RuleSet, load_rules
 from detectors.state import StatefulComponent, StateStore
 from detectors.worker import DetectorStage
 from socpipe.paths import rules_dir
@@ -22,23 +23,40 @@ def rule_paths(settings: Settings) -> list[Path]:
     return [rules_dir() / "sigma", *settings.rules_dirs]
 
 
-def build_engine(settings: Settings) -> Engine:
-    """Load and compile every rule; with strict_rules any rule that fails stops the start."""
-    ruleset = load_rules(rule_paths(settings), strict=settings.strict_rules)
-    tuning = rules_dir() / "sigma-tenants.yaml"
+def tuning_path() -> Path:
+    return rules_dir() / "sigma-tenants.yaml"
+
+
+def build_engine(settings: Settings, *, strict: bool | None = None) -> Engine:
+    """Load and compile every rule; when strict (default: settings.strict_rules) any rule that fails
+    raises RuleLoadError carrying every problem."""
+    strict = settings.strict_rules if strict is None else strict
+    ruleset = load_rules(rule_paths(settings), strict=strict)
+    tuning = tuning_path()
     config = TenantConfig.load(tuning) if tuning.is_file() else None
-    return Engine(ruleset, config, strict=settings.strict_rules)
+    return Engine(ruleset, config, strict=strict)
+
+
+class DetectorComponents:
+    """Makes the stateful components of one input partition, under the current rule set."""
+
+    def __init__(self, ruleset: RuleSet, heuristics: HeuristicsConfig) -> None:
+        self.ruleset = ruleset
+        self.heuristics = heuristics
+
+    def __call__(self) -> dict[str, StatefulComponent]:
+        return {
+            "correlation": CorrelationComponent(self.ruleset),
+            "heuristics": HeuristicsComponent(self.heuristics),
+        }
 
 
 def build_detector_stage(settings: Settings, *, stateful: bool = True) -> DetectorStage:
     """The stage with its state store; every configuration problem surfaces here, before any event."""
     engine = build_engine(settings)
-    if not stateful:
-        return DetectorStage(engine, settings.topics)
-    heuristics = load_heuristics_config()
-
-    def components() -> dict[str, StatefulComponent]:
-        return {"correlation": CorrelationComponent(engine.ruleset), "heuristics": HeuristicsComponent(heuristics)}
-
-    components()  # build once now: a bad heuristic setting fails at start
-    return DetectorStage(engine, settings.topics, StateStore(settings, settings.detector_group, components))
+    store = None
+    if stateful:
+        components = DetectorComponents(engine.ruleset, load_heuristics_config())
+        components()  # build once now: a bad heuristic setting fails at start
+        store = StateStore(settings, settings.detector_group, components)
+    return DetectorStage(engine, settings.topics, store)

@@ -1,7 +1,9 @@
 """Sigma correlation rules as a StatefulComponent of the detector stage (see detectors/state.py).
 
 Fed with the Sigma matches of each event at the event's own time; a correlation that fires becomes
-a Detection of kind `correlation` whose id is the correlation match's (deterministic) id.
+a Detection of kind `correlation` whose id is the correlation match's (deterministic) id. State is
+saved per tenant; a tenant with no open window has nothing worth a record (its watermark alone
+only decides whether a late match is dropped, and losing it treats one as after a cold start).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from detectors.detection import entity_of
 from detectors.sigma.correlation import CorrelationEngine
-from detectors.sigma.correlation_state import CorrelationMatch, CorrelationState
+from detectors.sigma.correlation_state import CorrelationMatch
 from detectors.sigma.loader import RuleSet
 from schemas.common import Severity
 from schemas.detection import Detection, DetectionKind, EventRef, RuleRef
@@ -23,6 +25,7 @@ _LEVELS = {s.value for s in Severity}
 
 class CorrelationComponent:
     def __init__(self, ruleset: RuleSet, allowed_lateness_s: float = 60.0) -> None:
+        self.lateness = allowed_lateness_s
         self.engine = CorrelationEngine(ruleset, allowed_lateness=allowed_lateness_s)
 
     def detect(
@@ -33,11 +36,15 @@ class CorrelationComponent:
             fired += self.engine.feed(match, flat, event.tenant, event.timestamp)
         return [_detection(c, event, flat, ref) for c in fired]
 
-    def snapshot(self) -> dict[str, Any]:
-        return self.engine.snapshot().model_dump(mode="json")
+    def snapshot_tenant(self, tenant: str) -> dict[str, Any] | None:
+        state = self.engine.snapshot_tenant(tenant)
+        return state if state is not None and state["groups"] else None
 
-    def restore(self, state: Mapping[str, Any]) -> None:
-        self.engine.restore(CorrelationState.model_validate(state))
+    def restore_tenant(self, tenant: str, state: Mapping[str, Any]) -> None:
+        self.engine.restore_tenant(tenant, state)
+
+    def dropped_tenants(self) -> list[str]:
+        return []  # no cap of its own: windows leave only by closing or firing
 
 
 def _detection(match: CorrelationMatch, event: EcsEvent, flat: Mapping[str, Any], ref: EventRef) -> Detection:
@@ -49,7 +56,9 @@ def _detection(match: CorrelationMatch, event: EcsEvent, flat: Mapping[str, Any]
         tenant=event.tenant,
         kind=DetectionKind.correlation,
         rule=RuleRef(
-            id=match.correlation_id, title=match.title, level=Severity(level) if level in _LEVELS else Severity.medium,
+            id=match.correlation_id,
+            title=match.title,
+            level=Severity(level) if level in _LEVELS else Severity.medium,
             author=match.author, tags=list(match.tags), logsource={"correlation": match.type},
         ),
         event_time=event.timestamp,
@@ -57,7 +66,7 @@ def _detection(match: CorrelationMatch, event: EcsEvent, flat: Mapping[str, Any]
         entity=entity_of(dict(flat)),
         event_ref=ref,
         explanation=(
-            f"{match.type} correlation: value {match.value:g} for group {match.group} between {start} and {end} "
-            f"over {len(match.event_refs)} events of rules {', '.join(match.rules)}"
+            f"{match.type} correlation: value {match.value:g} for group {match.group} "
+            f"between {start} and {end} over {len(match.event_refs)} events of rules {', '.join(match.rules)}"
         ),
     )

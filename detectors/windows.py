@@ -226,17 +226,19 @@ class TumblingSums:
 class LruMap(Generic[K, V]):
     """A dict with a cap on its keys: touching a key makes it newest, the least recently touched goes first.
 
-    `evicted` counts the keys dropped, so the owner can report state pressure.
+    `evicted` counts the keys dropped, so the owner can report state pressure; `on_evict`, when
+    given, hears each dropped key (an owner that persists state per key must forget it there too).
     """
 
-    __slots__ = ("_data", "cap", "evicted")
+    __slots__ = ("_data", "cap", "evicted", "on_evict")
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, on_evict: Callable[[K], None] | None = None) -> None:
         if cap < 1:
             raise ValueError("an LruMap needs a cap of at least 1")
         self.cap = cap
         self._data: OrderedDict[K, V] = OrderedDict()
         self.evicted = 0
+        self.on_evict = on_evict
 
     def get(self, key: K) -> V | None:
         value = self._data.get(key)
@@ -259,8 +261,10 @@ class LruMap(Generic[K, V]):
         self._data[key] = value
         self._data.move_to_end(key)
         while len(self._data) > self.cap:
-            self._data.popitem(last=False)
+            dropped, _ = self._data.popitem(last=False)
             self.evicted += 1
+            if self.on_evict is not None:
+                self.on_evict(dropped)
 
     def pop(self, key: K) -> V | None:
         return self._data.pop(key, None)

@@ -1,9 +1,9 @@
 """The detector stage: ECS events in, detections out, for socpipe's one worker loop.
 
 Sigma rules are stateless per event. Stateful components (correlation, heuristics) keep their state
-per input partition in a StateStore, which snapshots it to a compacted topic with each batch, so a
-restarted or rebalanced worker carries on where the last one stopped. Scaling out is starting more
-workers in the consumer group.
+per input partition and tenant in a StateStore, which writes the tenants each batch touched to a
+compacted topic, so a restarted or rebalanced worker carries on where the last one stopped. Scaling
+out is starting more workers in the consumer group.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import structlog
 from pydantic import ValidationError
 
 from detectors.detection import detection_from_match
-from detectors.state import StateStore
+from detectors.state import PartitionState, StateStore
 from schemas.detection import Detection, EventRef
 from schemas.envelope import Envelope
 from schemas.event import EcsEvent
@@ -37,7 +37,12 @@ class MatchEngine(Protocol):
 class DetectorStage:
     name = "detector"
 
-    def __init__(self, engine: MatchEngine, topics: Topics, state: StateStore | None = None) -> None:
+    def __init__(
+        self,
+        engine: MatchEngine,
+        topics: Topics,
+        state: StateStore | None = None,
+    ) -> None:
         self.engine = engine
         self.topics = topics
         self.state = state
@@ -48,35 +53,44 @@ class DetectorStage:
             with structlog.contextvars.bound_contextvars(
                 topic=record.topic, partition=record.partition, offset=record.offset
             ):
+                partition = None
+                if self.state is not None:  # every record, dead letters too: a skipped offset is a gap
+                    partition = self.state.state_for(record.topic, record.partition, record.offset)
                 try:
                     envelope = EventEnvelope.model_validate_json(record.value)
                 except ValidationError as exc:
                     out.dead_letters.append(dead_letter(record, self.name, exc))
                     continue
                 with structlog.contextvars.bound_contextvars(tenant=envelope.tenant):
-                    out.messages.extend(self._outbound(d) for d in self.detect(envelope, record))
+                    out.messages.extend(self._outbound(d) for d in self.detect(envelope, record, partition))
         if self.state is not None:
             out.messages.extend(self.state.snapshots())
         return out
 
-    def detect(self, envelope: Envelope[EcsEvent], record: Inbound) -> list[Detection]:
+    def detect(
+        self, envelope: Envelope[EcsEvent], record: Inbound, partition: PartitionState | None = None
+    ) -> list[Detection]:
+        """Sigma detections of one event, plus the stateful components' unless its tenant's state already
+        covers the record (a replay after a crash: fed once, never twice)."""
         event = envelope.payload
         flat = event.flat()
-        ref = EventRef(event_id=envelope.id, topic=record.topic, partition=record.partition, offset=record.offset)
+        ref = EventRef(
+            event_id=envelope.id, topic=record.topic, partition=record.partition, offset=record.offset
+        )
         matches = self.engine.match(flat, tenant=event.tenant, event_ref=envelope.id)
         detections = [detection_from_match(m, event, flat, ref) for m in matches]
-        if self.state is not None:
-            partition_state = self.state.state_for(record.topic, record.partition, record.offset)
-            if not partition_state.covers(record.offset):
-                for component in partition_state.components.values():
-                    detections += component.detect(event, flat, matches, ref)
-                partition_state.next_offset = record.offset + 1
-                partition_state.dirty = True
+        if partition is not None and not partition.covers(event.tenant, record.offset):
+            for component in partition.components.values():
+                detections += component.detect(event, flat, matches, ref)
+            partition.fed(event.tenant, record.offset)
         for detection in detections:
             log.info("detection", rule=detection.rule.id, kind=detection.kind, detection=detection.id)
         return detections
 
     def _outbound(self, detection: Detection) -> Outbound:
-        message = DetectionEnvelope(kind="detection", tenant=detection.tenant, id=detection.id, payload=detection)
-        return Outbound(self.topics.detections, message.model_dump_json().encode(), key=detection.tenant.encode())
+        message = DetectionEnvelope(
+            kind="detection", tenant=detection.tenant, id=detection.id, payload=detection
+        )
+        value = message.model_dump_json().encode()
+        return Outbound(self.topics.detections, value, key=detection.tenant.encode())
 

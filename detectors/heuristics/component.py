@@ -1,7 +1,8 @@
 """The heuristics as a StatefulComponent of the detector stage (see detectors/state.py).
 
 One component per input partition: `detect` feeds the event to the engine at the event's own time
-and turns its findings into Detections; `snapshot`/`restore` are the engine's.
+and turns its findings into Detections; the per-tenant snapshot and restore are the engine's, and
+tenants its `max_tenants` cap dropped are reported so that their stored state is dropped too.
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ class HeuristicsComponent:
     ) -> list[Detection]:
         return findings_to_detections(self.engine.feed(flat, event.tenant, event.timestamp), ref)
 
-    def snapshot(self) -> dict[str, Any]:
-        return self.engine.snapshot()
+    def snapshot_tenant(self, tenant: str) -> dict[str, Any] | None:
+        return self.engine.snapshot_tenant(tenant)
 
-    def restore(self, state: Mapping[str, Any]) -> None:
-        self.engine.restore(state)
+    def restore_tenant(self, tenant: str, state: Mapping[str, Any]) -> None:
+        self.engine.restore_tenant(tenant, state)
+
+    def dropped_tenants(self) -> list[str]:
+        dropped = sorted(self.engine.dropped)
+        self.engine.dropped.clear()
+        return dropped

@@ -9,9 +9,12 @@ Memory is bounded at two levels: `max_tenants` tenants (the least recently activ
 dropped beyond it, and counted in `stats()`), and inside each heuristic `max_keys` entities per
 tenant (LRU). Each heuristic's module documents what one key holds.
 
-State follows the input partition (see detectors/state.py): one engine per partition, `snapshot()`
-after a batch, `restore()` into a fresh engine on assignment. A heuristic that raises is counted in
-`errors` and logged with its name; the other heuristics still see the event.
+State follows the input partition (see detectors/state.py): one engine per partition, and per
+tenant `snapshot_tenant()` after a batch that touched the tenant, `restore_tenant()` into a fresh
+engine on assignment, so a batch costs the state of the tenants it saw, not of the whole partition.
+Tenants the `max_tenants` cap drops are listed in `dropped` for the store to forget them too.
+`snapshot()`/`restore()` carry every tenant at once (offline scans, tests). A heuristic that raises
+is counted in `errors` and logged with its name; the other heuristics still see the event.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ class _Tenant:
 class HeuristicEngine:
     def __init__(self, config: HeuristicsConfig | None = None) -> None:
         self.config = config or load_config()
-        self._tenants: LruMap[str, _Tenant] = LruMap(self.config.max_tenants)
+        self.dropped: set[str] = set()  # tenants evicted by max_tenants, until the owner clears it
+        self._tenants: LruMap[str, _Tenant] = LruMap(self.config.max_tenants, on_evict=self.dropped.add)
         self.errors: Counter[str] = Counter()  # heuristic name -> exceptions raised
         # Build every configured tenant once now, so a setting that only fails on construction
         # (a heuristic's own checks) stops the start instead of the first event of that tenant.
@@ -101,6 +105,38 @@ class HeuristicEngine:
                 findings.extend(found)
         return findings
 
+    def tenants(self) -> list[str]:
+        """The tenants whose state is held, least recently active first."""
+        return [tenant for tenant, _ in self._tenants.items()]
+
+    def snapshot_tenant(self, tenant: str) -> dict[str, Any] | None:
+        """One tenant's state, JSON-able ({"version", "heuristics": {name: state}}); None if not held."""
+        runtime = self._tenants.peek(tenant)
+        if runtime is None:
+            return None
+        return {
+            "version": SNAPSHOT_VERSION,
+            "heuristics": {name: h.snapshot() for name, h in runtime.heuristics.items()},
+        }
+
+    def restore_tenant(self, tenant: str, state: Mapping[str, Any]) -> None:
+        """Replace one tenant's state with a `snapshot_tenant()`'s, under today's configuration.
+
+        State of a heuristic the tenant no longer runs is dropped (logged); a heuristic with no state
+        in the snapshot starts empty.
+        """
+        _check_version(state)
+        runtime = self._build(self.config.for_tenant(tenant))
+        for name, part in state.get("heuristics", {}).items():
+            if name in runtime:
+                runtime[name].restore(part)
+            else:
+                log.warning(
+                    "heuristic state dropped: not enabled for the tenant", heuristic=name, tenant=tenant
+                )
+        self.dropped.discard(tenant)
+        self._tenants[tenant] = _Tenant(runtime)
+
     def snapshot(self) -> dict[str, Any]:
         """All state as JSON-able data: {"version", "tenants": {tenant: {heuristic: state}}}."""
         return {
@@ -112,24 +148,10 @@ class HeuristicEngine:
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        """Load a snapshot: the state of each tenant in it is replaced, other tenants are kept.
-
-        State of a heuristic the tenant no longer runs is dropped (logged); a heuristic with no state
-        in the snapshot starts empty.
-        """
-        version = state.get("version")
-        if version != SNAPSHOT_VERSION:
-            raise ValueError(f"heuristics snapshot version {version!r}; this engine reads {SNAPSHOT_VERSION}")
+        """Load a `snapshot()`: the state of each tenant in it is replaced, other tenants are kept."""
+        _check_version(state)
         for tenant, parts in state.get("tenants", {}).items():
-            runtime = self._build(self.config.for_tenant(tenant))
-            for name, part in parts.items():
-                if name in runtime:
-                    runtime[name].restore(part)
-                else:
-                    log.warning(
-                        "heuristic state dropped: not enabled for the tenant", heuristic=name, tenant=tenant
-                    )
-            self._tenants[tenant] = _Tenant(runtime)
+            self.restore_tenant(tenant, {"version": SNAPSHOT_VERSION, "heuristics": parts})
 
     def stats(self) -> dict[str, Any]:
         """State pressure for metrics: keys held and late events per heuristic, tenants dropped, errors."""
@@ -146,3 +168,9 @@ class HeuristicEngine:
             "late_events": dict(late),
             "errors": dict(self.errors),
         }
+
+
+def _check_version(state: Mapping[str, Any]) -> None:
+    version = state.get("version")
+    if version != SNAPSHOT_VERSION:
+        raise ValueError(f"heuristics snapshot version {version!r}; this engine reads {SNAPSHOT_VERSION}")

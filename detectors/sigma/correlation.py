@@ -13,13 +13,17 @@ correlation that references its rule and returns the correlations that fire. Sem
 
 Types: event_count, value_count, temporal (distinct referenced rules, or an extended boolean
 condition over them), temporal_ordered, value_sum, value_avg, value_median, value_percentile.
-State is plain pydantic (`snapshot()` / `restore()`), see correlation_state.py.
+State is plain pydantic, see correlation_state.py, and kept per tenant: the detector persists it
+one tenant at a time (`snapshot_tenant()` / `restore_tenant()`), since a batch touches few tenants;
+`snapshot()` / `restore()` carry every tenant at once. Restored windows of a correlation that is
+gone, or whose group-by changed, are dropped (logged): they can never close or fire correctly.
 """
 
 from __future__ import annotations
 
 import bisect
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -27,22 +31,22 @@ from typing import Any
 import orjson
 
 from detectors.sigma.conditions import MISSING, getter
-from detectors.sigma.correlation_rules import CorrelationSpec, aggregate, compile_correlation
-from detectors.sigma.correlation_state import CorrelationMatch, CorrelationState, GroupState, WindowEntry
+from detectors.sigma.correlation_rules import GROWTH, OPS, CorrelationSpec, aggregate, compile_correlation
+from detectors.sigma.correlation_state import (
+    STATE_VERSION,
+    CorrelationMatch,
+    CorrelationState,
+    GroupState,
+    WindowEntry,
+)
 from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import DETECTION_NS, Match
 from detectors.sigma.modifiers import parse_timestamp
 from detectors.sigma.report import RuleProblem
+from socpipe.logging import get_logger
 
-OPS = {
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "eq": lambda a, b: a == b,
-    "neq": lambda a, b: a != b,
-}
-GROWTH = {"gt", "gte"}
+log = get_logger(__name__)
+
 SWEEP_EVERY = 1.0  # seconds of event time between sweeps of a tenant's groups
 
 
@@ -70,9 +74,9 @@ class CorrelationEngine:
             self._corrs[c.id] = c
             for key in c.refs:
                 self._by_rule.setdefault(key, []).append(c)
-        self._groups: dict[str, GroupState] = {}
+        self._groups: dict[str, dict[str, GroupState]] = {}  # tenant ("" for none) -> key -> window
         self._watermarks: dict[str, float] = {}
-        self._changed: set[str] = set()
+        self._changed: set[tuple[str, str]] = set()  # (tenant, group key)
         self._swept: dict[str, float] = {}
         self.late_dropped = 0
 
@@ -117,11 +121,9 @@ class CorrelationEngine:
             return []
         self._swept[tkey] = watermark
         out: list[CorrelationMatch] = []
-        for key in [k for k, g in self._groups.items() if g.tenant == tenant]:
-            group = self._groups[key]
-            corr = self._corrs.get(group.correlation)
-            if corr is None:
-                continue
+        groups = self._groups.get(tkey, {})
+        for key, group in list(groups.items()):
+            corr = self._corrs[group.correlation]  # restore admits only groups of known correlations
             closed = watermark - self.lateness - corr.span
             while group.entries and group.entries[0].ts < closed:
                 if corr.op not in GROWTH:
@@ -132,9 +134,11 @@ class CorrelationEngine:
                         self._consume(group, window)
                         continue
                 group.entries.pop(0)
-                self._changed.add(key)
+                self._changed.add((tkey, key))
             if not group.entries:
-                del self._groups[key]
+                del groups[key]
+        if not groups:
+            self._groups.pop(tkey, None)
         return out
 
     def _add(
@@ -152,15 +156,16 @@ class CorrelationEngine:
             f"{tenant or ''}|{corr.id}|"
             + orjson.dumps(group, default=str, option=orjson.OPT_SORT_KEYS).decode()
         )
-        state = self._groups.get(key)
+        groups = self._groups.setdefault(tenant or "", {})
+        state = groups.get(key)
         if state is None:
-            state = self._groups[key] = GroupState(key=key, tenant=tenant, correlation=corr.id, group=group)
+            state = groups[key] = GroupState(key=key, tenant=tenant, correlation=corr.id, group=group)
         value = None
         if corr.field:
             value = self._field(event, corr.aliases.get(corr.field, {}).get(rule_key, corr.field))
         entry = WindowEntry(ts=ts, rule=rule_key, ref=match.event_ref, value=value)
         bisect.insort(state.entries, entry, key=lambda e: (e.ts, e.ref))
-        self._changed.add(key)
+        self._changed.add((tenant or "", key))
         if corr.op not in GROWTH:
             return []
         for start in [e.ts for e in state.entries if ts - corr.span <= e.ts <= ts]:
@@ -205,7 +210,7 @@ class CorrelationEngine:
     def _consume(self, state: GroupState, window: list[WindowEntry]) -> None:
         used = {id(e) for e in window}
         state.entries = [e for e in state.entries if id(e) not in used]
-        self._changed.add(state.key)
+        self._changed.add((state.tenant or "", state.key))
 
     @staticmethod
     def _seconds(ts: datetime | float | str) -> float:
@@ -214,34 +219,77 @@ class CorrelationEngine:
             raise ValueError(f"unreadable timestamp {ts!r}")
         return dt.timestamp()
 
+    def tenants(self) -> list[str]:
+        """Tenants ("" for none) the engine holds windows or a watermark for."""
+        return sorted(self._groups.keys() | self._watermarks.keys())
+
+    def snapshot_tenant(self, tenant: str | None) -> dict[str, Any] | None:
+        """One tenant's state as JSON-able data (a CorrelationState); None if the engine never saw it."""
+        tkey = tenant or ""
+        if tkey not in self._watermarks and tkey not in self._groups:
+            return None
+        watermarks = {tkey: self._watermarks[tkey]} if tkey in self._watermarks else {}
+        groups = list(self._groups.get(tkey, {}).values())
+        return CorrelationState(watermarks=watermarks, groups=groups).model_dump(mode="json")
+
+    def restore_tenant(self, tenant: str | None, state: Mapping[str, Any]) -> None:
+        """Replace one tenant's windows and watermark with a `snapshot_tenant()`'s."""
+        saved = CorrelationState.model_validate(state)
+        tkey = tenant or ""
+        self._groups.pop(tkey, None)
+        self._swept.pop(tkey, None)
+        if tkey in saved.watermarks:
+            self._watermarks[tkey] = saved.watermarks[tkey]
+        self._merge([g for g in saved.groups if (g.tenant or "") == tkey])
+
     def snapshot(self) -> CorrelationState:
         """The whole state (deep copy), for a checkpoint."""
         return CorrelationState(
             watermarks=dict(self._watermarks),
             late_dropped=self.late_dropped,
-            groups=[g.model_copy(deep=True) for g in self._groups.values()],
+            groups=[g.model_copy(deep=True) for groups in self._groups.values() for g in groups.values()],
         )
 
     def changed(self) -> list[GroupState]:
         """Groups changed since the last call (deleted ones come back empty): one compacted record each."""
-        out = [
-            self._groups[k].model_copy(deep=True)
-            if k in self._groups
-            else GroupState(key=k, tenant=None, correlation=k.split("|")[1], group={})
-            for k in sorted(self._changed)
-        ]
+        out = []
+        for tkey, key in sorted(self._changed):
+            group = self._groups.get(tkey, {}).get(key)
+            if group is None:
+                group = GroupState(key=key, tenant=tkey or None, correlation=key.split("|")[1], group={})
+            out.append(group.model_copy(deep=True))
         self._changed.clear()
         return out
 
     def restore(self, state: CorrelationState | list[GroupState]) -> None:
         """Merge saved state (a snapshot, or the latest GroupState of each key): later wins."""
-        groups = state.groups if isinstance(state, CorrelationState) else state
         if isinstance(state, CorrelationState):
+            if state.version != STATE_VERSION:
+                raise ValueError(
+                    f"correlation state version {state.version}; this engine reads {STATE_VERSION}"
+                )
             for t, w in state.watermarks.items():
                 self._watermarks[t] = max(w, self._watermarks.get(t, w))
             self.late_dropped += state.late_dropped
+        groups = state.groups if isinstance(state, CorrelationState) else state
+        self._merge([g.model_copy(deep=True) for g in groups])
+
+    def _merge(self, groups: list[GroupState]) -> None:
+        """Put saved groups (owned from now on) in place, an empty one deleting its key; windows that
+        cannot fit today's correlation rules are dropped and logged."""
+        dropped: Counter[str] = Counter()
         for g in groups:
+            tkey = g.tenant or ""
+            corr = self._corrs.get(g.correlation)
+            if g.entries and (corr is None or set(g.group) != set(corr.group_by)):
+                dropped[g.correlation] += 1
+                continue
             if g.entries:
-                self._groups[g.key] = g.model_copy(deep=True)
-            else:
-                self._groups.pop(g.key, None)
+                self._groups.setdefault(tkey, {})[g.key] = g
+            elif g.key in self._groups.get(tkey, {}):
+                del self._groups[tkey][g.key]
+                if not self._groups[tkey]:
+                    del self._groups[tkey]
+        for correlation, n in dropped.items():
+            log.warning("correlation windows dropped: the rule is gone or its group-by changed",
+                        correlation=correlation, windows=n)

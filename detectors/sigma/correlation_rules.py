@@ -20,6 +20,16 @@ from sigma.rule import SigmaRule
 
 from detectors.sigma.correlation_state import WindowEntry
 
+OPS = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
+}
+GROWTH = {"gt", "gte"}  # conditions checked as a window grows; the others when it closes
+
 
 @dataclass
 class CorrelationSpec:

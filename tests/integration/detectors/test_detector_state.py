@@ -1,4 +1,4 @@
-"""Detector state through real Kafka: a correlation window survives a worker restart."""
+"""Detector state through real Kafka: correlation windows survive worker restarts, one record per tenant."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
-from detectors.build import build_detector_stage
-from detectors.worker import DetectionEnvelope
+from detectors.build import build_detector_stage, build_engine
+from detectors.correlation_component import CorrelationComponent
+from detectors.state import StatefulComponent, StateStore
+from detectors.worker import DetectionEnvelope, DetectorStage
 from schemas import EcsEvent, Envelope
 from socpipe.bus import KafkaBus, Outbound
 from socpipe.settings import Settings
@@ -37,35 +41,35 @@ level: critical
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 
-def _event(minute: int) -> Outbound:
+def _event(minute: int, tenant: str = "acme") -> Outbound:
     original = {
         "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "WS-1",
         "Image": "C:\\Users\\Public\\m.exe", "CommandLine": f"m.exe sekurlsa::logonpasswords #{minute}",
     }
     event = EcsEvent.model_validate({
-        "@timestamp": T0 + timedelta(minutes=minute), "tenant": "acme", "host": {"name": "WS-1"},
+        "@timestamp": T0 + timedelta(minutes=minute), "tenant": tenant, "host": {"name": "WS-1"},
         "ingest": {"source": "test", "parser": "windows", "received_at": T0}, "original": original,
     })
-    envelope = Envelope[EcsEvent](kind="event", tenant="acme", id=event.event_id(), payload=event)
-    return Outbound("", envelope.model_dump_json(by_alias=True).encode(), key=b"acme")
+    envelope = Envelope[EcsEvent](kind="event", tenant=tenant, id=event.event_id(), payload=event)
+    return Outbound("", envelope.model_dump_json(by_alias=True).encode(), key=tenant.encode())
 
 
-def _produce(bus: KafkaBus, minutes: list[int]) -> None:
+def _produce(bus: KafkaBus, minutes: list[int], tenant: str = "acme") -> None:
     publisher = bus.publisher()
     for minute in minutes:
-        message = _event(minute)
+        message = _event(minute, tenant)
         publisher.send(Outbound(bus.topics.ecs, message.value, key=message.key))
     publisher.flush()
     publisher.close()
 
 
-def _run_detector(settings: Settings) -> None:
+def _run_detector(settings: Settings, stage: DetectorStage | None = None) -> None:
     """A fresh worker process, as after a restart: new stage, new engine, state only from Kafka."""
     bus = KafkaBus(settings)
     consumer = bus.consumer(settings.detector_group, [settings.topics.ecs])
     publisher = bus.publisher()
     try:
-        run_worker(build_detector_stage(settings), consumer, publisher, settings.topics.dlq,
+        run_worker(stage or build_detector_stage(settings), consumer, publisher, settings.topics.dlq,
                    stop=threading.Event(), poll_timeout_ms=300, idle_polls_before_exit=4)
     finally:
         consumer.close()
@@ -83,7 +87,7 @@ def _detections(bus: KafkaBus) -> list[DetectionEnvelope]:
 
 
 def test_correlation_window_survives_a_restart(settings: Settings, tmp_path: Path) -> None:
-    """Two events before a restart and one after still make three in the window: the correlation fires once."""
+    """Two events before a restart and one after make three in the window: the correlation fires once."""
     (tmp_path / "corr.yml").write_text(CORRELATION)
     settings = settings.model_copy(update={"rules_dirs": [tmp_path]})
     bus = KafkaBus(settings)
@@ -99,3 +103,85 @@ def test_correlation_window_survives_a_restart(settings: Settings, tmp_path: Pat
     assert len(correlations) == 1, detections
     assert correlations[0].rule.id == "7b0e5a1c-1111-4c2d-9e3f-0a1b2c3d4e5f"
     assert correlations[0].matched["value"] == 3
+
+
+def _state_records(settings: Settings) -> list[tuple[int, bytes, bytes | None]]:
+    """Every record of the state topic as (partition * 10**9 + offset, key, value), in write order."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers.split(","), group_id=None)
+    try:
+        topic = settings.topics.detector_state
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out = []
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=500).values():
+                out += [(r.partition * 10**9 + r.offset, r.key, r.value) for r in records]
+        return sorted(out)
+    finally:
+        consumer.close()
+
+
+def test_two_tenants_on_one_partition_resume_from_their_own_records(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Two tenants share one input partition: each gets its own state record; a batch of tenant A's
+    events writes A's record only; after restarts both tenants' windows carry on and fire once each."""
+    (tmp_path / "corr.yml").write_text(CORRELATION)
+    settings = settings.model_copy(update={"rules_dirs": [tmp_path], "topic_partitions": 1})
+    bus = KafkaBus(settings)
+    bus.ensure_pipeline_topics()
+    prefix = f"{settings.detector_group}|{settings.topics.ecs}|0|".encode()
+    _produce(bus, [0, 1], "acme")
+    _produce(bus, [0, 1], "globex")
+    _run_detector(settings)
+    first = _state_records(settings)
+    assert {key for _, key, _ in first} == {prefix + b"acme", prefix + b"globex"}
+    last = {key: orjson.loads(value) for _, key, value in first if value is not None}
+    assert last[prefix + b"acme"]["next_offset"] == 2  # acme's events are offsets 0 and 1
+    assert last[prefix + b"globex"]["next_offset"] == 4
+    assert last[prefix + b"acme"]["components"]["correlation"]["groups"][0]["group"] == {"Computer": "WS-1"}
+
+    _produce(bus, [2], "acme")  # offset 4: only acme is touched
+    _run_detector(settings)
+    second = _state_records(settings)[len(first):]
+    assert [key for _, key, _ in second] == [prefix + b"acme"]
+    (_, _, value), = second
+    assert value is not None and orjson.loads(value)["next_offset"] == 5
+
+    _produce(bus, [2], "globex")
+    _run_detector(settings)
+    correlations = [d.payload for d in _detections(bus) if d.payload.kind == "correlation"]
+    assert sorted((c.tenant, c.matched["value"]) for c in correlations) == [("acme", 3), ("globex", 3)]
+
+
+def _correlation_only_stage(settings: Settings) -> DetectorStage:
+    """A stage whose only stateful component is the correlation: a tenant's state empties when it fires."""
+    engine = build_engine(settings)
+
+    def components() -> dict[str, StatefulComponent]:
+        return {"correlation": CorrelationComponent(engine.ruleset)}
+
+    return DetectorStage(engine, settings.topics, StateStore(settings, settings.detector_group, components))
+
+
+def test_an_emptied_tenant_is_tombstoned_once_committed(settings: Settings, tmp_path: Path) -> None:
+    """A tenant whose window fired and closed is stored as an empty record, then deleted with a
+    tombstone (a null value) once a later batch shows its offsets committed; a restart carries on."""
+    (tmp_path / "corr.yml").write_text(CORRELATION)
+    settings = settings.model_copy(update={"rules_dirs": [tmp_path], "topic_partitions": 1})
+    bus = KafkaBus(settings)
+    bus.ensure_pipeline_topics()
+    acme = f"{settings.detector_group}|{settings.topics.ecs}|0|acme".encode()
+    _produce(bus, [0, 1, 2], "acme")
+    _run_detector(settings, _correlation_only_stage(settings))
+    *_, (_, key, value) = _state_records(settings)
+    assert key == acme and value is not None
+    assert orjson.loads(value) == {"version": 1, "next_offset": 3, "components": {}}
+
+    _produce(bus, [0], "globex")
+    _run_detector(settings, _correlation_only_stage(settings))
+    latest = {key: value for _, key, value in _state_records(settings)}
+    assert latest[acme] is None
+    assert set(latest) == {acme, acme.replace(b"acme", b"globex")}

@@ -44,7 +44,8 @@ def test_replaying_the_same_events_gives_the_same_detection_ids() -> None:
 
 
 def test_component_feeds_the_ecs_event_at_its_own_time() -> None:
-    """The StatefulComponent face: detect() on EcsEvents returns detections, snapshot/restore round-trip."""
+    """The StatefulComponent face: detect() on EcsEvents returns detections; a tenant's state round-trips
+    through snapshot_tenant/restore_tenant, and a tenant it never saw has none."""
     component = HeuristicsComponent(load_config())
     detections = []
     for i in range(12):
@@ -61,5 +62,8 @@ def test_component_feeds_the_ecs_event_at_its_own_time() -> None:
     assert {d.rule.id for d in detections} == {"socpipe-heuristic-brute-force"}
     assert {d.entity.host for d in detections} == {"dc01"}
     clone = HeuristicsComponent(load_config())
-    clone.restore(component.snapshot())
-    assert clone.snapshot() == component.snapshot()
+    saved = component.snapshot_tenant("globex")
+    assert saved is not None
+    clone.restore_tenant("globex", saved)
+    assert clone.snapshot_tenant("globex") == saved
+    assert component.snapshot_tenant("acme") is None

@@ -191,3 +191,41 @@ def test_changed_groups_for_compacted_topic(make_engine: MakeEngine) -> None:
     other = CorrelationEngine(feed.engine.ruleset)
     other.restore([g])
     assert other.snapshot().groups == []
+
+
+def test_one_tenants_state_moves_alone(make_engine: MakeEngine) -> None:
+    """snapshot_tenant/restore_tenant carry one tenant's windows and watermark, not another's, and the
+    restored windows fire with the same ids as if nothing had stopped."""
+    text = corr("event_count", "{gte: 3}")
+    first = make_feeder(make_engine, text)
+    first(0, "alpha", tenant="t1")
+    first(1, "alpha", tenant="t1")
+    first(2, "alpha", tenant="t2")
+    saved = first.correlator.snapshot_tenant("t1")
+    assert saved is not None and first.correlator.snapshot_tenant("t3") is None
+    assert {g["tenant"] for g in saved["groups"]} == {"t1"} and set(saved["watermarks"]) == {"t1"}
+
+    second = make_feeder(make_engine, text)
+    second.correlator.restore_tenant("t1", saved)
+    assert second.correlator.tenants() == ["t1"]
+    (fired,) = second(20, "alpha", tenant="t1")
+    (reference,) = first(20, "alpha", tenant="t1")
+    assert fired.id == reference.id
+
+
+def test_restore_drops_windows_of_a_gone_or_regrouped_correlation(make_engine: MakeEngine) -> None:
+    """Restored windows of a correlation no longer loaded, or now grouped by other fields, are dropped:
+    they could never close or fire right. Windows of an unchanged correlation are kept."""
+    first = make_feeder(make_engine, corr("event_count", "{gte: 3}"))
+    first(0, "alpha")
+    saved = first.correlator.snapshot_tenant("acme")
+    assert saved is not None
+    regrouped = make_feeder(make_engine, corr("event_count", "{gte: 3}", group="[User]"))
+    regrouped.correlator.restore_tenant("acme", saved)
+    assert regrouped.correlator.snapshot().groups == []
+    gone = CorrelationEngine(make_engine(BASE_A).ruleset)
+    gone.restore_tenant("acme", saved)
+    assert gone.snapshot().groups == []
+    same = make_feeder(make_engine, corr("event_count", "{gte: 2}"))  # another threshold, same group-by
+    same.correlator.restore_tenant("acme", saved)
+    assert len(same(10, "alpha")) == 1

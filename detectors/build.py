@@ -10,9 +10,12 @@ from detectors.correlation_component import CorrelationComponent
 from detectors.heuristics.component import HeuristicsComponent
 from detectors.heuristics.config import HeuristicsConfig
 from detectors.heuristics.config import load_config as load_heuristics_config
+from detectors.reload import RuleReloader
+from detectors.sigma.correlation import CorrelationEngine
 from detectors.sigma.engine import Engine
 from detectors.sigma.filters import TenantConfig
 from detectors.sigma.loader import RuleSet, load_rules
+from detectors.sigma.report import RuleLoadError
 from detectors.state import StatefulComponent, StateStore
 from detectors.worker import DetectorStage
 from socpipe.paths import rules_dir
@@ -34,7 +37,12 @@ def build_engine(settings: Settings, *, strict: bool | None = None) -> Engine:
     ruleset = load_rules(rule_paths(settings), strict=strict)
     tuning = tuning_path()
     config = TenantConfig.load(tuning) if tuning.is_file() else None
-    return Engine(ruleset, config, strict=strict)
+    engine = Engine(ruleset, config, strict=strict)
+    if strict:
+        CorrelationEngine(ruleset)  # compiles the correlations: those it cannot run join the report
+        if ruleset.report.failed:
+            raise RuleLoadError(ruleset.report)
+    return engine
 
 
 class DetectorComponents:
@@ -50,13 +58,36 @@ class DetectorComponents:
             "heuristics": HeuristicsComponent(self.heuristics),
         }
 
+    def follow_rules(self, ruleset: RuleSet) -> None:
+        """Partitions loaded after a rule reload get the new rules."""
+        self.ruleset = ruleset
 
-def build_detector_stage(settings: Settings, *, stateful: bool = True) -> DetectorStage:
-    """The stage with its state store; every configuration problem surfaces here, before any event."""
+
+def build_detector_stage(
+    settings: Settings,
+    *,
+    stateful: bool = True,
+    reload_on_sighup: bool = True,
+    reload_poll_s: float | None = None,
+) -> DetectorStage:
+    """The stage with its state store and rule reloader; every configuration problem surfaces here,
+    before any event.
+
+    The rules are rebuilt on SIGHUP (when built on the main thread) and, with `reload_poll_s`, when a
+    rule file changed, checked at most that often; see detectors/reload.py.
+    """
     engine = build_engine(settings)
     store = None
     if stateful:
         components = DetectorComponents(engine.ruleset, load_heuristics_config())
         components()  # build once now: a bad heuristic setting fails at start
         store = StateStore(settings, settings.detector_group, components)
-    return DetectorStage(engine, settings.topics, store)
+    reloader = RuleReloader(
+        lambda: build_engine(settings, strict=True),
+        lambda: [*rule_paths(settings), tuning_path()],
+        store,
+        poll_s=reload_poll_s,
+    )
+    if reload_on_sighup:
+        reloader.install_sighup()
+    return DetectorStage(engine, settings.topics, store, reloader)

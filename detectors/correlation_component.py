@@ -4,6 +4,7 @@ Fed with the Sigma matches of each event at the event's own time; a correlation 
 a Detection of kind `correlation` whose id is the correlation match's (deterministic) id. State is
 saved per tenant; a tenant with no open window has nothing worth a record (its watermark alone
 only decides whether a late match is dropped, and losing it treats one as after a cold start).
+`follow_rules` moves the open windows onto a reloaded rule set (detectors/reload.py).
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ class CorrelationComponent:
 
     def dropped_tenants(self) -> list[str]:
         return []  # no cap of its own: windows leave only by closing or firing
+
+    def follow_rules(self, ruleset: RuleSet) -> None:
+        """Swap in a new rule set; open windows of correlations that still exist (same group-by) carry on."""
+        engine = CorrelationEngine(ruleset, allowed_lateness=self.lateness)
+        for tenant in self.engine.tenants():
+            state = self.engine.snapshot_tenant(tenant)
+            if state is not None:
+                engine.restore_tenant(tenant, state)
+        self.engine = engine
 
 
 def _detection(match: CorrelationMatch, event: EcsEvent, flat: Mapping[str, Any], ref: EventRef) -> Detection:

@@ -3,7 +3,8 @@
 Sigma rules are stateless per event. Stateful components (correlation, heuristics) keep their state
 per input partition and tenant in a StateStore, which writes the tenants each batch touched to a
 compacted topic, so a restarted or rebalanced worker carries on where the last one stopped. Scaling
-out is starting more workers in the consumer group.
+out is starting more workers in the consumer group. A reloaded rule set (detectors/reload.py) is
+taken at the start of a batch, never inside one.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ class MatchEngine(Protocol):
     def match(self, event: Any, tenant: str | None = None, *, event_ref: str | None = None) -> list[Any]: ...
 
 
+class RuleSource(Protocol):
+    def take(self) -> MatchEngine | None:
+        """A new, validated engine when a reload was asked for and succeeded; else None."""
+        ...
+
+
 class DetectorStage:
     name = "detector"
 
@@ -42,12 +49,16 @@ class DetectorStage:
         engine: MatchEngine,
         topics: Topics,
         state: StateStore | None = None,
+        rules: RuleSource | None = None,
     ) -> None:
         self.engine = engine
         self.topics = topics
         self.state = state
+        self.rules = rules
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
+        if self.rules is not None and (fresh := self.rules.take()) is not None:
+            self.engine = fresh
         out = StageOutput()
         for record in batch:
             with structlog.contextvars.bound_contextvars(

@@ -64,6 +64,7 @@ class CorrelationEngine:
             except ValueError as exc:
                 ruleset.report.failed.append(
                     RuleProblem(
+                        path=str(corr.source.path) if corr.source and corr.source.path else None,
                         rule_id=str(corr.id) if corr.id else None,
                         title=corr.title,
                         reason=str(exc),

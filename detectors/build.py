@@ -67,14 +67,13 @@ def build_detector_stage(
     settings: Settings,
     *,
     stateful: bool = True,
-    reload_on_sighup: bool = True,
-    reload_poll_s: float | None = None,
+    reload_on_sighup: bool = False,
 ) -> DetectorStage:
     """The stage with its state store and rule reloader; every configuration problem surfaces here,
     before any event.
 
-    The rules are rebuilt on SIGHUP (when built on the main thread) and, with `reload_poll_s`, when a
-    rule file changed, checked at most that often; see detectors/reload.py.
+    The rules are rebuilt on SIGHUP (with `reload_on_sighup`, which only a process's entry point should
+    ask for) and, with `settings.rules_reload_poll_s`, when a rule file changed; see detectors/reload.py.
     """
     engine = build_engine(settings)
     store = None
@@ -86,7 +85,7 @@ def build_detector_stage(
         lambda: build_engine(settings, strict=True),
         lambda: [*rule_paths(settings), tuning_path()],
         store,
-        poll_s=reload_poll_s,
+        poll_s=settings.rules_reload_poll_s,
     )
     if reload_on_sighup:
         reloader.install_sighup()

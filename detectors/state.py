@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.detection import Detection, EventRef
 from schemas.event import EcsEvent
-from socpipe.bus import MAX_MESSAGE_BYTES, Outbound
+from socpipe.bus import MAX_MESSAGE_BYTES, KafkaBus, Outbound
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -201,7 +201,7 @@ class StateStore:
             for tenant, value in self._states[(topic, partition)].records(committed=first):
                 key = state_key(self.group, topic, partition, tenant)
                 # value None is a tombstone: kafka-python sends it as a null value, which compaction drops
-                out.append(Outbound(self.topic, value, key=key))  # type: ignore[arg-type]
+                out.append(Outbound(self.topic, value, key=key))
         self._seen.clear()
         return out
 
@@ -219,12 +219,8 @@ class StateStore:
 
     def _read_tenants(self, prefix: bytes) -> dict[str, bytes]:
         """The latest record of each tenant under `prefix`, in the order they were last written."""
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers.split(","),
-            enable_auto_commit=False,
-            group_id=None,
-            fetch_max_bytes=MAX_SNAPSHOT_BYTES * 2,
-            max_partition_fetch_bytes=MAX_SNAPSHOT_BYTES,
+        consumer = KafkaBus(self.settings).reader(
+            fetch_max_bytes=MAX_SNAPSHOT_BYTES * 2, max_partition_fetch_bytes=MAX_SNAPSHOT_BYTES
         )
         found: dict[str, bytes] = {}
         legacy = 0

@@ -23,10 +23,11 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
-    """A message a stage wants written; the worker loop sends it before committing input offsets."""
+    """A message a stage wants written; the worker loop sends it before committing input offsets.
+    A None value is a tombstone: on a compacted topic it deletes the key."""
 
     topic: str
-    value: bytes
+    value: bytes | None
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
 
@@ -141,6 +142,18 @@ class KafkaBus:
         consumer = KafkaConsumer(**conf)
         consumer.subscribe(list(topics))
         return consumer
+
+    def reader(self, **overrides: Any) -> KafkaConsumer:
+        """A consumer outside any group, for reading a topic from the start (state, checkpoints)."""
+        conf: dict[str, Any] = {
+            "bootstrap_servers": self.settings.kafka_bootstrap_servers.split(","),
+            "group_id": None,
+            "enable_auto_commit": False,
+            "isolation_level": "read_committed",
+            **_security(self.settings),
+        }
+        conf.update(overrides)
+        return KafkaConsumer(**conf)
 
     def ensure_topics(self, names: Iterable[str], compacted: Iterable[str] = ()) -> None:
         """Create missing topics; compacted ones keep the latest value per key (detector state)."""

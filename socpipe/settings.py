@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Extra rule folders, after the shipped ones."
     )
     strict_rules: bool = False
+    rules_reload_poll_s: float | None = Field(
+        default=None, gt=0, description="Reload the detector's rules when a rule file changed, checked this often."
+    )
     detector_group: str = "socpipe-detectors"
     responder_group: str = "socpipe-responders"
     batch_size: int = Field(default=500, ge=1, le=100_000)

@@ -161,7 +161,7 @@ def test_sighup_requests_a_reload(tmp_path: Path) -> None:
     settings = load_settings(rules_dirs=[tmp_path])
     previous = signal.getsignal(signal.SIGHUP)
     try:
-        stage = build_detector_stage(settings, stateful=False)
+        stage = build_detector_stage(settings, stateful=False, reload_on_sighup=True)
         assert isinstance(stage.rules, RuleReloader)
         reloader = stage.rules
         signal.raise_signal(signal.SIGHUP)

@@ -44,6 +44,7 @@ def detection_from_match(
     event: EcsEvent,
     flat: dict[str, Any],
     event_ref: EventRef,
+    *,
     kind: DetectionKind = DetectionKind.sigma,
     explanation: str | None = None,
 ) -> Detection:

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.common import Severity, TenantId
 
-
 IncidentChange = Literal["open", "escalate", "acknowledge", "close"]
 DEFAULT_NOTIFY_ON: tuple[IncidentChange, ...] = ("open", "escalate", "close")
 

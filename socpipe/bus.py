@@ -6,6 +6,7 @@ manual commits) cannot differ between stages by accident.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,10 +179,8 @@ class KafkaBus:
                 if name not in existing
             ]
             if wanted:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # another worker created it first
                     admin.create_topics(wanted)
-                except TopicAlreadyExistsError:
-                    pass
         finally:
             admin.close()
 

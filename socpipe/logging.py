@@ -12,12 +12,11 @@ import sys
 
 import structlog
 
-_configured = False
+_state = {"configured": False}
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     """Configure structlog and the standard library once; later calls only change the level."""
-    global _configured
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}: use DEBUG, INFO, WARNING or ERROR")
@@ -36,13 +35,13 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=not _configured,
+        cache_logger_on_first_use=not _state["configured"],
     )
     # Libraries (kafka-python, elasticsearch) log through the standard library; keep them quiet.
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
     # kafka-python warns about transient metadata gaps (a topic just created) that it recovers from.
     logging.getLogger("kafka").setLevel(max(numeric, logging.ERROR))
-    _configured = True
+    _state["configured"] = True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     )
     strict_rules: bool = False
     rules_reload_poll_s: float | None = Field(
-        default=None, gt=0, description="Reload the detector's rules when a rule file changed, checked this often."
+        default=None,
+        gt=0,
+        description="Reload the detector's rules when a rule file changed, checked this often.",
     )
     detector_group: str = "socpipe-detectors"
     responder_group: str = "socpipe-responders"

@@ -131,7 +131,8 @@ def _report(settings: Settings, run: PipelineRun, mailbox: Path) -> None:
         click.echo(f"\nshipped {run.shipped} new log lines from {samples_dir()}")
         for name, stats in run.stages.items():
             click.echo(
-                f"  {name:9s} {stats.records:5d} in  {stats.outputs:5d} out  {stats.dead_letters} dead letters"
+                f"  {name:9s} {stats.records:5d} in  {stats.outputs:5d} out  "
+                f"{stats.dead_letters} dead letters"
             )
         for tenant in sample_files():
             incidents = responders.triage().list(tenant)

@@ -103,7 +103,7 @@ def _detection(match: Any, path: Path, line: int) -> dict[str, Any]:
     help="Also run the anomaly heuristics of rules/heuristics.yaml (events at their own time).",
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def scan(  # noqa: PLR0917 - click passes one argument per option
+def scan(
     rule_paths: tuple[Path, ...],
     fmt: str,
     strict: bool,

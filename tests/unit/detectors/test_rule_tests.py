@@ -29,7 +29,9 @@ def test_shipped_rule_tests_pass() -> None:
     """Each case fires exactly the rules it names."""
     results = run_rule_tests(build_engine(load_settings()), [SIGMA_DIR])
     assert results
-    failures = [f"{r.path}: {r.name}: expected {r.expected}, fired {r.fired}" for r in results if not r.passed]
+    failures = [
+        f"{r.path}: {r.name}: expected {r.expected}, fired {r.fired}" for r in results if not r.passed
+    ]
     assert not failures, "\n".join(failures)
 
 
@@ -44,7 +46,11 @@ def test_a_wrong_expectation_is_reported(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted(SIGMA_DIR.rglob(f"*{SUFFIX}")), ids=lambda p: p.name)
 def test_rule_test_files_are_valid(path: Path) -> None:
     """Each test file parses and names rule ids that exist."""
-    ids = {line.split(":", 1)[1].strip() for r in SIGMA_DIR.rglob("*.yml") for line in r.read_text().splitlines()
-           if line.startswith("id:")}
+    ids = {
+        line.split(":", 1)[1].strip()
+        for r in SIGMA_DIR.rglob("*.yml")
+        for line in r.read_text().splitlines()
+        if line.startswith("id:")
+    }
     for case in json.loads(path.read_text()):
         assert set(case["fire"]) <= ids, f"{path.name}: {case['name']} names an unknown rule"

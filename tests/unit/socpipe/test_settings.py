@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,5 +53,5 @@ def test_config_file_values_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """SOCPIPE_CONFIG pointing nowhere is reported with the path."""
     monkeypatch.setenv("SOCPIPE_CONFIG", "/nonexistent/socpipe.yaml")
-    with pytest.raises(SettingsError, match="/nonexistent/socpipe.yaml"):
+    with pytest.raises(SettingsError, match=re.escape("/nonexistent/socpipe.yaml")):
         load_settings()

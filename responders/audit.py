@@ -1,4 +1,4 @@
-"""What auditors run: export one tenant's evidence with a manifest, and verify a chain.
+"""What auditors run: export one tenant's evidence with a manifest; verify an export (live chains: verify.py).
 
 The manifest carries the chain segment the export spans, as (sequence, previous hash, content hash) for
 *every* record of the tenant in that range, even those a `--control` filter left out (hashes only, so
@@ -12,21 +12,32 @@ import csv
 import hashlib
 import io
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch
 
 from responders.documents import evidence_from_doc
-from responders.evidence import CHAIN_HEAD_ID
+from responders.verify import Break, VerifyResult, chain_head, search_sorted, verify_chain, verify_live
 from schemas.common import utc_now
-from schemas.evidence import GENESIS_HASH, EvidenceRecord
+from schemas.evidence import EvidenceRecord
 from socpipe.es import index_name
 from socpipe.settings import Settings
+
+# Verifying a live chain lives in verify.py; callers keep importing it from here, beside the export's.
+__all__ = [
+    "Break",
+    "VerifyResult",
+    "export",
+    "manifest_path",
+    "parse",
+    "render",
+    "verify_chain",
+    "verify_export",
+    "verify_live",
+]
 
 CSV_COLUMNS = [
     "tenant",
@@ -41,110 +52,6 @@ CSV_COLUMNS = [
     "previous_hash",
     "content_hash",
 ]
-
-
-@dataclass
-class Break:
-    sequence: int
-    problem: str
-
-    def __str__(self) -> str:
-        return f"sequence {self.sequence}: {self.problem}"
-
-
-@dataclass
-class VerifyResult:
-    checked: int
-    first_break: Break | None
-    last_hash: str
-
-    @property
-    def ok(self) -> bool:
-        return self.first_break is None
-
-
-def verify_chain(
-    records: Iterable[EvidenceRecord],
-    *,
-    tenant: str,
-    start_sequence: int = 0,
-    start_previous: str = GENESIS_HASH,
-) -> VerifyResult:
-    """Check contents, sequence numbers and links in order; stop at the first broken link."""
-    expected, previous, checked = start_sequence, start_previous, 0
-    for record in records:
-        problem: Break | None = None
-        if record.tenant != tenant:
-            problem = Break(
-                record.sequence, f"a record of tenant {record.tenant!r} in the chain of {tenant!r}"
-            )
-        elif record.sequence > expected:
-            problem = Break(
-                expected, f"missing: sequences {expected}..{record.sequence - 1} are absent (deleted)"
-            )
-        elif record.sequence < expected:
-            problem = Break(record.sequence, "sequence number seen twice or out of order (inserted)")
-        elif record.compute_hash() != record.content_hash:
-            problem = Break(record.sequence, "content does not match its content_hash (record altered)")
-        elif record.previous_hash != previous:
-            problem = Break(
-                record.sequence,
-                f"previous_hash does not match the record before it (sequence {record.sequence - 1} was "
-                "altered or replaced, or this one inserted)",
-            )
-        if problem:
-            return VerifyResult(checked, problem, previous)
-        previous, expected, checked = record.content_hash, expected + 1, checked + 1
-    return VerifyResult(checked, None, previous)
-
-
-def _search_sorted(
-    es: Elasticsearch, index: str, query: dict[str, Any], fields: list[str] | None = None
-) -> Iterator[dict[str, Any]]:
-    after: list[Any] | None = None
-    while True:
-        page = es.search(
-            index=index,
-            query=query,
-            sort=[{"evidence.sequence": "asc"}],
-            size=1000,
-            source_includes=fields,
-            search_after=after,
-        )["hits"]["hits"]
-        yield from page
-        if len(page) < 1000:
-            return
-        after = page[-1]["sort"]
-
-
-def live_records(es: Elasticsearch, settings: Settings, tenant: str) -> Iterator[EvidenceRecord]:
-    index = index_name(settings, "evidence", tenant)
-    es.indices.refresh(index=index)
-    for hit in _search_sorted(es, index, {"match_all": {}}):
-        yield evidence_from_doc(hit["_source"])
-
-
-def chain_head(es: Elasticsearch, settings: Settings, tenant: str) -> dict[str, Any] | None:
-    try:
-        return dict(es.get(index=index_name(settings, "state", tenant), id=CHAIN_HEAD_ID)["_source"])
-    except NotFoundError:
-        return None
-
-
-def verify_live(es: Elasticsearch, settings: Settings, tenant: str) -> VerifyResult:
-    """The whole chain of a tenant, plus the tail: the head says how many records there were at least."""
-    result = verify_chain(live_records(es, settings, tenant), tenant=tenant)
-    head = chain_head(es, settings, tenant)
-    if result.ok and head and int(head["next_sequence"]) > result.checked:
-        return VerifyResult(
-            result.checked,
-            Break(
-                result.checked,
-                f"missing: the chain head counts {head['next_sequence']} records (tail deleted)",
-            ),
-            result.last_hash,
-        )
-    return result
 
 
 def control_query(control: str) -> dict[str, Any]:
@@ -215,13 +122,13 @@ def export(
     if control:
         filters.append(control_query(control))
     records = [
-        evidence_from_doc(h["_source"]) for h in _search_sorted(es, index, {"bool": {"filter": filters}})
+        evidence_from_doc(h["_source"]) for h in search_sorted(es, index, {"bool": {"filter": filters}})
     ]
     chain: list[list[Any]] = []
     if records:
         span = {"range": {"evidence.sequence": {"gte": records[0].sequence, "lte": records[-1].sequence}}}
         fields = ["evidence.sequence", "evidence.previous_hash", "evidence.content_hash"]
-        for hit in _search_sorted(es, index, {"bool": {"filter": [filters[0], span]}}, fields):
+        for hit in search_sorted(es, index, {"bool": {"filter": [filters[0], span]}}, fields):
             e = hit["_source"]["evidence"]
             chain.append([e["sequence"], e["previous_hash"], e["content_hash"]])
     data = render(records, fmt)

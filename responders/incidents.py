@@ -2,9 +2,10 @@
 
 One pass over a batch of a tenant's detections:
 
-1. read (real-time `mget`) the detection documents already written: a detection seen before keeps the
-   incident it was assigned to (a replay re-applies it there, which changes nothing);
-2. read the group heads (current incident and generation of each group) and those incidents;
+1. read (real-time `mget`, one request) the detection documents already written, and the group heads
+   (current incident and generation of each group): a detection seen before keeps the incident it was
+   assigned to (a replay re-applies it there, which changes nothing);
+2. read the incidents those name (a second `mget`);
 3. decide in memory (grouping.py), in event-time order;
 4. write, in this order, each write refusing to overwrite what it did not read: group heads
    (`op_type=create` or `if_seq_no`/`if_primary_term`), detection documents (`op_type=create`: the
@@ -68,16 +69,18 @@ class Applied:
     new_detections: list[str] = field(default_factory=list)
 
 
-def _mget(es: Elasticsearch, index: str, ids: list[str]) -> dict[str, _Versioned]:
-    if not ids:
-        return {}
-    docs = es.mget(index=index, ids=list(dict.fromkeys(ids)))["docs"]
-    return {
-        d["_id"]: _Versioned(d["_source"], d["_seq_no"], d["_primary_term"])
-        if d.get("found")
-        else _Versioned(None)
-        for d in docs
-    }
+def _mget(es: Elasticsearch, wanted: dict[str, list[str]]) -> dict[str, dict[str, _Versioned]]:
+    """Real-time reads of several indices' documents in one request: {index: {id: as read}}."""
+    out: dict[str, dict[str, _Versioned]] = {index: {} for index in wanted}
+    docs = [{"_index": index, "_id": i} for index, ids in wanted.items() for i in dict.fromkeys(ids)]
+    if not docs:
+        return out
+    for d in es.mget(docs=docs)["docs"]:
+        found = d.get("found")
+        out[d["_index"]][d["_id"]] = (
+            _Versioned(d["_source"], d["_seq_no"], d["_primary_term"]) if found else _Versioned(None)
+        )
+    return out
 
 
 class IncidentStore:
@@ -106,14 +109,9 @@ class IncidentStore:
         tenant_cfg = self.config.tenant(tenant)
         now = utc_now()
 
-        seen = _mget(self.es, idx_det, [d.id for d in detections])
-        assigned = {d: v.source["incident"]["id"] for d, v in seen.items() if v.source}
-        new = sorted((d for d in detections if d.id not in assigned), key=lambda d: (d.event_time, d.id))
         plans = {d.id: self.config.grouping.resolve(tenant, d.rule.id) for d in detections}
         keys = {d.id: grouping.group_key(d, plans[d.id]) for d in detections}
-        heads = _mget(self.es, idx_state, [grouping.group_head_id(tenant, keys[d.id]) for d in new])
-        wanted = [*assigned.values(), *(h.source["incident_id"] for h in heads.values() if h.source)]
-        incidents = _mget(self.es, idx_inc, wanted)
+        assigned, new, heads, incidents = self._read(tenant, detections, keys)
         models: dict[str, Incident] = {
             i: incident_from_doc(v.source) for i, v in incidents.items() if v.source is not None
         }
@@ -184,6 +182,24 @@ class IncidentStore:
         self._check(bulk(self.es, ops), "incident changed meanwhile")
         touched = list(dict.fromkeys(assigned[d.id] for d in detections))
         return Applied([models[i] for i in touched], dict(assigned), [d.id for d in new])
+
+    def _read(
+        self, tenant: str, detections: list[Detection], keys: dict[str, str]
+    ) -> tuple[dict[str, str], list[Detection], dict[str, _Versioned], dict[str, _Versioned]]:
+        """Assignments already written, the new detections (event-time order), their group heads and the
+        incidents all of these name: two real-time reads. The detection documents and every group head
+        the batch may need come in one `mget` (a head is read for nothing only when all its detections
+        are assigned already, as in a replay)."""
+        idx_det = index_name(self.settings, "detections", tenant)
+        idx_state = index_name(self.settings, "state", tenant)
+        idx_inc = index_name(self.settings, "incidents", tenant)
+        head_ids = {d.id: grouping.group_head_id(tenant, keys[d.id]) for d in detections}
+        read = _mget(self.es, {idx_det: [d.id for d in detections], idx_state: list(head_ids.values())})
+        assigned = {d: v.source["incident"]["id"] for d, v in read[idx_det].items() if v.source}
+        new = sorted((d for d in detections if d.id not in assigned), key=lambda d: (d.event_time, d.id))
+        heads = {head_ids[d.id]: read[idx_state][head_ids[d.id]] for d in new}
+        wanted = [*assigned.values(), *(h.source["incident_id"] for h in heads.values() if h.source)]
+        return assigned, new, heads, _mget(self.es, {idx_inc: wanted})[idx_inc]
 
     def _write_heads(self, index: str, heads: dict[str, _Versioned]) -> None:
         ops: list[dict[str, Any]] = []

@@ -5,6 +5,12 @@ The others find it and either see it done (nothing to do), or in flight. An in-f
 the claim timeout belongs to a worker that crashed: it is taken over with a versioned write
 (`if_seq_no`/`if_primary_term`), so of several workers noticing the same stale claim only one wins.
 A fresh foreign claim is waited for (the other worker is normally finishing its batch right now).
+
+A caller that claims several things must not wait for another worker's claims while holding unfinished
+claims of its own: two workers that each got part of one batch's claims would wait for each other until
+both claims went stale, then each take the other's over and both do everything (twice). So callers
+claim with `wait=False`, finish what is theirs, and only then wait for the rest (`"theirs"`, by claiming
+those again with `wait=True`).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ def bulk(es: Elasticsearch, operations: list[dict[str, Any]]) -> list[dict[str, 
 @dataclass
 class Claimed:
     id: str
-    state: Literal["ours", "done", "recovered"]
+    state: Literal["ours", "done", "recovered", "theirs"]
     source: dict[str, Any] | None = None
 
 
@@ -64,49 +70,47 @@ class Claims:
         index: str,
         docs: dict[str, dict[str, Any]],
         is_done: Callable[[dict[str, Any]], bool],
+        *,
+        wait: bool = True,
     ) -> dict[str, Claimed]:
-        """Claim every doc (each body gets a fresh `claim` stamp); return who does what."""
+        """Claim every doc (each body gets a fresh `claim` stamp); return who does what. Without `wait`,
+        a fresh claim of another worker is returned as "theirs" instead of waited for."""
+        ours, pending = self._create(index, docs)
+        out = {doc_id: Claimed(doc_id, "ours") for doc_id in ours}
+        while pending:
+            missing: list[str] = []
+            waiting: list[str] = []
+            for doc in self.es.mget(index=index, ids=pending)["docs"]:
+                doc_id, source = doc["_id"], doc.get("_source") or {}
+                if not doc.get("found"):
+                    missing.append(doc_id)  # deleted meanwhile: create it again
+                elif is_done(source):
+                    out[doc_id] = Claimed(doc_id, "done", source)
+                elif self._stale(source) and self._take_over(index, doc_id, docs[doc_id], doc):
+                    log.warning("took over a stale claim", index=index, id=doc_id, owner=source["claim"])
+                    out[doc_id] = Claimed(doc_id, "recovered", source)
+                else:
+                    waiting.append(doc_id)
+            ours, taken = self._create(index, {doc_id: docs[doc_id] for doc_id in missing})
+            out |= {doc_id: Claimed(doc_id, "ours") for doc_id in ours}
+            pending = waiting + taken
+            if pending and not wait:
+                out |= {doc_id: Claimed(doc_id, "theirs") for doc_id in pending}
+                break
+            if pending:
+                time.sleep(self.poll_s)
+        return out
+
+    def _create(self, index: str, docs: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+        """Create every doc with a fresh stamp, in one bulk request: (ids created, ids that exist)."""
         ops: list[dict[str, Any]] = []
         for doc_id, body in docs.items():
             ops += [{"create": {"_index": index, "_id": doc_id}}, {**body, "claim": self.stamp()}]
-        results = bulk(self.es, ops)
-        out: dict[str, Claimed] = {}
-        pending = []
-        for doc_id, result in zip(docs, results, strict=True):
-            if result.get("status") == 409:
-                pending.append(doc_id)
-            else:
-                out[doc_id] = Claimed(doc_id, "ours")
-        while pending:
-            found = self.es.mget(index=index, ids=pending)["docs"]
-            waiting = []
-            for doc in found:
-                doc_id, source = doc["_id"], doc.get("_source") or {}
-                if not doc.get("found"):
-                    waiting.append(doc_id)  # deleted meanwhile: try to create it again below
-                elif is_done(source):
-                    out[doc_id] = Claimed(doc_id, "done", source)
-                elif self._stale(source):
-                    if self._take_over(index, doc_id, docs[doc_id], doc):
-                        log.warning("took over a stale claim", index=index, id=doc_id, owner=source["claim"])
-                        out[doc_id] = Claimed(doc_id, "recovered", source)
-                    else:
-                        waiting.append(doc_id)
-                else:
-                    waiting.append(doc_id)
-            pending = waiting
-            if pending:
-                time.sleep(self.poll_s)
-                for doc_id in list(pending):
-                    try:
-                        self.es.create(
-                            index=index, id=doc_id, document={**docs[doc_id], "claim": self.stamp()}
-                        )
-                    except ConflictError:
-                        continue
-                    out[doc_id] = Claimed(doc_id, "ours")
-                    pending.remove(doc_id)
-        return out
+        created: list[str] = []
+        existing: list[str] = []
+        for doc_id, result in zip(docs, bulk(self.es, ops), strict=True):
+            (existing if result.get("status") == 409 else created).append(doc_id)
+        return created, existing
 
     def _stale(self, source: dict[str, Any]) -> bool:
         claim = source.get("claim") or {}

@@ -8,7 +8,8 @@ Writing a batch of a tenant's items:
 2. Each item's *evidence key* (deterministic from the subject: `detection:<id>`,
    `incident:<id>:v<version>`, `notice:<id>:<status>`, `triage:<id>:v<version>`) is claimed in the
    tenant's state index with `op_type=create`, all in one bulk request. A key already done means a
-   replay: nothing is written for it.
+   replay: nothing is written for it. A key another worker holds is left to it until this call's own
+   records are written (3), then waited for (claims.py says why not before).
 3. The claimed items are appended to the chain as blocks (chain.py): one versioned write of the chain
    head takes the block's sequence numbers and carries its sealed records (write-ahead), then one bulk
    request creates the records and marks their keys done with their sequence numbers.
@@ -27,7 +28,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from responders.chain import CHAIN_HEAD_ID, ChainWriter, key_doc_id, record_id
-from responders.claims import Claims, bulk
+from responders.claims import Claimed, Claims, bulk
 from responders.config import ControlsConfig
 from schemas.evidence import EvidenceRecord, EvidenceType
 from socpipe.es import index_name
@@ -67,18 +68,37 @@ class EvidenceStore:
         self.chain = chain or ChainWriter(es, settings, claims.stamp)
 
     def record(self, tenant: str, items: list[EvidenceItem]) -> list[EvidenceRecord]:
-        """Write each item once (a replayed key is skipped); return the records written now."""
+        """Write each item once (a replayed key is skipped); return the records written now.
+
+        Keys another worker holds are waited for only after this call's own are written (claims.py says
+        why); most then turn out done, a stale one is taken over and written here.
+        """
         unique = list({item.key: item for item in reversed(items)}.values())[::-1]
         if not unique:
             return []
         self.chain.settled_head(tenant)
-        state = index_name(self.settings, "state", tenant)
+        order = {item.key: i for i, item in enumerate(unique)}
+        written: list[EvidenceRecord] = []
         by_doc = {key_doc_id(item.key): item for item in unique}
-        claimed = self.claims.claim(
-            state,
-            {doc_id: {"kind": "evidence_key", "key": item.key} for doc_id, item in by_doc.items()},
-            is_done=lambda source: source.get("sequence") is not None,
-        )
+        wait = False
+        while by_doc:
+            claimed = self.claims.claim(
+                index_name(self.settings, "state", tenant),
+                {doc_id: {"kind": "evidence_key", "key": item.key} for doc_id, item in by_doc.items()},
+                is_done=lambda source: source.get("sequence") is not None,
+                wait=wait,
+            )
+            todo = self._todo(tenant, claimed, by_doc)
+            todo.sort(key=lambda item: order[item.key])
+            written += self.chain.append(tenant, [self._draft(tenant, item) for item in todo])
+            by_doc = {c.id: by_doc[c.id] for c in claimed.values() if c.state == "theirs"}
+            wait = True
+        return written
+
+    def _todo(
+        self, tenant: str, claimed: dict[str, Claimed], by_doc: dict[str, EvidenceItem]
+    ) -> list[EvidenceItem]:
+        """The items this worker must append: its own claims, and taken-over ones not in the chain."""
         todo = [by_doc[c.id] for c in claimed.values() if c.state == "ours"]
         recovered = [by_doc[c.id] for c in claimed.values() if c.state == "recovered"]
         if recovered:
@@ -87,10 +107,8 @@ class EvidenceStore:
             self.chain.settled_head(tenant)
             already = self._find_keys(tenant, [item.key for item in recovered])
             todo += [item for item in recovered if item.key not in already]
-            self._mark_done(state, already)
-        order = {item.key: i for i, item in enumerate(unique)}
-        todo.sort(key=lambda item: order[item.key])
-        return self.chain.append(tenant, [self._draft(tenant, item) for item in todo])
+            self._mark_done(index_name(self.settings, "state", tenant), already)
+        return todo
 
     def _draft(self, tenant: str, item: EvidenceItem) -> EvidenceRecord:
         """The record without its place in the chain (sequence, previous hash, seal: chain.py sets them)."""

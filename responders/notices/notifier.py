@@ -5,7 +5,9 @@ after a crash computes the same notices again: open (severity at or above the ro
 escalate:<severity> (above both the threshold and the severity it opened with), acknowledge, close.
 Each notice has a deterministic id (tenant, incident, state, channel, destination) and is claimed by
 creating its document (`op_type=create`) before anything is sent: a second worker or a replay finds it
-and sends nothing. A worker that crashed mid-send leaves a stale claim; whoever takes it over sends again
+and sends nothing (it waits for the other worker's notices to be final only once its own are: two
+workers waiting for each other would both take the other's over at the claim timeout and send twice).
+A worker that crashed mid-send leaves a stale claim; whoever takes it over sends again
 under the same id (the webhook-id / Message-ID a receiver deduplicates on).
 """
 
@@ -100,27 +102,28 @@ class Notifier:
             return result
         index = index_name(self.settings, "notices", tenant_id)
         now = utc_now().isoformat()
-        claimed = self.claims.claim(
-            index,
-            {
-                nid: {k: v for k, v in notice_doc(p.notice).items() if k != "claim"} | {"@timestamp": now}
-                for nid, p in planned.items()
-            },
-            is_done=lambda source: source["notice"]["status"] != NoticeStatus.pending,
-        )
-        to_send = [planned[c.id] for c in claimed.values() if c.state in ("ours", "recovered")]
-        finals = {c.id: notice_from_doc(c.source) for c in claimed.values() if c.state == "done" and c.source}
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            for notice in pool.map(lambda p: self._deliver(tenant, p), to_send):
-                finals[notice.id] = notice
-        ops = []
-        for p in to_send:
-            final = finals[p.notice.id]
-            ops += [
-                {"index": {"_index": index, "_id": final.id}},
-                notice_doc(final, owner=self.claims.owner, claimed_at=now),
-            ]
-        bulk(self.es, ops)
+        docs = {
+            nid: {k: v for k, v in notice_doc(p.notice).items() if k != "claim"} | {"@timestamp": now}
+            for nid, p in planned.items()
+        }
+        finals: dict[str, Notice] = {}
+        to_send: list[_Planned] = []
+        wait = False  # another worker's claims are waited for only once ours are final (claims.py)
+        while docs:
+            claimed = self.claims.claim(
+                index,
+                docs,
+                is_done=lambda source: source["notice"]["status"] != NoticeStatus.pending,
+                wait=wait,
+            )
+            finals |= {
+                c.id: notice_from_doc(c.source) for c in claimed.values() if c.state == "done" and c.source
+            }
+            ours = [planned[c.id] for c in claimed.values() if c.state in ("ours", "recovered")]
+            finals |= self._send(tenant, index, ours, now)
+            to_send += ours
+            docs = {c.id: docs[c.id] for c in claimed.values() if c.state == "theirs"}
+            wait = True
         # Evidence of every final notice, also those done before (a crash may have come before their record).
         self.evidence.record(
             tenant_id, [self._evidence(n, planned[nid].incident) for nid, n in finals.items()]
@@ -141,6 +144,21 @@ class Notifier:
                     )
                 )
         return result
+
+    def _send(self, tenant: Tenant, index: str, to_send: list[_Planned], now: str) -> dict[str, Notice]:
+        """Deliver the claimed notices (4 at a time) and record each one's final state: one bulk request."""
+        finals: dict[str, Notice] = {}
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for notice in pool.map(lambda p: self._deliver(tenant, p), to_send):
+                finals[notice.id] = notice
+        ops = []
+        for final in finals.values():
+            ops += [
+                {"index": {"_index": index, "_id": final.id}},
+                notice_doc(final, owner=self.claims.owner, claimed_at=now),
+            ]
+        bulk(self.es, ops)
+        return finals
 
     def _plan(self, tenant: Tenant, incident: Incident) -> list[_Planned]:
         out = []

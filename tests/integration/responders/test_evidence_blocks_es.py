@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from responder_helpers import T0, count, detection, inbound, sources
 from responders.chain import CHAIN_HEAD_ID, ChainForkError, ChainWriter, read_head, record_id
 from responders.claims import Claims
 from responders.documents import evidence_doc
-from responders.evidence import EvidenceItem, EvidenceStore
+from responders.evidence import EvidenceItem, EvidenceStore, key_doc_id
 from responders.verify import verify_live
 from responders.worker import Responders
 from schemas.evidence import EvidenceRecord, EvidenceType
@@ -161,8 +161,9 @@ def test_a_stale_head_loses_its_claim_and_chains_after_the_winner(
 def test_two_workers_racing_batches_on_one_tenant_make_one_unforked_chain(
     responders: Responders, es: Elasticsearch, rsettings: Settings
 ) -> None:
-    """Two workers, started together batch after batch (a barrier), append to one tenant, a third of their
-    keys shared: one chain, numbers 0..n-1 each held once, every link right, every key recorded once."""
+    """Two workers, started together batch after batch (a barrier), append to one tenant, half of their
+    keys shared: one chain, numbers 0..n-1 each held once, every link right, every key recorded once, and
+    no worker waits for the other's claims to go stale (60 s) when each got part of a batch's keys."""
     workers = [_store(responders, f"w{i}", chain=CountingChain) for i in range(2)]
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -174,23 +175,51 @@ def test_two_workers_racing_batches_on_one_tenant_make_one_unforked_chain(
                 workers[i].record(
                     "red",
                     [_item(f"own-{i}-{batch}-{j}") for j in range(20)]
-                    + [_item(f"shared-{batch}-{j}") for j in range(10)],
+                    + [_item(f"shared-{batch}-{j}") for j in range(20)],
                 )
         except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    started = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=180)
     assert errors == []
+    assert time.monotonic() - started < 50
     result = verify_live(es, rsettings, "red")
     assert result.ok, result.first_break
     keys = _keys(es, rsettings, "red")
-    assert result.checked == len(keys) == len(set(keys)) == 2 * 8 * 20 + 8 * 10
+    assert result.checked == len(keys) == len(set(keys)) == 2 * 8 * 20 + 8 * 20
     head = es.get(index=f"{rsettings.index_prefix}-state-red", id=CHAIN_HEAD_ID)["_source"]
     assert head["next_sequence"] == result.checked and head["last_hash"] == result.last_hash
+
+
+def test_a_worker_writes_its_own_keys_before_waiting_for_anothers(
+    responders: Responders, es: Elasticsearch, rsettings: Settings
+) -> None:
+    """With one of its keys freshly claimed by another worker, a writer first appends the rest (so that
+    other worker, were it waiting for these, could go on: no deadlock until the claim timeout), then waits;
+    when the other claim goes away it writes that key too, each key once."""
+    state = f"{rsettings.index_prefix}-state-red"
+    held = key_doc_id("k2")
+    fresh = {"owner": "other", "at": datetime.now(UTC).isoformat()}
+    es.create(index=state, id=held, document={"kind": "evidence_key", "key": "k2", "claim": fresh})
+    store = _store(responders, "w")
+    done: list[list[EvidenceRecord]] = []
+    writer = threading.Thread(
+        target=lambda: done.append(store.record("red", [_item(f"k{i}") for i in range(4)]))
+    )
+    writer.start()
+    deadline = time.monotonic() + 20
+    while count(es, rsettings, "evidence", "red") < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(_keys(es, rsettings, "red")) == ["k0", "k1", "k3"] and writer.is_alive()
+    es.delete(index=state, id=held)  # the other worker gave up its claim
+    writer.join(timeout=20)
+    assert [[r.evidence_key for r in records] for records in done] == [["k0", "k1", "k3", "k2"]]
+    assert verify_live(es, rsettings, "red").ok
 
 
 def test_replaying_a_batch_writes_no_new_records(

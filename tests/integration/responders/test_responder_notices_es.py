@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 from elasticsearch import Elasticsearch
@@ -16,9 +20,15 @@ from responder_helpers import (
     sources,
 )
 
+from responders.documents import notice_doc
 from responders.notices import signing
 from responders.notices.channels import Channel, Message
+from responders.notices.notifier import NotifyResult
 from responders.worker import Responders
+from schemas.common import Severity
+from schemas.detection import Entity
+from schemas.incident import Incident
+from schemas.notice import Notice
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -141,3 +151,46 @@ def test_a_crash_mid_send_is_resent_once_under_the_same_id(
     assert [n["status"] for n in notices] == ["sent"]
     sent = count(es, rsettings, "evidence", "red", {"term": {"evidence.record_type": "notice_sent"}})
     assert sent == 2  # the webhook and the email, once each
+
+
+def test_a_notifier_sends_its_own_notices_before_waiting_for_anothers(
+    responders: Responders, smtp: SmtpSink, webhooks: WebhookSink, es: Elasticsearch, rsettings: Settings
+) -> None:
+    """With an incident's webhook notice freshly claimed by another worker, the notifier first sends and
+    records the email (so that other worker, were it waiting for it, could go on: no deadlock until the
+    claim timeout), then waits; when the other claim goes away it sends the webhook, each once."""
+    now = datetime.now(UTC)
+    incident = Incident(
+        id="inc-1",
+        tenant="red",
+        title="Incident on ws-1",
+        severity=Severity.high,
+        group_key="host=ws-1",
+        entity=Entity(host="ws-1"),
+        first_seen=now,
+        last_seen=now,
+        updated_at=now,
+    )
+    hook_id = Notice.make_id("red", "inc-1", "open", "webhook", webhooks.url("/red"))
+    held = Notice(
+        id=hook_id,
+        tenant="red",
+        incident_id="inc-1",
+        incident_state="open",
+        channel="webhook",
+        destination=webhooks.url("/red"),
+        subject="",
+    )
+    index = f"{rsettings.index_prefix}-notices-red"
+    es.create(index=index, id=hook_id, document=notice_doc(held, owner="other", claimed_at=now.isoformat()))
+    results: list[NotifyResult] = []
+    notifying = threading.Thread(target=lambda: results.append(responders.notifier.notify("red", [incident])))
+    notifying.start()
+    deadline = time.monotonic() + 20
+    while not smtp.messages and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(smtp.to("soc@red.example")) == 1 and webhooks.at("/red") == [] and notifying.is_alive()
+    es.delete(index=index, id=hook_id)  # the other worker gave up its claim
+    notifying.join(timeout=20)
+    assert len(webhooks.at("/red")) == 1 and len(smtp.messages) == 1
+    assert [n.channel for n in results[0].sent] == ["email", "webhook"]

@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+import orjson
 from elasticsearch import ConflictError, Elasticsearch
 
 from socpipe.logging import get_logger
@@ -33,10 +34,18 @@ class BulkError(RuntimeError):
 
 
 def bulk(es: Elasticsearch, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Run a bulk request; return one result per action (conflicts included), raise on other errors."""
+    """Run a bulk request; return one result per action (conflicts included), raise on other errors.
+
+    The lines are encoded with orjson here (the client forwards bytes as they are) and the response is
+    cut to each action's status and error: with batches of hundreds of documents, the standard library's
+    JSON both ways was a third of the responder's own CPU time.
+    """
     if not operations:
         return []
-    response = es.bulk(operations=operations)
+    response = es.bulk(
+        operations=cast(list[dict[str, Any]], [orjson.dumps(op) for op in operations]),  # typed too narrowly
+        filter_path=["errors", "items.*.status", "items.*.error"],
+    )
     results = [next(iter(item.values())) for item in response["items"]]
     errors = [r for r in results if r.get("error") and r.get("status") != 409]
     if errors:

@@ -10,6 +10,9 @@ The Elasticsearch client's transport is wrapped to count requests, per batch and
 get, create, index, search...), so the figures say where the round trips go. Notices are off by default
 (the tenants have no routes); `--notices` routes every tenant's incidents to a local aiosmtpd mailbox.
 
+"client CPU" is this process's CPU time while processing (all threads): the rest of the wall time is
+spent waiting for Elasticsearch (which, on a developer's machine, shares the same cores).
+
 After each run (outside the timing) every tenant's chain is verified and the records counted.
 
     .venv/bin/python benchmarks/responder.py [--detections 2000] [--tenants 4] [--per-incident 10]
@@ -180,12 +183,13 @@ def one_run(base: Settings, data: list[Detection], batch_size: int, tenants: int
     try:
         for phase in ("first", "replay"):
             counter.kinds.clear()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for records in encoded:
                 stage.process(records)
             seconds = time.perf_counter() - started
             result[phase] = {
                 "seconds": seconds,
+                "cpu": time.process_time() - cpu,
                 "rate": len(data) / seconds,
                 "requests_per_batch": counter.total / len(batches),
                 "kinds": dict(counter.kinds),
@@ -244,6 +248,7 @@ def main() -> None:
             first, replay = result["first"], result["replay"]
             print(
                 f"run {n + 1}: first {first['rate']:,.0f} det/s ({first['seconds']:.2f} s, "
+                f"{first['cpu']:.2f} s client CPU, "
                 f"{first['requests_per_batch']:.1f} requests/batch {first['kinds']}); "
                 f"replay {replay['rate']:,.0f} det/s ({replay['seconds']:.2f} s, "
                 f"{replay['requests_per_batch']:.1f} requests/batch {replay['kinds']}); "

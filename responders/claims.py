@@ -37,8 +37,8 @@ def bulk(es: Elasticsearch, operations: list[dict[str, Any]]) -> list[dict[str, 
     """Run a bulk request; return one result per action (conflicts included), raise on other errors.
 
     The lines are encoded with orjson here (the client forwards bytes as they are) and the response is
-    cut to each action's status and error: with batches of hundreds of documents, the standard library's
-    JSON both ways was a third of the responder's own CPU time.
+    cut to each action's status and error: with batches of hundreds of documents, that takes about a tenth
+    off the responder's own CPU time (benchmarks/responder.py: 0.73 -> 0.66 s for 2,000 detections).
     """
     if not operations:
         return []

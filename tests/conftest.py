@@ -11,9 +11,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
+from socpipe.paths import corpus_dir
 from socpipe.settings import Settings, load_settings
 
 
@@ -67,3 +69,15 @@ def settings(backends: tuple[str, str]) -> Settings:
         index_prefix=f"t{unique}-socpipe",
         poll_timeout_ms=200,
     )
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared test corpus: a failure in CI when it is missing, a skip on a developer's machine."""
+    found = corpus_dir()
+    if found is None:
+        message = "corpus not found: ../shared/corpus or $SOCPIPE_CORPUS"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found

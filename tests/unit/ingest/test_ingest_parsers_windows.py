@@ -11,7 +11,6 @@ import pytest
 from ingest.parsers import ParseError
 from ingest.parsers.windows import parse
 from schemas.raw import RawRecord
-from socpipe.paths import corpus_dir
 
 SYSMON_1 = {
     "Provider_Name": "Microsoft-Windows-Sysmon",
@@ -106,11 +105,10 @@ def test_bad_windows_records_raise_parse_error(
 
 
 @pytest.mark.corpus
-def test_corpus_nested_and_flat_layouts_give_the_same_event(make_raw: Callable[..., RawRecord]) -> None:
+def test_corpus_nested_and_flat_layouts_give_the_same_event(
+    make_raw: Callable[..., RawRecord], corpus: Path
+) -> None:
     """For every sigma-regression sample, the nested (raw/) and flat (events/) layouts parse alike."""
-    corpus = corpus_dir()
-    if corpus is None:
-        pytest.skip("no ../shared/corpus and no SOCPIPE_CORPUS")
     regression = corpus / "sigma-regression"
     count = 0
     for nested_file in sorted((regression / "raw").glob("*.jsonl")):

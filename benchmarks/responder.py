@@ -4,7 +4,10 @@ N detections (default 2,000) of several tenants, grouped into far fewer incident
 per incident: same rule, host, user and address, within the grouping window), fed to the stage in
 batches of `--batch` (500, the worker loop's `max_records`) as the worker would. Each of `--runs` runs
 (median reported) uses a fresh index prefix, so every run is a first processing; then the same batches
-are fed again (a replay after a crash before the offset commit), which must write nothing new.
+are fed again (a replay after a crash before the offset commit), which must write nothing new. The replay
+starts `--replay-pause` seconds (2) after the first processing, as a restarted worker's would: right
+after the writes, every real-time read would first pay for Elasticsearch's refresh of what was just
+written, which no real replay sees.
 
 The Elasticsearch client's transport is wrapped to count requests, per batch and by kind (bulk, mget,
 get, create, index, search...), so the figures say where the round trips go. Notices are off by default
@@ -16,7 +19,7 @@ spent waiting for Elasticsearch (which, on a developer's machine, shares the sam
 After each run (outside the timing) every tenant's chain is verified and the records counted.
 
     .venv/bin/python benchmarks/responder.py [--detections 2000] [--tenants 4] [--per-incident 10]
-        [--batch 500] [--runs 3] [--notices]
+        [--batch 500] [--runs 3] [--replay-pause 2] [--notices]
 """
 
 from __future__ import annotations
@@ -168,7 +171,9 @@ def tenants_file(directory: Path, tenants: int, notices: bool) -> Path:
     return path
 
 
-def one_run(base: Settings, data: list[Detection], batch_size: int, tenants: int) -> dict[str, Any]:
+def one_run(
+    base: Settings, data: list[Detection], batch_size: int, tenants: int, replay_pause: float
+) -> dict[str, Any]:
     settings = base.model_copy(update={"index_prefix": f"bench{uuid.uuid4().hex[:8]}-socpipe"})
     ensure_indices(settings)
     responders = Responders(settings)
@@ -182,6 +187,8 @@ def one_run(base: Settings, data: list[Detection], batch_size: int, tenants: int
     result: dict[str, Any] = {}
     try:
         for phase in ("first", "replay"):
+            if phase == "replay":
+                time.sleep(replay_pause)  # a replay comes after a restart, not in the same second
             counter.kinds.clear()
             started, cpu = time.perf_counter(), time.process_time()
             for records in encoded:
@@ -225,6 +232,9 @@ def main() -> None:
     parser.add_argument("--per-incident", type=int, default=10)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--replay-pause", type=float, default=2.0, help="seconds between first processing and replay"
+    )
     parser.add_argument("--notices", action="store_true", help="route notices to a local aiosmtpd mailbox")
     args = parser.parse_args()
     configure_logging("WARNING")
@@ -243,7 +253,7 @@ def main() -> None:
             smtp_port=port,
         )
         for n in range(args.runs):
-            result = one_run(base, data, args.batch, args.tenants)
+            result = one_run(base, data, args.batch, args.tenants, args.replay_pause)
             runs.append(result)
             first, replay = result["first"], result["replay"]
             print(

@@ -1,4 +1,4 @@
-"""`socpipe evidence export | verify`: what auditors run.
+"""`socpipe evidence export | verify | settle`: what auditors run.
 
 `export` writes one tenant's evidence records (by period and control) and a manifest beside the file
 (`<file>.manifest.json`: counts, the file's SHA-256, and the chain segment it spans). `verify` re-checks
@@ -91,3 +91,33 @@ def verify_cmd(export_file: Path | None, tenant: str | None) -> None:
         f"BROKEN: {what}: first broken link at {result.first_break} ({result.checked} records good before it)"
     )
     raise SystemExit(1)
+
+
+@evidence.command("settle")
+@click.option("--tenant", required=True, help="The tenant whose chain to settle.")
+def settle_cmd(tenant: str) -> None:
+    """Finish the evidence block a crashed responder claimed but did not write, then verify the chain.
+
+    Responders do this themselves on the tenant's next batch; this is for an auditor or operator who
+    needs the chain whole now (verify reports such a gap as "tail deleted, or not yet written").
+    """
+    import uuid
+
+    from responders.chain import ChainWriter
+    from responders.claims import Claims
+    from responders.verify import verify_live
+    from socpipe.es import es_client
+
+    settings = get_settings()
+    es = es_client(settings)
+    try:
+        claims = Claims(es, owner=f"cli-settle-{uuid.uuid4().hex[:12]}", timeout_s=settings.claim_timeout_s)
+        head = ChainWriter(es, settings, claims.stamp).settled_head(tenant)
+        result = verify_live(es, settings, tenant)
+    finally:
+        es.close()
+    click.echo(f"settled: chain of {tenant} has {head.next_sequence} records")
+    if not result.ok:
+        click.echo(f"BROKEN: first broken link at {result.first_break}")
+        raise SystemExit(1)
+    click.echo(f"OK: {result.checked} records, chain intact (last hash {result.last_hash[:16]})")

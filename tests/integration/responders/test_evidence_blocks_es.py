@@ -307,3 +307,34 @@ def test_verify_names_a_record_past_the_head_and_a_resealed_last_record(
     assert inserted is not None and inserted.sequence == 4 and "inserted" in inserted.problem
     resealed = verify_live(es, rsettings, "blue").first_break
     assert resealed is not None and resealed.sequence == 3 and "head's copy" in resealed.problem
+
+
+def test_evidence_settle_completes_a_crashed_block_from_the_command_line(
+    responders: Responders, es: Elasticsearch, rsettings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`socpipe evidence settle` writes the block a dead worker claimed, so the live chain verifies at once
+    instead of on the tenant's next batch; before it, `evidence verify` exits 1."""
+    from click.testing import CliRunner
+
+    from socpipe.cli.main import cli
+    from socpipe.settings import get_settings
+
+    _store(responders, "first").record("red", [_item("before")])
+    with pytest.raises(WorkerDiedError):
+        _store(responders, "dying", chain=CrashingChain, written=2).record(
+            "red", [_item(f"lost-{i}", i) for i in range(5)]
+        )
+    monkeypatch.setenv("SOCPIPE_INDEX_PREFIX", rsettings.index_prefix)
+    monkeypatch.setenv("ELASTICSEARCH_URL", rsettings.elasticsearch_url)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        before = runner.invoke(cli, ["evidence", "verify", "--tenant", "red"])
+        assert before.exit_code == 1 and "BROKEN" in before.output
+        settled = runner.invoke(cli, ["evidence", "settle", "--tenant", "red"])
+        assert settled.exit_code == 0, settled.output
+        assert "6 records" in settled.output and "chain intact" in settled.output
+    finally:
+        get_settings.cache_clear()
+    assert verify_live(es, rsettings, "red").ok
+    assert count(es, rsettings, "evidence", "red") == 6

@@ -57,6 +57,7 @@ class WorkerStats:
     records: int = 0
     outputs: int = 0
     dead_letters: int = 0
+    outputs_by_topic: Counter[str] = field(default_factory=Counter)
 
 
 def _to_inbound(record: object) -> Inbound:
@@ -142,6 +143,7 @@ def _account(
     metrics.count("records_processed", records, stage=stage)
     metrics.count("dead_letters", len(output.dead_letters), stage=stage)
     for topic, sent in Counter(m.topic for m in output.messages).items():
+        stats.outputs_by_topic[topic] += sent
         metrics.count("outputs", sent, stage=stage, topic=topic)
     metrics.observe("batch_duration_seconds", seconds, stage=stage)
 

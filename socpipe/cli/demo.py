@@ -130,9 +130,13 @@ def _report(settings: Settings, run: PipelineRun, mailbox: Path) -> None:
     try:
         click.echo(f"\nshipped {run.shipped} new log lines from {samples_dir()}")
         for name, stats in run.stages.items():
+            written = ", ".join(
+                f"{n} to {t.removeprefix(settings.topic_prefix)}"
+                for t, n in sorted(stats.outputs_by_topic.items())
+            )
             click.echo(
-                f"  {name:9s} {stats.records:5d} in  {stats.outputs:5d} out  "
-                f"{stats.dead_letters} dead letters"
+                f"  {name:9s} {stats.records:5d} in  {stats.dead_letters} dead letters  "
+                f"{written or 'no Kafka output'}"
             )
         for tenant in sample_files():
             incidents = responders.triage().list(tenant)

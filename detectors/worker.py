@@ -28,6 +28,7 @@ from socpipe.worker import StageOutput, dead_letter
 log = get_logger(__name__)
 
 EventEnvelope = Envelope[EcsEvent]
+_RECORD_CONTEXT = ("topic", "partition", "offset", "tenant")
 DetectionEnvelope = Envelope[Detection]
 
 
@@ -60,10 +61,12 @@ class DetectorStage:
         if self.rules is not None and (fresh := self.rules.take()) is not None:
             self.engine = fresh
         out = StageOutput()
-        for record in batch:
-            with structlog.contextvars.bound_contextvars(
-                topic=record.topic, partition=record.partition, offset=record.offset
-            ):
+        try:
+            for record in batch:
+                # Bound per record, cleared once per batch: a context manager per record costs 15% here.
+                structlog.contextvars.bind_contextvars(
+                    topic=record.topic, partition=record.partition, offset=record.offset, tenant=None
+                )
                 partition = None
                 if self.state is not None:  # every record, dead letters too: a skipped offset is a gap
                     partition = self.state.state_for(record.topic, record.partition, record.offset)
@@ -72,8 +75,10 @@ class DetectorStage:
                 except ValidationError as exc:
                     out.dead_letters.append(dead_letter(record, self.name, exc))
                     continue
-                with structlog.contextvars.bound_contextvars(tenant=envelope.tenant):
-                    out.messages.extend(self._outbound(d) for d in self.detect(envelope, record, partition))
+                structlog.contextvars.bind_contextvars(tenant=envelope.tenant)
+                out.messages.extend(self._outbound(d) for d in self.detect(envelope, record, partition))
+        finally:
+            structlog.contextvars.unbind_contextvars(*_RECORD_CONTEXT)
         if self.state is not None:
             out.messages.extend(self.state.snapshots())
         return out
@@ -104,4 +109,3 @@ class DetectorStage:
         )
         value = message.model_dump_json().encode()
         return Outbound(self.topics.detections, value, key=detection.tenant.encode())
-

@@ -197,7 +197,10 @@ class EcsEvent(_Ecs):
         Original names win on a clash: a Sigma rule written for `Image` means the source's field.
         """
         flat: dict[str, Any] = {}
-        _flatten(self.model_dump(mode="json", by_alias=True, exclude={"original", "ingest"}), "", flat)
+        dumped = self.model_dump(
+            mode="json", by_alias=True, exclude={"original", "ingest"}, exclude_none=True
+        )
+        _flatten(dumped, "", flat)
         flat.update(self.original)
         return flat
 

@@ -21,8 +21,6 @@ from schemas.common import Severity
 from schemas.detection import Detection, DetectionKind, EventRef, RuleRef
 from schemas.event import EcsEvent
 
-_LEVELS = {s.value for s in Severity}
-
 
 class CorrelationComponent:
     def __init__(self, ruleset: RuleSet, allowed_lateness_s: float = 60.0) -> None:
@@ -58,7 +56,6 @@ class CorrelationComponent:
 
 
 def _detection(match: CorrelationMatch, event: EcsEvent, flat: Mapping[str, Any], ref: EventRef) -> Detection:
-    level = (match.level or "medium").lower()
     start = datetime.fromtimestamp(match.window_start, UTC).isoformat()
     end = datetime.fromtimestamp(match.window_end, UTC).isoformat()
     return Detection(
@@ -68,8 +65,10 @@ def _detection(match: CorrelationMatch, event: EcsEvent, flat: Mapping[str, Any]
         rule=RuleRef(
             id=match.correlation_id,
             title=match.title,
-            level=Severity(level) if level in _LEVELS else Severity.medium,
-            author=match.author, tags=list(match.tags), logsource={"correlation": match.type},
+            level=Severity.parse(match.level),
+            author=match.author,
+            tags=list(match.tags),
+            logsource={"correlation": match.type},
         ),
         event_time=event.timestamp,
         matched={"group": match.group, "value": match.value, "rules": match.rules},

@@ -11,7 +11,6 @@ from schemas.event import EcsEvent
 _USER_FIELDS = ("user.name", "User", "TargetUserName", "SubjectUserName", "AccountName")
 _HOST_FIELDS = ("host.name", "Computer", "Hostname")
 _SOURCE_FIELDS = ("source.ip", "IpAddress", "SourceIp", "src_ip")
-_LEVELS = {s.value for s in Severity}
 
 
 def entity_of(flat: dict[str, Any]) -> Entity:
@@ -28,11 +27,10 @@ def entity_of(flat: dict[str, Any]) -> Entity:
 
 
 def rule_ref(info: Any) -> RuleRef:
-    level = (info.level or "medium").lower()
     return RuleRef(
         id=str(info.id),
         title=info.title,
-        level=Severity(level) if level in _LEVELS else Severity.medium,
+        level=Severity.parse(info.level),
         author=info.author,
         tags=list(info.tags),
         logsource=dict(info.logsource),

@@ -28,6 +28,15 @@ class Severity(StrEnum):
     def rank(self) -> int:
         return _SEVERITY_RANK[self]
 
+    @classmethod
+    def parse(cls, level: str | None, default: Severity | None = None) -> Severity:
+        """A rule's `level` as a severity; a missing or unknown one (rules in the wild have both) is
+        `default`, medium unless given."""
+        try:
+            return cls((level or "").lower())
+        except ValueError:
+            return default or cls.medium
+
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
 

@@ -15,11 +15,13 @@ from pathlib import Path
 import click
 
 from socpipe.bus import KafkaBus
+from socpipe.cli.worker_commands import consume
 from socpipe.paths import REPO_DIR, samples_dir
 from socpipe.settings import Settings, load_settings
-from socpipe.worker import Stage, WorkerStats, run_worker
+from socpipe.worker import Stage, WorkerStats
 
 DEMO_DIR = REPO_DIR / ".socpipe" / "demo"
+IDLE_POLLS = 4  # a stage is done once this many polls in a row bring nothing
 
 
 @dataclass
@@ -49,22 +51,7 @@ def ship_files(settings: Settings, files: dict[str, Path], state_dir: Path, *, r
 
 
 def run_until_idle(settings: Settings, stage: Stage, group: str, topic: str) -> WorkerStats:
-    bus = KafkaBus(settings)
-    consumer = bus.consumer(group, [topic])
-    publisher = bus.publisher()
-    try:
-        return run_worker(
-            stage,
-            consumer,
-            publisher,
-            settings.topics.dlq,
-            stop=threading.Event(),
-            poll_timeout_ms=500,
-            idle_polls_before_exit=4,
-        )
-    finally:
-        consumer.close()
-        publisher.close()
+    return consume(settings, stage, group, topic, stop=threading.Event(), idle_exit=IDLE_POLLS)
 
 
 def run_pipeline_once(
@@ -116,6 +103,7 @@ def demo() -> None:
             smtp_host=mailbox.host,
             smtp_port=mailbox.port,
             detector_group="demo-detectors",
+            poll_timeout_ms=500,
             responder_group="demo-responders",
         )
         run = run_pipeline_once(settings, sample_files(), DEMO_DIR / "checkpoints")

@@ -22,30 +22,38 @@ def cli(log_level: str) -> None:
 
 
 def _register() -> None:
-    from socpipe.cli import demo, detector, dev, rules, schemas
+    from socpipe.cli import (
+        demo,
+        detector,
+        dev,
+        dlq,
+        evidence,
+        incident,
+        ingest,
+        kibana,
+        normalise,
+        responder,
+        rules,
+        scan,
+        schemas,
+    )
 
-    cli.add_command(demo.demo)
-    cli.add_command(dev.dev)
-    cli.add_command(detector.detector)
-    cli.add_command(rules.rules_group)
-    cli.add_command(schemas.schemas_group)
-
-    from socpipe.cli import evidence, incident, kibana, responder
-
-    cli.add_command(responder.responder)
-    cli.add_command(incident.incident)
-    cli.add_command(evidence.evidence)
-    cli.add_command(kibana.kibana)
-
-    from socpipe.cli import scan
-
-    cli.add_command(scan.scan)
-
-    from socpipe.cli import dlq, ingest, normalise
-
-    cli.add_command(ingest.ingest)
-    cli.add_command(normalise.normalise)
-    cli.add_command(dlq.dlq)
+    for command in (
+        demo.demo,
+        dev.dev,
+        ingest.ingest,
+        normalise.normalise,
+        detector.detector,
+        responder.responder,
+        dlq.dlq,
+        scan.scan,
+        rules.rules_group,
+        incident.incident,
+        evidence.evidence,
+        kibana.kibana,
+        schemas.schemas_group,
+    ):
+        cli.add_command(command)
 
 
 _register()

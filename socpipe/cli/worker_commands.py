@@ -6,6 +6,7 @@ a Prometheus endpoint when `--metrics-port` / SOCPIPE_METRICS_PORT is set, no-op
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -15,7 +16,7 @@ from socpipe.bus import KafkaBus
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics, NullMetrics
 from socpipe.settings import Settings, SettingsError, get_settings
-from socpipe.worker import Stage, run_worker, stop_on_signals
+from socpipe.worker import Stage, WorkerStats, run_worker, stop_on_signals
 
 log = get_logger(__name__)
 
@@ -46,29 +47,45 @@ def bound_metrics(settings: Settings) -> Iterator[Metrics]:
         exporter.close()
 
 
+def consume(
+    settings: Settings,
+    stage: Stage,
+    group: str,
+    topic: str,
+    *,
+    stop: threading.Event,
+    idle_exit: int | None = None,
+    metrics: Metrics | None = None,
+) -> WorkerStats:
+    """One stage in its consumer group on the one loop, with a consumer and publisher it closes after."""
+    bus = KafkaBus(settings)
+    consumer = bus.consumer(group, [topic])
+    publisher = bus.publisher()
+    try:
+        return run_worker(
+            stage,
+            consumer,
+            publisher,
+            settings.topics.dlq,
+            stop=stop,
+            poll_timeout_ms=settings.poll_timeout_ms,
+            max_records=settings.batch_size,
+            idle_polls_before_exit=idle_exit,
+            metrics=metrics,
+            lag_interval_s=settings.metrics_lag_interval_s,
+        )
+    finally:
+        consumer.close()
+        publisher.close()
+
+
 def run_stage(settings: Settings, stage: Stage, group: str, topic: str, idle_exit: int | None = None) -> None:
-    """The same start-up for every stage: metrics, topics exist, consumer and publisher, the one loop."""
+    """The same start-up for every stage: metrics, topics exist, then `consume` until SIGTERM."""
     with bound_metrics(settings) as metrics:
-        bus = KafkaBus(settings)
-        bus.ensure_pipeline_topics()
-        consumer = bus.consumer(group, [topic])
-        publisher = bus.publisher()
-        try:
-            stats = run_worker(
-                stage,
-                consumer,
-                publisher,
-                settings.topics.dlq,
-                stop=stop_on_signals(),
-                poll_timeout_ms=settings.poll_timeout_ms,
-                max_records=settings.batch_size,
-                idle_polls_before_exit=idle_exit,
-                metrics=metrics,
-                lag_interval_s=settings.metrics_lag_interval_s,
-            )
-        finally:
-            consumer.close()
-            publisher.close()
+        KafkaBus(settings).ensure_pipeline_topics()
+        stats = consume(
+            settings, stage, group, topic, stop=stop_on_signals(), idle_exit=idle_exit, metrics=metrics
+        )
     click.echo(
         f"{stage.name}: {stats.records} records, {stats.outputs} outputs, {stats.dead_letters} dead letters"
     )

@@ -121,8 +121,13 @@ class RuleReloader:
                     holder.follow_rules(engine.ruleset)
         self.reloads += 1
         report = engine.ruleset.report
-        log.info("rules reloaded", rules=report.loaded, correlations=report.correlations,
-                 filters=report.filters, seconds=round(time.perf_counter() - started, 3))
+        log.info(
+            "rules reloaded",
+            rules=report.loaded,
+            correlations=report.correlations,
+            filters=report.filters,
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return engine
 
     def _poll(self) -> None:
@@ -138,6 +143,12 @@ class RuleReloader:
     def _refuse(self, exc: RuleLoadError) -> None:
         self.refused += 1
         for problem in exc.report.failed:
-            log.error("rule reload refused", path=problem.path, rule_id=problem.rule_id, title=problem.title,
-                      kind=problem.kind, reason=problem.reason)
+            log.error(
+                "rule reload refused",
+                path=problem.path,
+                rule_id=problem.rule_id,
+                title=problem.title,
+                kind=problem.kind,
+                reason=problem.reason,
+            )
         log.error("rules not reloaded, the running rules stay", problems=len(exc.report.failed))

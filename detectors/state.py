@@ -238,7 +238,7 @@ class StateStore:
                         if key == prefix[:-1]:
                             legacy += 1
                         elif key.startswith(prefix):
-                            tenant = key[len(prefix):].decode()
+                            tenant = key[len(prefix) :].decode()
                             found.pop(tenant, None)
                             if record.value is not None:
                                 found[tenant] = record.value

@@ -292,5 +292,8 @@ class CorrelationEngine:
                 if not self._groups[tkey]:
                     del self._groups[tkey]
         for correlation, n in dropped.items():
-            log.warning("correlation windows dropped: the rule is gone or its group-by changed",
-                        correlation=correlation, windows=n)
+            log.warning(
+                "correlation windows dropped: the rule is gone or its group-by changed",
+                correlation=correlation,
+                windows=n,
+            )

@@ -62,4 +62,4 @@ def logon(event: Mapping[str, Any]) -> Logon | None:
     if source is None or source in fields.LOOPBACK:
         workstation = fields.text(event, WORKSTATION)
         source = f"ws:{workstation.lower()}" if workstation and source is None else None
-    return Logon(failed, _account(event), source, fields.host(event), source_ip)
+    return Logon(failed, _account(event), source, fields.host_name(event), source_ip)

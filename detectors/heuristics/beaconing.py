@@ -154,7 +154,7 @@ class Beaconing(Heuristic[BeaconingConfig]):
         pair.process = process or pair.process
         if len(times) < self.config.min_connections or ts < pair.quiet_until:
             return []
-        return self._check(pair, key, (host, dest, port), tenant, ts)
+        return self._check(pair, key, (fields.host_name(event) or host, dest, port), tenant, ts)
 
     def _check(
         self, pair: _Pair, key: str, where: tuple[str, str, str], tenant: str, ts: float

@@ -159,7 +159,7 @@ class DnsTunnelling(Heuristic[DnsTunnellingConfig]):
             self.finding(
                 tenant=tenant,
                 key=key,
-                entity=Entity(host=host),
+                entity=Entity(host=fields.host_name(event) or host),
                 window_start=start,
                 event_time=ts,
                 explanation=explanation,

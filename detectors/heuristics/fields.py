@@ -50,8 +50,15 @@ def event_id(event: Mapping[str, Any]) -> int | None:
 
 
 def host(event: Mapping[str, Any]) -> str | None:
+    """The host as a state key: lower-cased, because Windows names are case-insensitive."""
     value = text(event, HOST)
     return value.lower() if value else None
+
+
+def host_name(event: Mapping[str, Any]) -> str | None:
+    """The host as the event spells it, for the detection's entity: the analyst sees what the log says,
+    and the responder titles the incident the same whichever detection (Sigma or heuristic) opens it."""
+    return text(event, HOST)
 
 
 def number(event: Mapping[str, Any], names: tuple[str, ...]) -> float | None:

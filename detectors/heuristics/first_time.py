@@ -165,7 +165,7 @@ class FirstTime(Heuristic[FirstTimeConfig]):
         if found is None or found[0] not in self.kinds:
             return []
         kind, value, what = found
-        host, user = fields.host(event), fields.text(event, ("SubjectUserName", "user.name"))
+        host, user = fields.host_name(event), fields.text(event, ("SubjectUserName", "user.name"))
         allowed = self.allow.hosts(host) or (user and self.allow.users(user))
         if allowed or (kind == "service" and self.allow.services(value.split("|", 1)[0])):
             return []

@@ -136,7 +136,7 @@ class OutboundVolume(Heuristic[OutboundVolumeConfig]):
             self.finding(
                 tenant=tenant,
                 key=f"host:{host}",
-                entity=Entity(host=host),
+                entity=Entity(host=fields.host_name(event) or host),
                 window_start=start,
                 event_time=ts,
                 explanation=explanation,

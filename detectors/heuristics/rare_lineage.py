@@ -122,7 +122,7 @@ class RareLineage(Heuristic[RareLineageConfig]):
         parent_path, child_path, command_line, user = found
         parent, child = fields.basename(parent_path), fields.basename(child_path)
         pair_name = f"{parent}>{child}"
-        host = fields.host(event)
+        host = fields.host_name(event)
         ts = timestamp.timestamp()
         self.since = min(self.since, ts)
         pair = self.pairs.setdefault(pair_name, _Pair)

@@ -100,3 +100,30 @@ def test_first_time_events_outside_hours_are_escalated() -> None:
     for finding in found:
         assert "outside the tenant's usual hours (07:00-19:00, mon/tue/wed/thu/fri)" in finding.explanation
         assert finding.evidence["outside_usual_hours"] is True
+
+
+def test_entities_keep_the_host_as_the_event_spells_it() -> None:
+    """State keys are case-insensitive, but the entity is the log's own spelling: a Sigma detection and a
+    heuristic detection on the same event then title their shared incident the same way (CI once failed
+    on `srv-acme-db` against `SRV-ACME-DB` when the heuristic happened to open the incident)."""
+    scenario = SCENARIOS["first_time"]()
+    for _, event in scenario.attack:
+        event["Computer"] = event["Computer"].upper()
+    found = run(engine_for(scenario), scenario.events())
+    assert {f.key for f in found} == scenario.expected_keys  # keys still lower-cased
+    assert {f.entity.host for f in found} == {"SRV-DB.ACME.LOCAL"}
+
+
+@pytest.mark.parametrize("make", ALL, ids=list(SCENARIOS))
+def test_every_heuristic_reports_the_host_as_spelled(make: Callable[[], Scenario]) -> None:
+    """The same for every heuristic: with the attack's hosts upper-cased, it fires on the same keys and
+    its entities carry the upper-case spelling."""
+    scenario = make()
+    for _, event in scenario.attack:
+        for field in ("Computer", "host.name"):
+            if isinstance(event.get(field), str):
+                event[field] = event[field].upper()
+    found = run(engine_for(scenario), scenario.events())
+    assert found and {f.key for f in found} == scenario.expected_keys
+    hosts = {f.entity.host for f in found if f.entity.host}
+    assert hosts and all(h.isupper() for h in hosts), hosts

@@ -43,13 +43,21 @@ T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 def _event(minute: int, tenant: str = "acme") -> Outbound:
     original = {
-        "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "WS-1",
-        "Image": "C:\\Users\\Public\\m.exe", "CommandLine": f"m.exe sekurlsa::logonpasswords #{minute}",
+        "EventID": 1,
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "Computer": "WS-1",
+        "Image": "C:\\Users\\Public\\m.exe",
+        "CommandLine": f"m.exe sekurlsa::logonpasswords #{minute}",
     }
-    event = EcsEvent.model_validate({
-        "@timestamp": T0 + timedelta(minutes=minute), "tenant": tenant, "host": {"name": "WS-1"},
-        "ingest": {"source": "test", "parser": "windows", "received_at": T0}, "original": original,
-    })
+    event = EcsEvent.model_validate(
+        {
+            "@timestamp": T0 + timedelta(minutes=minute),
+            "tenant": tenant,
+            "host": {"name": "WS-1"},
+            "ingest": {"source": "test", "parser": "windows", "received_at": T0},
+            "original": original,
+        }
+    )
     envelope = Envelope[EcsEvent](kind="event", tenant=tenant, id=event.event_id(), payload=event)
     return Outbound("", envelope.model_dump_json(by_alias=True).encode(), key=tenant.encode())
 
@@ -69,8 +77,15 @@ def _run_detector(settings: Settings, stage: DetectorStage | None = None) -> Non
     consumer = bus.consumer(settings.detector_group, [settings.topics.ecs])
     publisher = bus.publisher()
     try:
-        run_worker(stage or build_detector_stage(settings), consumer, publisher, settings.topics.dlq,
-                   stop=threading.Event(), poll_timeout_ms=300, idle_polls_before_exit=4)
+        run_worker(
+            stage or build_detector_stage(settings),
+            consumer,
+            publisher,
+            settings.topics.dlq,
+            stop=threading.Event(),
+            poll_timeout_ms=300,
+            idle_polls_before_exit=4,
+        )
     finally:
         consumer.close()
         publisher.close()
@@ -145,9 +160,9 @@ def test_two_tenants_on_one_partition_resume_from_their_own_records(
 
     _produce(bus, [2], "acme")  # offset 4: only acme is touched
     _run_detector(settings)
-    second = _state_records(settings)[len(first):]
+    second = _state_records(settings)[len(first) :]
     assert [key for _, key, _ in second] == [prefix + b"acme"]
-    (_, _, value), = second
+    ((_, _, value),) = second
     assert value is not None and orjson.loads(value)["next_offset"] == 5
 
     _produce(bus, [2], "globex")

@@ -54,16 +54,19 @@ class NoKafkaStore(StateStore):
         return {}
 
 
-def make_stage(rules: Path, *, poll_s: float | None = None, clock: list[float] | None = None) -> tuple[
-    DetectorStage, RuleReloader
-]:
+def make_stage(
+    rules: Path, *, poll_s: float | None = None, clock: list[float] | None = None
+) -> tuple[DetectorStage, RuleReloader]:
     settings = load_settings(rules_dirs=[rules])
     engine = build_engine(settings)
     store = NoKafkaStore(settings, "g", DetectorComponents(engine.ruleset, load_config()))
     now = clock if clock is not None else [0.0]
     reloader = RuleReloader(
-        lambda: build_engine(settings, strict=True), lambda: rule_paths(settings), store,
-        poll_s=poll_s, clock=lambda: now[0],
+        lambda: build_engine(settings, strict=True),
+        lambda: rule_paths(settings),
+        store,
+        poll_s=poll_s,
+        clock=lambda: now[0],
     )
     return DetectorStage(engine, settings.topics, store, reloader), reloader
 
@@ -71,12 +74,21 @@ def make_stage(rules: Path, *, poll_s: float | None = None, clock: list[float] |
 def batch(start: int, *commands: str) -> list[Inbound]:
     out = []
     for i, command in enumerate(commands):
-        event = EcsEvent.model_validate({
-            "@timestamp": T0 + timedelta(minutes=start + i), "tenant": "acme", "host": {"name": "WS-1"},
-            "ingest": {"source": "test", "parser": "windows", "received_at": T0},
-            "original": {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "WS-1",
-                         "Image": "C:\\\\x.exe", "CommandLine": command},
-        })
+        event = EcsEvent.model_validate(
+            {
+                "@timestamp": T0 + timedelta(minutes=start + i),
+                "tenant": "acme",
+                "host": {"name": "WS-1"},
+                "ingest": {"source": "test", "parser": "windows", "received_at": T0},
+                "original": {
+                    "EventID": 1,
+                    "Channel": "Microsoft-Windows-Sysmon/Operational",
+                    "Computer": "WS-1",
+                    "Image": "C:\\\\x.exe",
+                    "CommandLine": command,
+                },
+            }
+        )
         envelope = Envelope[EcsEvent](kind="event", tenant="acme", id=event.event_id(), payload=event)
         out.append(Inbound("events.ecs", 0, start + i, envelope.model_dump_json(by_alias=True).encode()))
     return out
@@ -84,8 +96,11 @@ def batch(start: int, *commands: str) -> list[Inbound]:
 
 def detections(stage: DetectorStage, records: list[Inbound]) -> list[Detection]:
     out = stage.process(records)
-    return [DetectionEnvelope.model_validate_json(m.value).payload for m in out.messages
-            if m.topic == stage.topics.detections]
+    return [
+        DetectionEnvelope.model_validate_json(m.value).payload
+        for m in out.messages
+        if m.topic == stage.topics.detections
+    ]
 
 
 def titles(found: list[Detection]) -> list[str]:
@@ -176,7 +191,6 @@ def test_poll_interval_must_be_positive() -> None:
     """A zero or negative poll interval is a configuration error at start."""
     with pytest.raises(ValueError, match="positive"):
         RuleReloader(lambda: build_engine(Settings()), list, poll_s=0)
-
 
 
 def test_a_correlation_the_engine_cannot_run_refuses_the_reload(tmp_path: Path) -> None:

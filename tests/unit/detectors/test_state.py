@@ -210,7 +210,7 @@ class CompactedStore(StateStore):
 
     def _read_tenants(self, prefix: bytes) -> dict[str, bytes]:
         self.loads += 1
-        return {k[len(prefix):].decode(): v for k, v in self.topic_log.items() if k.startswith(prefix)}
+        return {k[len(prefix) :].decode(): v for k, v in self.topic_log.items() if k.startswith(prefix)}
 
     def compact(self, outputs: list[Outbound]) -> None:
         for out in outputs:
@@ -228,11 +228,14 @@ def store() -> CompactedStore:
 
 
 def inbound(tenant: str, offset: int, partition: int = 0) -> Inbound:
-    event = EcsEvent.model_validate({
-        "@timestamp": datetime(2026, 1, 1, tzinfo=UTC), "tenant": tenant,
-        "ingest": {"source": "test", "parser": "json", "received_at": datetime(2026, 1, 1, tzinfo=UTC)},
-        "original": {"n": offset},
-    })
+    event = EcsEvent.model_validate(
+        {
+            "@timestamp": datetime(2026, 1, 1, tzinfo=UTC),
+            "tenant": tenant,
+            "ingest": {"source": "test", "parser": "json", "received_at": datetime(2026, 1, 1, tzinfo=UTC)},
+            "original": {"n": offset},
+        }
+    )
     envelope = Envelope[EcsEvent](kind="event", tenant=tenant, id=event.event_id(), payload=event)
     return Inbound("events.ecs", partition, offset, envelope.model_dump_json(by_alias=True).encode())
 
@@ -249,7 +252,10 @@ def test_a_restarted_stage_restores_every_tenant_of_its_partition() -> None:
     stage = DetectorStage(NoRules(), Topics(), first)
     out = stage.process([inbound("acme", 0), inbound("globex", 1), inbound("initech", 0, partition=1)])
     assert sorted(m.key or b"" for m in out.messages) == [
-        b"g|events.ecs|0|acme", b"g|events.ecs|0|globex", b"g|events.ecs|1|initech"]
+        b"g|events.ecs|0|acme",
+        b"g|events.ecs|0|globex",
+        b"g|events.ecs|1|initech",
+    ]
     first.compact(out.messages)
 
     second = store()

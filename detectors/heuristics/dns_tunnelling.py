@@ -1,9 +1,11 @@
 """DNS tunnelling: long, high-entropy subdomains, or an unusual number of distinct ones, under one domain.
 
-State per `host|domain` (the registered domain, e.g. `example.co.uk`): the distinct subdomains
-queried in the last `window` (at most `volume_threshold` kept, as 12-hex-digit digests so that a
-key costs the same however long the names; the last 3 names are kept as examples) and, apart, the
-ones that look encoded
+State per `host|domain` (the registered domain from the public suffix list, private suffixes included:
+`example.co.uk`, `evil.duckdns.org`, so one attacker's dynamic-DNS name is not lumped with every other
+customer of that provider, and CDN host names such as `d1x2.cloudfront.net` have no subdomain): the
+distinct subdomains queried in the last `window` (at most `volume_threshold` kept, as 12-hex-digit
+digests so that a key costs the same however long the names; the last 3 names are kept as examples)
+and, apart, the ones that look encoded
 (at least `min_length` characters and `min_entropy` bits of Shannon entropy per character). It fires
 when `min_encoded` encoded subdomains, or `volume_threshold` distinct ones, were queried in `window`.
 Repeating one name adds nothing: tunnels vary their names, caches and CDNs do not.
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from publicsuffixlist import PublicSuffixList
 from pydantic import Field
 
 from detectors.heuristics import fields
@@ -38,23 +41,18 @@ from detectors.windows import DistinctWindow, Duration, LruMap, WindowSpec
 from schemas.detection import Entity
 
 _QUERY = ("QueryName", "dns.question.name", "query")
-# Second-level labels under which registrations happen one level deeper (example.co.uk, not co.uk).
-_SECOND_LEVEL = frozenset(
-    {"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go", "gv", "mil", "nic"}
-)
+_SUFFIXES = PublicSuffixList()  # the list bundled with the package: loaded once, ~2 us a lookup
 
 
 def registered_domain(name: str) -> tuple[str, str]:
     """(registered domain, subdomain part): `a.b.example.co.uk` -> (`example.co.uk`, `a.b`).
 
-    An approximation of the public suffix list: the last two labels, or three when the second-to-last
-    is a generic second level (co, com, ac ...) under a two-letter country code.
+    A name that is itself a public suffix (or a single label) has no subdomain to encode data in.
     """
-    labels = name.split(".")
-    keep = 2
-    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
-        keep = 3
-    return ".".join(labels[-keep:]), ".".join(labels[:-keep])
+    registered = _SUFFIXES.privatesuffix(name)
+    if registered is None:
+        return name, ""
+    return registered, name[: -len(registered)].rstrip(".")
 
 
 def _digest(sub: str) -> str:

@@ -116,6 +116,7 @@ class ResponderStage:
             evidence=len(written),
             notices_sent=len(notified.sent),
             notices_failed=len(notified.failed),
+            notices_superseded=len(notified.superseded),
         )
         return notified.dead_letters
 

@@ -14,6 +14,7 @@ class NoticeStatus(StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"
+    superseded = "superseded"  # never sent: an open notice claimed in the same round announced it already
 
 
 class Notice(BaseModel):

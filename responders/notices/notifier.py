@@ -9,6 +9,13 @@ and sends nothing (it waits for the other worker's notices to be final only once
 workers waiting for each other would both take the other's over at the claim timeout and send twice).
 A worker that crashed mid-send leaves a stale claim; whoever takes it over sends again
 under the same id (the webhook-id / Message-ID a receiver deduplicates on).
+
+One change, one message: an incident opened below a route's threshold that jumps straight above it
+(or one whose severity rose before its first notice) calls for "open" and "escalate:<severity>" at once.
+When a round claims both for the first time, only "open" is sent (it announces the current severity);
+the escalation is recorded with status `superseded` (`superseded_now`), so a replay finds it final and
+sends nothing. A later escalation, once "open" is final, is a notice of its own. (Two workers that split
+one incident's first claims between them each send theirs: a duplicate, never a lost notice.)
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from socpipe.settings import Settings
 
 log = get_logger(__name__)
 
+ESCALATE = "escalate:"
+
 
 def notice_states(incident: Incident, route: NoticeRoute) -> list[str]:
     """The notice-worthy states this incident is in, for this route."""
@@ -48,7 +57,7 @@ def notice_states(incident: Incident, route: NoticeRoute) -> list[str]:
         states.append("open")
     initial = incident.initial_severity or incident.severity
     if "escalate" in route.notify_on and incident.severity.rank > max(initial.rank, route.min_severity.rank):
-        states.append(f"escalate:{incident.severity.value}")
+        states.append(f"{ESCALATE}{incident.severity.value}")
     if "acknowledge" in route.notify_on and (
         incident.status == IncidentStatus.acknowledged
         or any(h.action == "acknowledge" for h in incident.history)
@@ -59,12 +68,29 @@ def notice_states(incident: Incident, route: NoticeRoute) -> list[str]:
     return states
 
 
+def superseded_now(claimed: list[Notice]) -> set[str]:
+    """The ids of the escalations that an "open" notice claimed in the same round already announces.
+
+    `claimed` are the notices one round claimed for the first time (or took over): an "escalate:<sev>"
+    among them is superseded when the same incident's "open" to the same channel and destination is
+    among them too, since that open notice is rendered from the incident as it is now.
+    """
+    opening = {(n.incident_id, n.channel, n.destination) for n in claimed if n.incident_state == "open"}
+    return {
+        n.id
+        for n in claimed
+        if n.incident_state.startswith(ESCALATE) and (n.incident_id, n.channel, n.destination) in opening
+    }
+
+
 @dataclass
 class NotifyResult:
-    """The notices delivered (or given up on) by this call; those done before are not repeated here."""
+    """The notices delivered (or given up on, or superseded) by this call; those done before are not
+    repeated here."""
 
     sent: list[Notice] = field(default_factory=list)
     failed: list[Notice] = field(default_factory=list)
+    superseded: list[Notice] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
@@ -120,17 +146,30 @@ class Notifier:
                 c.id: notice_from_doc(c.source) for c in claimed.values() if c.state == "done" and c.source
             }
             ours = [planned[c.id] for c in claimed.values() if c.state in ("ours", "recovered")]
-            finals |= self._send(tenant, index, ours, now)
+            finals |= self._send(
+                tenant, index, ours, now, superseded=superseded_now([p.notice for p in ours])
+            )
             to_send += ours
             docs = {c.id: docs[c.id] for c in claimed.values() if c.state == "theirs"}
             wait = True
-        # Evidence of every final notice, also those done before (a crash may have come before their record).
+        # Evidence of every final notice, also those done before (a crash may have come before their record);
+        # a superseded one was never sent: the open notice's record stands for it.
         self.evidence.record(
-            tenant_id, [self._evidence(n, planned[nid].incident) for nid, n in finals.items()]
+            tenant_id,
+            [
+                self._evidence(n, planned[nid].incident)
+                for nid, n in finals.items()
+                if n.status != NoticeStatus.superseded
+            ],
         )
+        outcome = {
+            NoticeStatus.sent: result.sent,
+            NoticeStatus.failed: result.failed,
+            NoticeStatus.superseded: result.superseded,
+        }
         for p in to_send:
             final = finals[p.notice.id]
-            (result.sent if final.status == NoticeStatus.sent else result.failed).append(final)
+            outcome[final.status].append(final)
         for p in to_send:
             final = finals[p.notice.id]
             if final.status == NoticeStatus.failed:
@@ -145,12 +184,26 @@ class Notifier:
                 )
         return result
 
-    def _send(self, tenant: Tenant, index: str, to_send: list[_Planned], now: str) -> dict[str, Notice]:
-        """Deliver the claimed notices (4 at a time) and record each one's final state: one bulk request."""
+    def _send(
+        self, tenant: Tenant, index: str, to_send: list[_Planned], now: str, *, superseded: set[str]
+    ) -> dict[str, Notice]:
+        """Deliver the claimed notices (4 at a time) but the superseded ones, and record each one's final
+        state: one bulk request."""
         finals: dict[str, Notice] = {}
+        deliver = [p for p in to_send if p.notice.id not in superseded]
         with ThreadPoolExecutor(max_workers=4) as pool:
-            for notice in pool.map(lambda p: self._deliver(tenant, p), to_send):
+            for notice in pool.map(lambda p: self._deliver(tenant, p), deliver):
                 finals[notice.id] = notice
+        for p in to_send:
+            if p.notice.id in superseded:
+                finals[p.notice.id] = p.notice.model_copy(update={"status": NoticeStatus.superseded})
+                log.info(
+                    "notice superseded by the open notice claimed with it",
+                    tenant=tenant.id,
+                    incident=p.notice.incident_id,
+                    state=p.notice.incident_state,
+                    channel=p.notice.channel,
+                )
         ops = []
         for final in finals.values():
             ops += [

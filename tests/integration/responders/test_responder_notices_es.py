@@ -194,3 +194,62 @@ def test_a_notifier_sends_its_own_notices_before_waiting_for_anothers(
     notifying.join(timeout=20)
     assert len(webhooks.at("/red")) == 1 and len(smtp.messages) == 1
     assert [n.channel for n in results[0].sent] == ["email", "webhook"]
+
+
+def _notices(es: Elasticsearch, settings: Settings, tenant: str) -> dict[tuple[str, str], str]:
+    """(channel, incident state) -> status of every notice document of the tenant."""
+    return {
+        (n["notice"]["channel"], n["notice"]["incident_state"]): n["notice"]["status"]
+        for n in sources(es, settings, "notices", tenant)
+    }
+
+
+def test_an_incident_jumping_past_the_threshold_gets_one_notice_then_real_escalations(
+    responders: Responders, smtp: SmtpSink, webhooks: WebhookSink, es: Elasticsearch, rsettings: Settings
+) -> None:
+    """Red's webhook (>= medium, escalate on) and email (>= high). An incident opened at low (no notice)
+    that jumps to high calls for webhook open and escalate:high at once: only the open is sent, announcing
+    high, and the escalation is recorded superseded (no evidence of a send). A replay sends nothing. A later
+    jump to critical, after the open notices were sent, is a real escalation: sent on both routes, once."""
+    stage = responders.stage()
+    stage.process(inbound([detection(1, level="low")]))
+    assert webhooks.requests == [] and smtp.messages == []
+
+    stage.process(inbound([detection(1, level="low"), detection(2, level="high")]))
+    [hook] = webhooks.at("/red")
+    payload = orjson.loads(hook.body)
+    assert payload["type"] == "incident.open" and payload["data"]["incident"]["severity"] == "high"
+    [mail] = smtp.to("soc@red.example")
+    assert mail["Subject"].startswith("[HIGH] New incident")
+    assert _notices(es, rsettings, "red") == {
+        ("webhook", "open"): "sent",
+        ("webhook", "escalate:high"): "superseded",
+        ("email", "open"): "sent",
+    }
+
+    replayed = Responders(rsettings)  # another worker: nothing cached
+    replayed.stage().process(inbound([detection(1, level="low"), detection(2, level="high")]))
+    replayed.close()
+    assert len(webhooks.requests) == 1 and len(smtp.messages) == 1
+
+    stage.process(inbound([detection(3, level="critical")], start_offset=2))
+    escalations = [orjson.loads(r.body) for r in webhooks.at("/red")[1:]]
+    assert [(e["type"], e["data"]["incident"]["severity"]) for e in escalations] == [
+        ("incident.escalate", "critical")
+    ]
+    assert len(smtp.to("soc@red.example")) == 2
+    assert _notices(es, rsettings, "red") == {
+        ("webhook", "open"): "sent",
+        ("webhook", "escalate:high"): "superseded",
+        ("webhook", "escalate:critical"): "sent",
+        ("email", "open"): "sent",
+        ("email", "escalate:critical"): "sent",
+    }
+    stage.process(inbound([detection(n, level=lv) for n, lv in ((1, "low"), (2, "high"), (3, "critical"))]))
+    assert len(webhooks.requests) == 2 and len(smtp.messages) == 2
+    evidence = [e["evidence"] for e in sources(es, rsettings, "evidence", "red")]
+    notice_records = sorted(
+        e["details"]["incident_state"] for e in evidence if e["record_type"].startswith("notice")
+    )
+    assert notice_records == ["escalate:critical", "escalate:critical", "open", "open"]
+    assert all(e["record_type"] == "notice_sent" for e in evidence if e["record_type"].startswith("notice"))

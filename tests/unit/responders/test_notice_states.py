@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from responders.notices.channels import CHANNELS
-from responders.notices.notifier import notice_states
+from responders.notices.notifier import notice_states, superseded_now
 from schemas.incident import Incident, TriageAction
+from schemas.notice import Notice
 from schemas.tenant import NoticeRoute
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -60,3 +61,31 @@ def test_every_channel_a_route_can_name_is_registered() -> None:
     """The registry holds exactly the channels the tenant schema allows."""
     allowed = set(NoticeRoute.model_fields["channel"].annotation.__args__)  # type: ignore[union-attr]
     assert set(CHANNELS) == allowed
+
+
+def _notice(state: str, incident: str = "i", destination: str = "a@b.c") -> Notice:
+    return Notice(
+        id=f"{incident}/{state}/{destination}",
+        tenant="t",
+        incident_id=incident,
+        incident_state=state,
+        channel="email",
+        destination=destination,
+        subject="",
+    )
+
+
+def test_an_escalation_claimed_with_its_open_notice_is_superseded() -> None:
+    """Open and escalate claimed in one round for one incident and destination: the open notice already
+    announces the severity, so the escalation is superseded (one change, one message)."""
+    claimed = [_notice("open"), _notice("escalate:critical")]
+    assert superseded_now(claimed) == {"i/escalate:critical/a@b.c"}
+
+
+def test_an_escalation_after_the_open_notice_is_not_superseded() -> None:
+    """An escalation claimed without its open notice (sent in an earlier round) is sent; an open notice of
+    another incident or to another destination supersedes nothing; nor does open supersede acknowledge."""
+    assert superseded_now([_notice("escalate:critical")]) == set()
+    assert superseded_now([_notice("open", incident="j"), _notice("escalate:high")]) == set()
+    assert superseded_now([_notice("open", destination="x@y.z"), _notice("escalate:high")]) == set()
+    assert superseded_now([_notice("open"), _notice("acknowledge"), _notice("close")]) == set()

@@ -32,6 +32,11 @@ class RawRecord(BaseModel):
     data: str = Field(
         description="The record's text (bytes that are not UTF-8 are dead-lettered at the shipper)."
     )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA time zone of the source, for times its text gives without an offset "
+        "(RFC 3164 syslog); None: such times are UTC. Set by the shipper's configuration.",
+    )
 
     def record_id(self) -> str:
         return deterministic_id("raw", self.tenant, self.source, self.path, self.offset, self.line, self.data)

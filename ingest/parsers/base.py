@@ -11,7 +11,9 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from pydantic import ValidationError
@@ -40,13 +42,16 @@ class Parser:
     """A registry entry: the name users write in configuration, and the function behind it.
 
     `parse_all` exists for container formats (a CloudTrail file holds many records in one document);
-    for every other parser it is `[parse(raw)]`.
+    for every other parser it is `[parse(raw)]`. `local_times` says that the format has times without
+    an offset (RFC 3164 syslog), which the parser reads in `RawRecord.timezone`: shippers refuse a
+    time zone for a parser that would ignore it.
     """
 
     name: str
     parse: ParseFn
     description: str
     parse_all: Callable[[RawRecord], list[EcsEvent]] | None = None
+    local_times: bool = False  # reads times without an offset in the record's `timezone`
 
     def events(self, raw: RawRecord) -> list[EcsEvent]:
         return self.parse_all(raw) if self.parse_all else [self.parse(raw)]
@@ -149,6 +154,15 @@ def first_time(doc: dict[str, Any], fields: tuple[str, ...], raw: RawRecord) -> 
         if value not in (None, ""):
             return parse_time(value, field=name)
     return raw.received_at
+
+
+@lru_cache(maxsize=256)
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (`Europe/Paris`); ValueError naming the value when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Paris or UTC)") from None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

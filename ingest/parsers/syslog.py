@@ -1,17 +1,24 @@
 """Syslog lines, RFC 5424 and RFC 3164 (BSD), told apart by the header.
 
-RFC 3164 timestamps carry no year: it is taken from the receive time, and a date more than two days
-ahead of it is put in the year before (a December line read in January). Lines from files, which
-usually lack the `<PRI>`, are read too.
+RFC 3164 timestamps carry neither a year nor a time zone. They are read as wall-clock times in the
+source's zone (`RawRecord.timezone`, set by the shipper's `--timezone`; UTC when unset), and their
+year is the latest of the receive year (in that zone) plus one, itself and minus one that puts the
+time at most two days ahead of the receive time: a December line read in early January belongs to
+the year before, a January line read on 31 December (a sender's clock a little ahead) to the next.
+A wall-clock time that occurs twice (the hour repeated when DST ends) is the occurrence nearer the
+receive time; one that does not occur (the hour skipped when DST starts) is read with the offset
+before the change, as from a clock that has not changed yet. An ISO time without an offset in a
+BSD-style line is read in the same zone. RFC 5424 times carry their offset and ignore the zone.
+Lines from files, which usually lack the `<PRI>`, are read too.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from ingest.parsers.base import ParseError, Parser, make_event, parse_time
+from ingest.parsers.base import ParseError, Parser, make_event, parse_time, time_zone
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 
@@ -30,6 +37,8 @@ _ISO_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]
 _TAG = re.compile(r"([^\s:\[\]]{1,128})(?:\[([^\]\s]{0,32})\])?: ?")
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}  # noqa: SIM905
 _SD_NAME = re.compile(r"[^\s=\]\"]{1,32}")
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_SKEW = timedelta(days=2)  # how far ahead of the receive time a sender's clock may be
 
 
 def _nil(value: str) -> str | None:
@@ -99,29 +108,61 @@ def _rfc5424(body: str, raw: RawRecord) -> dict[str, Any]:
     }
 
 
-def _bsd_time(match: re.Match[str], received: datetime) -> datetime:
+def _bsd_time(match: re.Match[str], received: datetime, zone: tzinfo) -> datetime:
     month = _MONTHS.get(match.group(1))
     if month is None:
         raise ParseError(f"RFC 3164: unknown month {match.group(1)!r}")
     day, hour, minute, second = (int(g) for g in match.groups()[1:])
+    year = received.astimezone(zone).year
+    problem = "no such day"
+    for candidate in (year + 1, year, year - 1):
+        try:
+            wall = datetime(candidate, month, day, hour, minute, second)  # zoned by _zoned below
+        except ValueError as exc:  # Feb 29 outside a leap year, Apr 31 ...
+            problem = str(exc)
+            continue
+        moment = _zoned(wall, zone, received)
+        if moment - received <= _SKEW:
+            return moment
+    raise ParseError(f"RFC 3164: bad date {match.group().strip()!r}: {problem}")
+
+
+def _zoned(wall: datetime, zone: tzinfo, received: datetime) -> datetime:
+    """A naive wall-clock time in `zone` as UTC: an ambiguous one (DST ending) is the occurrence
+    nearer `received`; a skipped one (DST starting) takes the offset before the change (fold=0)."""
+    first = wall.replace(tzinfo=zone).astimezone(UTC)
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if first == second or first.astimezone(zone).replace(tzinfo=None) != wall:
+        return first  # unambiguous, or skipped
+    return min((first, second), key=lambda moment: abs(moment - received))
+
+
+def _local_time(text: str, zone: tzinfo, received: datetime) -> datetime:
+    """An ISO time from a BSD-style line: as given when it has an offset, else in the source's zone."""
+    moment = parse_time(text, field="timestamp")
+    if _OFFSET.search(text):
+        return moment
+    return _zoned(moment.replace(tzinfo=None), zone, received)
+
+
+def _zone(raw: RawRecord) -> tzinfo:
+    if raw.timezone is None:
+        return UTC
     try:
-        moment = datetime(received.year, month, day, hour, minute, second, tzinfo=UTC)
-        if moment - received > timedelta(days=2):
-            moment = moment.replace(year=received.year - 1)
+        return time_zone(raw.timezone)
     except ValueError as exc:
-        raise ParseError(f"RFC 3164: bad date: {exc}") from None
-    return moment
+        raise ParseError(f"the record's timezone: {exc}") from None
 
 
 def _rfc3164(body: str, raw: RawRecord) -> dict[str, Any]:
     bsd = _BSD_TIME.match(body)
     if bsd:
-        moment, rest = _bsd_time(bsd, raw.received_at), body[bsd.end() :]
+        moment, rest = _bsd_time(bsd, raw.received_at, _zone(raw)), body[bsd.end() :]
     else:
         iso = _ISO_TIME.match(body)
         if not iso:
             raise ParseError("not syslog: no RFC 5424 header and no 'Mmm dd hh:mm:ss' or ISO timestamp")
-        moment, rest = parse_time(iso.group(1), field="timestamp"), body[iso.end() :]
+        moment, rest = _local_time(iso.group(1), _zone(raw), raw.received_at), body[iso.end() :]
     host: str | None = None
     tag = _TAG.match(rest)
     if not tag:
@@ -200,5 +241,8 @@ def parse(raw: RawRecord) -> EcsEvent:
 
 
 PARSER = Parser(
-    name="syslog", parse=parse, description="syslog lines, RFC 5424 or RFC 3164 (detected per line)"
+    name="syslog",
+    parse=parse,
+    description="syslog lines, RFC 5424 or RFC 3164 (detected per line)",
+    local_times=True,
 )

@@ -34,6 +34,7 @@ from ingest.shippers.records import (
     RawSink,
     SinkStats,
     ingest_producer_settings,
+    source_timezone,
 )
 from ingest.shippers.stream import ship_line
 from schemas.raw import FileCheckpoint
@@ -58,6 +59,10 @@ class TailOptions:
     poll_interval_s: float = 0.2
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     producer_overrides: dict[str, Any] = field(default_factory=dict)
+    timezone: str | None = None  # IANA zone of times without an offset (syslog parser only)
+
+    def __post_init__(self) -> None:
+        source_timezone(self.timezone, self.parser)
 
 
 @dataclass
@@ -83,8 +88,9 @@ class FileTail:
         self.bus = bus
         self.stop = stop or threading.Event()
         self.origin = Origin(
-            options.tenant, f"file:{self.path}", options.parser, options.host, str(self.path)
-        )
+            options.tenant, f"file:{self.path}", options.parser, options.host, str(self.path),
+            options.timezone,
+        )  # fmt: skip
         # One identity per (pipeline, tenant, host, path): the checkpoint key and the transactional id.
         self.checkpoint_id = f"{bus.settings.topic_prefix}{options.tenant}:{options.host}:{self.path}"
         digest = hashlib.sha256(self.checkpoint_id.encode()).hexdigest()[:24]

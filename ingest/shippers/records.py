@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from kafka.partitioner.default import DefaultPartitioner, murmur2
 
+from ingest.parsers import default_registry
+from ingest.parsers.base import time_zone
 from schemas.deadletter import DeadLetter, SourcePosition
 from schemas.topics import Topics
 from socpipe.bus import Outbound, Publisher
@@ -70,15 +72,37 @@ def ingest_producer_settings() -> dict[str, Any]:
     }
 
 
+def source_timezone(name: str | None, parser: str) -> str | None:
+    """A shipper's time zone setting, checked at start: an IANA name, for a parser that reads it.
+
+    ValueError says what is wrong with the value; the caller names the setting it came from.
+    """
+    if name is None:
+        return None
+    time_zone(name)
+    registry = default_registry()
+    if not registry.get(parser).local_times:
+        readers = [p for p in registry.names() if registry.get(p).local_times]
+        raise ValueError(
+            f"parser {parser!r} reads no local times, so time zone {name!r} would be ignored; "
+            f"it applies to: {', '.join(readers)}"
+        )
+    return name
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """What a shipper knows about one input before reading it: whose it is, what it is, how to parse."""
+    """What a shipper knows about one input before reading it: whose it is, what it is, how to parse.
+
+    `timezone` is the source's IANA zone for times its lines give without an offset (RFC 3164).
+    """
 
     tenant: str
     source: str
     parser: str
     host: str | None = None
     path: str | None = None
+    timezone: str | None = None
 
     def key(self, host: str | None = None) -> bytes:
         return f"{self.tenant}:{host or self.host or ''}".encode()
@@ -126,20 +150,21 @@ class RawSink:
                 received_at, offset=offset, line=line, peer=peer,
             )  # fmt: skip
             return False
-        value = orjson.dumps(
-            {
-                "tenant": origin.tenant,
-                "source": origin.source,
-                "parser": origin.parser,
-                "received_at": received_at,
-                "path": origin.path,
-                "offset": offset,
-                "line": line,
-                "peer": peer,
-                "host_hint": host or origin.host,
-                "data": text,
-            }
-        )
+        record = {
+            "tenant": origin.tenant,
+            "source": origin.source,
+            "parser": origin.parser,
+            "received_at": received_at,
+            "path": origin.path,
+            "offset": offset,
+            "line": line,
+            "peer": peer,
+            "host_hint": host or origin.host,
+            "data": text,
+        }
+        if origin.timezone is not None:  # only then: records without one stay readable by older stages
+            record["timezone"] = origin.timezone
+        value = orjson.dumps(record)
         if len(value) > MAX_ENCODED_BYTES:
             self.refuse(
                 origin, data, f"record encodes to {len(value)} bytes, over Kafka's {MAX_ENCODED_BYTES}",

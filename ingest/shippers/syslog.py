@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ingest.shippers.network_sink import BudgetExceededError, Message, NetworkSink
-from ingest.shippers.records import DEAD_LETTER_HEAD_BYTES, Origin
+from ingest.shippers.records import DEAD_LETTER_HEAD_BYTES, Origin, source_timezone
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
@@ -197,6 +197,10 @@ class SyslogListener:
     tenant: str
     parser: str = "syslog"
     tls: ssl.SSLContext | None = None
+    timezone: str | None = None  # IANA zone of the senders' RFC 3164 times; None: UTC
+
+    def __post_init__(self) -> None:
+        source_timezone(self.timezone, self.parser)
 
     @property
     def source(self) -> str:
@@ -214,7 +218,10 @@ async def serve_syslog(
     closers = []
     for listener in listeners:
         ctx = _Context(
-            Origin(listener.tenant, listener.source, listener.parser), sink, stats, max_message_bytes
+            Origin(listener.tenant, listener.source, listener.parser, timezone=listener.timezone),
+            sink,
+            stats,
+            max_message_bytes,
         )
         if listener.protocol == "udp":
             transport, _ = await loop.create_datagram_endpoint(

@@ -43,10 +43,27 @@ def _address(value: str, option: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _timezone_of(ctx: click.Context, timezone: str | None, parser: str) -> str | None:
+    """`--timezone` checked against the parser at start; the error names the option and the value."""
+    from ingest.shippers.records import source_timezone
+
+    try:
+        return source_timezone(timezone, parser)
+    except ValueError as exc:
+        raise click.BadParameter(
+            str(exc), ctx=ctx, param_hint="'--timezone' (SOCPIPE_INGEST_TIMEZONE)"
+        ) from None
+
+
 tenant_option = click.option("--tenant", required=True, callback=_tenant, help="Whose logs these are.")
 host_option = click.option(
     "--host", default=socket.gethostname, show_default="this machine's name",
     help="Host the logs are from: the Kafka key that keeps its records in order.",
+)  # fmt: skip
+timezone_option = click.option(
+    "--timezone", envvar="SOCPIPE_INGEST_TIMEZONE", metavar="IANA_ZONE", default=None,
+    help="Time zone of the source's syslog clocks (Europe/Paris): RFC 3164 times carry none. "
+    "Default: UTC. RFC 5424 times keep their own offset.",
 )  # fmt: skip
 max_record_option = click.option(
     "--max-record-bytes", type=click.IntRange(1024, 900_000), default=512 * 1024, show_default=True,
@@ -76,11 +93,13 @@ def ingest() -> None:
     "--at-least-once", is_flag=True,
     help="No Kafka transactions (for brokers without them): a crash may repeat one batch.",
 )  # fmt: skip
+@timezone_option
 @max_record_option
+@click.pass_context
 def file_command(
-    *,
+    ctx: click.Context, *,
     path: Path, tenant: str, parser: str, host: str, follow: bool, state_dir: Path, from_beginning: bool,
-    at_least_once: bool, max_record_bytes: int,
+    at_least_once: bool, timezone: str | None, max_record_bytes: int,
 ) -> None:  # fmt: skip
     """Ship the lines of PATH (JSON lines or text); resume where the last run stopped."""
     from ingest.shippers.filetail import FileTail, TailOptions
@@ -89,12 +108,14 @@ def file_command(
 
     if not follow and not path.exists():
         raise click.BadParameter(f"{path} does not exist", param_hint="PATH")
+    timezone = _timezone_of(ctx, timezone, parser)
     settings = get_settings()
     bus = KafkaBus(settings)
     bus.ensure_pipeline_topics()
     options = TailOptions(
         tenant=tenant, parser=parser, host=host, state_dir=state_dir, follow=follow,
         exactly_once=not at_least_once, from_beginning=from_beginning, max_record_bytes=max_record_bytes,
+        timezone=timezone,
     )  # fmt: skip
     stats = FileTail(path, options, bus, stop=stop_on_signals()).run()
     click.echo(f"{path}: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered")
@@ -150,13 +171,16 @@ def _stop_event() -> asyncio.Event:
     "--client-ca", type=click.Path(exists=True, dir_okay=False), help="Require client certificates."
 )
 @click.option("--parser", default="syslog", show_default=True, callback=_parser)
+@timezone_option
 @click.option("--max-message-bytes", type=click.IntRange(1024, 900_000), default=64 * 1024, show_default=True)
 @click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
               help="Unacknowledged bytes held before TCP reads pause and UDP datagrams drop.")  # fmt: skip
+@click.pass_context
 def syslog_command(
-    *,
+    ctx: click.Context, *,
     tenant: str, udp: tuple[str, ...], tcp: tuple[str, ...], tls: tuple[str, ...], cert: str | None,
-    key: str | None, client_ca: str | None, parser: str, max_message_bytes: int, max_queued_bytes: int,
+    key: str | None, client_ca: str | None, parser: str, timezone: str | None, max_message_bytes: int,
+    max_queued_bytes: int,
 ) -> None:  # fmt: skip
     """Receive syslog (RFC 3164/5424) over UDP, TCP and TLS; run until SIGTERM."""
     from ingest.shippers.syslog import SyslogListener, serve_syslog, tls_context
@@ -165,11 +189,13 @@ def syslog_command(
         raise click.UsageError("give at least one of --udp, --tcp, --tls")
     if tls and not (cert and key):
         raise click.UsageError("--tls needs --cert and --key")
+    timezone = _timezone_of(ctx, timezone, parser)
     context = tls_context(cert, key, client_ca) if tls and cert and key else None
+    where = [(protocol, *_address(value, f"--{protocol}")) for protocol, values in
+             (("udp", udp), ("tcp", tcp), ("tls", tls)) for value in values]  # fmt: skip
     listeners = [
-        SyslogListener(protocol, *_address(value, f"--{protocol}"), tenant=tenant, parser=parser, tls=context)
-        for protocol, values in (("udp", udp), ("tcp", tcp), ("tls", tls))
-        for value in values
+        SyslogListener(protocol, host, port, tenant=tenant, parser=parser, tls=context, timezone=timezone)
+        for protocol, host, port in where
     ]
 
     async def run() -> None:

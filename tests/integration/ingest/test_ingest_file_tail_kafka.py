@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from ingest_helpers import dead_letters, events, raw_records, run_normalise
+from ingest_helpers import dead_letters, events, raw_records, run_normalise, socpipe_command, socpipe_env
 
 from ingest.shippers.filetail import FileTail, TailOptions
 from socpipe.bus import KafkaBus
@@ -138,3 +141,24 @@ def test_compressed_file_is_shipped_once(settings: Settings, tmp_path: Path) -> 
     assert _tail(settings, path, options).run().shipped == 100
     assert _tail(settings, path, options).run().shipped == 0
     assert [r.offset for r in raw_records(settings, at_least=100)][:2] == [0, 11]
+
+
+def test_cli_file_tail_with_a_time_zone_normalises_syslog_times(settings: Settings, tmp_path: Path) -> None:
+    """`socpipe ingest file --parser syslog --timezone America/New_York`: lines of a New York host's
+    /var/log/messages (no year, no zone) become events at the right UTC instant, a day apart."""
+    zone = ZoneInfo("America/New_York")
+    moments = [datetime.now(UTC).replace(microsecond=0) - timedelta(days=d, minutes=5) for d in (1, 0)]
+    path = tmp_path / "messages"
+    path.write_text("".join(f"{m.astimezone(zone):%b} {m.astimezone(zone).day:2d} "
+                            f"{m.astimezone(zone):%H:%M:%S} nyc1 cron[{n}]: run {n}\n"
+                            for n, m in enumerate(moments)))  # fmt: skip
+    command = socpipe_command(
+        "ingest", "file", str(path), "--tenant", "acme", "--parser", "syslog",
+        "--timezone", "America/New_York", "--state-dir", str(tmp_path / "state"),
+    )  # fmt: skip
+    done = subprocess.run(command, env=socpipe_env(settings), capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b"2 records shipped, 0 dead-lettered" in done.stdout
+    run_normalise(settings)
+    got = {e.payload.message: e.payload.timestamp for e in events(settings, at_least=2)}
+    assert got == {"run 0": moments[0], "run 1": moments[1]}

@@ -9,7 +9,9 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from ingest_helpers import dead_letters, events, raw_records, run_normalise
@@ -123,3 +125,28 @@ def test_bad_syslog_input_is_dead_lettered(settings: Settings) -> None:
     ]
     assert all(d.tenant == "acme" and d.position.peer in (None, "127.0.0.1") and d.reason for d in letters)
     assert [e.payload.message for e in events(settings, at_least=1)] == ["fine"]
+
+
+def _bsd(moment: datetime, zone: str) -> str:
+    """`moment` as an RFC 3164 timestamp on a clock in `zone` (`Jan  5 09:03:07`: no year, no zone)."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%b} {local.day:2d} {local:%H:%M:%S}"
+
+
+def test_rfc3164_times_are_normalised_in_the_listeners_time_zone(settings: Settings) -> None:
+    """A receiver set to Asia/Kolkata (UTC+05:30) stamps its records with the zone; normalise reads the
+    BSD times on that clock, so @timestamp is the true UTC instant; RFC 5424 keeps its own offset."""
+    sent_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    listeners = [SyslogListener("udp", "127.0.0.1", 0, tenant="acme", timezone="Asia/Kolkata")]
+    with _receiver(settings, listeners) as stats, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        for line in (
+            f"<13>{_bsd(sent_at, 'Asia/Kolkata')} web1 app: bsd",
+            f"<13>1 {sent_at.astimezone(ZoneInfo('America/Denver')).isoformat()} web1 app 1 - - iso",
+        ):
+            udp.sendto(line.encode(), ("127.0.0.1", stats.ports[0]))
+        raws = raw_records(settings, at_least=2)
+    assert [r.timezone for r in raws] == ["Asia/Kolkata", "Asia/Kolkata"]
+    run_normalise(settings)
+    got = {e.payload.message: e.payload.timestamp for e in events(settings, at_least=2)}
+    assert got == {"bsd": sent_at, "iso": sent_at}
+    assert not dead_letters(settings)

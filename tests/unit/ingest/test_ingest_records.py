@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
-from ingest.shippers.records import CachedKeyPartitioner, Origin, RawSink
+from ingest.shippers.filetail import TailOptions
+from ingest.shippers.records import CachedKeyPartitioner, Origin, RawSink, source_timezone
+from ingest.shippers.syslog import SyslogListener
 from schemas.deadletter import DeadLetter
 from schemas.raw import RawRecord
 from schemas.topics import Topics
@@ -77,3 +82,37 @@ def test_cached_partitioner_agrees_with_kafka_default() -> None:
         assert cached.partition("t", None, key, None, None, Cluster()) == default.partition(
             "t", None, key, None, None, Cluster()
         )
+
+
+def test_the_source_time_zone_travels_with_the_record_only_when_set() -> None:
+    """A shipper's time zone is stamped on its records; without one the key is absent, so records
+    stay byte-for-byte what older normalise workers (extra keys forbidden) accept."""
+    sink, publisher = _sink()
+    zoned = Origin("acme", "syslog-udp:0.0.0.0:514", "syslog", timezone="Europe/Paris")
+    assert sink.ship(zoned, b"<13>Jan 15 10:00:00 h app: x", NOW)
+    assert sink.ship(ORIGIN, b"<13>Jan 15 10:00:00 h app: x", NOW)
+    with_zone, without = (RawRecord.model_validate_json(m.value) for m in publisher.sent)
+    assert with_zone.timezone == "Europe/Paris" and without.timezone is None
+    assert b'"timezone"' not in publisher.sent[1].value
+
+
+@pytest.mark.parametrize(
+    ("zone", "parser", "problem"),
+    [
+        ("Mars/Olympus", "syslog", "unknown time zone 'Mars/Olympus'"),
+        ("", "syslog", "unknown time zone ''"),
+        ("Europe/Paris", "json", "parser 'json' reads no local times"),
+    ],
+)
+def test_a_bad_source_time_zone_is_refused_when_the_shipper_is_built(
+    zone: str, parser: str, problem: str
+) -> None:
+    """An unknown zone, or a zone for a parser that would ignore it, stops a shipper at start."""
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        source_timezone(zone, parser)
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        SyslogListener("udp", "127.0.0.1", 0, tenant="acme", parser=parser, timezone=zone)
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        TailOptions(tenant="acme", parser=parser, host="h", state_dir=Path("."), timezone=zone)
+    assert source_timezone("Europe/Paris", "syslog") == "Europe/Paris"
+    assert source_timezone(None, "json") is None

@@ -1,7 +1,8 @@
 """Sigma correlation rules as a StatefulComponent of the detector stage (see detectors/state.py).
 
 Fed with the Sigma matches of each event at the event's own time; a correlation that fires becomes
-a Detection of kind `correlation` whose id is the correlation match's (deterministic) id. State is
+a Detection of kind `correlation` whose id is the correlation match's (deterministic) id, unless it
+only feeds a correlation chained on it (`generate: false`, Sigma's default). State is
 saved per tenant; a tenant with no open window has nothing worth a record (its watermark alone
 only decides whether a late match is dropped, and losing it treats one as after a cold start).
 `follow_rules` moves the open windows onto a reloaded rule set (detectors/reload.py).
@@ -33,7 +34,7 @@ class CorrelationComponent:
         fired: list[CorrelationMatch] = []
         for match in matches:
             fired += self.engine.feed(match, flat, event.tenant, event.timestamp)
-        return [_detection(c, event, flat, ref) for c in fired]
+        return [_detection(c, event, flat, ref) for c in fired if c.output]
 
     def snapshot_tenant(self, tenant: str) -> dict[str, Any] | None:
         state = self.engine.snapshot_tenant(tenant)

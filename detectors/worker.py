@@ -94,7 +94,7 @@ class DetectorStage:
             event_id=envelope.id, topic=record.topic, partition=record.partition, offset=record.offset
         )
         matches = self.engine.match(flat, tenant=event.tenant, event_ref=envelope.id)
-        detections = [detection_from_match(m, event, flat, ref) for m in matches]
+        detections = [detection_from_match(m, event, flat, ref) for m in matches if m.rule.output]
         if partition is not None and not partition.covers(event.tenant, record.offset):
             for component in partition.components.values():
                 detections += component.detect(event, flat, matches, ref)

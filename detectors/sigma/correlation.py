@@ -7,7 +7,9 @@ correlation that references its rule and returns the correlations that fire. Sem
   arriving out of order land where they belong;
 - growth conditions (gt, gte) are checked as soon as a match arrives, on every window that
   contains it; shrink and equality conditions (lt, lte, eq, neq) are checked when a window closes,
-  i.e. once the tenant's watermark (highest event time seen) passed its end plus the lateness;
+  i.e. once the tenant's watermark (highest event time seen) passed its end plus the lateness. Those
+  windows tumble: one opens at the group's first entry, is decided once, and its entries are consumed,
+  so the tail of a burst is never taken for a quiet window of its own;
 - a match older than watermark - timespan - allowed_lateness is late: counted, dropped;
 - after firing, the window's entries are consumed, so one burst gives one correlation match.
 
@@ -29,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from sigma.correlations import SigmaCorrelationRule
 
 from detectors.sigma.conditions import MISSING, getter
 from detectors.sigma.correlation_rules import GROWTH, OPS, CorrelationSpec, aggregate, compile_correlation
@@ -50,29 +53,74 @@ log = get_logger(__name__)
 SWEEP_EVERY = 1.0  # seconds of event time between sweeps of a tenant's groups
 
 
+def _refuse(ruleset: RuleSet, corr: SigmaCorrelationRule, reason: str) -> None:
+    ruleset.report.failed.append(
+        RuleProblem(
+            path=str(corr.source.path) if corr.source and corr.source.path else None,
+            rule_id=str(corr.id) if corr.id else None,
+            title=corr.title,
+            reason=reason,
+            kind="correlation",
+        )
+    )
+
+
+def _unrunnable_chains(specs: Mapping[str, CorrelationSpec]) -> dict[str, str]:
+    """Correlations that can never be fed: they reference a correlation that did not load (itself
+    perhaps for this reason), or they are on a cycle of references."""
+    refused: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for key, spec in specs.items():
+            missing = [k for k in spec.chained if k not in specs or k in refused]
+            if key not in refused and missing:
+                refused[key] = f"references correlation {missing[0]!r}, which did not load"
+                changed = True
+
+    def on_cycle(start: str) -> bool:
+        seen, stack = set(), list(specs[start].chained)
+        while stack:
+            key = stack.pop()
+            if key == start:
+                return True
+            if key in specs and key not in seen:
+                seen.add(key)
+                stack += specs[key].chained
+        return False
+
+    for key in specs:
+        if key not in refused and on_cycle(key):
+            refused[key] = "chained correlations reference each other in a cycle"
+    return refused
+
+
 class CorrelationEngine:
     """Streaming correlation over base-rule matches; state survives restarts via snapshot/restore."""
 
     def __init__(self, ruleset: RuleSet, *, allowed_lateness: float = 0.0) -> None:
         self.lateness = allowed_lateness
         self.pipeline = ruleset.pipeline
-        self._corrs: dict[str, CorrelationSpec] = {}
-        self._by_rule: dict[str, list[CorrelationSpec]] = {}
+        compiled: dict[str, CorrelationSpec] = {}
+        sources: dict[str, SigmaCorrelationRule] = {}
         for corr in ruleset.correlations:
             try:
                 c = compile_correlation(corr)
             except ValueError as exc:
-                ruleset.report.failed.append(
-                    RuleProblem(
-                        path=str(corr.source.path) if corr.source and corr.source.path else None,
-                        rule_id=str(corr.id) if corr.id else None,
-                        title=corr.title,
-                        reason=str(exc),
-                        kind="correlation",
-                    )
-                )
+                _refuse(ruleset, corr, str(exc))
                 continue
-            self._corrs[c.id] = c
+            compiled[c.id], sources[c.id] = c, corr
+        for key, reason in _unrunnable_chains(compiled).items():
+            _refuse(ruleset, sources[key], reason)
+            del compiled[key]
+        # Like base rules (loader._silence_referenced): quiet only when no reference says `generate: true`.
+        loud = {key for c in compiled.values() if c.generate for key in c.chained}
+        for c in compiled.values():
+            for key in c.chained:
+                compiled[key].output = key in loud
+        self._corrs = compiled
+        self._by_rule: dict[str, list[CorrelationSpec]] = {}
+        for c in compiled.values():
             for key in c.refs:
                 self._by_rule.setdefault(key, []).append(c)
         self._groups: dict[str, dict[str, GroupState]] = {}  # tenant ("" for none) -> key -> window
@@ -100,10 +148,12 @@ class CorrelationEngine:
                 if ts < horizon - corr.span:
                     self.late_dropped += 1
                     continue
-                out += self._add(corr, rule_key=rule_key, match=match, event=event, tenant=tenant, ts=ts)
+                out += self._add(
+                    corr, rule_key=rule_key, ref=match.event_ref, event=event, tenant=tenant, ts=ts
+                )
         self._watermarks[tkey] = max(self._watermarks.get(tkey, ts), ts)
-        out += self.advance(tenant)
-        return out
+        out += self._close(tenant)
+        return self._chain(out, tenant)
 
     def advance(
         self, tenant: str | None, now: datetime | float | str | None = None
@@ -113,6 +163,9 @@ class CorrelationEngine:
         `now` moves the watermark (e.g. to the time of any event of the tenant, matched or not,
         or to the wall clock when the stream is idle) so that lt/lte/eq/neq windows close.
         """
+        return self._chain(self._close(tenant, now), tenant)
+
+    def _close(self, tenant: str | None, now: datetime | float | str | None = None) -> list[CorrelationMatch]:
         tkey = tenant or ""
         if now is not None:
             t = self._seconds(now)
@@ -128,12 +181,14 @@ class CorrelationEngine:
             closed = watermark - self.lateness - corr.span
             while group.entries and group.entries[0].ts < closed:
                 if corr.op not in GROWTH:
+                    # Decided once per window, then consumed whether it fired or not: the window of a
+                    # burst's last events must not pass for a quiet period of its own.
                     window = [e for e in group.entries if e.ts <= group.entries[0].ts + corr.span]
                     fired = self._check(corr, group, window)
                     if fired is not None:
                         out.append(fired)
-                        self._consume(group, window)
-                        continue
+                    self._consume(group, window)
+                    continue
                 group.entries.pop(0)
                 self._changed.add((tkey, key))
             if not group.entries:
@@ -147,7 +202,7 @@ class CorrelationEngine:
         corr: CorrelationSpec,
         *,
         rule_key: str,
-        match: Match,
+        ref: str,
         event: Mapping[str, Any],
         tenant: str | None,
         ts: float,
@@ -164,7 +219,7 @@ class CorrelationEngine:
         value = None
         if corr.field:
             value = self._field(event, corr.aliases.get(corr.field, {}).get(rule_key, corr.field))
-        entry = WindowEntry(ts=ts, rule=rule_key, ref=match.event_ref, value=value)
+        entry = WindowEntry(ts=ts, rule=rule_key, ref=ref, value=value)
         bisect.insort(state.entries, entry, key=lambda e: (e.ts, e.ref))
         self._changed.add((tenant or "", key))
         if corr.op not in GROWTH:
@@ -176,6 +231,25 @@ class CorrelationEngine:
                 self._consume(state, window)
                 return [fired]
         return []
+
+    def _chain(self, fired: list[CorrelationMatch], tenant: str | None) -> list[CorrelationMatch]:
+        """Feed correlation matches to the correlations that reference them (Sigma's chaining), at the
+        time their window ended, with their group-by values as the event; their matches in turn too."""
+        out: list[CorrelationMatch] = []
+        pending = list(fired)
+        while pending:
+            match = pending.pop(0)
+            out.append(match)
+            for corr in self._by_rule.get(match.correlation_id, ()):
+                pending += self._add(
+                    corr,
+                    rule_key=match.correlation_id,
+                    ref=match.id,
+                    event=match.group,
+                    tenant=tenant,
+                    ts=match.window_end,
+                )
+        return out
 
     def _field(self, event: Mapping[str, Any], name: str) -> Any:
         v = getter(self.pipeline.field_names(name))(event)
@@ -206,6 +280,7 @@ class CorrelationEngine:
             event_refs=refs,
             tags=corr.tags,
             author=corr.author,
+            output=corr.output,
         )
 
     def _consume(self, state: GroupState, window: list[WindowEntry]) -> None:

@@ -49,21 +49,24 @@ class CorrelationSpec:
     refs: list[str]  # referenced rule keys, in the rule's order
     extended: Any = None  # parsed extended temporal condition
     ref_names: dict[str, str] = dc_field(default_factory=dict)  # reference as written -> rule key
+    chained: tuple[str, ...] = ()  # the referenced keys that are correlations (fed by their matches)
+    generate: bool = False  # do the referenced rules and correlations alert on their own too?
+    output: bool = True  # False when a correlation with `generate: false` references this one
 
 
-def rule_key(rule: SigmaRule) -> str:
+def rule_key(rule: SigmaRule | SigmaCorrelationRule) -> str:
+    """The key a rule or a correlation is referenced by in windows: its id, else its name or title."""
     return str(rule.id) if rule.id else str(rule.name or rule.title)
 
 
 def compile_correlation(corr: SigmaCorrelationRule) -> CorrelationSpec:
     refs: list[str] = []
     ref_keys: dict[str, str] = {}
-    for ref in corr.rules or []:
+    # `referenced_rules` also holds the rules an extended condition names without a `rules:` list.
+    for ref in corr.referenced_rules or corr.rules or []:
         target = getattr(ref, "rule", None)
-        if not isinstance(target, SigmaRule):
-            raise ValueError(
-                f"rule reference {ref.reference!r} is a correlation: chained correlations unsupported"
-            )
+        if not isinstance(target, SigmaRule | SigmaCorrelationRule):
+            raise ValueError(f"rule reference {ref.reference!r} is not resolved")
         ref_keys[ref.reference] = rule_key(target)
         refs.append(rule_key(target))
     aliases = {
@@ -83,7 +86,7 @@ def compile_correlation(corr: SigmaCorrelationRule) -> CorrelationSpec:
     if ctype == "temporal_ordered" and extended is not None:
         raise ValueError("extended conditions on temporal_ordered are not supported")
     return CorrelationSpec(
-        id=str(corr.id) if corr.id else str(corr.name or corr.title),
+        id=rule_key(corr),
         title=corr.title,
         level=getattr(corr.level, "name", None) and corr.level.name.lower(),  # type: ignore[union-attr]
         tags=tuple(str(t) for t in corr.tags),
@@ -99,6 +102,14 @@ def compile_correlation(corr: SigmaCorrelationRule) -> CorrelationSpec:
         refs=list(dict.fromkeys(refs)),
         extended=extended,
         ref_names=ref_keys,
+        chained=tuple(
+            dict.fromkeys(
+                rule_key(r.rule)
+                for r in corr.referenced_rules or corr.rules or []
+                if isinstance(r.rule, SigmaCorrelationRule)
+            )
+        ),
+        generate=bool(corr.generate),
     )
 
 

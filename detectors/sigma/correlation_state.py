@@ -60,3 +60,4 @@ class CorrelationMatch(BaseModel):
     event_refs: list[str]
     tags: tuple[str, ...] = ()
     author: str | None = None
+    output: bool = True  # False when it only feeds a correlation chained on it (`generate: false`)

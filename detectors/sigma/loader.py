@@ -126,6 +126,7 @@ def load_rules(
                     seen=seen,
                 )
     correlations = _resolve_correlations(compiled, correlations, report)
+    report.silent = _silence_referenced(compiled, correlations)
     report.loaded = len(compiled)
     report.correlations, report.filters = len(correlations), len(filters)
     log.info("sigma rules loaded", loaded=report.loaded, failed=len(report.failed), pipeline=report.pipeline)
@@ -208,6 +209,29 @@ def _resolve_correlations(
             continue
         ok.append(corr)
     return ok
+
+
+def _silence_referenced(compiled: list[CompiledRule], correlations: list[SigmaCorrelationRule]) -> int:
+    """Mark the rules that only `generate: false` correlations reference as feeding them only.
+
+    Decided here from the correlations that resolved, not from pySigma's own flag: a correlation that
+    failed half-way through resolving has already switched off some rules' output there, and those
+    rules must keep alerting on their own since the correlation will never run. A rule that any
+    correlation references with `generate: true` keeps alerting (pySigma silences it as soon as one
+    says false): of two readings, the one that never hides an alert its author asked for.
+    """
+    silent: set[int] = set()
+    loud: set[int] = set()
+    for corr in correlations:
+        for ref in corr.referenced_rules or []:
+            if isinstance(ref.rule, SigmaRule):
+                (loud if corr.generate else silent).add(id(ref.rule))
+    count = 0
+    for rule in compiled:
+        if rule.source is not None and id(rule.source) in silent - loud:
+            rule.info = rule.info.model_copy(update={"output": False})
+            count += 1
+    return count
 
 
 def _id(obj: Any) -> str | None:

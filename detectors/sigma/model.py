@@ -27,6 +27,9 @@ class RuleInfo(BaseModel):
     tags: tuple[str, ...] = ()
     logsource: dict[str, str] = Field(default_factory=dict)
     path: str | None = None
+    # False when a correlation with `generate: false` (Sigma's default) references the rule: its
+    # matches feed the correlation but are no detection of their own.
+    output: bool = True
 
     @property
     def attack(self) -> tuple[str, ...]:

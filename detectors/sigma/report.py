@@ -30,6 +30,7 @@ class LoadReport(BaseModel):
     loaded: int = 0
     correlations: int = 0
     filters: int = 0
+    silent: int = 0  # rules whose matches only feed correlations (`generate: false`)
     failed: list[RuleProblem] = Field(default_factory=list)
     warnings: list[RuleProblem] = Field(default_factory=list)
 
@@ -45,7 +46,9 @@ class LoadReport(BaseModel):
         total = self.loaded + len(self.failed)
         lines = [
             f"pipeline {self.pipeline}: {self.loaded}/{total} rules loaded "
-            f"({self.correlations} correlations, {self.filters} filters), "
+            f"({self.correlations} correlations, {self.filters} filters"
+            + (f", {self.silent} only feeding correlations" if self.silent else "")
+            + "), "
             f"{len(self.failed)} failed, {len(self.warnings)} warnings"
         ]
         lines += [f"  {n:5d}  {reason}" for reason, n in self.reasons().most_common()]

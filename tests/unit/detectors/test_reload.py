@@ -40,6 +40,7 @@ correlation:
   group-by: [Computer]
   timespan: 10m
   condition: {gte: 3}
+  generate: true  # the base rule alerts on its own too (Sigma's default is false)
 level: critical
 """
 NEW = BASE.replace("Alpha", "Beta").replace("alpha.exe", "beta.exe").replace("00000000000a", "00000000000b")
@@ -194,19 +195,28 @@ def test_poll_interval_must_be_positive() -> None:
 
 
 def test_a_correlation_the_engine_cannot_run_refuses_the_reload(tmp_path: Path) -> None:
-    """Validation covers the correlations too: a chained correlation (unsupported) refuses the reload
-    instead of being left out silently."""
+    """Validation covers the correlations too: two correlations chained on each other (a cycle: neither
+    can ever be fed) refuse the reload instead of being left out silently."""
     (tmp_path / "base.yml").write_text(BASE)
     (tmp_path / "corr.yml").write_text(CORRELATION)
     stage, reloader = make_stage(tmp_path)
-    chained = CORRELATION.replace("0000000000c0", "0000000000c1").replace(
-        "rules: [5a1e0000-0000-4000-8000-00000000000a]", "rules: [5a1e0000-0000-4000-8000-0000000000c0]"
+    first = CORRELATION.replace("0000000000c0", "0000000000c1").replace(
+        "rules: [5a1e0000-0000-4000-8000-00000000000a]", "rules: [5a1e0000-0000-4000-8000-0000000000c2]"
     )
-    (tmp_path / "chained.yml").write_text(chained)
+    second = first.replace("0000000000c1", "0000000000c2").replace("0000000000c2]", "0000000000c1]")
+    (tmp_path / "cycle1.yml").write_text(first)
+    (tmp_path / "cycle2.yml").write_text(second)
     reloader.request()
     with capture_logs() as logs:
         detections(stage, batch(0, "alpha.exe"))
     assert (reloader.reloads, reloader.refused) == (0, 1)
-    (problem,) = [e for e in logs if e["event"] == "rule reload refused"]
-    assert problem["rule_id"] == "5a1e0000-0000-4000-8000-0000000000c1" and "chained" in problem["reason"]
-    assert problem["path"] == str(tmp_path / "chained.yml")
+    problems = sorted(
+        (e["rule_id"], e["path"], e["reason"]) for e in logs if e["event"] == "rule reload refused"
+    )
+    assert problems == [
+        ("5a1e0000-0000-4000-8000-0000000000c1", str(tmp_path / "cycle1.yml"), CYCLE),
+        ("5a1e0000-0000-4000-8000-0000000000c2", str(tmp_path / "cycle2.yml"), CYCLE),
+    ]
+
+
+CYCLE = "chained correlations reference each other in a cycle"

@@ -229,3 +229,111 @@ def test_restore_drops_windows_of_a_gone_or_regrouped_correlation(make_engine: M
     same = make_feeder(make_engine, corr("event_count", "{gte: 2}"))  # another threshold, same group-by
     same.correlator.restore_tenant("acme", saved)
     assert len(same(10, "alpha")) == 1
+
+
+def test_generate_false_keeps_base_matches_for_the_correlation_only(make_engine: MakeEngine) -> None:
+    """Sigma's default (`generate: false`): the referenced rule still matches, so the correlation is fed,
+    but its matches are marked as no alert of their own; an unreferenced rule and `generate: true`
+    keep alerting."""
+    silent = make_engine(BASE_A, BASE_B, corr("event_count", "{gte: 2}"))
+    by_rule = {m.rule.id: m.rule.output for m in silent.match(proc(CommandLine="alpha beta"), "acme")}
+    assert by_rule == {A: False, B: True}
+    assert silent.ruleset.report.silent == 1
+    assert "1 only feeding correlations" in silent.ruleset.report.summary()
+
+    loud = make_engine(BASE_A, BASE_B, corr("event_count", "{gte: 2}", extra="\n  generate: true"))
+    assert all(m.rule.output for m in loud.match(proc(CommandLine="alpha beta"), "acme"))
+    assert loud.ruleset.report.silent == 0
+
+
+def test_a_correlation_that_fails_to_load_silences_nothing(make_engine: MakeEngine) -> None:
+    """A correlation refused at load (here: a rule reference that does not exist) must not switch off
+    the alerts of the rules it names: nothing would ever report their matches."""
+    broken = corr("event_count", "{gte: 2}", rules="[rule_a, no_such_rule]")
+    engine = make_engine(BASE_A, BASE_B, broken, strict=False)
+    assert engine.ruleset.report.correlations == 0 and engine.ruleset.report.failed
+    assert all(m.rule.output for m in engine.match(proc(CommandLine="alpha"), "acme"))
+
+
+CHAINED = (
+    "title: corr chained\nid: dddddddd-0000-4000-8000-000000000004\nlevel: critical\n"
+    "correlation:\n  type: event_count\n  rules: [cccccccc-0000-4000-8000-000000000003]\n"
+    "  group-by: [Computer]\n  timespan: 10m\n  condition: {gte: 2}\n"
+)
+
+
+def test_chained_correlation_counts_the_matches_of_another(make_engine: MakeEngine) -> None:
+    """A correlation may reference a correlation (Sigma 2): the inner one's matches feed the outer at the
+    end of their window with their group-by values. Two bursts of two alphas on h1 fire the outer once;
+    the inner matches only feed it (`generate: false`), the outer's are alerts."""
+    feed = make_feeder(make_engine, corr("event_count", "{gte: 2}"), CHAINED)
+    assert feed(0, "alpha") == []
+    (inner,) = feed(10, "alpha")
+    assert inner.correlation_id == "cccccccc-0000-4000-8000-000000000003" and not inner.output
+    assert feed(20, "alpha", host="h2") == []  # another group of the outer correlation
+    assert feed(100, "alpha") == []  # 10 was consumed by the first inner match
+    inner2, outer = feed(110, "alpha")
+    assert (inner2.output, outer.output) == (False, True)
+    assert outer.correlation_id == "dddddddd-0000-4000-8000-000000000004"
+    assert outer.group == {"Computer": "h1"} and outer.value == 2
+    assert sorted(outer.event_refs) == sorted([inner.id, inner2.id])
+
+
+def test_chained_correlation_state_survives_a_restart(make_engine: MakeEngine) -> None:
+    """The outer correlation's window (holding an inner match) is saved and restored like any other."""
+    texts = (corr("event_count", "{gte: 2}"), CHAINED)
+    first = make_feeder(make_engine, *texts)
+    first(0, "alpha")
+    first(10, "alpha")
+    saved = first.correlator.snapshot().model_dump_json()
+    second = make_feeder(make_engine, *texts)
+    second.correlator.restore(CorrelationState.model_validate_json(saved))
+    second(100, "alpha")
+    fired = second(110, "alpha")
+    assert [m.correlation_id for m in fired if m.output] == ["dddddddd-0000-4000-8000-000000000004"]
+
+
+def test_a_chain_on_a_refused_correlation_is_refused_too(make_engine: MakeEngine) -> None:
+    """The outer correlation cannot run when the one it references was refused: both are in the report."""
+    inner = corr("temporal_ordered", "'rule_a and rule_b'", rules="[rule_a, rule_b]")  # unsupported form
+    engine = make_engine(BASE_A, BASE_B, inner, CHAINED, strict=False)
+    correlator = CorrelationEngine(engine.ruleset)
+    assert correlator.rules == []
+    reasons = sorted(p.reason for p in engine.ruleset.report.failed)
+    assert reasons == [
+        "extended conditions on temporal_ordered are not supported",
+        "references correlation 'cccccccc-0000-4000-8000-000000000003', which did not load",
+    ]
+
+
+def test_extended_condition_without_a_rules_list(make_engine: MakeEngine) -> None:
+    """An extended temporal condition may name its rules only in the condition (no `rules:` list)."""
+    text = (
+        "title: corr ext\nid: eeeeeeee-0000-4000-8000-000000000005\nlevel: high\n"
+        "correlation:\n  type: temporal\n  group-by: [Computer]\n  timespan: 60s\n"
+        "  condition: 'rule_a and rule_b'\n"
+    )
+    feed = make_feeder(make_engine, text)
+    assert feed(0, "alpha") == []
+    (fired,) = feed(5, "beta")
+    assert fired.rules == sorted([A, B])
+
+
+def test_an_inner_correlation_alerts_when_the_chain_says_generate(make_engine: MakeEngine) -> None:
+    """`generate: true` on the outer correlation keeps the inner one's matches as alerts."""
+    feed = make_feeder(make_engine, corr("event_count", "{gte: 2}"), CHAINED + "  generate: true\n")
+    feed(0, "alpha")
+    (inner,) = feed(10, "alpha")
+    assert inner.output
+
+
+def test_the_tail_of_a_burst_is_not_a_quiet_window(make_engine: MakeEngine) -> None:
+    """'Fewer than' windows tumble: three matches within one window are decided once (not fewer than 2),
+    and the window that would start at the burst's last match does not fire on its own."""
+    feed = make_feeder(make_engine, corr("event_count", "{lt: 2}"))
+    for t in (0, 20, 40):
+        assert feed(t, "alpha") == []
+    assert feed.correlator.advance("acme", now=1000) == []
+    feed(2000, "alpha")
+    (quiet,) = feed.correlator.advance("acme", now=3000)
+    assert quiet.value == 1 and quiet.window_start == 2000

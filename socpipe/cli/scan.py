@@ -113,7 +113,8 @@ def scan(
     heuristics: bool,
     paths: tuple[Path, ...],
 ) -> None:
-    """Run the Sigma rules over event files (JSON lines or Windows event JSON, flat or nested)."""
+    """Run the Sigma rules (correlations included) over event files (JSON lines or Windows event JSON,
+    flat or nested)."""
     from detectors.sigma import Engine, RuleLoadError, TenantConfig, load_rules
 
     try:
@@ -129,6 +130,9 @@ def scan(
     for problem in ruleset.report.failed:
         click.echo(f"  {problem}", err=True)
     offline = _heuristics(tenant) if heuristics else None
+    from detectors.correlation_offline import ScanCorrelations
+
+    correlations = ScanCorrelations(ruleset, tenant)
     files = [
         f for p in paths for f in (sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])
     ]
@@ -136,20 +140,30 @@ def scan(
     bad: list[str] = []
     rows: list[dict[str, Any]] = []
     n_events = n_detections = 0
+
+    def emit(found: list[dict[str, Any]]) -> None:
+        nonlocal n_detections
+        for det in found:
+            n_detections += 1
+            if fmt == "jsonl":
+                click.echo(orjson.dumps(det, default=str).decode())
+            else:
+                rows.append(det)
+
     with _Progress(show, sum(f.stat().st_size for f in files)) as advance:
         for f in files:
             for line, event in read_events(f, bad):
                 n_events += 1
-                found = [_detection(m, f, line) for m in engine.match(event, tenant, event_ref=f"{f}:{line}")]
+                matches = engine.match(event, tenant, event_ref=f"{f}:{line}")
+                # A rule a correlation references without `generate: true` only feeds the correlation.
+                found = [_detection(m, f, line) for m in matches if m.rule.output]
+                if correlations:
+                    found += correlations.feed(matches, event, f, line)
                 if offline is not None:
                     found += offline.feed(event, f, line)
-                for det in found:
-                    n_detections += 1
-                    if fmt == "jsonl":
-                        click.echo(orjson.dumps(det, default=str).decode())
-                    else:
-                        rows.append(det)
+                emit(found)
             advance(f.stat().st_size)
+    emit(correlations.finish())
     if fmt == "table":
         _table(rows)
     for message in bad[:50]:
@@ -157,7 +171,12 @@ def scan(
     click.echo(
         f"{n_events} events, {n_detections} detections, "
         f"{len(bad)} bad records, {sum(engine.errors.values())} rule errors"
-        + (f", {offline.untimed} events without a time (not seen by the heuristics)" if offline else ""),
+        + (f", {offline.untimed} events without a time (not seen by the heuristics)" if offline else "")
+        + (
+            f", {correlations.untimed} matched events without a time (not seen by the correlations)"
+            if correlations.untimed
+            else ""
+        ),
         err=True,
     )
 

@@ -61,3 +61,67 @@ def test_scan_strict_refuses_broken_rules(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["scan", "--strict", "--rules", str(rules), str(events)])
     assert result.exit_code == 2
     assert "bad.yml" in result.stderr
+
+
+CORRELATIONS = """title: whoami three times
+id: 5f1e0c7e-0000-4000-8000-0000000000c1
+level: high
+tags: [attack.discovery]
+correlation:
+  type: event_count
+  rules: [5f1e0c7e-0000-4000-8000-000000000001]
+  group-by: [Computer]
+  timespan: 5m
+  condition: {gte: 3}
+---
+title: whoami at most once
+id: 5f1e0c7e-0000-4000-8000-0000000000c2
+level: low
+correlation:
+  type: event_count
+  rules: [5f1e0c7e-0000-4000-8000-000000000001]
+  group-by: [Computer]
+  timespan: 5m
+  condition: {lt: 2}
+  generate: true
+"""
+
+
+def test_scan_runs_correlations_and_honours_generate(tmp_path: Path) -> None:
+    """The scan feeds matches to the correlations at each event's time: three whoamis on one host within
+    5 minutes fire the first correlation, one on another host fires the 'fewer than' one when the input
+    ends. The base rule alerts on its own too, since one correlation says `generate: true`."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yml").write_text(RULE)
+    (rules / "c.yml").write_text(CORRELATIONS)
+    events = tmp_path / "events.jsonl"
+    times = [
+        ("WS-1", "2026-11-30T10:00:00Z"),
+        ("WS-1", "2026-11-30T10:01:00Z"),
+        ("WS-2", "2026-11-30T10:01:30Z"),
+    ]
+    times.append(("WS-1", "2026-11-30T10:02:00Z"))
+    events.write_text("".join(json.dumps({**FLAT, "Computer": h, "UtcTime": t}) + "\n" for h, t in times))
+    result = CliRunner().invoke(cli, ["scan", "--rules", str(rules), "--format", "jsonl", str(events)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    fired = [(r["rule"]["id"][-2:], r["matched"]["group"]["Computer"]) for r in rows if r.get("kind")]
+    assert fired == [("c1", "WS-1"), ("c2", "WS-2")]
+    assert sum(1 for r in rows if not r.get("kind")) == 4  # the base rule's own rows
+    three = rows[[r.get("kind") for r in rows].index("correlation")]
+    assert three["matched"]["value"] == 3 and three["event_ref"]["line"] == 4
+
+
+def test_scan_keeps_base_rules_quiet_under_generate_false(tmp_path: Path) -> None:
+    """With only the `generate: false` correlation, the base rule's matches are not printed."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yml").write_text(RULE)
+    (rules / "c.yml").write_text(CORRELATIONS.split("---", maxsplit=1)[0])
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({**FLAT, "Computer": "WS-1", "UtcTime": "2026-11-30T10:00:00Z"}) + "\n")
+    result = CliRunner().invoke(cli, ["scan", "--rules", str(rules), "--format", "jsonl", str(events)])
+    assert result.exit_code == 0, result.output
+    assert [x for x in result.stdout.splitlines() if x.startswith("{")] == []
+    assert "1 only feeding correlations" in result.stderr

@@ -6,6 +6,13 @@ round trips): groups the detections into incidents (incidents.py), writes the ev
 and each incident version (evidence.py), and sends the notices the incidents' states call for (notices/).
 Every write is idempotent, so the worker loop may commit offsets once `process` returns, and a replay
 or a crash before the commit repeats nothing visible.
+
+A tenant whose evidence chain is broken (`ChainForkError`: a record of the last block altered by a writer
+outside the protocol) holds up only itself: its detections in the batch become dead letters saying what
+to do (verify, repair, `socpipe dlq replay`), with one error log line, and the other tenants' are
+processed and committed as usual. The chain is checked before the tenant's incidents are touched, so
+such a tenant's batch normally writes nothing until it is replayed (a fork met mid-append comes after the
+incidents; the replay finds them already counted).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import structlog
 from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
+from responders.chain import ChainForkError
 from responders.claims import Claims
 from responders.config import ConfigError, ResponderConfig, load_config, missing_secrets
 from responders.evidence import EvidenceItem, EvidenceStore
@@ -75,6 +83,7 @@ class ResponderStage:
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
         output = StageOutput()
         by_tenant: dict[str, dict[str, Detection]] = {}
+        records: dict[str, list[Inbound]] = {}
         for record in batch:
             try:
                 detection = parse(record)
@@ -82,10 +91,14 @@ class ResponderStage:
                 output.dead_letters.append(dead_letter(record, self.name, exc, tenant=_key(record)))
                 continue
             by_tenant.setdefault(detection.tenant, {})[detection.id] = detection
+            records.setdefault(detection.tenant, []).append(record)
 
         def one(tenant: str) -> list[DeadLetter]:
             with structlog.contextvars.bound_contextvars(tenant=tenant):
-                return self.handle(tenant, list(by_tenant[tenant].values()))
+                try:
+                    return self.handle(tenant, list(by_tenant[tenant].values()))
+                except ChainForkError as exc:
+                    return self._chain_broken(tenant, records[tenant], exc)
 
         # Tenants share no document: their round trips overlap (a thread each, up to tenants_at_once),
         # each in a copy of this thread's log context. The first failure propagates once all are done.
@@ -100,6 +113,9 @@ class ResponderStage:
         if tenant not in self._ready:
             ensure_tenant(self.es, self.settings, tenant)
             self._ready.add(tenant)
+        # A broken chain stops the tenant before any write (ChainForkError): no incident moves on without
+        # its evidence. Free when this worker has the head cached, else the read record() would do anyway.
+        self.evidence.chain.settled_head(tenant)
         applied = self.incidents.apply(tenant, detections)
         incidents = {i.id: i for i in applied.incidents}
         items: list[EvidenceItem] = [
@@ -119,6 +135,24 @@ class ResponderStage:
             notices_superseded=len(notified.superseded),
         )
         return notified.dead_letters
+
+    def _chain_broken(self, tenant: str, records: list[Inbound], exc: ChainForkError) -> list[DeadLetter]:
+        """The tenant's records of this batch as dead letters that say how to repair and re-drive them."""
+        fix = (
+            f"run `socpipe evidence verify --tenant {tenant}`, restore the altered evidence record, then "
+            f"`socpipe dlq replay --tenant {tenant} --stage {self.name}`"
+        )
+        log.error(
+            "evidence chain broken: the tenant's detections go to the dead-letter topic",
+            error=str(exc),
+            detections=len(records),
+            fix=fix,
+        )
+        reason = f"evidence chain of tenant {tenant} is broken, detection not processed: {exc}; fix: {fix}"
+        return [
+            dead_letter(record, self.name, exc, tenant=tenant).model_copy(update={"reason": reason})
+            for record in records
+        ]
 
 
 def _key(record: Inbound) -> str | None:

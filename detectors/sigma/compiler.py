@@ -85,7 +85,7 @@ def narrow_routes(routes: list[RouteKey], node: Node) -> list[RouteKey]:
         return routes
     out: set[RouteKey] = set()
     for ch, eid in routes:
-        if ch in ("", "*"):
+        if ch in ("", "*") or ch.startswith("@"):  # only Windows channels have event ids
             return routes
         if eid is None:
             out.update((ch, e) for e in eids)

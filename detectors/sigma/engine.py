@@ -16,7 +16,7 @@ from detectors.sigma.conditions import explain
 from detectors.sigma.filters import CompiledFilter, TenantConfig, compile_filters, load_filters
 from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import Match, detection_id, event_digest
-from detectors.sigma.pipeline import ANY_WINDOWS, NON_WINDOWS, RouteKey
+from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, RouteKey, module_key
 from detectors.sigma.prefilter import Bucket
 from detectors.sigma.report import RuleLoadError, RuleProblem
 from socpipe.logging import get_logger
@@ -101,7 +101,15 @@ class Engine:
         if bucket is not None:
             return bucket
         idxs: set[int] = set(self._by_route.get(key, ()))
-        if key != NON_WINDOWS:
+        if key == NON_WINDOWS:  # no channel, no dataset: every rule that is not Windows-only
+            for route, rules in self._by_route.items():
+                if route[0].startswith(DATASET):
+                    idxs.update(rules)
+        elif key[0].startswith(DATASET):
+            idxs.update(self._by_route.get(NON_WINDOWS, ()))
+            if (module := module_key(key)) is not None:
+                idxs.update(self._by_route.get(module, ()))
+        else:
             idxs.update(self._by_route.get((key[0], None), ()))
             idxs.update(self._by_route.get(ANY_WINDOWS, ()))
         bucket = Bucket([(i, self.rules[i]) for i in sorted(idxs)])

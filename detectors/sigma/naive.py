@@ -10,20 +10,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.sigma.loader import RuleSet
-from detectors.sigma.pipeline import ANY_WINDOWS, NON_WINDOWS
+from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, module_key
 
 
 def naive_match(ruleset: RuleSet, event: Mapping[str, Any]) -> list[str]:
     """Ids of the rules that match the event (no tenant tuning, global filters ignored)."""
-    channel, eid = ruleset.pipeline.route_key(event)
+    key = ruleset.pipeline.route_key(event)
+    channel, eid = key
+    dataset = channel.startswith(DATASET)
+    windows = channel != "" and not dataset
     out: list[str] = []
     for rule in ruleset.rules:
         applies = False
         for ch, rid in rule.routes:
             if (ch, rid) == NON_WINDOWS:
-                applies = channel == ""
+                applies = not windows
             elif (ch, rid) == ANY_WINDOWS:
-                applies = channel != ""
+                applies = windows
+            elif ch.startswith(DATASET):
+                applies = key == NON_WINDOWS or ch == channel or (ch, rid) == module_key(key)
             else:
                 applies = ch == channel and (rid is None or rid == eid)
             if applies:

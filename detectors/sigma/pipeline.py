@@ -2,8 +2,11 @@
 
 The pipeline is data, versioned in its file: which event names a rule field may be read from
 (the original Sigma/Windows name first, then ECS names) and which events (Channel, EventID) a
-logsource is evaluated on. Rules whose logsource product is not routed here (linux, cloud, ...)
-are evaluated on events that carry no Windows channel.
+logsource is evaluated on. Other products (linux, zeek, aws, web servers) are routed on the
+event's `event.dataset`, which the ingest parsers set (`auditd.log`, `zeek.dns`, `aws.cloudtrail`):
+a route `@zeek.dns` takes that dataset, `@zeek` every dataset of the module. Rules of products the
+pipeline does not know run on every event without a Windows channel, and an event without a dataset
+(plain JSON) gets every rule that is not Windows-only.
 """
 
 from __future__ import annotations
@@ -26,6 +29,19 @@ RouteKey = tuple[str, int | None]
 # or NON_WINDOWS for every event without one.
 ANY_WINDOWS: RouteKey = ("*", None)
 NON_WINDOWS: RouteKey = ("", None)
+DATASET = "@"  # prefix of a dataset route key: ("@zeek.dns", None), or ("@zeek", None) for the module
+
+
+def dataset_key(dataset: str) -> RouteKey:
+    return (DATASET + dataset.lower(), None)
+
+
+def module_key(key: RouteKey) -> RouteKey | None:
+    """`@zeek.dns` -> `@zeek`: the module-wide key a dataset key also falls under."""
+    name = key[0]
+    if not name.startswith(DATASET) or "." not in name:
+        return None
+    return (name.split(".", 1)[0], None)
 
 
 class Route(BaseModel):
@@ -45,6 +61,23 @@ class RouteFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel: list[str]
     event_id: list[str]
+    dataset: list[str] = Field(default_factory=lambda: ["event.dataset"])
+
+
+class DatasetProduct(BaseModel):
+    """Datasets a non-Windows product's logsources are found in (`zeek.dns`, or `zeek` for all)."""
+
+    model_config = ConfigDict(extra="forbid")
+    any: list[str]  # the product's rules without a listed category or service
+    categories: dict[str, list[str]] = Field(default_factory=dict)
+    services: dict[str, list[str]] = Field(default_factory=dict)
+    service_prefix: str | None = None  # an unlisted service S is dataset <prefix>S (zeek.S)
+
+
+class DatasetRouting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    products: dict[str, DatasetProduct] = Field(default_factory=dict)
+    categories: dict[str, list[str]] = Field(default_factory=dict)  # logsources without a product
 
 
 class Pipeline(BaseModel):
@@ -55,6 +88,7 @@ class Pipeline(BaseModel):
     version: int
     route_fields: RouteFields
     routing: Routing
+    dataset_routing: DatasetRouting = Field(default_factory=DatasetRouting)
     field_mappings: dict[str, list[str]] = Field(default_factory=dict)
     logsource_aliases: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
     event_data_prefix: str | None = None
@@ -85,7 +119,7 @@ class Pipeline(BaseModel):
         """Route keys for a logsource, or the reason it cannot be routed."""
         product = (logsource.product or "").lower()
         if product != self.routing.product:
-            return [NON_WINDOWS]
+            return self._dataset_routes(product, logsource.category, logsource.service)
         category, service = logsource.category, logsource.service
         if not category and not service:
             return [ANY_WINDOWS]
@@ -106,14 +140,38 @@ class Pipeline(BaseModel):
             keys = mine if keys is None else _intersect(keys, mine)
         return sorted(keys or [], key=lambda k: (k[0], -1 if k[1] is None else k[1]))
 
+    def _dataset_routes(self, product: str, category: str | None, service: str | None) -> list[RouteKey]:
+        table = self.dataset_routing
+        names: list[str] | None = None
+        if product and product in table.products:
+            known = table.products[product]
+            if service and service in known.services:
+                names = known.services[service]
+            elif service and known.service_prefix:
+                names = [known.service_prefix + service]
+            elif category and category in known.categories:
+                names = known.categories[category]
+            else:
+                names = known.any
+        elif not product and category and category in table.categories:
+            names = table.categories[category]
+        if names is None:
+            return [NON_WINDOWS]
+        return sorted({dataset_key(n) for n in names})
+
     def route_key(self, event: Mapping[str, Any]) -> RouteKey:
-        """The (channel, event id) of an event; NON_WINDOWS when it has no channel."""
+        """The (channel, event id) of an event; its dataset key when it has no channel but a dataset;
+        NON_WINDOWS when it has neither."""
         channel = None
         for name in self.route_fields.channel:
             channel = event.get(name)
             if channel is not None:
                 break
         if not isinstance(channel, str):
+            for name in self.route_fields.dataset:
+                dataset = event.get(name)
+                if isinstance(dataset, str) and dataset:
+                    return dataset_key(dataset)
             return NON_WINDOWS
         eid: Any = None
         for name in self.route_fields.event_id:

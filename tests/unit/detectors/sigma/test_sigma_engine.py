@@ -65,6 +65,72 @@ def test_non_windows_rules_only_see_non_windows_events(make_engine: MakeEngine) 
     assert not engine.match(proc(CommandLine="nc -e /bin/sh"))
 
 
+def _non_windows_rules() -> dict[str, str]:
+    """One rule per non-Windows logsource shape, each matching the word 'evil' anywhere it runs."""
+    shapes = {
+        "linux_proc": "product: linux\n  category: process_creation",
+        "linux_sshd": "product: linux\n  service: sshd",
+        "linux_any": "product: linux",
+        "zeek_dns": "product: zeek\n  service: dns",
+        "zeek_any": "product: zeek",
+        "cloudtrail": "product: aws\n  service: cloudtrail",
+        "webserver": "category: webserver",
+        "macos": "product: macos\n  category: process_creation",
+    }
+    return {
+        name: rule_yaml(
+            "sel:\n  message|contains: 'evil'\ncondition: sel",
+            logsource=ls,
+            rule_id=str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+        )
+        for name, ls in shapes.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("dataset", "expected"),
+    [
+        ("auditd.log", {"linux_proc", "linux_any", "macos"}),
+        ("syslog", {"linux_sshd", "linux_any", "macos"}),
+        ("zeek.dns", {"zeek_dns", "zeek_any", "macos"}),
+        ("zeek.http", {"zeek_any", "macos"}),
+        ("aws.cloudtrail", {"cloudtrail", "macos"}),
+        ("web.access", {"webserver", "macos"}),
+        ("suricata.eve", {"macos"}),  # no rule routed to it: only products the pipeline does not know
+        (
+            None,
+            {
+                "linux_proc",
+                "linux_sshd",
+                "linux_any",
+                "zeek_dns",
+                "zeek_any",
+                "cloudtrail",
+                "webserver",
+                "macos",
+            },
+        ),
+    ],
+)
+def test_non_windows_rules_are_routed_on_the_dataset(
+    make_engine: MakeEngine, dataset: str | None, expected: set[str]
+) -> None:
+    """Rules of known non-Windows products run only on their datasets (set by the ingest parsers); rules
+    of unknown products on every non-Windows event; an event without a dataset gets them all. The
+    naive evaluator agrees, and no Windows event sees any of them."""
+    rules = _non_windows_rules()
+    names = {str(uuid.uuid5(uuid.NAMESPACE_URL, n)): n for n in rules}
+    engine = make_engine(*rules.values())
+    event: dict[str, Any] = {"message": "evil things"}
+    if dataset is not None:
+        event["event.dataset"] = dataset
+    fired = sorted(m.rule.id for m in engine.match(event))
+    assert {names[i] for i in fired} == expected
+    assert fired == sorted(naive_match(engine.ruleset, event))
+    windows = proc(message="evil things")
+    assert engine.match(windows) == [] and naive_match(engine.ruleset, windows) == []
+
+
 def test_match_carries_rule_metadata_and_matched_fields(make_engine: MakeEngine) -> None:
     """A match has rule id, title, level, tags, ATT&CK ids, author, logsource and matched values."""
     rid = str(uuid.uuid4())

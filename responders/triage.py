@@ -9,6 +9,7 @@ calls for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,55 @@ class TriageError(ValueError):
     """The action does not apply to the incident as it is (closing a closed incident, say)."""
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What an analyst asked for, besides the action's name."""
+
+    now: datetime
+    reason: str | None
+    assignee: str | None
+    verdict: Verdict | None
+
+
+def _acknowledge(incident: Incident, new: Incident, request: _Request) -> None:
+    if incident.status != IncidentStatus.open:
+        raise TriageError(f"incident is {incident.status.value}, only an open one can be acknowledged")
+    new.status = IncidentStatus.acknowledged
+
+
+def _assign(incident: Incident, new: Incident, request: _Request) -> None:
+    if incident.status == IncidentStatus.closed:
+        raise TriageError("incident is closed")
+    if not request.assignee:
+        raise TriageError("assign needs an assignee (--to)")
+    new.assignee = request.assignee
+
+
+def _close(incident: Incident, new: Incident, request: _Request) -> None:
+    if incident.status == IncidentStatus.closed:
+        raise TriageError("incident is already closed")
+    if request.verdict is None:
+        raise TriageError("close needs a verdict: true_positive, false_positive or benign")
+    if not request.reason:
+        raise TriageError("close needs a reason (--reason)")
+    new.status, new.verdict = IncidentStatus.closed, request.verdict
+
+
+def _flag_personal_data(incident: Incident, new: Incident, request: _Request) -> None:
+    if incident.personal_data:
+        raise TriageError("incident is already flagged as touching personal data")
+    new.personal_data, new.gdpr_deadline = True, request.now + GDPR_CLOCK
+
+
+# Each action checks that it applies to the incident as it is, then changes the copy (`new`).
+ACTIONS: dict[str, Callable[[Incident, Incident, _Request], None]] = {
+    "acknowledge": _acknowledge,
+    "assign": _assign,
+    "close": _close,
+    "flag_personal_data": _flag_personal_data,
+}
+
+
 def apply_action(
     incident: Incident,
     action: str,
@@ -42,33 +92,12 @@ def apply_action(
     """The incident after the action (a copy); raise TriageError when the action does not apply."""
     if not actor.strip():
         raise TriageError("who did it is required (--actor)")
-    verdict = Verdict(verdict) if verdict is not None else None
-    new = incident.model_copy(deep=True)
-    closed = incident.status == IncidentStatus.closed
-    if action == "acknowledge":
-        if incident.status != IncidentStatus.open:
-            raise TriageError(f"incident is {incident.status.value}, only an open one can be acknowledged")
-        new.status = IncidentStatus.acknowledged
-    elif action == "assign":
-        if closed:
-            raise TriageError("incident is closed")
-        if not assignee:
-            raise TriageError("assign needs an assignee (--to)")
-        new.assignee = assignee
-    elif action == "close":
-        if closed:
-            raise TriageError("incident is already closed")
-        if verdict is None:
-            raise TriageError("close needs a verdict: true_positive, false_positive or benign")
-        if not reason:
-            raise TriageError("close needs a reason (--reason)")
-        new.status, new.verdict = IncidentStatus.closed, verdict
-    elif action == "flag_personal_data":
-        if incident.personal_data:
-            raise TriageError("incident is already flagged as touching personal data")
-        new.personal_data, new.gdpr_deadline = True, now + GDPR_CLOCK
-    else:
+    request = _Request(now, reason, assignee, Verdict(verdict) if verdict is not None else None)
+    change = ACTIONS.get(action)
+    if change is None:
         raise TriageError(f"unknown action {action!r}")
+    new = incident.model_copy(deep=True)
+    change(incident, new, request)
     detail = reason
     if action == "assign":
         detail = f"to {assignee}" + (f": {reason}" if reason else "")

@@ -25,7 +25,7 @@ from elasticsearch import Elasticsearch
 
 from responders import grouping
 from responders.claims import bulk
-from responders.config import ResponderConfig
+from responders.config import Grouping, ResponderConfig
 from responders.documents import detection_doc, incident_doc, incident_from_doc
 from schemas.common import utc_now
 from schemas.detection import Detection
@@ -83,6 +83,36 @@ def _mget(es: Elasticsearch, wanted: dict[str, list[str]]) -> dict[str, dict[str
     return out
 
 
+def _join_group(
+    tenant: str,
+    key: str,
+    head: _Versioned,
+    detection: Detection,
+    *,
+    plan: Grouping,
+    models: dict[str, Incident],
+) -> str:
+    """The incident a new detection joins: the group's current one if it fits, else the group's next
+    generation; the group head is pointed at it (and marked dirty) when it moves."""
+    if head.source is None:
+        generation = 0
+    else:
+        generation = int(head.source["generation"])
+        current = models.get(head.source["incident_id"])
+        if current is not None and not grouping.fits(current, detection, plan):
+            generation += 1
+    incident_id = grouping.incident_id(tenant, key, generation)
+    if head.source is None or head.source["incident_id"] != incident_id:
+        head.source = {
+            "kind": "group_head",
+            "group_key": key,
+            "generation": generation,
+            "incident_id": incident_id,
+        }
+        head.dirty = True
+    return incident_id
+
+
 class IncidentStore:
     def __init__(self, es: Elasticsearch, settings: Settings, config: ResponderConfig) -> None:
         self.es = es
@@ -133,40 +163,35 @@ class IncidentStore:
                     incidents[incident_id].dirty = True
         # New detections: join the group's current incident, or open the group's next one.
         for detection in new:
-            plan, key = plans[detection.id], keys[detection.id]
-            head_id = grouping.group_head_id(tenant, key)
-            head = heads[head_id]
-            if head.source is None:
-                generation = 0
-            else:
-                generation = int(head.source["generation"])
-                current = models.get(head.source["incident_id"])
-                if current is not None and not grouping.fits(current, detection, plan):
-                    generation += 1
-            incident_id = grouping.incident_id(tenant, key, generation)
-            if head.source is None or head.source["incident_id"] != incident_id:
-                head.source = {
-                    "kind": "group_head",
-                    "group_key": key,
-                    "generation": generation,
-                    "incident_id": incident_id,
-                }
-                head.dirty = True
+            key = keys[detection.id]
+            head = heads[grouping.group_head_id(tenant, key)]
+            incident_id = _join_group(tenant, key, head, detection, plan=plans[detection.id], models=models)
             incident = get_or_open(incident_id, detection)
             if grouping.add_detection(incident, detection, now):
                 incidents[incident_id].dirty = True
             assigned[detection.id] = incident_id
 
         self._write_heads(idx_state, heads)
-        by_id = {d.id: d for d in new}
+        self._write_detections(idx_det, new, assigned)
+        self._write_incidents(idx_inc, incidents, models)
+        touched = list(dict.fromkeys(assigned[d.id] for d in detections))
+        return Applied([models[i] for i in touched], dict(assigned), [d.id for d in new])
+
+    def _write_detections(self, index: str, new: list[Detection], assigned: dict[str, str]) -> None:
+        """The new detections' assignments (`op_type=create`): one bulk request."""
         ops: list[dict[str, Any]] = []
-        for detection_id, detection in by_id.items():
+        for detection_id, detection in {d.id: d for d in new}.items():
             ops += [
-                {"create": {"_index": idx_det, "_id": detection_id}},
+                {"create": {"_index": index, "_id": detection_id}},
                 detection_doc(detection, assigned[detection_id]),
             ]
         self._check(bulk(self.es, ops), "detection already assigned")
-        ops = []
+
+    def _write_incidents(
+        self, index: str, incidents: dict[str, _Versioned], models: dict[str, Incident]
+    ) -> None:
+        """The changed incidents, a version on: new ones created, others conditional on the version read."""
+        ops: list[dict[str, Any]] = []
         for incident_id, versioned in incidents.items():
             if not versioned.dirty or incident_id not in models:
                 continue
@@ -176,12 +201,10 @@ class IncidentStore:
             if action == "create":
                 incident.initial_severity = incident.severity  # what the first notice announces
             ops += [
-                {action: {"_index": idx_inc, "_id": incident_id, **versioned.condition()}},
+                {action: {"_index": index, "_id": incident_id, **versioned.condition()}},
                 incident_doc(incident),
             ]
         self._check(bulk(self.es, ops), "incident changed meanwhile")
-        touched = list(dict.fromkeys(assigned[d.id] for d in detections))
-        return Applied([models[i] for i in touched], dict(assigned), [d.id for d in new])
 
     def _read(
         self, tenant: str, detections: list[Detection], keys: dict[str, str]

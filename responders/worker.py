@@ -65,10 +65,10 @@ class ResponderStage:
         es: Elasticsearch,
         settings: Settings,
         config: ResponderConfig,
+        *,
         incidents: IncidentStore,
         evidence: EvidenceStore,
         notifier: Notifier,
-        *,
         tenants_at_once: int = 4,
     ) -> None:
         self.es = es
@@ -218,16 +218,21 @@ class Responders:
             self.es,
             settings,
             self.config,
-            self.claims,
-            self.evidence,
-            build_channels(settings),
-            self.renderer,
+            claims=self.claims,
+            evidence=self.evidence,
+            channels=build_channels(settings),
+            renderer=self.renderer,
         )
         self.incidents = IncidentStore(self.es, settings, self.config)
 
     def stage(self) -> ResponderStage:
         return ResponderStage(
-            self.es, self.settings, self.config, self.incidents, self.evidence, self.notifier
+            self.es,
+            self.settings,
+            self.config,
+            incidents=self.incidents,
+            evidence=self.evidence,
+            notifier=self.notifier,
         )
 
     def triage(self) -> Triage:

@@ -107,6 +107,7 @@ class Notifier:
         es: Elasticsearch,
         settings: Settings,
         config: ResponderConfig,
+        *,
         claims: Claims,
         evidence: EvidenceStore,
         channels: dict[str, Channel],

@@ -35,7 +35,8 @@ LOGSOURCES = {
 def _rule(parser: str) -> str:
     return (
         f"title: {parser} rule\nid: {uuid.uuid5(uuid.NAMESPACE_URL, parser)}\nstatus: test\nlevel: low\n"
-        f"logsource:\n  {LOGSOURCES[parser]}\ndetection:\n  sel:\n    ingest_probe: probe-value\n  condition: sel\n"
+        f"logsource:\n  {LOGSOURCES[parser]}\n"
+        "detection:\n  sel:\n    ingest_probe: probe-value\n  condition: sel\n"
     )
 
 

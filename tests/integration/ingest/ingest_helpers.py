@@ -1,16 +1,26 @@
-"""Helpers of the ingest integration tests: read a topic whole (committed records only), run normalise."""
+"""Helpers of the ingest integration tests: read a topic whole (committed records only), run normalise,
+run a syslog receiver."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kafka.structs import TopicPartition
 
 from ingest.normalise import EventEnvelope, NormaliseStage
+from ingest.shippers.network_sink import NetworkSink
+from ingest.shippers.records import RawSink, ingest_producer_settings
+from ingest.shippers.syslog import ReceiverStats, SyslogListener, serve_syslog
 from schemas.deadletter import DeadLetter
 from schemas.raw import RawRecord
 from socpipe.bus import KafkaBus
@@ -102,3 +112,54 @@ def socpipe_env(settings: Settings, **extra: str) -> dict[str, str]:
         "SOCPIPE_TOPIC_PREFIX": settings.topic_prefix,
         **extra,
     }
+
+
+@contextmanager
+def syslog_receiver(
+    settings: Settings,
+    listeners: list[SyslogListener],
+    max_bytes: int = 4096,
+    sink: NetworkSink | None = None,
+) -> Iterator[ReceiverStats]:
+    """Runs serve_syslog on its own event loop thread; yields its stats (bound ports) once listening.
+
+    Without `sink`, one on real Kafka is made, started and closed here; a given sink is the caller's
+    to start and close (a test may hold it back, as if Kafka were behind)."""
+    own = sink is None
+    if sink is None:
+        bus = KafkaBus(settings)
+        bus.ensure_pipeline_topics()
+        raw = RawSink(bus.publisher(**ingest_producer_settings()), bus.topics, max_bytes)
+        sink = NetworkSink(raw).start()
+    stats = ReceiverStats()
+    serve = functools.partial(serve_syslog, listeners, sink, max_message_bytes=max_bytes, stats=stats)
+    try:
+        with serving(lambda stop, ready: serve(stop, started=ready)):
+            yield stats
+    finally:
+        if own:
+            sink.close()
+            sink.sink.publisher.close()
+
+
+@contextmanager
+def serving(start: Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, Any]]) -> Iterator[None]:
+    """Runs `start(stop, ready)` (a receiver's serve coroutine) on an event loop thread of its own,
+    from when it sets `ready` (listening) until the block ends (then `stop` is set and it is awaited)."""
+    loop, stop, started = asyncio.new_event_loop(), asyncio.Event(), threading.Event()
+
+    async def main() -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(start(stop, ready))
+        await ready.wait()
+        started.set()
+        await task
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),))
+    thread.start()
+    assert started.wait(10), "the receiver did not start listening"
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)

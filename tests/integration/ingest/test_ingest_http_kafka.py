@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +9,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from ingest_helpers import dead_letters, events, raw_records, run_normalise
+from ingest_helpers import dead_letters, events, raw_records, run_normalise, serving
 
 from ingest.shippers.http import ApiKeys, HttpOptions, Receiver, digest, serve_http
 from ingest.shippers.network_sink import NetworkSink
@@ -40,23 +38,10 @@ def _server(
     if start_sink:
         sink.start()
     receiver = Receiver(KEYS, sink, HttpOptions(source="http:test", **options))  # type: ignore[arg-type]
-    loop, stop, started = asyncio.new_event_loop(), asyncio.Event(), threading.Event()
-
-    async def main() -> None:
-        ready = asyncio.Event()
-        task = asyncio.create_task(serve_http(receiver, "127.0.0.1", 0, stop, ready))
-        await ready.wait()
-        started.set()
-        await task
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),))
-    thread.start()
-    assert started.wait(10)
     try:
-        yield f"http://127.0.0.1:{receiver.bound_port}", sink
+        with serving(lambda stop, ready: serve_http(receiver, "127.0.0.1", 0, stop, ready)):
+            yield f"http://127.0.0.1:{receiver.bound_port}", sink
     finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
         if start_sink:
             sink.close()
         sink.sink.publisher.close()

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from ingest_helpers import dead_letters, events, raw_records, run_normalise
+from ingest_helpers import dead_letters, events, raw_records, run_normalise, syslog_receiver
 
-from ingest.shippers.network_sink import NetworkSink
-from ingest.shippers.records import RawSink, ingest_producer_settings
-from ingest.shippers.syslog import ReceiverStats, SyslogListener, serve_syslog, tls_context
-from socpipe.bus import KafkaBus
+from ingest.shippers.syslog import SyslogListener, tls_context
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.kafka
@@ -35,37 +28,6 @@ def _self_signed(tmp_path: Path) -> tuple[str, str]:
     return str(cert), str(key)
 
 
-@contextmanager
-def _receiver(
-    settings: Settings, listeners: list[SyslogListener], max_bytes: int = 4096
-) -> Iterator[ReceiverStats]:
-    """Runs serve_syslog on its own event loop thread; yields its stats (bound ports) once listening."""
-    bus = KafkaBus(settings)
-    bus.ensure_pipeline_topics()
-    sink = NetworkSink(RawSink(bus.publisher(**ingest_producer_settings()), bus.topics, max_bytes)).start()
-    loop = asyncio.new_event_loop()
-    stats, stop, started = ReceiverStats(), asyncio.Event(), threading.Event()
-
-    async def main() -> None:
-        ready = asyncio.Event()
-        task = asyncio.create_task(serve_syslog(listeners, sink, stop, max_message_bytes=max_bytes,
-                                                started=ready, stats=stats))  # fmt: skip
-        await ready.wait()
-        started.set()
-        await task
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),))
-    thread.start()
-    assert started.wait(10)
-    try:
-        yield stats
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        sink.close()
-        sink.sink.publisher.close()
-
-
 def test_udp_tcp_and_tls_messages_reach_kafka_with_the_listeners_tenant(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -77,7 +39,7 @@ def test_udp_tcp_and_tls_messages_reach_kafka_with_the_listeners_tenant(
         SyslogListener("tcp", "127.0.0.1", 0, tenant="acme"),
         SyslogListener("tls", "127.0.0.1", 0, tenant="globex", tls=tls_context(cert, key)),
     ]
-    with _receiver(settings, listeners) as stats:
+    with syslog_receiver(settings, listeners) as stats:
         udp_port, tcp_port, tls_port = stats.ports
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.sendto(
@@ -108,7 +70,7 @@ def test_udp_tcp_and_tls_messages_reach_kafka_with_the_listeners_tenant(
 def test_bad_syslog_input_is_dead_lettered(settings: Settings) -> None:
     """Non-UTF-8 and oversized messages are refused at the receiver, unparseable ones at normalise."""
     listeners = [SyslogListener("tcp", "127.0.0.1", 0, tenant="acme")]
-    with _receiver(settings, listeners, max_bytes=1024) as stats:
+    with syslog_receiver(settings, listeners, max_bytes=1024) as stats:
         with socket.create_connection(("127.0.0.1", stats.ports[0])) as tcp:
             tcp.sendall(b"<13>Nov 30 08:00:00 h app: caf\xe9\n")  # latin-1
             tcp.sendall(b"2000 " + b"z" * 2000)  # octet counted, over the limit
@@ -138,7 +100,8 @@ def test_rfc3164_times_are_normalised_in_the_listeners_time_zone(settings: Setti
     BSD times on that clock, so @timestamp is the true UTC instant; RFC 5424 keeps its own offset."""
     sent_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
     listeners = [SyslogListener("udp", "127.0.0.1", 0, tenant="acme", timezone="Asia/Kolkata")]
-    with _receiver(settings, listeners) as stats, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+    receiver = syslog_receiver(settings, listeners)
+    with receiver as stats, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         for line in (
             f"<13>{_bsd(sent_at, 'Asia/Kolkata')} web1 app: bsd",
             f"<13>1 {sent_at.astimezone(ZoneInfo('America/Denver')).isoformat()} web1 app 1 - - iso",

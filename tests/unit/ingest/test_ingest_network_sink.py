@@ -6,26 +6,13 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from ingest_fakes import RecordingPublisher
 
 from ingest.shippers.network_sink import BudgetExceededError, Message, NetworkSink, Outcome
 from ingest.shippers.records import Origin, RawSink
 from schemas.topics import Topics
-from socpipe.bus import Outbound
 
 ORIGIN = Origin("acme", "syslog-tcp:0.0.0.0:514", "syslog")
-
-
-class RecordingPublisher:
-    """Stands in for socpipe.bus.Publisher (the real one is exercised by the integration tests)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Outbound] = []
-
-    def send(self, message: Outbound) -> None:
-        self.sent.append(message)
-
-    def flush(self, timeout_s: float = 60.0) -> int:
-        return len(self.sent)
 
 
 def _batch(size: int) -> list[Message]:

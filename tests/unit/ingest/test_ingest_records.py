@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from ingest_fakes import RecordingPublisher
 from kafka.partitioner.default import DefaultPartitioner
 
 from ingest.shippers.filetail import TailOptions
@@ -15,23 +16,9 @@ from ingest.shippers.syslog import SyslogListener
 from schemas.deadletter import DeadLetter
 from schemas.raw import RawRecord
 from schemas.topics import Topics
-from socpipe.bus import Outbound
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 ORIGIN = Origin("acme", "file:/var/log/x.log", "syslog", "web1", "/var/log/x.log")
-
-
-class RecordingPublisher:
-    """Stands in for socpipe.bus.Publisher: keeps what is sent (the Kafka path has its own tests)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Outbound] = []
-
-    def send(self, message: Outbound) -> None:
-        self.sent.append(message)
-
-    def flush(self, timeout_s: float = 60.0) -> int:
-        return len(self.sent)
 
 
 def _sink(**kwargs: int) -> tuple[RawSink, RecordingPublisher]:

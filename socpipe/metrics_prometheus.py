@@ -38,6 +38,13 @@ HELP: dict[str, str] = {
     "outputs": "Messages a stage wrote, by output topic.",
     "batch_duration_seconds": "Wall time of one batch: process, write, wait for acknowledgements, commit.",
     "consumer_lag": "Records behind: end offset minus the worker's position, per assigned partition.",
+    # The shippers' (socpipe ingest file | syslog | http), from ingest.shippers.shipper_metrics.
+    "ingest_records_received": "Records a shipper read and took on for Kafka.",
+    "ingest_records_published": "Records a shipper wrote to the raw topic, acknowledged by Kafka.",
+    "ingest_dead_letters": "Records a shipper dead-lettered (acknowledged by Kafka), by reason.",
+    "ingest_refused": "Inputs a shipper turned away, nothing written: HTTP requests, UDP datagrams.",
+    "ingest_pending_records": "Records a shipper took on that Kafka has not acknowledged yet.",
+    "ingest_pending_bytes": "Bytes held against a network shipper's budget (--max-queued-bytes).",
 }
 
 M = TypeVar("M", Counter, Gauge, Histogram)

@@ -36,10 +36,12 @@ from ingest.shippers.records import (
     ingest_producer_settings,
     source_timezone,
 )
+from ingest.shippers.shipper_metrics import ShipperMetrics
 from ingest.shippers.stream import ship_line
 from schemas.raw import FileCheckpoint
 from socpipe.bus import DeliveryError, KafkaBus, Publisher
 from socpipe.logging import get_logger
+from socpipe.metrics import Metrics
 
 log = get_logger(__name__)
 
@@ -81,12 +83,18 @@ def _identity(path: Path) -> tuple[int, int]:
 
 class FileTail:
     def __init__(
-        self, path: Path, options: TailOptions, bus: KafkaBus, stop: threading.Event | None = None
+        self,
+        path: Path,
+        options: TailOptions,
+        bus: KafkaBus,
+        stop: threading.Event | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.path = path.absolute()
         self.options = options
         self.bus = bus
         self.stop = stop or threading.Event()
+        self.metrics = ShipperMetrics(metrics)
         self.origin = Origin(
             options.tenant, f"file:{self.path}", options.parser, options.host, str(self.path),
             options.timezone,
@@ -102,6 +110,7 @@ class FileTail:
         self._committed: tuple[int, int] | None = None  # (inode, offset) of the last commit
         self._last_commit = time.monotonic()
         self._batch_bytes = 0
+        self._acknowledged = 0  # records (shipped or dead-lettered) covered by the last commit
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -113,7 +122,7 @@ class FileTail:
             overrides["transactional_id"] = self.transactional_id
         publisher = self.bus.publisher(**overrides)
         self._publisher = publisher
-        self._sink = RawSink(publisher, self.bus.topics, self.options.max_record_bytes)
+        self._sink = RawSink(publisher, self.bus.topics, self.options.max_record_bytes, metrics=self.metrics)
         try:
             self.kafka.ensure_topic()
             if self.options.exactly_once:
@@ -220,8 +229,11 @@ class FileTail:
             return
         assert self._sink is not None
         sink, origin, received = self._sink, self.origin, datetime.now(UTC)
+        self.metrics.received(origin.source, origin.tenant, len(lines))
         for line in lines:
             ship_line(sink, origin, line, received)
+        self.metrics.pending(sink.stats.shipped + sink.stats.dead_letters - self._acknowledged)
+        self.metrics.export_if_due()
 
     def _ship_last(self, current: _Open) -> None:
         last = current.splitter.finish()
@@ -292,3 +304,7 @@ class FileTail:
         self._committed = (current.inode, current.splitter.offset)
         self._last_commit = time.monotonic()
         self._batch_bytes = 0
+        assert self._sink is not None
+        self._acknowledged = self._sink.stats.shipped + self._sink.stats.dead_letters
+        self.metrics.pending(0)
+        self.metrics.acknowledged()

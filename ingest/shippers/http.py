@@ -7,7 +7,8 @@
 401 without a known key, 403 for another tenant's path or a parser the key may not use, 413 for a
 body over the limit (refused before it is read), 429 with Retry-After when Kafka is behind (the
 sink's byte budget is spent), 200 with counts only after Kafka acknowledged every record. A body
-that is not JSON is dead-lettered whole and answered 400.
+that is not JSON is dead-lettered whole and answered 400. Each refused request counts once in
+`ingest_refused{reason=auth|oversize|backpressure|bad_request|unavailable}`.
 
 API keys live in a YAML file, stored as `sha256:<hex digest>` (or, for development, in clear):
 
@@ -133,6 +134,11 @@ def _presented_key(request: web.Request) -> str | None:
     return request.headers.get("X-API-Key") or None
 
 
+# HTTP status of a refused request -> the `reason` label of ingest_refused.
+_REFUSALS = {400: "bad_request", 401: "auth", 403: "auth", 413: "oversize", 429: "backpressure",
+             503: "unavailable"}  # fmt: skip
+
+
 def _error(status: int, reason: str, **headers: str) -> web.Response:
     return web.json_response({"error": reason}, status=status, headers=headers or None)
 
@@ -159,6 +165,11 @@ class Receiver:
         app.router.add_get("/healthz", self.health)
         return app
 
+    def _refuse(self, status: int, reason: str, **headers: str) -> web.Response:
+        """An error answer for a request turned away with nothing written, counted by its reason."""
+        self.sink.metrics.refused(self.options.source, _REFUSALS.get(status, str(status)))
+        return _error(status, reason, **headers)
+
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": self.sink.failed is None, "queued_bytes": self.sink.queued_bytes})
 
@@ -167,17 +178,19 @@ class Receiver:
         key = _presented_key(request)
         grant = self.keys.lookup(key) if key else None
         if grant is None:
-            return _error(401, "missing or unknown API key", **{"WWW-Authenticate": "Bearer"})
+            return self._refuse(401, "missing or unknown API key", **{"WWW-Authenticate": "Bearer"})
         wanted = request.match_info.get("tenant")
         if wanted is not None and wanted != grant.tenant:
-            return _error(403, f"this API key does not belong to tenant {wanted!r}")
+            return self._refuse(403, f"this API key does not belong to tenant {wanted!r}")
         parser = request.query.get("parser", self.options.default_parser)
         if parser not in self.registry:
-            return _error(400, f"unknown parser {parser!r}; registered: {', '.join(self.registry.names())}")
+            return self._refuse(
+                400, f"unknown parser {parser!r}; registered: {', '.join(self.registry.names())}"
+            )
         if grant.parsers is not None and parser not in grant.parsers:
-            return _error(403, f"this API key may not use parser {parser!r}")
+            return self._refuse(403, f"this API key may not use parser {parser!r}")
         if (request.content_length or 0) > self.options.max_body_bytes:
-            return _error(413, f"body over {self.options.max_body_bytes} bytes")
+            return self._refuse(413, f"body over {self.options.max_body_bytes} bytes")
         return Origin(grant.tenant, self.options.source, parser)
 
     async def ingest(self, request: web.Request) -> web.Response:
@@ -187,7 +200,7 @@ class Receiver:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"body over {self.options.max_body_bytes} bytes")
+            return self._refuse(413, f"body over {self.options.max_body_bytes} bytes")
         received, peer = datetime.now(UTC), request.remote
         host = request.query.get("host") or peer
         try:
@@ -195,11 +208,15 @@ class Receiver:
         except orjson.JSONDecodeError as exc:
             reason = f"body is not valid JSON: {exc}"
             bad = [Message(origin, body, received, peer=peer, host=host, refusal=(reason, "JSONDecodeError"))]
-            if body.strip():
-                await self._submit(bad)
-            return _error(400, f"{reason}; use Content-Type application/x-ndjson for NDJSON")
+            message = f"{reason}; use Content-Type application/x-ndjson for NDJSON"
+            if not body.strip():
+                return self._refuse(400, message)
+            await self._submit(bad)  # kept as a dead letter: answered 400, counted as one
+            return _error(400, message)
         if len(records) > self.options.max_records:
-            return _error(413, f"{len(records)} records in one request, over {self.options.max_records}")
+            return self._refuse(
+                413, f"{len(records)} records in one request, over {self.options.max_records}"
+            )
         messages = [
             Message(origin, r, received, peer=peer, host=host, line=n) for n, r in enumerate(records, 1)
         ]
@@ -209,14 +226,14 @@ class Receiver:
         try:
             future = await self.sink.submit_async(messages, timeout_s=self.options.budget_wait_s)
         except BudgetExceededError:
-            return _error(429, "Kafka is behind; retry later", **{"Retry-After": "1"})
+            return self._refuse(429, "Kafka is behind; retry later", **{"Retry-After": "1"})
         except RuntimeError as exc:
-            return _error(503, str(exc))
+            return self._refuse(503, str(exc))
         try:
             outcome = await asyncio.wait_for(asyncio.wrap_future(future), self.options.ack_timeout_s)
         except Exception as exc:  # delivery failed or timed out: the client must retry
             log.error("http batch not acknowledged", error=str(exc))
-            return _error(503, "Kafka did not acknowledge the batch; retry")
+            return self._refuse(503, "Kafka did not acknowledge the batch; retry")
         return web.json_response({"accepted": outcome.shipped, "dead_lettered": outcome.dead_letters})
 
 

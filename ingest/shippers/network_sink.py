@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ingest.shippers.records import Origin, RawSink
+from ingest.shippers.shipper_metrics import ShipperMetrics
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
@@ -58,6 +59,7 @@ class NetworkSink:
         self.max_queued_bytes = max_queued_bytes
         self.flush_interval_s = flush_interval_s
         self._queued = 0
+        self._queued_records = 0
         self._budget = threading.Condition()
         self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ingest-sink", daemon=True)
@@ -104,6 +106,9 @@ class NetworkSink:
         while not stop.is_set():
             if self.failed is not None:
                 raise RuntimeError(f"the Kafka sink has stopped: {self.failed}") from self.failed
+            if self.metrics.enabled:  # fresh within a second, even while a flush waits on Kafka
+                self.metrics.pending(self._queued_records, self._queued)
+                self.metrics.export_if_due()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
 
@@ -111,20 +116,41 @@ class NetworkSink:
     def queued_bytes(self) -> int:
         return self._queued
 
+    @property
+    def metrics(self) -> ShipperMetrics:
+        """The RawSink's: receivers count what they refuse (UDP drops, HTTP 4xx) here."""
+        return self.sink.metrics
+
     def _size(self, messages: list[Message]) -> int:
         return sum(len(m.data) for m in messages) + 200 * len(messages)
 
     def _enqueue(self, messages: list[Message], size: int) -> Future[Outcome]:
+        with self._budget:
+            self._queued_records += len(messages)
         if self.failed is not None:
-            self._release(size)
+            self._release(size, len(messages))
             raise RuntimeError(f"the Kafka sink has stopped: {self.failed}")
         future: Future[Outcome] = Future()
         self._queue.put((messages, size, future))
+        if self.metrics.enabled:
+            self._count_received(messages)
         return future
 
-    def _release(self, size: int) -> None:
+    def _count_received(self, messages: list[Message]) -> None:
+        origin, n = messages[0].origin, 0
+        for m in messages:  # a batch comes from one connection or request: one origin, as a rule
+            if m.origin is not origin:
+                self.metrics.received(origin.source, origin.tenant, n)
+                origin, n = m.origin, 0
+            n += 1
+        self.metrics.received(origin.source, origin.tenant, n)
+        self.metrics.pending(self._queued_records, self._queued)
+        self.metrics.export_if_due()
+
+    def _release(self, size: int, records: int) -> None:
         with self._budget:
             self._queued -= size
+            self._queued_records -= records
             self._budget.notify_all()
 
     # --- the thread -----------------------------------------------------------------------------
@@ -173,10 +199,12 @@ class NetworkSink:
         except Exception as exc:  # a broken producer: every waiting batch learns it, and we stop
             self.failed = exc
             log.error("kafka sink failed", error=str(exc))
-            for size, future, _, _ in waiting:
+            for size, future, shipped, dead in waiting:
                 future.set_exception(exc)
-                self._release(size)
+                self._release(size, shipped + dead)
             raise
         for size, future, shipped, dead in waiting:
             future.set_result(Outcome(shipped, dead))
-            self._release(size)
+            self._release(size, shipped + dead)
+        self.metrics.pending(self._queued_records, self._queued)
+        self.metrics.export()

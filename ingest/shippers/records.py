@@ -16,6 +16,7 @@ from kafka.partitioner.default import DefaultPartitioner, murmur2
 
 from ingest.parsers import default_registry
 from ingest.parsers.base import time_zone
+from ingest.shippers.shipper_metrics import ShipperMetrics
 from schemas.deadletter import DeadLetter, SourcePosition
 from schemas.topics import Topics
 from socpipe.bus import Outbound, Publisher
@@ -121,6 +122,7 @@ class RawSink:
     topics: Topics
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     stats: SinkStats = field(default_factory=SinkStats)
+    metrics: ShipperMetrics = field(default_factory=ShipperMetrics)
 
     def ship(
         self,
@@ -172,6 +174,7 @@ class RawSink:
             )  # fmt: skip
             return False
         self.publisher.send(Outbound(self.topics.raw, value, origin.key(host)))
+        self.metrics.written(origin.source, origin.tenant)
         self.stats.shipped += 1
         self.stats.bytes += size
         return True
@@ -207,8 +210,11 @@ class RawSink:
         self.publisher.send(
             Outbound(self.topics.dlq, letter.model_dump_json().encode(), origin.tenant.encode())
         )
+        self.metrics.dead_lettered(origin.source, origin.tenant, error_type)
         self.stats.dead_letters += 1
 
     def flush(self) -> int:
         """Wait until Kafka acknowledged everything sent; raises socpipe.bus.DeliveryError otherwise."""
-        return self.publisher.flush()
+        acknowledged = self.publisher.flush()
+        self.metrics.acknowledged()
+        return acknowledged

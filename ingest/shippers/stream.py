@@ -33,13 +33,16 @@ def ship_stream(
         if not chunk:
             break
         received = datetime.now(UTC)
-        for line in splitter.feed(chunk):
+        lines = splitter.feed(chunk)
+        sink.metrics.received(origin.source, origin.tenant, len(lines))
+        for line in lines:
             ship_line(sink, origin, line, received)
         if time.monotonic() - last_flush >= flush_interval_s:
             sink.flush()
             last_flush = time.monotonic()
     last = splitter.finish()
     if last is not None:
+        sink.metrics.received(origin.source, origin.tenant)
         ship_line(sink, origin, last, datetime.now(UTC))
     sink.flush()
     return sink.stats

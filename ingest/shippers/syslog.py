@@ -3,7 +3,8 @@
 The tenant is the listener's (configuration), never the message's; the host hint is the peer's
 address, so one sender's messages stay in order on one partition. Messages go out unparsed through
 a NetworkSink: a TCP connection stops being read while the sink's budget is spent (the sender's
-writes block), a UDP datagram that finds the budget spent is dropped and counted (UDP cannot wait).
+writes block), a UDP datagram that finds the budget spent is dropped and counted (UDP cannot wait),
+in `ReceiverStats.dropped` and in the `ingest_refused{reason="udp_drop"}` metric.
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ class _Udp(asyncio.DatagramProtocol):
             self.stats.messages += 1
         except BudgetExceededError:
             self.stats.dropped += 1
+            self.sink.metrics.refused(self.origin.source, "udp_drop")
             if self.stats.dropped in (1, 10, 100, 1000) or self.stats.dropped % 10_000 == 0:
                 log.warning("syslog udp: Kafka is behind, datagrams dropped", dropped=self.stats.dropped)
 

@@ -12,10 +12,16 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from socpipe.settings import get_settings
+from socpipe.cli.worker_commands import bound_metrics, metrics_port_option, with_metrics_port
+from socpipe.metrics import Metrics
+from socpipe.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ingest.shippers.network_sink import NetworkSink
 
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 DEFAULT_STATE_DIR = Path("~/.local/state/socpipe/ingest").expanduser()
@@ -95,11 +101,12 @@ def ingest() -> None:
 )  # fmt: skip
 @timezone_option
 @max_record_option
+@metrics_port_option
 @click.pass_context
 def file_command(
     ctx: click.Context, *,
     path: Path, tenant: str, parser: str, host: str, follow: bool, state_dir: Path, from_beginning: bool,
-    at_least_once: bool, timezone: str | None, max_record_bytes: int,
+    at_least_once: bool, timezone: str | None, max_record_bytes: int, metrics_port: int | None,
 ) -> None:  # fmt: skip
     """Ship the lines of PATH (JSON lines or text); resume where the last run stopped."""
     from ingest.shippers.filetail import FileTail, TailOptions
@@ -109,15 +116,16 @@ def file_command(
     if not follow and not path.exists():
         raise click.BadParameter(f"{path} does not exist", param_hint="PATH")
     timezone = _timezone_of(ctx, timezone, parser)
-    settings = get_settings()
-    bus = KafkaBus(settings)
-    bus.ensure_pipeline_topics()
+    settings = with_metrics_port(get_settings(), metrics_port)
     options = TailOptions(
         tenant=tenant, parser=parser, host=host, state_dir=state_dir, follow=follow,
         exactly_once=not at_least_once, from_beginning=from_beginning, max_record_bytes=max_record_bytes,
         timezone=timezone,
     )  # fmt: skip
-    stats = FileTail(path, options, bus, stop=stop_on_signals()).run()
+    with bound_metrics(settings) as metrics:
+        bus = KafkaBus(settings)
+        bus.ensure_pipeline_topics()
+        stats = FileTail(path, options, bus, stop=stop_on_signals(), metrics=metrics).run()
     click.echo(f"{path}: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered")
 
 
@@ -175,12 +183,13 @@ def _stop_event() -> asyncio.Event:
 @click.option("--max-message-bytes", type=click.IntRange(1024, 900_000), default=64 * 1024, show_default=True)
 @click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
               help="Unacknowledged bytes held before TCP reads pause and UDP datagrams drop.")  # fmt: skip
+@metrics_port_option
 @click.pass_context
 def syslog_command(
     ctx: click.Context, *,
     tenant: str, udp: tuple[str, ...], tcp: tuple[str, ...], tls: tuple[str, ...], cert: str | None,
     key: str | None, client_ca: str | None, parser: str, timezone: str | None, max_message_bytes: int,
-    max_queued_bytes: int,
+    max_queued_bytes: int, metrics_port: int | None,
 ) -> None:  # fmt: skip
     """Receive syslog (RFC 3164/5424) over UDP, TCP and TLS; run until SIGTERM."""
     from ingest.shippers.syslog import SyslogListener, serve_syslog, tls_context
@@ -198,15 +207,18 @@ def syslog_command(
         for protocol, host, port in where
     ]
 
-    async def run() -> None:
-        sink = _network_sink(max_queued_bytes, max_message_bytes)
+    settings = with_metrics_port(get_settings(), metrics_port)
+
+    async def run(metrics: Metrics) -> None:
+        sink = _network_sink(settings, metrics, max_queued_bytes, max_message_bytes)
         try:
             stats = await serve_syslog(listeners, sink, _stop_event(), max_message_bytes=max_message_bytes)
         finally:
             await asyncio.to_thread(sink.close)
         click.echo(f"syslog: {stats.messages} messages, {stats.dropped} UDP datagrams dropped", err=True)
 
-    _serve(run())
+    with bound_metrics(settings) as metrics:
+        _serve(run(metrics))
 
 
 @ingest.command("http")
@@ -220,10 +232,11 @@ def syslog_command(
 @click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
               help="Unacknowledged bytes held before requests get 429.")  # fmt: skip
 @max_record_option
+@metrics_port_option
 def http_command(
     *,
     listen: str, keys_file: Path, default_parser: str, max_body_bytes: int, max_queued_bytes: int,
-    max_record_bytes: int,
+    max_record_bytes: int, metrics_port: int | None,
 ) -> None:  # fmt: skip
     """Receive JSON / NDJSON batches over HTTP, authenticated per tenant; run until SIGTERM."""
     from ingest.shippers.http import ApiKeys, HttpOptions, KeyFileError, Receiver, serve_http
@@ -237,22 +250,29 @@ def http_command(
         source=f"http:{listen}", max_body_bytes=max_body_bytes, default_parser=default_parser
     )
 
-    async def run() -> None:
-        sink = _network_sink(max_queued_bytes, max_record_bytes)
+    settings = with_metrics_port(get_settings(), metrics_port)
+
+    async def run(metrics: Metrics) -> None:
+        sink = _network_sink(settings, metrics, max_queued_bytes, max_record_bytes)
         try:
             await serve_http(Receiver(keys, sink, options), host, port, _stop_event())
         finally:
             await asyncio.to_thread(sink.close)
 
-    _serve(run())
+    with bound_metrics(settings) as metrics:
+        _serve(run(metrics))
 
 
-def _network_sink(max_queued_bytes: int, max_record_bytes: int):  # type: ignore[no-untyped-def]
+def _network_sink(
+    settings: Settings, metrics: Metrics, max_queued_bytes: int, max_record_bytes: int
+) -> NetworkSink:
     from ingest.shippers.network_sink import NetworkSink
     from ingest.shippers.records import RawSink, ingest_producer_settings
+    from ingest.shippers.shipper_metrics import ShipperMetrics
     from socpipe.bus import KafkaBus
 
-    bus = KafkaBus(get_settings())
+    bus = KafkaBus(settings)
     bus.ensure_pipeline_topics()
-    sink = RawSink(bus.publisher(**ingest_producer_settings()), bus.topics, max_record_bytes)
+    publisher = bus.publisher(**ingest_producer_settings())
+    sink = RawSink(publisher, bus.topics, max_record_bytes, metrics=ShipperMetrics(metrics))
     return NetworkSink(sink, max_queued_bytes=max_queued_bytes).start()

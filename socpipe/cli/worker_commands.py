@@ -1,7 +1,8 @@
 """`socpipe <stage> run`: start one stage's worker in the consumer group until SIGTERM.
 
-This is the worker entry point, the one place that binds a real metrics exporter (STYLE habit 10):
-a Prometheus endpoint when `--metrics-port` / SOCPIPE_METRICS_PORT is set, no-op metrics otherwise.
+This is the worker entry point, where a real metrics exporter is bound (STYLE habit 10): a Prometheus
+endpoint when `--metrics-port` / SOCPIPE_METRICS_PORT is set, no-op metrics otherwise. The long-running
+shippers (`socpipe ingest file | syslog | http`) bind theirs with the same option and `bound_metrics`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,22 @@ def bound_metrics(settings: Settings) -> Iterator[Metrics]:
         yield exporter
     finally:
         exporter.close()
+
+
+metrics_port_option = click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (host: SOCPIPE_METRICS_HOST, default "
+    "127.0.0.1); default: SOCPIPE_METRICS_PORT, else no endpoint.",
+)
+
+
+def with_metrics_port(settings: Settings, metrics_port: int | None) -> Settings:
+    """The settings with `--metrics-port` applied over SOCPIPE_METRICS_PORT, when it was given."""
+    if metrics_port is None:
+        return settings
+    return settings.model_copy(update={"metrics_port": metrics_port})
 
 
 def consume(
@@ -108,17 +125,9 @@ def stage_command(
         default=None,
         help="Stop after this many empty polls (batch jobs, demos); default: run until SIGTERM.",
     )
-    @click.option(
-        "--metrics-port",
-        type=click.IntRange(0, 65535),
-        default=None,
-        help="Serve Prometheus metrics on this port (host: SOCPIPE_METRICS_HOST, default "
-        "127.0.0.1); default: SOCPIPE_METRICS_PORT, else no endpoint.",
-    )
+    @metrics_port_option
     def run(exit_when_idle: int | None, metrics_port: int | None) -> None:
-        settings = get_settings()
-        if metrics_port is not None:
-            settings = settings.model_copy(update={"metrics_port": metrics_port})
+        settings = with_metrics_port(get_settings(), metrics_port)
         run_stage(settings, build(settings), group(settings), topic(settings), exit_when_idle)
 
     run.help = f"Run a {name} worker in its consumer group (scale by starting more)."

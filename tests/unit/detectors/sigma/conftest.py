@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import textwrap
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sigma_helpers import rule_yaml
 
 from detectors.sigma import Engine, TenantConfig, load_rules
-
-SYSMON = "Microsoft-Windows-Sysmon/Operational"
-
-
-def proc(**fields: Any) -> dict[str, Any]:
-    """A flat Sysmon process-creation event with the given fields."""
-    return {"Channel": SYSMON, "EventID": 1, **fields}
-
-
-def rule_yaml(
-    detection: str,
-    *,
-    logsource: str = "product: windows\n  category: process_creation",
-    rule_id: str | None = None,
-    extra: str = "",
-) -> str:
-    return (
-        f"title: test rule\nid: {rule_id or uuid.uuid4()}\nstatus: test\nauthor: tester\nlevel: high\n"
-        f"tags: [attack.execution, attack.t1059.001]\n"
-        f"logsource:\n  {logsource}\ndetection:\n"
-        f"{textwrap.indent(textwrap.dedent(detection).strip(), '  ')}\n"
-        f"{extra}"
-    )
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SYSMON, proc, rule_yaml
+from sigma_helpers import SYSMON, proc, rule_yaml
 
 from detectors.sigma import Engine, RuleLoadError, load_rules
 from detectors.sigma.naive import naive_match
@@ -129,6 +129,40 @@ def test_non_windows_rules_are_routed_on_the_dataset(
     assert fired == sorted(naive_match(engine.ruleset, event))
     windows = proc(message="evil things")
     assert engine.match(windows) == [] and naive_match(engine.ruleset, windows) == []
+
+
+def test_linux_rules_run_on_sysmon_for_linux(make_engine: MakeEngine) -> None:
+    """Sysmon for Linux events (channel Linux-Sysmon/Operational) get the linux rules of their category,
+    never the Windows Sysmon ones; auditd events get the linux rule too."""
+    linux = rule_yaml(
+        "sel:\n  CommandLine|contains: 'nc -e'\ncondition: sel",
+        logsource="product: linux\n  category: process_creation",
+        rule_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "linux")),
+    )
+    windows = rule_yaml(
+        "sel:\n  CommandLine|contains: 'nc -e'\ncondition: sel",
+        rule_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "win")),
+    )
+    engine = make_engine(linux, windows)
+    events = {
+        "sysmon_linux": {"Channel": "Linux-Sysmon/Operational", "EventID": 1, "CommandLine": "nc -e /bin/sh"},
+        "sysmon_linux_net": {
+            "Channel": "Linux-Sysmon/Operational",
+            "EventID": 3,
+            "CommandLine": "nc -e /bin/sh",
+        },
+        "auditd": {"event.dataset": "auditd.log", "process.command_line": "nc -e /bin/sh"},
+        "windows": proc(CommandLine="nc -e /bin/sh"),
+    }
+    fired = {name: sorted(m.rule.id for m in engine.match(ev)) for name, ev in events.items()}
+    assert fired == {
+        "sysmon_linux": [str(uuid.uuid5(uuid.NAMESPACE_URL, "linux"))],
+        "sysmon_linux_net": [],
+        "auditd": [str(uuid.uuid5(uuid.NAMESPACE_URL, "linux"))],
+        "windows": [str(uuid.uuid5(uuid.NAMESPACE_URL, "win"))],
+    }
+    for ev in events.values():
+        assert sorted(m.rule.id for m in engine.match(ev)) == sorted(naive_match(engine.ruleset, ev))
 
 
 def test_match_carries_rule_metadata_and_matched_fields(make_engine: MakeEngine) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import proc, rule_yaml
+from sigma_helpers import proc, rule_yaml
 
 from detectors.sigma import Engine, TenantConfig
 

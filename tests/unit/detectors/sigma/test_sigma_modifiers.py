@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import proc, rule_yaml
+from sigma_helpers import proc, rule_yaml
 
 Check = Callable[..., bool]
 

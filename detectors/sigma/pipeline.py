@@ -72,6 +72,8 @@ class DatasetProduct(BaseModel):
     categories: dict[str, list[str]] = Field(default_factory=dict)
     services: dict[str, list[str]] = Field(default_factory=dict)
     service_prefix: str | None = None  # an unlisted service S is dataset <prefix>S (zeek.S)
+    # Categories also found on channel events (Sysmon for Linux: Linux-Sysmon/Operational, EventID 1).
+    channels: dict[str, list[Route]] = Field(default_factory=dict)
 
 
 class DatasetRouting(BaseModel):
@@ -143,8 +145,12 @@ class Pipeline(BaseModel):
     def _dataset_routes(self, product: str, category: str | None, service: str | None) -> list[RouteKey]:
         table = self.dataset_routing
         names: list[str] | None = None
+        extra: set[RouteKey] = set()
         if product and product in table.products:
             known = table.products[product]
+            for route in known.channels.get(category or "", []):
+                ids: list[int | None] = list(route.event_id) if route.event_id else [None]
+                extra.update((ch.lower(), eid) for ch in route.channel for eid in ids)
             if service and service in known.services:
                 names = known.services[service]
             elif service and known.service_prefix:
@@ -157,7 +163,8 @@ class Pipeline(BaseModel):
             names = table.categories[category]
         if names is None:
             return [NON_WINDOWS]
-        return sorted({dataset_key(n) for n in names})
+        keys = {dataset_key(n) for n in names} | extra
+        return sorted(keys, key=lambda k: (k[0], -1 if k[1] is None else k[1]))
 
     def route_key(self, event: Mapping[str, Any]) -> RouteKey:
         """The (channel, event id) of an event; its dataset key when it has no channel but a dataset;

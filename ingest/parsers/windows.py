@@ -10,7 +10,9 @@ write it, becomes one flat dict, the shape Sigma rules for Windows are written a
 - leaves of `UserData` become `<Leaf>`;
 - a key that clashes with a System field is renamed `EventData_<key>` / `UserData_<key>`.
 
-A record that is already flat (no `Event` / `System`) is returned unchanged.
+A Winlogbeat / Elastic Agent event (`{"winlog": {...}, ...}`) is recognised by its `winlog` object and
+flattened to the same names by `ingest.parsers.winlogbeat`. A record that is already flat (no `Event` /
+`System` / `winlog`) is returned unchanged.
 
 `parse` (the `windows` ingest parser) maps the flat event to ECS (event.code, host.name, process.*,
 user.*, source.*, destination.* ...) and keeps the flat record whole as `original`, so Sigma rules
@@ -33,6 +35,7 @@ from ingest.parsers.base import (
     text,
     to_int,
 )
+from ingest.parsers.winlogbeat import flatten_winlogbeat, is_winlogbeat
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 
@@ -92,7 +95,12 @@ def _event_data(data: Any) -> dict[str, Any]:
 
 
 def flatten_windows_event(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Flatten one nested Windows event record (see module docstring); flat input passes through."""
+    """Flatten one nested or Winlogbeat Windows event (see module docstring); flat input passes through.
+
+    Raises ParseError for a Winlogbeat event whose `winlog` parts have the wrong types.
+    """
+    if is_winlogbeat(record):
+        return flatten_winlogbeat(record)
     event = record.get("Event", record)
     if not isinstance(event, Mapping) or not isinstance(event.get("System"), Mapping):
         return dict(record)  # flat already (or not a Windows event: the parser refuses it)
@@ -246,7 +254,7 @@ def _ip(value: Any) -> str | None:
 def parse(raw: RawRecord) -> EcsEvent:
     flat = flatten_windows_event(load_object(raw))
     if "EventID" not in flat:
-        raise ParseError("not a Windows event: no Event.System.EventID and no flat EventID")
+        raise ParseError("not a Windows event: no Event.System.EventID, no flat EventID and no winlog object")
     event_id = to_int(flat.get("EventID"))
     if event_id is None:
         raise ParseError(f"EventID is not a number: {str(flat.get('EventID'))[:40]!r}")
@@ -265,5 +273,7 @@ def parse(raw: RawRecord) -> EcsEvent:
 
 
 PARSER = Parser(
-    name="windows", parse=parse, description="Windows event JSON (Security, Sysmon, ...), nested or flat"
+    name="windows",
+    parse=parse,
+    description="Windows event JSON (Security, Sysmon, ...): nested EVTX, flat, or Winlogbeat/Elastic Agent",
 )

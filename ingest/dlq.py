@@ -3,7 +3,8 @@
 Replay sends each selected letter back where it came from, after a fix (a new parser version, a
 corrected configuration): a `normalise` letter's original is the RawRecord itself and goes back to
 events.raw as it was (or with `parser` changed); an `ingest` letter holds the bytes a shipper could
-not ship, which become a RawRecord again when they can now be decoded (`encoding`). A letter cut
+not ship, which become a RawRecord again when they can now be decoded (`encoding`), with the source's
+time zone the letter kept (a normalise letter's RawRecord carries its own). A letter cut
 short because it was oversized cannot be replayed and is reported as skipped. Ids downstream are
 deterministic, so replaying a letter twice does not duplicate events.
 """
@@ -114,9 +115,11 @@ def replay_message(item: Letter, default_topic: str, *, parser: str | None, enco
         raw = RawRecord(
             tenant=letter.tenant, source=letter.source, parser=parser or letter.parser,
             received_at=letter.failed_at, path=pos.path, offset=pos.offset, line=pos.line, peer=pos.peer,
-            host_hint=pos.peer, data=data,
+            host_hint=pos.peer, data=data, timezone=letter.timezone,
         )  # fmt: skip
-        return Outbound(topic, raw.model_dump_json().encode(), f"{raw.tenant}:{raw.host_hint or ''}".encode())
+        # Without a zone, no `timezone` key: normalise workers from before the field refuse any.
+        value = raw.model_dump_json(exclude={"timezone"} if raw.timezone is None else None).encode()
+        return Outbound(topic, value, f"{raw.tenant}:{raw.host_hint or ''}".encode())
     value = letter.original
     key = (letter.tenant or "").encode()
     if letter.stage == "normalise":

@@ -76,6 +76,7 @@ class NormaliseStage:
             ),
             original=record.value,
             replay_topic=record.topic,
+            timezone=raw.timezone,
         )
 
 

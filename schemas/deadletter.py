@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    field_validator,
+    model_serializer,
+)
 
 from schemas.common import utc_now
 
@@ -36,6 +46,21 @@ class DeadLetter(BaseModel):
     original: bytes
     failed_at: datetime = Field(default_factory=utc_now)
     replay_topic: str | None = Field(default=None, description="Where `socpipe dlq replay` sends it.")
+    timezone: str | None = Field(
+        default=None,
+        description="RawRecord.timezone of the refused record (its source's IANA zone), so a replay "
+        "reads its local times as the shipper would have; None: no zone was set.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_timezone(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """Without a zone the letter serialises as before, so older readers (extra=forbid) still read it."""
+        data: dict[str, Any] = handler(self)
+        if data.get("timezone") is None:
+            data.pop("timezone", None)
+        return data
 
     @field_serializer("original")
     def _encode_original(self, value: bytes) -> str:

@@ -206,6 +206,7 @@ class RawSink:
             original=original,
             failed_at=received_at,
             replay_topic=self.topics.raw,
+            timezone=origin.timezone,
         )
         self.publisher.send(
             Outbound(self.topics.dlq, letter.model_dump_json().encode(), origin.tenant.encode())

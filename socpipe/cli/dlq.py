@@ -55,6 +55,8 @@ def inspect(
             click.echo(letter.model_dump_json())
             continue
         pos = letter.position.model_dump(exclude_none=True)
+        if letter.timezone is not None:
+            pos["timezone"] = letter.timezone
         where_text = " ".join(f"{k}={v}" for k, v in pos.items())
         click.echo(
             f"[{item.partition}:{item.offset}] {letter.failed_at:%Y-%m-%d %H:%M:%S} tenant={letter.tenant} "

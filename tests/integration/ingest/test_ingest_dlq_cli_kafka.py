@@ -4,7 +4,9 @@ re-drive them after a fix and find them as events."""
 from __future__ import annotations
 
 import subprocess
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from ingest_helpers import dead_letters, events, raw_records, run_normalise, socpipe_command, socpipe_env
@@ -56,3 +58,33 @@ def test_inspect_shows_reasons_and_replay_redrives_after_a_fix(settings: Setting
     run_normalise(settings)
     messages = sorted(e.payload.message or "" for e in events(settings, at_least=3))
     assert messages == ["café au lait", "fine", "not json at all"]
+
+
+def test_a_replayed_ingest_letter_is_read_in_its_source_time_zone(settings: Settings, tmp_path: Path) -> None:
+    """A Paris syslog file with a latin-1 line: the line is an ingest dead letter that keeps
+    Europe/Paris; after `dlq replay --encoding latin-1` and normalise its 10:00 is Paris wall-clock time,
+    like the UTF-8 line shipped directly, not 10:00 UTC."""
+    log = tmp_path / "fw.log"
+    log.write_bytes(b"<13>Jan 15 10:00:00 fw1 app: fine\n<13>Jan 15 10:00:00 fw1 app: caf\xe9\n")
+    _socpipe(
+        settings, "ingest", "file", str(log), "--tenant", "acme", "--parser", "syslog",
+        "--timezone", "Europe/Paris", "--state-dir", str(tmp_path / "state"),
+    )  # fmt: skip
+    (letter,) = dead_letters(settings, at_least=1)
+    assert (letter.stage, letter.error_type, letter.timezone) == (
+        "ingest",
+        "UnicodeDecodeError",
+        "Europe/Paris",
+    )
+    assert "timezone=Europe/Paris" in _socpipe(settings, "dlq", "inspect", "--stage", "ingest").stdout
+
+    _socpipe(settings, "dlq", "replay", "--stage", "ingest", "--encoding", "latin-1")
+    replayed = [r for r in raw_records(settings, at_least=2) if r.data.endswith("café")]
+    assert [r.timezone for r in replayed] == ["Europe/Paris"]
+    run_normalise(settings)
+    stamps = {e.payload.message: e.payload.timestamp for e in events(settings, at_least=2)}
+    assert set(stamps) == {"fine", "café"}, stamps
+    paris = ZoneInfo("Europe/Paris")
+    for stamp in stamps.values():  # January: Paris is UTC+1, so 10:00 there is 09:00Z
+        assert (stamp.hour, stamp.utcoffset()) == (9, timedelta(0))
+        assert stamp.astimezone(paris).hour == 10

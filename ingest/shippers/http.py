@@ -8,7 +8,9 @@
 body over the limit (refused before it is read), 429 with Retry-After when Kafka is behind (the
 sink's byte budget is spent), 200 with counts only after Kafka acknowledged every record. A body
 that is not JSON is dead-lettered whole and answered 400. Each refused request counts once in
-`ingest_refused{reason=auth|oversize|backpressure|bad_request|unavailable}`.
+`ingest_refused{reason=auth|oversize|backpressure|bad_request|unavailable}`. With a time zone
+(`--timezone`, for tenants that POST RFC 3164 syslog lines), records of a parser that reads local
+times carry it, as from the syslog and file shippers.
 
 API keys live in a YAML file, stored as `sha256:<hex digest>` (or, for development, in clear):
 
@@ -123,6 +125,7 @@ class HttpOptions:
     max_body_bytes: int = 10 * 1024 * 1024
     max_records: int = 50_000
     default_parser: str = "json"
+    timezone: str | None = None  # the source's IANA zone, for records whose parser reads local times
     budget_wait_s: float = 2.0
     ack_timeout_s: float = 60.0
 
@@ -191,7 +194,9 @@ class Receiver:
             return self._refuse(403, f"this API key may not use parser {parser!r}")
         if (request.content_length or 0) > self.options.max_body_bytes:
             return self._refuse(413, f"body over {self.options.max_body_bytes} bytes")
-        return Origin(grant.tenant, self.options.source, parser)
+        # Only a parser that reads local times gets the zone: other records stay as older stages read them.
+        timezone = self.options.timezone if self.registry.get(parser).local_times else None
+        return Origin(grant.tenant, self.options.source, parser, timezone=timezone)
 
     async def ingest(self, request: web.Request) -> web.Response:
         origin = self._authorise(request)

@@ -228,27 +228,35 @@ def syslog_command(
     envvar="SOCPIPE_INGEST_HTTP_KEYS", help="YAML file of API keys per tenant.",
 )  # fmt: skip
 @click.option("--default-parser", default="json", show_default=True, callback=_parser)
+@timezone_option
 @click.option("--max-body-bytes", type=click.IntRange(1024), default=10 << 20, show_default=True)
 @click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
               help="Unacknowledged bytes held before requests get 429.")  # fmt: skip
 @max_record_option
 @metrics_port_option
+@click.pass_context
 def http_command(
-    *,
-    listen: str, keys_file: Path, default_parser: str, max_body_bytes: int, max_queued_bytes: int,
-    max_record_bytes: int, metrics_port: int | None,
+    ctx: click.Context, *,
+    listen: str, keys_file: Path, default_parser: str, timezone: str | None, max_body_bytes: int,
+    max_queued_bytes: int, max_record_bytes: int, metrics_port: int | None,
 ) -> None:  # fmt: skip
-    """Receive JSON / NDJSON batches over HTTP, authenticated per tenant; run until SIGTERM."""
+    """Receive JSON / NDJSON batches over HTTP, authenticated per tenant; run until SIGTERM.
+
+    `--timezone` needs a `--default-parser` that reads local times (syslog); it is given to every record
+    of a request whose parser reads them, whichever parser the request names.
+    """
     from ingest.shippers.http import ApiKeys, HttpOptions, KeyFileError, Receiver, serve_http
 
     host, port = _address(listen, "--listen")
+    timezone = _timezone_of(ctx, timezone, default_parser)
     try:
         keys = ApiKeys.load(keys_file)
     except KeyFileError as exc:
         raise click.BadParameter(str(exc), param_hint="--keys") from None
     options = HttpOptions(
-        source=f"http:{listen}", max_body_bytes=max_body_bytes, default_parser=default_parser
-    )
+        source=f"http:{listen}", max_body_bytes=max_body_bytes, default_parser=default_parser,
+        timezone=timezone,
+    )  # fmt: skip
 
     settings = with_metrics_port(get_settings(), metrics_port)
 

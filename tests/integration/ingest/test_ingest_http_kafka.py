@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -120,3 +121,20 @@ def test_429_when_kafka_is_behind(settings: Settings) -> None:
         second = _post(f"{url}/v1/ingest", b'{"x": "' + b"b" * 300_000 + b'"}\n', **acme)
         assert second.status_code == 429 and second.headers["Retry-After"] == "1"
         assert first.result().status_code == 503, "never acknowledged: the client is told to retry"
+
+
+def test_a_receiver_zone_applies_to_syslog_requests_only(settings: Settings) -> None:
+    """`--timezone Europe/Paris`: a tenant's POSTed RFC 3164 lines carry the zone and their 10:00 is
+    Paris time after normalise; a JSON request to the same receiver carries no zone."""
+    lines = b"<13>Jan 15 10:00:00 fw1 app: one\n<13>Jan 15 10:00:00 fw1 app: two\n"
+    with _server(settings, default_parser="syslog", timezone="Europe/Paris") as (url, _):
+        r1 = _post(f"{url}/v1/ingest", lines, "text/plain", Authorization="Bearer acme-key")
+        r2 = _post(f"{url}/v1/ingest?parser=json", b'{"message": "three"}', Authorization="Bearer acme-key")
+    assert (r1.status_code, r1.json()) == (200, {"accepted": 2, "dead_lettered": 0})
+    assert r2.status_code == 200
+    raws = sorted((r.parser, r.timezone or "") for r in raw_records(settings, at_least=3))
+    assert raws == [("json", ""), ("syslog", "Europe/Paris"), ("syslog", "Europe/Paris")]
+    run_normalise(settings)
+    stamps = {e.payload.message: e.payload.timestamp for e in events(settings, at_least=3)}
+    assert {stamps["one"].hour, stamps["two"].hour} == {9}  # January: Paris 10:00 is 09:00Z
+    assert stamps["one"].astimezone(ZoneInfo("Europe/Paris")).hour == 10

@@ -1,9 +1,10 @@
 """`socpipe scan`: the Sigma engine offline over JSON-lines and Windows event JSON files.
 
 Each input line is a JSON object: a flat event, or a nested Windows event
-(`{"Event": {"System": ..., "EventData": ...}}`) that is flattened first. A file that holds one JSON
-array is read as a list of such objects; `.gz` files are decompressed. Lines that are not JSON
-objects are counted and reported on stderr with their position, never dropped silently.
+(`{"Event": {"System": ..., "EventData": ...}}`) or a Winlogbeat / Elastic Agent one
+(`{"winlog": ...}`), flattened first. A file that holds one JSON array is read as a list of such
+objects; `.gz` files are decompressed. Lines that are not JSON objects (or malformed Windows events)
+are counted and reported on stderr with their position, never dropped silently.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def _open(path: Path) -> IO[bytes]:
 
 def read_events(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, flat event) for every event in the file; problems appended to `bad`."""
+    from ingest.parsers import ParseError
     from ingest.parsers.windows import flatten_windows_event
 
     with _open(path) as fh:
@@ -51,7 +53,13 @@ def read_events(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any
             if not isinstance(record, dict):
                 bad.append(f"{path}:{n}: not a JSON object")
                 continue
-            yield n, flatten_windows_event(record) if "Event" in record or "System" in record else record
+            if "Event" in record or "System" in record or "winlog" in record:
+                try:
+                    record = flatten_windows_event(record)
+                except ParseError as exc:
+                    bad.append(f"{path}:{n}: {exc}")
+                    continue
+            yield n, record
 
 
 def _detection(match: Any, path: Path, line: int) -> dict[str, Any]:

@@ -125,3 +125,30 @@ def test_scan_keeps_base_rules_quiet_under_generate_false(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert [x for x in result.stdout.splitlines() if x.startswith("{")] == []
     assert "1 only feeding correlations" in result.stderr
+
+
+def test_scan_reads_winlogbeat_events(tmp_path: Path) -> None:
+    """A Winlogbeat / Elastic Agent event is flattened to the original names like a nested one; a
+    malformed one is reported with its position."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yml").write_text(RULE)
+    beat = {
+        "@timestamp": "2026-11-30T10:00:00Z",
+        "winlog": {
+            "channel": "Microsoft-Windows-Sysmon/Operational",
+            "event_id": "1",
+            "computer_name": "WS-1",
+            "event_data": {"Image": "C:\\Windows\\whoami.exe"},
+        },
+    }
+    broken = {"winlog": {"channel": "Security", "event_id": {"not": "a number"}}}
+    events = tmp_path / "beats.jsonl"
+    events.write_text(json.dumps(beat) + "\n" + json.dumps(broken) + "\n")
+    result = CliRunner().invoke(cli, ["scan", "--rules", str(rules), "--format", "jsonl", str(events)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert [(r["rule"]["id"], r["event_ref"]["line"]) for r in rows] == [
+        ("5f1e0c7e-0000-4000-8000-000000000001", 1)
+    ]
+    assert f"{events}:2:" in result.stderr

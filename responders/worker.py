@@ -18,6 +18,7 @@ incidents; the replay finds them already counted).
 from __future__ import annotations
 
 import contextvars
+import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ from responders.indices import ensure_templates, ensure_tenant
 from responders.notices.channels import build_channels
 from responders.notices.notifier import Notifier
 from responders.notices.render import Renderer
+from responders.notices.sweep import NoticeSweep, PeriodicSweep
 from responders.paths import tenant_templates_dir
 from responders.records import detection_evidence, incident_evidence
 from responders.triage import Triage
@@ -79,8 +81,13 @@ class ResponderStage:
         self.notifier = notifier
         self.tenants_at_once = tenants_at_once
         self._ready: set[str] = set()
+        self.busy = threading.Lock()  # held while a batch is processed: the notice sweep runs outside it
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
+        with self.busy:
+            return self._process(batch)
+
+    def _process(self, batch: Sequence[Inbound]) -> StageOutput:
         output = StageOutput()
         by_tenant: dict[str, dict[str, Detection]] = {}
         records: dict[str, list[Inbound]] = {}
@@ -238,6 +245,13 @@ class Responders:
     def triage(self) -> Triage:
         return Triage(self.es, self.settings, self.evidence, self.notifier)
 
+    def sweep(self) -> NoticeSweep:
+        return NoticeSweep(self.es, self.settings, self.notifier, owner=self.claims.owner)
+
+    def periodic_sweep(self, stage: ResponderStage) -> PeriodicSweep:
+        """The stage's tenants swept every `notice_sweep_interval_s`, between its batches (not started)."""
+        return PeriodicSweep(self.sweep(), self.settings.notice_sweep_interval_s, stage.busy)
+
     def close(self) -> None:
         self.es.close()
 
@@ -252,8 +266,14 @@ def _longest_delivery_s(settings: Settings) -> float:
 
 
 def build_stage(settings: Settings, config: ResponderConfig | None = None) -> ResponderStage:
-    """The stage for `socpipe.worker.run_worker`; a bad configuration fails here, before any message."""
-    return Responders(settings, config).stage()
+    """The stage for `socpipe.worker.run_worker`; a bad configuration fails here, before any message.
+
+    Its notice sweep is started here too (a daemon thread: it runs between batches, ends with the process).
+    """
+    responders = Responders(settings, config)
+    stage = responders.stage()
+    responders.periodic_sweep(stage).start()
+    return stage
 
 
 def _sample() -> Incident:

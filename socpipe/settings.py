@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     )
     notice_timeout_s: float = Field(default=10.0, gt=0, le=300)
     claim_timeout_s: float = Field(default=60.0, ge=0, description="After this, another worker takes over.")
+    notice_sweep_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="The responder delivers notices left pending by a crash this often; 0: never.",
+    )
     kibana_url: str = "http://127.0.0.1:5601"
 
     @field_validator("kafka_bootstrap_servers")

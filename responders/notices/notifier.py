@@ -20,9 +20,11 @@ one incident's first claims between them each send theirs: a duplicate, never a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from elasticsearch import Elasticsearch
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
@@ -46,6 +48,12 @@ from socpipe.settings import Settings
 log = get_logger(__name__)
 
 ESCALATE = "escalate:"
+GAVE_UP = "gave up after "  # how a transient failure's error starts: the sweep (sweep.py) may retry it
+
+
+def retryable(notice: Notice) -> bool:
+    """Failed only because every attempt of its round failed transiently (timeouts, 5xx, SMTP 4xx)."""
+    return notice.status == NoticeStatus.failed and (notice.error or "").startswith(GAVE_UP)
 
 
 def notice_states(incident: Incident, route: NoticeRoute) -> list[str]:
@@ -124,9 +132,8 @@ class Notifier:
     def notify(self, tenant_id: str, incidents: list[Incident]) -> NotifyResult:
         tenant = self.config.tenant(tenant_id)
         planned = {p.notice.id: p for incident in incidents for p in self._plan(tenant, incident)}
-        result = NotifyResult()
         if not planned:
-            return result
+            return NotifyResult()
         index = index_name(self.settings, "notices", tenant_id)
         now = utc_now().isoformat()
         docs = {
@@ -153,6 +160,58 @@ class Notifier:
             to_send += ours
             docs = {c.id: docs[c.id] for c in claimed.values() if c.state == "theirs"}
             wait = True
+        return self._finish(tenant_id, planned, finals, to_send)
+
+    def redeliver(
+        self,
+        tenant_id: str,
+        stale: list[tuple[Notice, Incident]],
+        claims: Claims,
+        is_done: Callable[[dict[str, Any]], bool],
+    ) -> tuple[NotifyResult, list[Notice]]:
+        """Deliver notices left pending by a crash (or failed transiently), each under its own id, once.
+
+        The notices' documents exist: each is taken over through `claims` (a versioned write: of several
+        sweepers, or a sweeper and a worker, only one wins) when `is_done` says it is not final and its
+        claim is older than `claims`' timeout; a fresh claim (a live worker's) is left alone, never
+        waited for. Returns what this call delivered, and the notices it left (no route for them any
+        more, or held by someone else).
+        """
+        tenant = self.config.tenant(tenant_id)
+        routes: dict[tuple[str, str], NoticeRoute] = {(r.channel, r.destination): r for r in tenant.routes}
+        planned: dict[str, _Planned] = {}
+        left: list[Notice] = []
+        for notice, incident in stale:
+            route = routes.get((notice.channel, notice.destination))
+            if route is None:
+                log.warning("stale notice has no route any more", tenant=tenant_id, notice=notice.id)
+                left.append(notice)
+                continue
+            pending = notice.model_copy(update={"status": NoticeStatus.pending, "error": None})
+            planned[notice.id] = _Planned(pending, incident, route)
+        if not planned:
+            return NotifyResult(), left
+        index = index_name(self.settings, "notices", tenant_id)
+        now = utc_now().isoformat()
+        docs = {
+            nid: {k: v for k, v in notice_doc(p.notice).items() if k != "claim"} | {"@timestamp": now}
+            for nid, p in planned.items()
+        }
+        claimed = claims.claim(index, docs, is_done=is_done, wait=False)
+        ours = [planned[c.id] for c in claimed.values() if c.state in ("ours", "recovered")]
+        left += [planned[c.id].notice for c in claimed.values() if c.state == "theirs"]
+        finals = self._send(tenant, index, ours, now, superseded=superseded_now([p.notice for p in ours]))
+        return self._finish(tenant_id, planned, finals, ours), left
+
+    def _finish(
+        self,
+        tenant_id: str,
+        planned: dict[str, _Planned],
+        finals: dict[str, Notice],
+        to_send: list[_Planned],
+    ) -> NotifyResult:
+        """Evidence of the final notices; what this call delivered, with dead letters of the failed."""
+        result = NotifyResult()
         # Evidence of every final notice, also those done before (a crash may have come before their record);
         # a superseded one was never sent: the open notice's record stands for it.
         self.evidence.record(
@@ -275,10 +334,11 @@ class Notifier:
             receipt = retrying(attempt)
             update |= {"status": NoticeStatus.sent, "sent_at": utc_now(), "receipt": receipt}
         except TransientDeliveryError as exc:
-            update |= {"status": NoticeStatus.failed, "error": f"gave up after {attempts} attempts: {exc}"}
+            update |= {"status": NoticeStatus.failed, "error": f"{GAVE_UP}{attempts} attempts: {exc}"}
         except (PermanentDeliveryError, ConfigError) as exc:
             update |= {"status": NoticeStatus.failed, "error": f"permanent: {exc}"}
-        final = notice.model_copy(update={**update, "attempts": attempts})
+        # Attempts add up over rounds: a notice retried by the sweep keeps its earlier ones.
+        final = notice.model_copy(update={**update, "attempts": notice.attempts + attempts})
         log.info(
             "notice",
             tenant=tenant.id,

@@ -5,7 +5,7 @@ server (aiosmtpd) and a real local HTTP receiver for webhooks, two tenants route
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
 from responder_helpers import (
     BLUE_SECRET,
@@ -25,8 +26,9 @@ from responder_helpers import (
 )
 
 from responders.worker import Responders, ensure_indices
+from socpipe.cli.main import cli
 from socpipe.es import es_client
-from socpipe.settings import Settings
+from socpipe.settings import Settings, get_settings
 
 
 class _SmtpHandler:
@@ -124,3 +126,22 @@ def es(rsettings: Settings) -> Iterator[Elasticsearch]:
     client = es_client(rsettings)
     yield client
     client.close()
+
+
+@pytest.fixture
+def socpipe(rsettings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+    """Run `socpipe ...` with the test's settings in the environment (as an analyst's shell would have)."""
+    env = {
+        "SOCPIPE_INDEX_PREFIX": rsettings.index_prefix,
+        "ELASTICSEARCH_URL": rsettings.elasticsearch_url,
+        "SOCPIPE_TENANTS_FILE": str(rsettings.tenants_file),
+        "SOCPIPE_SMTP_PORT": str(rsettings.smtp_port),
+        "SOCPIPE_NOTICE_BACKOFF_S": "0.05",
+        "SOCPIPE_ACTOR": "ann",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(cli, list(args), catch_exceptions=False)
+    get_settings.cache_clear()

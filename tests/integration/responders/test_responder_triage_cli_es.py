@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -13,28 +13,9 @@ from responder_helpers import SmtpSink, WebhookSink, detection, inbound, sources
 from responders.audit import verify_live
 from responders.worker import Responders
 from socpipe.cli.main import cli
-from socpipe.settings import Settings, get_settings
+from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
-
-
-@pytest.fixture
-def socpipe(rsettings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
-    """Run `socpipe ...` with the test's settings in the environment (as an analyst's shell would have)."""
-    env = {
-        "SOCPIPE_INDEX_PREFIX": rsettings.index_prefix,
-        "ELASTICSEARCH_URL": rsettings.elasticsearch_url,
-        "SOCPIPE_TENANTS_FILE": str(rsettings.tenants_file),
-        "SOCPIPE_SMTP_PORT": str(rsettings.smtp_port),
-        "SOCPIPE_NOTICE_BACKOFF_S": "0.05",
-        "SOCPIPE_ACTOR": "ann",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli, list(args), catch_exceptions=False)
-    get_settings.cache_clear()
 
 
 def test_list_show_ack_assign_close_each_recorded_as_evidence_and_notified(

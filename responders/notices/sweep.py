@@ -1,0 +1,182 @@
+"""The notice sweep: deliver the notices a crash left pending, and retry those that failed transiently.
+
+A process that crashes after claiming a notice but before recording its outcome (a worker mid-batch, or
+`socpipe incident close` mid-send) leaves a `pending` notice document. Without the sweep it waits until
+the incident is touched again. `sweep(tenant)` finds a tenant's notices that are
+
+- `pending`, claimed longer ago than the claim timeout (its claimer is gone), or
+- `failed` transiently (every attempt of its round timed out or got a 5xx / SMTP 4xx), last tried longer
+  ago than that, and tried fewer than `MAX_ROUNDS` rounds in all,
+
+and hands them to `Notifier.redeliver`, which takes each over with a versioned write (claims.py) and sends
+it under its deterministic id (the webhook-id / Message-ID receivers deduplicate on). Of two sweepers (or
+a sweeper and a worker) only one wins each take-over; a claim fresher than the timeout is a live worker's
+and is never touched. Permanent failures (4xx, bad address, missing secret) are never retried.
+
+`socpipe notice retry` runs a sweep on demand; the responder worker runs one for its tenants every
+`notice_sweep_interval_s` seconds, between batches or when idle (`PeriodicSweep`).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from responders.claims import Claims
+from responders.documents import incident_from_doc, notice_from_doc
+from responders.notices.notifier import Notifier, NotifyResult, retryable
+from schemas.common import utc_now
+from schemas.incident import Incident
+from schemas.notice import Notice, NoticeStatus
+from socpipe.es import index_name
+from socpipe.logging import get_logger
+from socpipe.settings import Settings
+
+log = get_logger(__name__)
+
+MAX_ROUNDS = 3  # delivery rounds of a transiently failing notice in all: its first, then two sweeps
+PAGE = 500  # notices per tenant and sweep; the rest wait for the next one
+
+
+@dataclass
+class SweepResult:
+    tenant: str
+    delivered: NotifyResult = field(default_factory=NotifyResult)
+    left: list[Notice] = field(default_factory=list)  # held by a live claimer, or without a route now
+
+
+class NoticeSweep:
+    def __init__(
+        self, es: Elasticsearch, settings: Settings, notifier: Notifier, *, owner: str | None = None
+    ) -> None:
+        self.es = es
+        self.settings = settings
+        self.notifier = notifier
+        self.owner = owner or f"sweep-{uuid.uuid4().hex[:12]}"
+
+    def tenants(self) -> list[str]:
+        """The configured tenants that have notice routes (no route, no notice)."""
+        return [t.id for t in self.notifier.config.tenants.values() if t.routes]
+
+    def sweep(self, tenant: str, older_than: timedelta | None = None) -> SweepResult:
+        """Deliver the tenant's stale and transiently failed notices older than `older_than`, each once.
+
+        `older_than` never goes below the claim timeout: a fresher claim may be a live worker's.
+        """
+        timeout = timedelta(seconds=self.settings.claim_timeout_s)
+        age = max(older_than or timeout, timeout)
+        claims = Claims(self.es, owner=self.owner, timeout_s=age.total_seconds())
+        found = self._candidates(tenant, age)
+        result = SweepResult(tenant)
+        if not found:
+            return result
+        incidents = self._incidents(tenant, {n.incident_id for n in found})
+        stale = [(n, incidents[n.incident_id]) for n in found if n.incident_id in incidents]
+        result.left += [n for n in found if n.incident_id not in incidents]
+        result.delivered, left = self.notifier.redeliver(tenant, stale, claims, is_done=_final)
+        result.left += left
+        log.info(
+            "notice sweep",
+            tenant=tenant,
+            found=len(found),
+            sent=len(result.delivered.sent),
+            failed=len(result.delivered.failed),
+            superseded=len(result.delivered.superseded),
+            left=len(result.left),
+        )
+        return result
+
+    def _candidates(self, tenant: str, age: timedelta) -> list[Notice]:
+        """Pending or failed notices whose last claim is older than `age` (near-real-time search; the
+        take-over re-reads each one in real time)."""
+        before = (utc_now() - age).isoformat()
+        hits = self.es.search(
+            index=index_name(self.settings, "notices", tenant),
+            query={
+                "bool": {
+                    "filter": [
+                        {"terms": {"notice.status": [NoticeStatus.pending, NoticeStatus.failed]}},
+                        {"range": {"claim.at": {"lte": before}}},
+                    ]
+                }
+            },
+            sort=[{"claim.at": "asc"}],
+            size=PAGE,
+            ignore_unavailable=True,
+        )["hits"]["hits"]
+        notices = [notice_from_doc(h["_source"]) for h in hits]
+        return [n for n in notices if n.status == NoticeStatus.pending or _retry_due(n, self.settings)]
+
+    def _incidents(self, tenant: str, ids: Iterable[str]) -> dict[str, Incident]:
+        docs = self.es.mget(index=index_name(self.settings, "incidents", tenant), ids=sorted(ids))["docs"]
+        found = {d["_id"]: incident_from_doc(d["_source"]) for d in docs if d.get("found")}
+        for missing in set(ids) - found.keys():
+            log.warning("notice of an incident that does not exist", tenant=tenant, incident=missing)
+        return found
+
+
+def _retry_due(notice: Notice, settings: Settings) -> bool:
+    return retryable(notice) and notice.attempts < MAX_ROUNDS * settings.notice_attempts
+
+
+def _final(source: dict[str, Any]) -> bool:
+    """For the take-over: a notice is final when sent, superseded, or failed beyond a sweep's help."""
+    notice = notice_from_doc(source)
+    return notice.status != NoticeStatus.pending and not (
+        notice.status == NoticeStatus.failed and retryable(notice)
+    )
+
+
+class PeriodicSweep:
+    """Runs `sweep` for every tenant at most every `interval_s`, never during a batch.
+
+    The responder's worker loop calls the stage only when it has a batch, so the sweep has a thread of
+    its own; it takes `busy` (the lock the stage holds while it processes a batch), so it runs between
+    batches or while the worker is idle, and a batch waits for a sweep in progress.
+    """
+
+    def __init__(
+        self,
+        sweep: NoticeSweep,
+        interval_s: float,
+        busy: AbstractContextManager[Any],
+        *,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.sweeper = sweep
+        self.interval_s = interval_s
+        self.busy = busy
+        self.on_error = on_error
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.interval_s <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="notice-sweep", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def run_once(self) -> list[SweepResult]:
+        with self.busy:
+            return [self.sweeper.sweep(tenant) for tenant in self.sweeper.tenants()]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.run_once()
+            except Exception as exc:  # a failed sweep is retried next interval; the worker goes on
+                log.exception("notice sweep failed")
+                if self.on_error:
+                    self.on_error(exc)

@@ -4,6 +4,7 @@ The manifest carries the chain segment the export spans, as (sequence, previous 
 *every* record of the tenant in that range, even those a `--control` filter left out (hashes only, so
 nothing of their content is disclosed). Verifying an export therefore detects a record altered, removed
 or inserted in the file, and also one altered, removed or inserted in the store before the export.
+The manifest also carries an anchor of the whole chain (anchors.py): the chain head's last record.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import orjson
 from elasticsearch import Elasticsearch
 
+from responders.anchors import head_anchor
 from responders.documents import evidence_from_doc
 from responders.verify import Break, VerifyResult, chain_head, search_sorted, verify_chain, verify_live
 from schemas.common import utc_now
@@ -149,6 +151,8 @@ def export(
         "last_sequence": records[-1].sequence if records else None,
         "chain": chain,
         "chain_head": chain_head(es, settings, tenant),
+        # For `evidence verify --tenant T --anchor THIS.manifest.json` later (anchors.py).
+        "anchor": head_anchor(es, settings, tenant),
     }
     manifest_path(out).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return manifest

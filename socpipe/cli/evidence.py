@@ -1,9 +1,11 @@
 """`socpipe evidence export | verify | settle`: what auditors run.
 
 `export` writes one tenant's evidence records (by period and control) and a manifest beside the file
-(`<file>.manifest.json`: counts, the file's SHA-256, and the chain segment it spans). `verify` re-checks
-the hash chain of an export or of the live index, and names the first broken link; it exits 1 when the
-chain is broken.
+(`<file>.manifest.json`: counts, the file's SHA-256, the chain segment it spans, and an anchor: the
+chain head's last record). `verify` re-checks the hash chain of an export or of the live index, and
+names the first broken link; with `--anchor MANIFEST` (live chains) it also checks that the chain
+still holds each kept manifest's anchored record, naming the first that no longer holds. It exits 1
+when anything is broken.
 """
 
 from __future__ import annotations
@@ -68,29 +70,54 @@ def export_cmd(
 @evidence.command("verify")
 @click.argument("export_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tenant", default=None, help="Verify this tenant's live chain in Elasticsearch.")
-def verify_cmd(export_file: Path | None, tenant: str | None) -> None:
+@click.option(
+    "--anchor",
+    "anchor_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --tenant: an export manifest of that tenant kept since (repeatable); the live chain must "
+    "still hold its anchored record exactly, so a rewrite of the whole chain after it is found.",
+)
+def verify_cmd(export_file: Path | None, tenant: str | None, anchor_files: tuple[Path, ...]) -> None:
     """Re-check an export (EXPORT_FILE, with its manifest beside it) or a tenant's live chain."""
+    from responders.anchors import AnchorError, check_anchors, load_anchor
     from responders.audit import verify_export, verify_live
     from socpipe.es import es_client
 
     if bool(export_file) == bool(tenant):
         raise click.UsageError("give either an EXPORT_FILE or --tenant")
+    if anchor_files and not tenant:
+        raise click.UsageError("--anchor checks a live chain: give --tenant")
+    try:
+        anchors = [load_anchor(path) for path in anchor_files]
+    except AnchorError as exc:
+        raise click.ClickException(str(exc)) from None
+    anchor_break = None
     if export_file:
         result, what = verify_export(export_file), str(export_file)
     else:
         settings = get_settings()
         es = es_client(settings)
         try:
+            anchor_break, _ = check_anchors(es, settings, tenant or "", anchors)
             result, what = verify_live(es, settings, tenant or ""), f"live chain of {tenant}"
+        except AnchorError as exc:
+            raise click.ClickException(str(exc)) from None
         finally:
             es.close()
     if result.ok:
         click.echo(f"OK: {what}: {result.checked} records, chain intact (last hash {result.last_hash[:16]})")
-        return
-    click.echo(
-        f"BROKEN: {what}: first broken link at {result.first_break} ({result.checked} records good before it)"
-    )
-    raise SystemExit(1)
+    else:
+        click.echo(
+            f"BROKEN: {what}: first broken link at {result.first_break} "
+            f"({result.checked} records good before it)"
+        )
+    if anchor_break is not None:
+        click.echo(f"BROKEN: {what}: {anchor_break.problem}")
+    elif anchors:
+        click.echo(f"OK: {len(anchors)} anchors hold: " + ", ".join(str(a) for a in anchors))
+    if not result.ok or anchor_break is not None:
+        raise SystemExit(1)
 
 
 @evidence.command("settle")

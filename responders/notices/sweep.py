@@ -65,7 +65,7 @@ class NoticeSweep:
         """The configured tenants that have notice routes (no route, no notice)."""
         return [t.id for t in self.notifier.config.tenants.values() if t.routes]
 
-    def sweep(self, tenant: str, older_than: timedelta | None = None) -> SweepResult:
+    def sweep(self, tenant: str, older_than: timedelta | None = None, *, limit: int = PAGE) -> SweepResult:
         """Deliver the tenant's stale and transiently failed notices older than `older_than`, each once.
 
         `older_than` never goes below the claim timeout: a fresher claim may be a live worker's.
@@ -73,7 +73,7 @@ class NoticeSweep:
         timeout = timedelta(seconds=self.settings.claim_timeout_s)
         age = max(older_than or timeout, timeout)
         claims = Claims(self.es, owner=self.owner, timeout_s=age.total_seconds())
-        found = self._candidates(tenant, age)
+        found = self._candidates(tenant, age, limit)
         result = SweepResult(tenant)
         if not found:
             return result
@@ -93,7 +93,7 @@ class NoticeSweep:
         )
         return result
 
-    def _candidates(self, tenant: str, age: timedelta) -> list[Notice]:
+    def _candidates(self, tenant: str, age: timedelta, limit: int) -> list[Notice]:
         """Pending or failed notices whose last claim is older than `age` (near-real-time search; the
         take-over re-reads each one in real time)."""
         before = (utc_now() - age).isoformat()
@@ -108,7 +108,7 @@ class NoticeSweep:
                 }
             },
             sort=[{"claim.at": "asc"}],
-            size=PAGE,
+            size=limit,
             ignore_unavailable=True,
         )["hits"]["hits"]
         notices = [notice_from_doc(h["_source"]) for h in hits]
@@ -132,6 +132,9 @@ def _final(source: dict[str, Any]) -> bool:
     return notice.status != NoticeStatus.pending and not (
         notice.status == NoticeStatus.failed and retryable(notice)
     )
+
+
+PERIODIC_LIMIT = 8  # notices per tenant per round of the worker's sweep (the CLI takes up to PAGE)
 
 
 class PeriodicSweep:
@@ -169,8 +172,14 @@ class PeriodicSweep:
             self._thread.join(timeout_s)
 
     def run_once(self) -> list[SweepResult]:
-        with self.busy:
-            return [self.sweeper.sweep(tenant) for tenant in self.sweeper.tenants()]
+        """One round: the lock is taken per tenant and a tenant's sweep is capped (`PERIODIC_LIMIT`
+        notices, delivered 4 at a time), so a batch waits at most for one small sweep and a dead
+        endpoint cannot hold the worker past Kafka's poll interval; the rest waits for the next round."""
+        results = []
+        for tenant in self.sweeper.tenants():
+            with self.busy:
+                results.append(self.sweeper.sweep(tenant, limit=PERIODIC_LIMIT))
+        return results
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

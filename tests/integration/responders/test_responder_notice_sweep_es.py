@@ -17,6 +17,7 @@ from responder_helpers import SmtpSink, WebhookSink, count, detection, inbound, 
 
 from responders.audit import verify_live
 from responders.documents import notice_doc
+from responders.notices import sweep as sweep_module
 from responders.notices.channels import Message
 from responders.notices.sweep import SweepResult
 from responders.worker import Responders
@@ -244,3 +245,37 @@ def test_the_responder_sweeps_its_tenants_between_batches(
     worker.close()
     assert len(_closes(webhooks)) == 1
     assert _notices(es, rsettings)[("webhook", "close")]["notice"]["status"] == "sent"
+
+
+def test_the_worker_sweep_takes_a_few_notices_per_round(
+    rsettings: Settings,
+    webhooks: WebhookSink,
+    smtp: SmtpSink,
+    es: Elasticsearch,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A round of the worker's sweep delivers at most PERIODIC_LIMIT notices of a tenant, holding the
+    batch lock for that tenant only: the next round takes the rest, and nothing is sent twice."""
+    crashing = Responders(rsettings)
+    crashing.notifier.channels["webhook"] = _CrashBeforeSend()
+    crashing.notifier.channels["email"] = _CrashBeforeSend()
+    with pytest.raises(_Crash):
+        crashing.stage().process(inbound([detection(n, host=f"ws-{n}") for n in range(3)]))
+    crashing.close()
+    stale = rsettings.model_copy(update={"claim_timeout_s": 0.5})
+    time.sleep(0.7)
+    es.indices.refresh(index=f"{rsettings.index_prefix}-notices-red")
+    monkeypatch.setattr(sweep_module, "PERIODIC_LIMIT", 4)
+    worker = Responders(stale)
+    periodic = worker.periodic_sweep(worker.stage())
+    try:
+        first = sum(len(r.delivered.sent) for r in periodic.run_once())
+        es.indices.refresh(index=f"{rsettings.index_prefix}-notices-red")
+        second = sum(len(r.delivered.sent) for r in periodic.run_once())
+        es.indices.refresh(index=f"{rsettings.index_prefix}-notices-red")
+        third = sum(len(r.delivered.sent) for r in periodic.run_once())
+    finally:
+        worker.close()
+    assert (first, second, third) == (4, 2, 0)
+    assert len(webhooks.at("/red")) == 3 and len(smtp.to("soc@red.example")) == 3
+    assert {d["notice"]["status"] for d in sources(es, rsettings, "notices", "red")} == {"sent"}

@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from kafka.partitioner.default import murmur2
 from kafka.structs import TopicPartition
 
+from ingest.shippers.records import ingest_producer_settings
 from schemas.raw import FileCheckpoint
-from socpipe.bus import KafkaBus, Outbound
+from socpipe.bus import DeliveryError, KafkaBus, Outbound, Publisher
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
@@ -31,12 +33,26 @@ def checkpoint_key(checkpoint_id: str) -> bytes:
     return checkpoint_id.encode()
 
 
+def safe_name(checkpoint_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in checkpoint_id)
+
+
 class LocalCheckpoints:
     """One JSON file per input under `directory`, replaced atomically (write, fsync, rename)."""
 
     def __init__(self, directory: Path, checkpoint_id: str) -> None:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in checkpoint_id)
-        self.path = directory / f"{safe}.json"
+        self.path = directory / f"{safe_name(checkpoint_id)}.json"
+
+    @staticmethod
+    def load_all(directory: Path, id_prefix: str) -> dict[str, FileCheckpoint]:
+        """Every local checkpoint whose id starts with `id_prefix`, by file name (the id made safe)."""
+        out = {}
+        for path in sorted(directory.glob(f"{safe_name(id_prefix)}*.json")):
+            try:
+                out[path.stem] = FileCheckpoint.model_validate_json(path.read_bytes())
+            except (OSError, ValueError):
+                log.warning("unreadable local checkpoint skipped", path=str(path))
+        return out
 
     def load(self) -> FileCheckpoint | None:
         try:
@@ -62,11 +78,36 @@ class KafkaCheckpoints:
         self.topic = bus.topics.ingest_checkpoints
         self.key = checkpoint_key(checkpoint_id)
 
-    def ensure_topic(self) -> None:
-        self.bus.ensure_topics([self.topic], compacted=[self.topic])
-
     def outbound(self, checkpoint: FileCheckpoint) -> Outbound:
         return Outbound(self.topic, checkpoint.model_dump_json().encode(), self.key)
+
+    @staticmethod
+    def load_all(bus: KafkaBus, id_prefix: str) -> dict[bytes, FileCheckpoint]:
+        """The latest committed checkpoint of every key starting with `id_prefix`: the topic read whole
+        (it is compacted, so about one record per key ever written)."""
+        topic = bus.topics.ingest_checkpoints
+        prefix = checkpoint_key(id_prefix)
+        consumer = bus.consumer(None, [topic])  # type: ignore[arg-type]  # no group: a reader
+        latest: dict[bytes, bytes | None] = {}
+        try:
+            consumer.unsubscribe()
+            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            if not tps:
+                return {}
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            end = consumer.end_offsets(tps)
+            deadline = time.monotonic() + 60
+            while any(consumer.position(tp) < end[tp] for tp in tps):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"reading {topic} took over 60 s")
+                for tp, batch in consumer.poll(timeout_ms=1000).items():
+                    for record in batch:
+                        if record.offset < end[tp] and record.key and record.key.startswith(prefix):
+                            latest[record.key] = record.value
+        finally:
+            consumer.close()
+        return {k: FileCheckpoint.model_validate_json(v) for k, v in latest.items() if v is not None}
 
     def load(self) -> FileCheckpoint | None:
         """The key's latest committed checkpoint: scan back from the end, a step at a time."""
@@ -96,3 +137,40 @@ class KafkaCheckpoints:
             return None
         finally:
             consumer.close()
+
+
+def tail_publisher(bus: KafkaBus, overrides: dict[str, Any], transactional_id: str | None) -> Publisher:
+    """A file tail's producer: the shippers' settings, the tail's overrides, and its transactional id in
+    exactly-once mode (one id per input, so a restarted tail fences and aborts its killed predecessor)."""
+    settings = {**ingest_producer_settings(), **overrides}
+    if transactional_id is not None:
+        settings["transactional_id"] = transactional_id
+    return bus.publisher(**settings)
+
+
+def start_transactions(bus: KafkaBus, publisher: Publisher, exactly_once: bool) -> None:
+    """Before a tail loads its checkpoints: the topic exists, and in exactly-once mode the producer's
+    `init_transactions` has aborted what a killed predecessor with its transactional id left open."""
+    bus.ensure_topics([bus.topics.ingest_checkpoints], compacted=[bus.topics.ingest_checkpoints])
+    if exactly_once:
+        publisher.producer.init_transactions()
+        publisher.producer.begin_transaction()
+
+
+def commit_with(publisher: Publisher, checkpoints: list[Outbound], exactly_once: bool) -> None:
+    """Make everything sent since the last commit durable: in exactly-once mode together with
+    `checkpoints`, in one transaction (aborted if Kafka refuses any of it), then the next one begun;
+    otherwise wait for the acknowledgements (the caller then writes its local checkpoints)."""
+    producer = publisher.producer
+    if not exactly_once:
+        publisher.flush()
+        return
+    for checkpoint in checkpoints:
+        publisher.send(checkpoint)
+    try:
+        publisher.flush()
+    except DeliveryError:
+        producer.abort_transaction()
+        raise
+    producer.commit_transaction()
+    producer.begin_transaction()

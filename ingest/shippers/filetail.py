@@ -26,20 +26,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ingest.shippers.checkpoint import KafkaCheckpoints, LocalCheckpoints
+from ingest.shippers.checkpoint import (
+    KafkaCheckpoints,
+    LocalCheckpoints,
+    commit_with,
+    start_transactions,
+    tail_publisher,
+)
 from ingest.shippers.lines import Line, LineSplitter
 from ingest.shippers.records import (
     DEFAULT_MAX_RECORD_BYTES,
     Origin,
     RawSink,
     SinkStats,
-    ingest_producer_settings,
     source_timezone,
 )
 from ingest.shippers.shipper_metrics import ShipperMetrics
 from ingest.shippers.stream import ship_line
 from schemas.raw import FileCheckpoint
-from socpipe.bus import DeliveryError, KafkaBus, Publisher
+from socpipe.bus import KafkaBus, Publisher
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics
 
@@ -59,6 +64,7 @@ class TailOptions:
     batch_bytes: int = 8 * 1024 * 1024
     commit_interval_s: float = 1.0
     poll_interval_s: float = 0.2
+    rescan_interval_s: float = 5.0  # glob tail: how often the patterns are expanded again
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     producer_overrides: dict[str, Any] = field(default_factory=dict)
     timezone: str | None = None  # IANA zone of times without an offset (syslog parser only)
@@ -117,17 +123,12 @@ class FileTail:
     def run(self) -> SinkStats:
         if self.path.suffix == ".gz" and self.options.follow:
             raise ValueError(f"{self.path}: a compressed file cannot be followed; ship it without --follow")
-        overrides = {**ingest_producer_settings(), **self.options.producer_overrides}
-        if self.options.exactly_once:
-            overrides["transactional_id"] = self.transactional_id
-        publisher = self.bus.publisher(**overrides)
+        transactional_id = self.transactional_id if self.options.exactly_once else None
+        publisher = tail_publisher(self.bus, self.options.producer_overrides, transactional_id)
         self._publisher = publisher
         self._sink = RawSink(publisher, self.bus.topics, self.options.max_record_bytes, metrics=self.metrics)
         try:
-            self.kafka.ensure_topic()
-            if self.options.exactly_once:
-                publisher.producer.init_transactions()  # aborts what a killed predecessor left open
-                publisher.producer.begin_transaction()
+            start_transactions(self.bus, publisher, self.options.exactly_once)
             current = self._resume(self._load_checkpoint())
             self._loop(current)
         finally:
@@ -287,20 +288,8 @@ class FileTail:
             line=current.splitter.line,
             updated_at=datetime.now(UTC),
         )
-        producer = self._publisher.producer
-        if self.options.exactly_once:
-            self._publisher.send(self.kafka.outbound(checkpoint))
-            try:
-                self._publisher.flush()
-            except DeliveryError:
-                producer.abort_transaction()
-                raise
-            producer.commit_transaction()
-            self.local.save(checkpoint)
-            producer.begin_transaction()
-        else:
-            self._publisher.flush()
-            self.local.save(checkpoint)
+        commit_with(self._publisher, [self.kafka.outbound(checkpoint)], self.options.exactly_once)
+        self.local.save(checkpoint)
         self._committed = (current.inode, current.splitter.offset)
         self._last_commit = time.monotonic()
         self._batch_bytes = 0

@@ -83,7 +83,7 @@ def ingest() -> None:
 
 
 @ingest.command("file")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, metavar="PATH_OR_GLOB...")
 @tenant_option
 @click.option("--parser", default="json", show_default=True, callback=_parser, help="Parser for normalise.")
 @host_option
@@ -96,6 +96,10 @@ def ingest() -> None:
 )  # fmt: skip
 @click.option("--from-beginning", is_flag=True, help="Ignore checkpoints: ship the whole file again.")
 @click.option(
+    "--rescan-interval", type=click.FloatRange(0.1), default=5.0, show_default=True, metavar="SECONDS",
+    help="With globs or several paths and --follow: how often to look for new matching files.",
+)  # fmt: skip
+@click.option(
     "--at-least-once", is_flag=True,
     help="No Kafka transactions (for brokers without them): a crash may repeat one batch.",
 )  # fmt: skip
@@ -105,28 +109,44 @@ def ingest() -> None:
 @click.pass_context
 def file_command(
     ctx: click.Context, *,
-    path: Path, tenant: str, parser: str, host: str, follow: bool, state_dir: Path, from_beginning: bool,
-    at_least_once: bool, timezone: str | None, max_record_bytes: int, metrics_port: int | None,
+    paths: tuple[str, ...], tenant: str, parser: str, host: str, follow: bool, state_dir: Path,
+    from_beginning: bool, rescan_interval: float, at_least_once: bool, timezone: str | None,
+    max_record_bytes: int, metrics_port: int | None,
 ) -> None:  # fmt: skip
-    """Ship the lines of PATH (JSON lines or text); resume where the last run stopped."""
+    """Ship the lines of PATH (JSON lines or text); resume where the last run stopped.
+
+    Glob patterns ('/var/log/app/*.log', quoted) or several paths: every matching file, each with its
+    own checkpoint; with --follow, files that appear later too (looked for every --rescan-interval).
+    """
     from ingest.shippers.filetail import FileTail, TailOptions
+    from ingest.shippers.globs import absolute_pattern, expand, is_pattern
+    from ingest.shippers.globtail import GlobTail
     from socpipe.bus import KafkaBus
     from socpipe.worker import stop_on_signals
 
-    if not follow and not path.exists():
-        raise click.BadParameter(f"{path} does not exist", param_hint="PATH")
+    single = len(paths) == 1 and not is_pattern(paths[0])
+    if single and Path(paths[0]).is_dir():
+        raise click.BadParameter(f"{paths[0]} is a directory; for its files give a glob ('DIR/*.log')")
+    if not follow and single and not Path(paths[0]).exists():
+        raise click.BadParameter(f"{paths[0]} does not exist", param_hint="PATH")
+    if not follow and not single and not expand(absolute_pattern(p) for p in paths):
+        raise click.BadParameter(f"no file matches {' '.join(paths)}", param_hint="PATH_OR_GLOB")
     timezone = _timezone_of(ctx, timezone, parser)
     settings = with_metrics_port(get_settings(), metrics_port)
     options = TailOptions(
         tenant=tenant, parser=parser, host=host, state_dir=state_dir, follow=follow,
         exactly_once=not at_least_once, from_beginning=from_beginning, max_record_bytes=max_record_bytes,
-        timezone=timezone,
+        timezone=timezone, rescan_interval_s=rescan_interval,
     )  # fmt: skip
     with bound_metrics(settings) as metrics:
         bus = KafkaBus(settings)
         bus.ensure_pipeline_topics()
-        stats = FileTail(path, options, bus, stop=stop_on_signals(), metrics=metrics).run()
-    click.echo(f"{path}: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered")
+        if single:
+            tail: FileTail | GlobTail = FileTail(Path(paths[0]), options, bus, stop_on_signals(), metrics)
+        else:
+            tail = GlobTail(paths, options, bus, stop_on_signals(), metrics)
+        stats = tail.run()
+    click.echo(f"{' '.join(paths)}: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered")
 
 
 @ingest.command("stdin")

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
+import random
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -97,6 +101,53 @@ def run_normalise(settings: Settings) -> WorkerStats:
     finally:
         consumer.close()
         publisher.close()
+
+
+def write_json_lines(path: Path, done: threading.Event, lines: int, seed: int = 7) -> None:
+    """Appends `lines` JSON lines (`{"seq": n}`, padded) in bursts every 0.1 s, like a busy application;
+    sets `done` at the end."""
+    rng = random.Random(seed)
+    with path.open("a", encoding="utf-8") as handle:
+        n = 0
+        while n < lines:
+            burst = min(rng.randint(50, 400), lines - n)
+            handle.write(
+                "".join(
+                    json.dumps({"seq": n + i, "pad": "x" * rng.randint(10, 200)}) + "\n" for i in range(burst)
+                )
+            )
+            handle.flush()
+            n += burst
+            time.sleep(0.1)
+    done.set()
+
+
+def kill_repeatedly(
+    settings: Settings,
+    start: Callable[[], subprocess.Popen[bytes]],
+    writing: Callable[[], bool],
+    kills: int = 3,
+) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """Starts a shipper and `kills` times: waits until it committed something new to events.raw (so each
+    kill lands on a shipper that is running, however slow its start), lets it run 0.2-1 s more, SIGKILLs
+    it and starts another. Returns the running shipper and the records committed at each kill."""
+    shipper, counts = start(), [0]
+    try:
+        for _ in range(kills):
+            deadline = time.monotonic() + 60
+            while len(read_topic(settings, settings.topics.raw)) <= counts[-1]:
+                assert time.monotonic() < deadline, "the shipper made no progress in 60 s"
+                time.sleep(0.2)
+            time.sleep(random.uniform(0.2, 1.0))
+            shipper.send_signal(signal.SIGKILL)
+            shipper.wait(10)
+            counts.append(len(read_topic(settings, settings.topics.raw)))
+            assert writing(), "each kill must land while lines are being written"
+            shipper = start()
+    except BaseException:
+        shipper.kill()
+        raise
+    return shipper, counts[1:]
 
 
 def socpipe_command(*args: str) -> list[str]:

@@ -12,7 +12,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ingest_helpers import events, raw_records, read_topic, run_normalise, socpipe_command, socpipe_env
+from ingest_helpers import (
+    events,
+    raw_records,
+    read_topic,
+    run_normalise,
+    socpipe_command,
+    socpipe_env,
+    write_json_lines,
+)
 
 from socpipe.settings import Settings
 
@@ -23,20 +31,7 @@ LINES = 20_000
 
 def _writer(path: Path, done: threading.Event) -> None:
     """Appends LINES JSON lines in bursts over about ten seconds, like a busy application."""
-    rng = random.Random(7)
-    with path.open("a", encoding="utf-8") as handle:
-        n = 0
-        while n < LINES:
-            burst = min(rng.randint(50, 400), LINES - n)
-            handle.write(
-                "".join(
-                    json.dumps({"seq": n + i, "pad": "x" * rng.randint(10, 200)}) + "\n" for i in range(burst)
-                )
-            )
-            handle.flush()
-            n += burst
-            time.sleep(0.1)
-    done.set()
+    write_json_lines(path, done, LINES)
 
 
 def _start(settings: Settings, path: Path, state: Path) -> subprocess.Popen[bytes]:

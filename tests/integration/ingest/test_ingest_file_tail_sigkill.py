@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import random
 import signal
 import subprocess
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from ingest_helpers import (
     events,
+    kill_repeatedly,
     raw_records,
-    read_topic,
     run_normalise,
     socpipe_command,
     socpipe_env,
@@ -26,11 +24,13 @@ from socpipe.settings import Settings
 
 pytestmark = pytest.mark.kafka
 
-LINES = 20_000
+# Written over about 27 seconds: each kill waits for the shipper's first commit (a slow start under load
+# once put the first kill before it), and all three must still land while lines are being written.
+LINES = 60_000
 
 
 def _writer(path: Path, done: threading.Event) -> None:
-    """Appends LINES JSON lines in bursts over about ten seconds, like a busy application."""
+    """Appends LINES JSON lines in bursts, like a busy application."""
     write_json_lines(path, done, LINES)
 
 
@@ -49,18 +49,12 @@ def test_sigkill_mid_stream_loses_nothing_and_repeats_nothing(settings: Settings
     path.touch()
     done = threading.Event()
     writer = threading.Thread(target=_writer, args=(path, done))
-    shipper = _start(settings, path, state)
     writer.start()
-    shipped_at_kill: list[int] = []
+    shipper, shipped_at_kill = kill_repeatedly(
+        settings, lambda: _start(settings, path, state), lambda: not done.is_set()
+    )
     try:
-        while len(shipped_at_kill) < 3:
-            time.sleep(random.uniform(1.5, 2.5))
-            shipper.send_signal(signal.SIGKILL)
-            shipper.wait(10)
-            shipped_at_kill.append(len(read_topic(settings, settings.topics.raw)))
-            assert not done.is_set(), "each kill must land while lines are still being written"
-            shipper = _start(settings, path, state)
-        writer.join(60)
+        writer.join(90)
         assert done.is_set()
         raws = raw_records(settings, at_least=LINES)
     finally:

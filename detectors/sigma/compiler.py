@@ -11,7 +11,7 @@ from sigma.rule import SigmaRule
 from detectors.sigma.conditions import Clause, Compiler, Fn, Node, required_ints, requirements
 from detectors.sigma.model import RuleInfo
 from detectors.sigma.modifiers import UnsupportedValueError
-from detectors.sigma.pipeline import Pipeline, RouteKey
+from detectors.sigma.pipeline import Pipeline, RouteKey, route_order
 
 
 class RuleCompileError(ValueError):
@@ -91,7 +91,7 @@ def narrow_routes(routes: list[RouteKey], node: Node) -> list[RouteKey]:
             out.update((ch, e) for e in eids)
         elif eid in eids:
             out.add((ch, eid))
-    return sorted(out, key=lambda k: (k[0], k[1] if k[1] is not None else -1))
+    return sorted(out, key=route_order)
 
 
 def compile_rule(

@@ -134,13 +134,9 @@ class Pipeline(BaseModel):
                 continue
             if name not in table:
                 return f"no logsource mapping for product={product} {kind}={name} in {self.label}"
-            ids: list[int | None]
-            mine: set[RouteKey] = set()
-            for route in table[name]:
-                ids = list(route.event_id) if route.event_id else [None]
-                mine.update((ch.lower(), eid) for ch in route.channel for eid in ids)
+            mine = _route_keys(table[name])
             keys = mine if keys is None else _intersect(keys, mine)
-        return sorted(keys or [], key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+        return sorted(keys or [], key=route_order)
 
     def _dataset_routes(self, product: str, category: str | None, service: str | None) -> list[RouteKey]:
         table = self.dataset_routing
@@ -148,9 +144,7 @@ class Pipeline(BaseModel):
         extra: set[RouteKey] = set()
         if product and product in table.products:
             known = table.products[product]
-            for route in known.channels.get(category or "", []):
-                ids: list[int | None] = list(route.event_id) if route.event_id else [None]
-                extra.update((ch.lower(), eid) for ch in route.channel for eid in ids)
+            extra = _route_keys(known.channels.get(category or "", []))
             if service and service in known.services:
                 names = known.services[service]
             elif service and known.service_prefix:
@@ -163,8 +157,7 @@ class Pipeline(BaseModel):
             names = table.categories[category]
         if names is None:
             return [NON_WINDOWS]
-        keys = {dataset_key(n) for n in names} | extra
-        return sorted(keys, key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+        return sorted({dataset_key(n) for n in names} | extra, key=route_order)
 
     def route_key(self, event: Mapping[str, Any]) -> RouteKey:
         """The (channel, event id) of an event; its dataset key when it has no channel but a dataset;
@@ -191,6 +184,20 @@ class Pipeline(BaseModel):
             except (TypeError, ValueError):
                 eid = None
         return (channel.lower(), eid)
+
+
+def route_order(key: RouteKey) -> tuple[str, int]:
+    """Sort key of route keys: by channel, then event id (channel-wide first)."""
+    return key[0], -1 if key[1] is None else key[1]
+
+
+def _route_keys(routes: list[Route]) -> set[RouteKey]:
+    """The (lower-cased channel, event id) keys of routes; no event ids means the whole channel."""
+    keys: set[RouteKey] = set()
+    for route in routes:
+        ids: list[int | None] = list(route.event_id) if route.event_id else [None]
+        keys.update((ch.lower(), eid) for ch in route.channel for eid in ids)
+    return keys
 
 
 def _intersect(a: set[RouteKey], b: set[RouteKey]) -> set[RouteKey]:

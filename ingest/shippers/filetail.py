@@ -42,7 +42,7 @@ from ingest.shippers.records import (
     source_timezone,
 )
 from ingest.shippers.shipper_metrics import ShipperMetrics
-from ingest.shippers.stream import ship_line
+from ingest.shippers.stream import ship_lines
 from schemas.raw import FileCheckpoint
 from socpipe.bus import KafkaBus, Publisher
 from socpipe.logging import get_logger
@@ -229,11 +229,8 @@ class FileTail:
         if not lines:
             return
         assert self._sink is not None
-        sink, origin, received = self._sink, self.origin, datetime.now(UTC)
-        self.metrics.received(origin.source, origin.tenant, len(lines))
-        for line in lines:
-            ship_line(sink, origin, line, received)
-        self.metrics.pending(sink.stats.shipped + sink.stats.dead_letters - self._acknowledged)
+        ship_lines(self._sink, self.origin, lines)
+        self.metrics.pending(self._sink.stats.shipped + self._sink.stats.dead_letters - self._acknowledged)
         self.metrics.export_if_due()
 
     def _ship_last(self, current: _Open) -> None:

@@ -44,10 +44,10 @@ from ingest.shippers.checkpoint import (
 )
 from ingest.shippers.filetail import TailOptions
 from ingest.shippers.globs import Identity, absolute_pattern, compare, expand, find_renamed
-from ingest.shippers.lines import LineSplitter
+from ingest.shippers.lines import Line, LineSplitter
 from ingest.shippers.records import Origin, RawSink, SinkStats
 from ingest.shippers.shipper_metrics import ShipperMetrics
-from ingest.shippers.stream import ship_line
+from ingest.shippers.stream import ship_lines
 from schemas.raw import FileCheckpoint
 from socpipe.bus import KafkaBus, Publisher
 from socpipe.logging import get_logger
@@ -224,24 +224,22 @@ class GlobTail:
         chunk = file.handle.read(self.options.chunk_bytes)
         if not chunk:
             return False
-        lines = file.splitter.feed(chunk)
         self._batch_bytes += len(chunk)
-        if lines:
-            assert self._sink is not None
-            sink, origin, received = self._sink, file.origin, datetime.now(UTC)
-            self.metrics.received(origin.source, origin.tenant, len(lines))
-            for line in lines:
-                ship_line(sink, origin, line, received)
-            self.metrics.pending(sink.stats.shipped + sink.stats.dead_letters - self._acknowledged)
-            self.metrics.export_if_due()
+        self._ship(file, file.splitter.feed(chunk))
         return True
+
+    def _ship(self, file: _File, lines: list[Line]) -> None:
+        if not lines:
+            return
+        assert self._sink is not None
+        ship_lines(self._sink, file.origin, lines)
+        self.metrics.pending(self._sink.stats.shipped + self._sink.stats.dead_letters - self._acknowledged)
+        self.metrics.export_if_due()
 
     def _ship_last(self, file: _File) -> None:
         last = file.splitter.finish()
         if last is not None:
-            assert self._sink is not None
-            self.metrics.received(file.origin.source, file.origin.tenant)
-            ship_line(self._sink, file.origin, last, datetime.now(UTC))
+            self._ship(file, [last])
 
     def _check_truncation(self, file: _File) -> None:
         size = os.fstat(file.handle.fileno()).st_size

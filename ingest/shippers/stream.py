@@ -32,20 +32,25 @@ def ship_stream(
         chunk = read(chunk_bytes)
         if not chunk:
             break
-        received = datetime.now(UTC)
-        lines = splitter.feed(chunk)
-        sink.metrics.received(origin.source, origin.tenant, len(lines))
-        for line in lines:
-            ship_line(sink, origin, line, received)
+        ship_lines(sink, origin, splitter.feed(chunk))
         if time.monotonic() - last_flush >= flush_interval_s:
             sink.flush()
             last_flush = time.monotonic()
     last = splitter.finish()
     if last is not None:
-        sink.metrics.received(origin.source, origin.tenant)
-        ship_line(sink, origin, last, datetime.now(UTC))
+        ship_lines(sink, origin, [last])
     sink.flush()
     return sink.stats
+
+
+def ship_lines(sink: RawSink, origin: Origin, lines: list[Line]) -> None:
+    """The lines read from one source in one go, counted as received and shipped (or dead-lettered)."""
+    if not lines:
+        return
+    received = datetime.now(UTC)
+    sink.metrics.received(origin.source, origin.tenant, len(lines))
+    for line in lines:
+        ship_line(sink, origin, line, received)
 
 
 def ship_line(sink: RawSink, origin: Origin, line: Line, received: datetime) -> None:

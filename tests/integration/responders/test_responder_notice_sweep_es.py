@@ -59,6 +59,17 @@ def _crashed_close(rsettings: Settings, responders: Responders) -> str:
     return incident.id
 
 
+def _crashed_opens(rsettings: Settings) -> None:
+    """Three incidents of red whose open notices (webhook and email each) a worker claimed and then died
+    before sending."""
+    crashing = Responders(rsettings)
+    crashing.notifier.channels["webhook"] = _CrashBeforeSend()
+    crashing.notifier.channels["email"] = _CrashBeforeSend()
+    with pytest.raises(_Crash):
+        crashing.stage().process(inbound([detection(n, host=f"ws-{n}") for n in range(3)]))
+    crashing.close()
+
+
 def _closes(webhooks: WebhookSink) -> list[dict[str, Any]]:
     return [orjson.loads(r.body) for r in webhooks.at("/red") if b"incident.close" in r.body]
 
@@ -122,12 +133,7 @@ def test_two_sweeps_racing_over_the_same_stale_notices_send_each_once(
     """Three incidents' open notices (webhook and email each) left pending by a crashed worker; two
     sweepers (separate processes' worth of clients and owners) start at the same moment: every notice
     reaches its receiver exactly once, and every document ends sent."""
-    crashing = Responders(rsettings)
-    crashing.notifier.channels["webhook"] = _CrashBeforeSend()
-    crashing.notifier.channels["email"] = _CrashBeforeSend()
-    with pytest.raises(_Crash):
-        crashing.stage().process(inbound([detection(n, host=f"ws-{n}") for n in range(3)]))
-    crashing.close()
+    _crashed_opens(rsettings)
     docs = sources(es, rsettings, "notices", "red")
     assert len(docs) == 6 and {d["notice"]["status"] for d in docs} == {"pending"}
 
@@ -256,12 +262,7 @@ def test_the_worker_sweep_takes_a_few_notices_per_round(
 ) -> None:
     """A round of the worker's sweep delivers at most PERIODIC_LIMIT notices of a tenant, holding the
     batch lock for that tenant only: the next round takes the rest, and nothing is sent twice."""
-    crashing = Responders(rsettings)
-    crashing.notifier.channels["webhook"] = _CrashBeforeSend()
-    crashing.notifier.channels["email"] = _CrashBeforeSend()
-    with pytest.raises(_Crash):
-        crashing.stage().process(inbound([detection(n, host=f"ws-{n}") for n in range(3)]))
-    crashing.close()
+    _crashed_opens(rsettings)
     stale = rsettings.model_copy(update={"claim_timeout_s": 0.5})
     time.sleep(0.7)
     es.indices.refresh(index=f"{rsettings.index_prefix}-notices-red")

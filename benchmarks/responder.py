@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from responders.audit import verify_live
+from responders.evidence.audit import verify_live
 from responders.worker import Responders, ensure_indices
 from schemas.detection import Detection, Entity, EventRef, RuleRef
 from schemas.envelope import Envelope

@@ -24,9 +24,9 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from responders import grouping
-from responders.claims import bulk
 from responders.config import Grouping, ResponderConfig
-from responders.documents import detection_doc, incident_doc, incident_from_doc
+from responders.evidence.claims import bulk
+from responders.evidence.documents import detection_doc, incident_doc, incident_from_doc
 from schemas.common import utc_now
 from schemas.detection import Detection
 from schemas.incident import Incident

@@ -16,11 +16,11 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch
 
-from responders.documents import incident_doc, incident_from_doc
-from responders.evidence import EvidenceStore
+from responders.evidence.documents import incident_doc, incident_from_doc
+from responders.evidence.recorder import EvidenceStore
+from responders.evidence.records import triage_evidence
 from responders.grouping import GDPR_CLOCK
 from responders.notices.notifier import Notifier, NotifyResult
-from responders.records import triage_evidence
 from schemas.common import Severity, utc_now
 from schemas.incident import Incident, IncidentStatus, TriageAction, Verdict
 from socpipe.settings import Settings

@@ -28,10 +28,11 @@ import structlog
 from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
-from responders.chain import ChainForkError
-from responders.claims import Claims
 from responders.config import ConfigError, ResponderConfig, load_config, missing_secrets
-from responders.evidence import EvidenceItem, EvidenceStore
+from responders.evidence.chain import ChainForkError
+from responders.evidence.claims import Claims
+from responders.evidence.recorder import EvidenceItem, EvidenceStore
+from responders.evidence.records import detection_evidence, incident_evidence
 from responders.incidents import IncidentStore
 from responders.indices import ensure_templates, ensure_tenant
 from responders.notices.channels import build_channels
@@ -39,7 +40,6 @@ from responders.notices.notifier import Notifier
 from responders.notices.render import Renderer
 from responders.notices.sweep import NoticeSweep, PeriodicSweep
 from responders.paths import tenant_templates_dir
-from responders.records import detection_evidence, incident_evidence
 from responders.triage import Triage
 from schemas.common import Severity
 from schemas.deadletter import DeadLetter

@@ -49,7 +49,7 @@ def backends() -> Iterator[tuple[str, str]]:
                 )
                 es = container.get_url()
         if not kafka or not es:
-            from socpipe import devservers
+            import devtools as devservers
 
             endpoints = devservers.up()
             kafka = kafka or endpoints.kafka_bootstrap

@@ -29,10 +29,10 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
-from responders.claims import Claims, bulk
 from responders.config import ConfigError, ResponderConfig
-from responders.documents import notice_doc, notice_from_doc
-from responders.evidence import EvidenceItem, EvidenceStore
+from responders.evidence.claims import Claims, bulk
+from responders.evidence.documents import notice_doc, notice_from_doc
+from responders.evidence.recorder import EvidenceItem, EvidenceStore
 from responders.notices.channels import Channel, Message, PermanentDeliveryError, TransientDeliveryError
 from responders.notices.render import Renderer, notice_context
 from schemas.common import utc_now

@@ -29,8 +29,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from responders.claims import Claims
-from responders.documents import incident_from_doc, notice_from_doc
+from responders.evidence.claims import Claims
+from responders.evidence.documents import incident_from_doc, notice_from_doc
 from responders.notices.notifier import Notifier, NotifyResult, retryable
 from schemas.common import utc_now
 from schemas.incident import Incident

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from responders.audit import verify_live
+from cli.demo import run_pipeline_once, sample_files
+from devtools.mailbox import RFC5321_MAX_LINE, Mailbox
+from responders.evidence.audit import verify_live
 from responders.worker import Responders
-from socpipe.cli.demo import run_pipeline_once, sample_files
-from socpipe.demo_mailbox import RFC5321_MAX_LINE, Mailbox
 from socpipe.settings import Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch]

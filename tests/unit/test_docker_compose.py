@@ -43,7 +43,7 @@ def test_elasticsearch_and_kibana_share_a_major_version_with_the_client() -> Non
 
 def test_worker_commands_exist_in_the_cli() -> None:
     """Each worker service runs a command the socpipe CLI really has."""
-    from socpipe.cli.main import cli
+    from cli.main import cli
 
     for name in ("normalise", "detector", "responder", "ingest-http"):
         group, sub = SERVICES[name]["command"][:2]

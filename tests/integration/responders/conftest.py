@@ -25,8 +25,8 @@ from responder_helpers import (
     write_tenants,
 )
 
+from cli.main import cli
 from responders.worker import Responders, ensure_indices
-from socpipe.cli.main import cli
 from socpipe.es import es_client
 from socpipe.settings import Settings, get_settings
 

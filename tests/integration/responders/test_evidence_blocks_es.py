@@ -11,11 +11,11 @@ import pytest
 from elasticsearch import Elasticsearch
 from responder_helpers import T0, count, detection, inbound, sources
 
-from responders.chain import CHAIN_HEAD_ID, ChainForkError, ChainWriter, read_head, record_id
-from responders.claims import Claims
-from responders.documents import evidence_doc
-from responders.evidence import EvidenceItem, EvidenceStore, key_doc_id
-from responders.verify import verify_live
+from responders.evidence.chain import CHAIN_HEAD_ID, ChainForkError, ChainWriter, read_head, record_id
+from responders.evidence.claims import Claims
+from responders.evidence.documents import evidence_doc
+from responders.evidence.recorder import EvidenceItem, EvidenceStore, key_doc_id
+from responders.evidence.verify import verify_live
 from responders.worker import Responders
 from schemas.evidence import EvidenceRecord, EvidenceType
 from socpipe.settings import Settings
@@ -316,7 +316,7 @@ def test_evidence_settle_completes_a_crashed_block_from_the_command_line(
     instead of on the tenant's next batch; before it, `evidence verify` exits 1."""
     from click.testing import CliRunner
 
-    from socpipe.cli.main import cli
+    from cli.main import cli
     from socpipe.settings import get_settings
 
     _store(responders, "first").record("red", [_item("before")])

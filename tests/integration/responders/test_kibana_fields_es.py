@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from responder_helpers import WebhookSink
 
+from cli.main import cli
 from responders.kibana import data_view_of, for_deployment, read_objects, referenced_fields
-from socpipe.cli.main import cli
 from socpipe.settings import Settings, get_settings
 
 pytestmark = pytest.mark.elasticsearch

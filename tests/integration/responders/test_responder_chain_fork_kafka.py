@@ -12,15 +12,15 @@ from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
 from responder_helpers import WebhookSink, count, detection, envelope_bytes, inbound, sources
 
-from responders.chain import read_head, record_id
-from responders.documents import evidence_doc
-from responders.verify import verify_live
+from cli.main import cli
+from responders.evidence.chain import read_head, record_id
+from responders.evidence.documents import evidence_doc
+from responders.evidence.verify import verify_live
 from responders.worker import Responders
 from schemas.deadletter import DeadLetter
 from schemas.detection import Detection
 from schemas.envelope import Envelope
 from socpipe.bus import Inbound, KafkaBus, Outbound
-from socpipe.cli.main import cli
 from socpipe.settings import Settings, get_settings
 from socpipe.worker import StageOutput, WorkerStats, run_worker
 

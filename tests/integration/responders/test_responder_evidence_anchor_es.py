@@ -12,10 +12,10 @@ from click.testing import Result
 from elasticsearch import Elasticsearch
 from responder_helpers import detection, inbound
 
-from responders.audit import manifest_path, verify_live
-from responders.chain import CHAIN_HEAD_ID, record_id
-from responders.documents import evidence_doc
-from responders.verify import live_records
+from responders.evidence.audit import manifest_path, verify_live
+from responders.evidence.chain import CHAIN_HEAD_ID, record_id
+from responders.evidence.documents import evidence_doc
+from responders.evidence.verify import live_records
 from responders.worker import Responders
 from schemas.evidence import GENESIS_HASH
 from socpipe.settings import Settings

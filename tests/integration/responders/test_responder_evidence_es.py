@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from responder_helpers import T0, count, detection, inbound, sources
 
-from responders.audit import export, manifest_path, verify_export, verify_live
-from responders.claims import Claims
-from responders.evidence import EvidenceItem, EvidenceStore, key_doc_id, record_id
+from cli.main import cli
+from responders.evidence.audit import export, manifest_path, verify_export, verify_live
+from responders.evidence.claims import Claims
+from responders.evidence.recorder import EvidenceItem, EvidenceStore, key_doc_id, record_id
 from responders.worker import Responders
 from schemas.evidence import EvidenceType
-from socpipe.cli.main import cli
 from socpipe.settings import Settings, get_settings
 
 pytestmark = pytest.mark.elasticsearch

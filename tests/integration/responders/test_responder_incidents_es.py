@@ -8,7 +8,7 @@ import pytest
 from elasticsearch import BadRequestError, Elasticsearch
 from responder_helpers import SmtpSink, WebhookSink, count, detection, inbound, sources
 
-from responders.audit import verify_live
+from responders.evidence.audit import verify_live
 from responders.worker import Responders
 from schemas.envelope import Envelope
 from socpipe.bus import Inbound

@@ -15,8 +15,8 @@ from click.testing import Result
 from elasticsearch import Elasticsearch
 from responder_helpers import SmtpSink, WebhookSink, count, detection, inbound, sources
 
-from responders.audit import verify_live
-from responders.documents import notice_doc
+from responders.evidence.audit import verify_live
+from responders.evidence.documents import notice_doc
 from responders.notices import sweep as sweep_module
 from responders.notices.channels import Message
 from responders.notices.sweep import SweepResult

@@ -20,7 +20,7 @@ from responder_helpers import (
     sources,
 )
 
-from responders.documents import notice_doc
+from responders.evidence.documents import notice_doc
 from responders.notices import signing
 from responders.notices.channels import Channel, Message
 from responders.notices.notifier import NotifyResult

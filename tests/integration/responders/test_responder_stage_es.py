@@ -10,7 +10,7 @@ from elasticsearch import Elasticsearch
 from responder_helpers import count, detection, inbound
 from structlog.testing import LogCapture
 
-from responders.verify import verify_live
+from responders.evidence.verify import verify_live
 from responders.worker import Responders
 from socpipe.settings import Settings
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
 from responder_helpers import SmtpSink, WebhookSink, detection, inbound, sources
 
-from responders.audit import verify_live
+from cli.main import cli
+from responders.evidence.audit import verify_live
 from responders.worker import Responders
-from socpipe.cli.main import cli
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch

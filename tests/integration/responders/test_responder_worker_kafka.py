@@ -9,11 +9,11 @@ from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from responder_helpers import WebhookSink, count, detection, envelope_bytes, sources
 
-from responders.audit import verify_live
+from cli.main import cli
+from responders.evidence.audit import verify_live
 from responders.worker import Responders
 from schemas.deadletter import DeadLetter
 from socpipe.bus import KafkaBus, Outbound
-from socpipe.cli.main import cli
 from socpipe.settings import Settings, get_settings
 from socpipe.worker import WorkerStats, run_worker
 

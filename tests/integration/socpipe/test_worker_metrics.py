@@ -12,8 +12,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli.worker_commands import run_stage
 from socpipe.bus import Inbound, KafkaBus, Outbound
-from socpipe.cli.worker_commands import run_stage
 from socpipe.metrics_prometheus import PrometheusMetrics
 from socpipe.settings import Settings
 from socpipe.worker import StageOutput, WorkerStats, run_worker

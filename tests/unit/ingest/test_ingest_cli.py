@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from socpipe.cli.ingest import ingest
+from cli.ingest import ingest
 from socpipe.settings import get_settings
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli.ingest import ingest
 from ingest.shippers.globs import absolute_pattern, compare, expand, find_renamed, identity_of, is_pattern
-from socpipe.cli.ingest import ingest
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from responders.documents import notice_doc
+from responders.evidence.documents import notice_doc
 from responders.notices.notifier import retryable
 from responders.notices.sweep import MAX_ROUNDS, _final, _retry_due
 from schemas.notice import Notice, NoticeStatus

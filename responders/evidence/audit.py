@@ -1,0 +1,255 @@
+"""What auditors run: export one tenant's evidence with a manifest; verify an export (live chains: verify.py).
+
+The manifest carries the chain segment the export spans, as (sequence, previous hash, content hash) for
+*every* record of the tenant in that range, even those a `--control` filter left out (hashes only, so
+nothing of their content is disclosed). Verifying an export therefore detects a record altered, removed
+or inserted in the file, and also one altered, removed or inserted in the store before the export.
+The manifest also carries an anchor of the whole chain (anchors.py): the chain head's last record.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from elasticsearch import Elasticsearch
+
+from responders.evidence.anchors import head_anchor
+from responders.evidence.documents import evidence_from_doc
+from responders.evidence.verify import (
+    Break,
+    VerifyResult,
+    chain_head,
+    search_sorted,
+    verify_chain,
+    verify_live,
+)
+from schemas.common import utc_now
+from schemas.evidence import EvidenceRecord
+from socpipe.es import index_name
+from socpipe.settings import Settings
+
+# Verifying a live chain lives in verify.py; callers keep importing it from here, beside the export's.
+__all__ = [
+    "Break",
+    "VerifyResult",
+    "export",
+    "manifest_path",
+    "parse",
+    "render",
+    "verify_chain",
+    "verify_export",
+    "verify_live",
+]
+
+CSV_COLUMNS = [
+    "tenant",
+    "sequence",
+    "record_type",
+    "subject_id",
+    "occurred_at",
+    "controls",
+    "details",
+    "evidence_key",
+    "recorded_at",
+    "previous_hash",
+    "content_hash",
+]
+
+
+def control_query(control: str) -> dict[str, Any]:
+    """A control named whole (SOC2:CC7.3) or by a prefix (SOC2, PCI-DSS-4.0:12.10)."""
+    boundary = "." if ":" in control else ":"
+    return {
+        "bool": {
+            "should": [
+                {"term": {"evidence.controls": control}},
+                {"prefix": {"evidence.controls": control + boundary}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def _to_row(record: EvidenceRecord) -> dict[str, str]:
+    data = record.model_dump(mode="json")
+    row = {k: ("" if data[k] is None else str(data[k])) for k in CSV_COLUMNS}
+    row["controls"] = ";".join(record.controls)
+    row["details"] = orjson.dumps(record.details, option=orjson.OPT_SORT_KEYS).decode()
+    return row
+
+
+def _from_row(row: dict[str, str]) -> EvidenceRecord:
+    data: dict[str, Any] = {k: (v if v != "" else None) for k, v in row.items()}
+    data["controls"] = row["controls"].split(";") if row["controls"] else []
+    data["details"] = orjson.loads(row["details"])
+    return EvidenceRecord.model_validate(data)
+
+
+def render(records: list[EvidenceRecord], fmt: Literal["jsonl", "csv"]) -> bytes:
+    if fmt == "jsonl":
+        return b"".join(orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in records)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_to_row(r) for r in records)
+    return text.getvalue().encode()
+
+
+def parse(data: bytes, fmt: Literal["jsonl", "csv"]) -> list[EvidenceRecord]:
+    if fmt == "jsonl":
+        return [EvidenceRecord.model_validate_json(line) for line in data.splitlines() if line.strip()]
+    return [_from_row(row) for row in csv.DictReader(io.StringIO(data.decode()))]
+
+
+def export(
+    es: Elasticsearch,
+    settings: Settings,
+    tenant: str,
+    out: Path,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    control: str | None = None,
+    fmt: Literal["jsonl", "csv"] = "jsonl",
+) -> dict[str, Any]:
+    """Write the tenant's records (occurred in [start, end), supporting `control`) and a manifest."""
+    index = index_name(settings, "evidence", tenant)
+    es.indices.refresh(index=index)
+    filters: list[dict[str, Any]] = [{"term": {"evidence.tenant": tenant}}]
+    if start or end:
+        bounds = {"gte": start.isoformat()} if start else {}
+        filters.append(
+            {"range": {"evidence.occurred_at": {**bounds, **({"lt": end.isoformat()} if end else {})}}}
+        )
+    if control:
+        filters.append(control_query(control))
+    records = [
+        evidence_from_doc(h["_source"]) for h in search_sorted(es, index, {"bool": {"filter": filters}})
+    ]
+    chain: list[list[Any]] = []
+    if records:
+        span = {"range": {"evidence.sequence": {"gte": records[0].sequence, "lte": records[-1].sequence}}}
+        fields = ["evidence.sequence", "evidence.previous_hash", "evidence.content_hash"]
+        for hit in search_sorted(es, index, {"bool": {"filter": [filters[0], span]}}, fields):
+            e = hit["_source"]["evidence"]
+            chain.append([e["sequence"], e["previous_hash"], e["content_hash"]])
+    data = render(records, fmt)
+    out.write_bytes(data)
+    manifest = {
+        "tenant": tenant,
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "control": control,
+        "format": fmt,
+        "exported_at": utc_now().isoformat(),
+        "file": out.name,
+        "file_sha256": hashlib.sha256(data).hexdigest(),
+        "records": len(records),
+        "by_record_type": dict(Counter(r.record_type.value for r in records)),
+        "by_control": dict(Counter(c for r in records for c in r.controls)),
+        "first_sequence": records[0].sequence if records else None,
+        "last_sequence": records[-1].sequence if records else None,
+        "chain": chain,
+        "chain_head": chain_head(es, settings, tenant),
+        # For `evidence verify --tenant T --anchor THIS.manifest.json` later (anchors.py).
+        "anchor": head_anchor(es, settings, tenant),
+    }
+    manifest_path(out).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    return manifest
+
+
+def manifest_path(export_file: Path) -> Path:
+    return export_file.with_name(export_file.name + ".manifest.json")
+
+
+def verify_export(export_file: Path) -> VerifyResult:
+    """Re-check an export against its manifest: file hash, chain segment links, every record's hash."""
+    manifest = orjson.loads(manifest_path(export_file).read_bytes())
+    data = export_file.read_bytes()
+    try:
+        records = parse(data, manifest["format"])
+    except (ValueError, KeyError) as exc:
+        return VerifyResult(0, Break(manifest["first_sequence"] or 0, f"the file cannot be read: {exc}"), "")
+    return _verify_records(manifest, data, records)
+
+
+def _verify_records(manifest: dict[str, Any], data: bytes, records: list[EvidenceRecord]) -> VerifyResult:
+    """The checks in order, the first break reported: segment links, records, completeness, file hash."""
+    chain = manifest["chain"]
+    if not chain:
+        empty = Break(records[0].sequence, "records in a file whose manifest lists none") if records else None
+        return VerifyResult(0, empty, "")
+    broken, last_hash = _check_segment(manifest["tenant"], chain)
+    if broken is not None:
+        return VerifyResult(0, broken, last_hash)
+    checked, broken = _check_records(manifest["tenant"], chain, records)
+    if broken is not None:
+        return VerifyResult(checked, broken, "")
+    broken = _check_complete(manifest, chain, records)
+    if broken is not None:
+        return VerifyResult(checked, broken, last_hash)
+    if hashlib.sha256(data).hexdigest() != manifest["file_sha256"]:
+        return VerifyResult(
+            checked, Break(manifest["first_sequence"] or 0, "the file does not match its hash"), ""
+        )
+    return VerifyResult(checked, None, last_hash)
+
+
+def _check_segment(tenant: str, chain: list[list[Any]]) -> tuple[Break | None, str]:
+    """The manifest's chain segment links up: the first break (if any), and the hash reached."""
+    segment = [
+        EvidenceRecord.model_construct(tenant=tenant, sequence=s, previous_hash=p, content_hash=h)
+        for s, p, h in chain
+    ]
+    expected, previous = chain[0][0], chain[0][1]
+    for link in segment:
+        if link.sequence != expected:
+            return Break(expected, "missing from the manifest's chain (deleted)"), previous
+        if link.previous_hash != previous:
+            return Break(link.sequence, "the manifest's chain does not link up here"), previous
+        previous, expected = link.content_hash, expected + 1
+    return None, previous
+
+
+def _check_records(
+    tenant: str, chain: list[list[Any]], records: list[EvidenceRecord]
+) -> tuple[int, Break | None]:
+    """Every exported record is the one the chain holds at its number, unaltered: how many are good
+    before the first that is not, and that one's break."""
+    by_sequence = {s: (p, h) for s, p, h in chain}
+    seen: set[int] = set()
+    for record in records:
+        problem = None
+        if record.tenant != tenant:
+            problem = f"a record of tenant {record.tenant!r}"
+        elif record.sequence not in by_sequence or record.sequence in seen:
+            problem = "not in the manifest's chain (inserted)"
+        elif record.compute_hash() != record.content_hash:
+            problem = "content does not match its hash (altered)"
+        elif (record.previous_hash, record.content_hash) != by_sequence[record.sequence]:
+            problem = "differs from the manifest's chain (replaced)"
+        if problem is not None:
+            return len(seen), Break(record.sequence, problem)
+        seen.add(record.sequence)
+    return len(seen), None
+
+
+def _check_complete(
+    manifest: dict[str, Any], chain: list[list[Any]], records: list[EvidenceRecord]
+) -> Break | None:
+    """Nothing selected is missing: the file holds as many records as the manifest says."""
+    if len(records) == manifest["records"]:
+        return None
+    exported = {r.sequence for r in records}
+    missing = [s for s, _, _ in chain if s not in exported]
+    where = missing[0] if not manifest["control"] and missing else (manifest["first_sequence"] or 0)
+    return Break(
+        where, f"the file holds {len(records)} records, the manifest {manifest['records']} (deleted)"
+    )

@@ -137,23 +137,100 @@ class CorrelationEngine:
         self, match: Match, event: Mapping[str, Any], tenant: str | None, timestamp: datetime | float | str
     ) -> list[CorrelationMatch]:
         """Add one base-rule match; return the correlations it (or the windows it closes) fire."""
-        corrs = self._by_rule.get(match.rule.id) or self._by_rule.get(match.rule.name or "")
         ts = self._seconds(timestamp)
-        tkey = tenant or ""
         out: list[CorrelationMatch] = []
-        if corrs:
-            rule_key = match.rule.id if match.rule.id in self._by_rule else (match.rule.name or "")
-            horizon = max(self._watermarks.get(tkey, ts), ts) - self.lateness
-            for corr in corrs:
-                if ts < horizon - corr.span:
-                    self.late_dropped += 1
-                    continue
-                out += self._add(
-                    corr, rule_key=rule_key, ref=match.event_ref, event=event, tenant=tenant, ts=ts
-                )
+        horizon = max(self._watermarks.get(tenant or "", ts), ts) - self.lateness
+        for corr, rule_key, group, value in self.contributions(match, event):
+            out += self._add_unless_late(corr, rule_key, match.event_ref, group, value, tenant, ts, horizon)
+        return self._advanced(out, tenant, ts)
+
+    def contributions(
+        self, match: Match, event: Mapping[str, Any]
+    ) -> list[tuple[CorrelationSpec, str, dict[str, Any], Any]]:
+        """(correlation, rule key, group-by values, aggregated value) for each correlation the match feeds.
+
+        What a stateless detector computes from the event so that only these values travel to the
+        stateful stage (`feed_values`), which then holds the windows.
+        """
+        corrs = self._by_rule.get(match.rule.id) or self._by_rule.get(match.rule.name or "")
+        if not corrs:
+            return []
+        rule_key = match.rule.id if match.rule.id in self._by_rule else (match.rule.name or "")
+        return [(corr, rule_key, *self._values(corr, rule_key, event)) for corr in corrs]
+
+    def feed_values(  # noqa: PLR0917  (one argument per value a contribution carries)
+        self,
+        correlation: str,
+        rule_key: str,
+        ref: str,
+        group: dict[str, Any],
+        value: Any,
+        tenant: str | None,
+        timestamp: datetime | float | str,
+    ) -> list[CorrelationMatch]:
+        """`feed` for one correlation, from the values `contributions` computed; an unknown
+        correlation (gone in a rule reload) only moves the watermark."""
+        ts = self._seconds(timestamp)
+        out: list[CorrelationMatch] = []
+        corr = self._corrs.get(correlation)
+        if corr is not None:
+            horizon = max(self._watermarks.get(tenant or "", ts), ts) - self.lateness
+            out += self._add_unless_late(corr, rule_key, ref, group, value, tenant, ts, horizon)
+        return self._advanced(out, tenant, ts)
+
+    def _add_unless_late(  # noqa: PLR0917
+        self,
+        corr: CorrelationSpec,
+        rule_key: str,
+        ref: str,
+        group: dict[str, Any],
+        value: Any,
+        tenant: str | None,
+        ts: float,
+        horizon: float,
+    ) -> list[CorrelationMatch]:
+        if ts < horizon - corr.span:
+            self.late_dropped += 1
+            return []
+        return self._add(corr, rule_key=rule_key, ref=ref, group=group, value=value, tenant=tenant, ts=ts)
+
+    def _advanced(
+        self, fired: list[CorrelationMatch], tenant: str | None, ts: float
+    ) -> list[CorrelationMatch]:
+        tkey = tenant or ""
         self._watermarks[tkey] = max(self._watermarks.get(tkey, ts), ts)
-        out += self._close(tenant)
-        return self._chain(out, tenant)
+        fired += self._close(tenant)
+        return self._chain(fired, tenant)
+
+    def _values(
+        self, corr: CorrelationSpec, rule_key: str, event: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], Any]:
+        group = {g: self._field(event, corr.aliases.get(g, {}).get(rule_key, g)) for g in corr.group_by}
+        value = None
+        if corr.field:
+            value = self._field(event, corr.aliases.get(corr.field, {}).get(rule_key, corr.field))
+        return group, value
+
+    def families(self) -> dict[str, str]:
+        """Correlation id -> the id naming its chain (the smallest id among the correlations chained
+        with it), for correlations that chain; a chain's windows must live together."""
+        links: dict[str, set[str]] = {key: set() for key in self._corrs}
+        for key, corr in self._corrs.items():
+            for other in corr.chained:
+                if other in links:
+                    links[key].add(other)
+                    links[other].add(key)
+        out: dict[str, str] = {}
+        for start, neighbours in links.items():
+            if start in out or not neighbours:
+                continue
+            seen, stack = {start}, [start]
+            while stack:
+                for nxt in links[stack.pop()] - seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+            out.update(dict.fromkeys(seen, min(seen)))
+        return out
 
     def advance(
         self, tenant: str | None, now: datetime | float | str | None = None
@@ -203,11 +280,11 @@ class CorrelationEngine:
         *,
         rule_key: str,
         ref: str,
-        event: Mapping[str, Any],
+        group: dict[str, Any],
+        value: Any,
         tenant: str | None,
         ts: float,
     ) -> list[CorrelationMatch]:
-        group = {g: self._field(event, corr.aliases.get(g, {}).get(rule_key, g)) for g in corr.group_by}
         key = (
             f"{tenant or ''}|{corr.id}|"
             + orjson.dumps(group, default=str, option=orjson.OPT_SORT_KEYS).decode()
@@ -216,9 +293,6 @@ class CorrelationEngine:
         state = groups.get(key)
         if state is None:
             state = groups[key] = GroupState(key=key, tenant=tenant, correlation=corr.id, group=group)
-        value = None
-        if corr.field:
-            value = self._field(event, corr.aliases.get(corr.field, {}).get(rule_key, corr.field))
         entry = WindowEntry(ts=ts, rule=rule_key, ref=ref, value=value)
         bisect.insort(state.entries, entry, key=lambda e: (e.ts, e.ref))
         self._changed.add((tenant or "", key))
@@ -241,11 +315,13 @@ class CorrelationEngine:
             match = pending.pop(0)
             out.append(match)
             for corr in self._by_rule.get(match.correlation_id, ()):
+                group, value = self._values(corr, match.correlation_id, match.group)
                 pending += self._add(
                     corr,
                     rule_key=match.correlation_id,
                     ref=match.id,
-                    event=match.group,
+                    group=group,
+                    value=value,
                     tenant=tenant,
                     ts=match.window_end,
                 )

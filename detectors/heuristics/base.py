@@ -93,6 +93,14 @@ class Heuristic(ABC, Generic[C]):
     def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
         """Update the state with one event; the findings it completes (usually none)."""
 
+    def partition_key(self, event: Mapping[str, Any]) -> str | None:
+        """What the state this event touches is kept under, for the stateless detector to key the
+        event's contribution by (detectors/contributions.py): every event that can touch the same state
+        must give the same key. None when `feed` would ignore the event (no state change, no finding),
+        so that it is not sent at all. "" (this default) keeps the tenant's state whole, on one partition:
+        right for baselines learned over all of a tenant's hosts."""
+        return ""
+
     @abstractmethod
     def snapshot(self) -> dict[str, Any]:
         """The state as JSON-able data."""

@@ -128,6 +128,11 @@ class Beaconing(Heuristic[BeaconingConfig]):
         self.spec = WindowSpec(config.window, config.lateness, config.max_samples)
         self.state: LruMap[str, _Pair] = LruMap(config.max_keys)
 
+    def partition_key(self, event: Mapping[str, Any]) -> str | None:
+        """The host: its state is per host and destination."""
+        found = connection(event)
+        return None if found is None else found[0]
+
     def feed(  # noqa: PLR0911  (guard clauses: one return per reason to skip the event)
         self, event: Mapping[str, Any], tenant: str, timestamp: datetime
     ) -> list[Finding]:

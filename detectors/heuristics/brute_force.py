@@ -99,6 +99,10 @@ class BruteForce(Heuristic[BruteForceConfig]):
             out.append((f"source:{source}", account))
         return out
 
+    def partition_key(self, event: Mapping[str, Any]) -> str | None:
+        """Tenant-wide: an attempt updates both its account's and its source's state."""
+        return None if logon(event) is None else ""
+
     def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
         attempt = logon(event)
         if attempt is None or self.allow.hosts(attempt.host):

@@ -108,6 +108,13 @@ class DnsTunnelling(Heuristic[DnsTunnellingConfig]):
         self.encoded_spec = WindowSpec(config.window, config.lateness, config.min_encoded * 2)
         self.state: LruMap[str, _Domain] = LruMap(config.max_keys)
 
+    def partition_key(self, event: Mapping[str, Any]) -> str | None:
+        """The host: its state is per host and registered domain."""
+        query = fields.text(event, _QUERY)
+        if not query or "." not in query:
+            return None
+        return fields.host(event) or fields.ip(fields.text(event, ("source.ip", "id.orig_h"))) or "?"
+
     def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
         query = fields.text(event, _QUERY)
         if not query or "." not in query:

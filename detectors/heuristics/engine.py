@@ -89,12 +89,21 @@ class HeuristicEngine:
         """The tenant's heuristic instances (with their state), built on first use."""
         return self._tenant(tenant).heuristics
 
-    def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
-        """Findings of every enabled heuristic of `tenant` on one flat event at its own `timestamp`."""
+    def route(self, event: Mapping[str, Any], tenant: str) -> list[tuple[str, Heuristic[Any]]]:
+        """(name, heuristic) of every enabled heuristic of `tenant` that reads this event's kind."""
+        return self._tenant(tenant).route(fields.event_id(event))
+
+    def feed(
+        self, event: Mapping[str, Any], tenant: str, timestamp: datetime, *, only: str | None = None
+    ) -> list[Finding]:
+        """Findings of every enabled heuristic of `tenant` (or of the one named `only`) on one flat
+        event at its own `timestamp`."""
         if timestamp.tzinfo is None:
             timestamp = timestamp.replace(tzinfo=UTC)
         findings: list[Finding] = []
-        for name, heuristic in self._tenant(tenant).route(fields.event_id(event)):
+        for name, heuristic in self.route(event, tenant):
+            if only is not None and name != only:
+                continue
             try:
                 found = heuristic.feed(event, tenant, timestamp)
             except Exception as exc:  # a broken heuristic is counted and logged, never a silent miss

@@ -96,6 +96,13 @@ class OutboundVolume(Heuristic[OutboundVolumeConfig]):
         self.bytes_fields = tuple(config.bytes_fields)
         self.state: LruMap[str, _Host] = LruMap(config.max_keys)
 
+    def partition_key(self, event: Mapping[str, Any]) -> str | None:
+        """The host: its baseline is its own."""
+        sent = fields.number(event, self.bytes_fields)
+        if not sent or sent < 0:
+            return None
+        return fields.host(event) or fields.ip(fields.text(event, _SOURCE))
+
     def feed(  # noqa: PLR0911  (guard clauses: one return per reason to skip the event)
         self, event: Mapping[str, Any], tenant: str, timestamp: datetime
     ) -> list[Finding]:

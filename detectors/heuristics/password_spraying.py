@@ -62,6 +62,13 @@ class PasswordSpraying(Heuristic[PasswordSprayingConfig]):
         self.spec = WindowSpec(config.window, config.lateness, max(config.threshold * 4, 64))
         self.state: LruMap[str, _Source] = LruMap(config.max_keys)
 
+    def partition_key(self, event: Mapping[str, Any]) -> str | None:
+        """The source: its state holds the accounts it failed against."""
+        attempt = logon(event)
+        if attempt is None or not attempt.failed or not attempt.source or not attempt.account:
+            return None
+        return attempt.source
+
     def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
         attempt = logon(event)
         if attempt is None or not attempt.failed or not attempt.source or not attempt.account:

@@ -115,6 +115,10 @@ class RareLineage(Heuristic[RareLineageConfig]):
         self.total = 0
         self.since = math.inf
 
+    def partition_key(self, event: Mapping[str, Any]) -> str | None:
+        """Tenant-wide: the baseline of pairs is learned over all of the tenant's hosts."""
+        return None if lineage(event) is None else ""
+
     def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
         found = lineage(event)
         if found is None:

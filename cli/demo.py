@@ -57,8 +57,8 @@ def run_until_idle(settings: Settings, stage: Stage, group: str, topic: str) -> 
 def run_pipeline_once(
     settings: Settings, files: dict[str, Path], state_dir: Path, *, replay: bool = False
 ) -> PipelineRun:
-    """Ship the files, then run normalise, detector and responder until each is idle."""
-    from detectors.build import build_detector_stage
+    """Ship the files, then run normalise, detector, correlate and responder until each is idle."""
+    from detectors.build import build_correlate_stage, build_detector_stage
     from ingest.normalise import build_stage as build_normalise_stage
     from responders.worker import build_stage as build_responder_stage
     from responders.worker import ensure_indices
@@ -69,10 +69,14 @@ def run_pipeline_once(
     run = PipelineRun(shipped=ship_files(settings, files, state_dir, replay=replay))
     topics = settings.topics
     run.stages["normalise"] = run_until_idle(
-        settings, build_normalise_stage(settings), "demo-normalise", topics.raw
+        settings, build_normalise_stage(settings), settings.normalise_group, topics.raw
     )
     detector = build_detector_stage(settings)
     run.stages["detector"] = run_until_idle(settings, detector, settings.detector_group, topics.ecs)
+    correlate = build_correlate_stage(settings)
+    run.stages["correlate"] = run_until_idle(
+        settings, correlate, settings.correlate_group, topics.contributions
+    )
     run.stages["responder"] = run_until_idle(settings, responder, settings.responder_group, topics.detections)
     return run
 
@@ -102,7 +106,9 @@ def demo() -> None:
             index_prefix="socpipe-demo",
             smtp_host=mailbox.host,
             smtp_port=mailbox.port,
+            normalise_group="demo-normalise",
             detector_group="demo-detectors",
+            correlate_group="demo-correlators",
             poll_timeout_ms=500,
             responder_group="demo-responders",
         )

@@ -23,6 +23,7 @@ def cli(log_level: str) -> None:
 
 def _register() -> None:
     from cli import (
+        correlate,
         demo,
         detector,
         dev,
@@ -45,6 +46,7 @@ def _register() -> None:
         ingest.ingest,
         normalise.normalise,
         detector.detector,
+        correlate.correlate,
         responder.responder,
         dlq.dlq,
         scan.scan,

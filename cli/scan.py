@@ -18,7 +18,11 @@ from typing import IO, Any
 import click
 import orjson
 
+from schemas.detection import Detection
 from socpipe.paths import rules_dir
+
+# Offline events belong to no client: this is the tenant they carry unless --tenant names one.
+SCAN_TENANT = "scan"
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -62,28 +66,6 @@ def read_events(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any
             yield n, record
 
 
-def _detection(match: Any, path: Path, line: int) -> dict[str, Any]:
-    rule = match.rule
-    return {
-        "id": match.id,
-        "rule": {
-            "id": rule.id,
-            "title": rule.title,
-            "level": rule.level,
-            "author": rule.author,
-            "status": rule.status,
-            "logsource": rule.logsource,
-            "path": rule.path,
-        },
-        "tags": list(rule.tags),
-        "attack": list(rule.attack),
-        "matched": match.matched,
-        "tenant": match.tenant,
-        "event_ref": {"path": str(path), "line": line},
-        "pipeline": match.pipeline,
-    }
-
-
 @click.command("scan")
 @click.option(
     "--rules",
@@ -94,7 +76,13 @@ def _detection(match: Any, path: Path, line: int) -> dict[str, Any]:
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
 @click.option("--strict", is_flag=True, help="Refuse to run when any rule fails to load.")
-@click.option("--tenant", default=None, help="Tenant whose tuning (filters, placeholders) applies.")
+@click.option(
+    "--tenant",
+    default=SCAN_TENANT,
+    show_default=True,
+    help="Tenant the events belong to: its tuning (filters, placeholders, heuristic thresholds) applies, "
+    "and every detection carries it.",
+)
 @click.option(
     "--tenant-config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -115,14 +103,70 @@ def scan(
     rule_paths: tuple[Path, ...],
     fmt: str,
     strict: bool,
-    tenant: str | None,
+    tenant: str,
     tenant_config: Path | None,
     progress: bool | None,
     heuristics: bool,
     paths: tuple[Path, ...],
 ) -> None:
-    """Run the Sigma rules (correlations included) over event files (JSON lines or Windows event JSON,
-    flat or nested)."""
+    """Run the Sigma rules (correlations included) and the heuristics over event files (JSON lines or
+    Windows event JSON, flat or nested).
+
+    With --format jsonl every line is one Detection, the same document the detector and correlate
+    workers publish (Sigma, correlation and heuristic alike), its event_ref naming the file and line.
+    With --strict, a rule that fails to load or a record that cannot be read makes the exit status 1.
+    """
+    from detectors.detector import OfflineDetector
+    from detectors.heuristics.fields import event_time
+    from schemas.detection import EventRef
+
+    engine = _engine(rule_paths, tenant_config, strict)
+    detector = OfflineDetector.build(engine, _heuristics() if heuristics else None)
+    files = [
+        f for p in paths for f in (sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])
+    ]
+    show = sys.stderr.isatty() if progress is None else progress
+    bad: list[str] = []
+    rows: list[Detection] = []
+    n_events = n_detections = 0
+
+    def emit(found: list[Detection]) -> None:
+        nonlocal n_detections
+        n_detections += len(found)
+        if fmt == "jsonl":
+            for det in found:
+                click.echo(det.model_dump_json())
+        else:
+            rows.extend(found)
+
+    with _Progress(show, sum(f.stat().st_size for f in files)) as advance:
+        for f in files:
+            for line, event in read_events(f, bad):
+                n_events += 1
+                ref = EventRef(event_id=f"{f}:{line}", path=str(f), line=line)
+                emit(detector.detect(event, tenant=tenant, time=event_time(event), ref=ref))
+            advance(f.stat().st_size)
+    emit(detector.finish())
+    if fmt == "table":
+        _table(rows)
+    for message in bad[:50]:
+        click.echo(f"bad input: {message}", err=True)
+    click.echo(
+        f"{n_events} events, {n_detections} detections, "
+        f"{len(bad)} bad records, {sum(engine.errors.values())} rule errors"
+        + (
+            f", {detector.untimed} events without a time (Sigma rules only; dated when scanned)"
+            if detector.untimed
+            else ""
+        ),
+        err=True,
+    )
+    if strict and bad:
+        raise SystemExit(1)
+
+
+def _engine(rule_paths: tuple[Path, ...], tenant_config: Path | None, strict: bool) -> Any:
+    """The Sigma engine on the given rules; with strict, any rule that fails stops the scan (exit 2)."""
     from detectors.sigma import Engine, RuleLoadError, TenantConfig, load_rules
 
     try:
@@ -137,65 +181,15 @@ def scan(
     click.echo(ruleset.report.summary(), err=True)
     for problem in ruleset.report.failed:
         click.echo(f"  {problem}", err=True)
-    offline = _heuristics(tenant) if heuristics else None
-    from detectors.correlation_offline import ScanCorrelations
-
-    correlations = ScanCorrelations(ruleset, tenant)
-    files = [
-        f for p in paths for f in (sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])
-    ]
-    show = sys.stderr.isatty() if progress is None else progress
-    bad: list[str] = []
-    rows: list[dict[str, Any]] = []
-    n_events = n_detections = 0
-
-    def emit(found: list[dict[str, Any]]) -> None:
-        nonlocal n_detections
-        for det in found:
-            n_detections += 1
-            if fmt == "jsonl":
-                click.echo(orjson.dumps(det, default=str).decode())
-            else:
-                rows.append(det)
-
-    with _Progress(show, sum(f.stat().st_size for f in files)) as advance:
-        for f in files:
-            for line, event in read_events(f, bad):
-                n_events += 1
-                matches = engine.match(event, tenant, event_ref=f"{f}:{line}")
-                # A rule a correlation references without `generate: true` only feeds the correlation.
-                found = [_detection(m, f, line) for m in matches if m.rule.output]
-                if correlations:
-                    found += correlations.feed(matches, event, f, line)
-                if offline is not None:
-                    found += offline.feed(event, f, line)
-                emit(found)
-            advance(f.stat().st_size)
-    emit(correlations.finish())
-    if fmt == "table":
-        _table(rows)
-    for message in bad[:50]:
-        click.echo(f"bad input: {message}", err=True)
-    click.echo(
-        f"{n_events} events, {n_detections} detections, "
-        f"{len(bad)} bad records, {sum(engine.errors.values())} rule errors"
-        + (f", {offline.untimed} events without a time (not seen by the heuristics)" if offline else "")
-        + (
-            f", {correlations.untimed} matched events without a time (not seen by the correlations)"
-            if correlations.untimed
-            else ""
-        ),
-        err=True,
-    )
+    return engine
 
 
-def _heuristics(tenant: str | None) -> Any:
-    """The heuristics engine on rules/heuristics.yaml; a bad file stops the scan with every problem."""
-    from detectors.heuristics import HeuristicConfigError
-    from detectors.heuristics.offline import ScanHeuristics
+def _heuristics() -> Any:
+    """rules/heuristics.yaml; a bad file stops the scan with every problem."""
+    from detectors.heuristics import HeuristicConfigError, load_config
 
     try:
-        return ScanHeuristics(tenant)
+        return load_config()
     except HeuristicConfigError as exc:
         click.echo(str(exc), err=True)
         raise SystemExit(2) from exc
@@ -226,19 +220,20 @@ class _Progress:
             self.bar.__exit__(*exc)
 
 
-def _table(rows: list[dict[str, Any]]) -> None:
+def _table(rows: list[Detection]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("level", "rule", "author", "event", "matched")
+    table = Table("level", "kind", "rule", "author", "event", "matched")
     for r in rows:
-        matched = ", ".join(f"{k}={str(v)[:60]}" for k, v in r["matched"].items())
-        ref = r["event_ref"]
+        matched = ", ".join(f"{k}={str(v)[:60]}" for k, v in r.matched.items())
+        ref = r.event_ref
         table.add_row(
-            r["rule"]["level"] or "",
-            r["rule"]["title"],
-            r["rule"]["author"] or "",
-            f"{Path(ref['path']).name}:{ref['line']}",
+            r.rule.level.value,
+            r.kind.value,
+            r.rule.title,
+            r.rule.author or "",
+            f"{Path(ref.path or '').name}:{ref.line}",
             matched,
         )
     Console().print(table)

@@ -1,4 +1,4 @@
-"""Build the detector's engine and stage from the settings: the rules shipped in `rules/sigma`
+"""Build the detector's engine and stages from the settings: the rules shipped in `rules/sigma`
 plus the operator's extra folders, tenant tuning from `rules/sigma-tenants.yaml` when present,
 Sigma correlation rules and the anomaly heuristics of `rules/heuristics.yaml`."""
 
@@ -6,17 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from detectors.correlation_component import CorrelationComponent
-from detectors.heuristics.component import HeuristicsComponent
-from detectors.heuristics.config import HeuristicsConfig
+from detectors.correlate import CorrelateStage
+from detectors.detector import ComponentFactory, Detector
 from detectors.heuristics.config import load_config as load_heuristics_config
 from detectors.reload import RuleReloader
 from detectors.sigma.correlation import CorrelationEngine
 from detectors.sigma.engine import Engine
 from detectors.sigma.filters import TenantConfig
-from detectors.sigma.loader import RuleSet, load_rules
+from detectors.sigma.loader import load_rules
 from detectors.sigma.report import RuleLoadError
-from detectors.state import StatefulComponent, StateStore
+from detectors.state import StateStore
 from detectors.worker import DetectorStage
 from socpipe.paths import rules_dir
 from socpipe.settings import Settings
@@ -45,42 +44,9 @@ def build_engine(settings: Settings, *, strict: bool | None = None) -> Engine:
     return engine
 
 
-class DetectorComponents:
-    """Makes the stateful components of one input partition, under the current rule set."""
-
-    def __init__(self, ruleset: RuleSet, heuristics: HeuristicsConfig) -> None:
-        self.ruleset = ruleset
-        self.heuristics = heuristics
-
-    def __call__(self) -> dict[str, StatefulComponent]:
-        return {
-            "correlation": CorrelationComponent(self.ruleset),
-            "heuristics": HeuristicsComponent(self.heuristics),
-        }
-
-    def follow_rules(self, ruleset: RuleSet) -> None:
-        """Partitions loaded after a rule reload get the new rules."""
-        self.ruleset = ruleset
-
-
-def build_detector_stage(
-    settings: Settings,
-    *,
-    stateful: bool = True,
-    reload_on_sighup: bool = False,
-) -> DetectorStage:
-    """The stage with its state store and rule reloader; every configuration problem surfaces here,
-    before any event.
-
-    The rules are rebuilt on SIGHUP (with `reload_on_sighup`, which only a process's entry point should
-    ask for) and, with `settings.rules_reload_poll_s`, when a rule file changed; see detectors/reload.py.
-    """
-    engine = build_engine(settings)
-    store = None
-    if stateful:
-        components = DetectorComponents(engine.ruleset, load_heuristics_config())
-        components()  # build once now: a bad heuristic setting fails at start
-        store = StateStore(settings, settings.detector_group, components)
+def _reloader(settings: Settings, store: StateStore | None, reload_on_sighup: bool) -> RuleReloader:
+    """The rules are rebuilt on SIGHUP (with `reload_on_sighup`, which only a process's entry point
+    should ask for) and, with `settings.rules_reload_poll_s`, when a rule file changed."""
     reloader = RuleReloader(
         lambda: build_engine(settings, strict=True),
         lambda: [*rule_paths(settings), tuning_path()],
@@ -89,4 +55,19 @@ def build_detector_stage(
     )
     if reload_on_sighup:
         reloader.install_sighup()
-    return DetectorStage(engine, settings.topics, store, reloader)
+    return reloader
+
+
+def build_detector_stage(settings: Settings, *, reload_on_sighup: bool = False) -> DetectorStage:
+    """The stateless stage; every configuration problem (rules, heuristics) surfaces here, before an event."""
+    detector = Detector(build_engine(settings), load_heuristics_config())
+    return DetectorStage(detector, settings.topics, _reloader(settings, None, reload_on_sighup))
+
+
+def build_correlate_stage(settings: Settings, *, reload_on_sighup: bool = False) -> CorrelateStage:
+    """The stateful stage with its state store; its components are built once now, so a bad heuristic
+    setting fails at start."""
+    factory = ComponentFactory(build_engine(settings).ruleset, load_heuristics_config())
+    factory()
+    store = StateStore(settings, settings.correlate_group, factory)
+    return CorrelateStage(store, settings.topics, _reloader(settings, store, reload_on_sighup))

@@ -1,11 +1,12 @@
-"""Sigma correlation rules as a StatefulComponent of the detector stage (see detectors/state.py).
+"""Sigma correlation rules as a StatefulComponent of the stateful stage (see detectors/state.py).
 
-Fed with the Sigma matches of each event at the event's own time; a correlation that fires becomes
-a Detection of kind `correlation` whose id is the correlation match's (deterministic) id, unless it
-only feeds a correlation chained on it (`generate: false`, Sigma's default). State is
-saved per tenant; a tenant with no open window has nothing worth a record (its watermark alone
-only decides whether a late match is dropped, and losing it treats one as after a cold start).
-`follow_rules` moves the open windows onto a reloaded rule set (detectors/reload.py).
+Fed with correlation contributions (detectors/contributions.py): each carries a base-rule match's
+group-by values and aggregated value, at the event's own time. A correlation that fires becomes a
+Detection of kind `correlation` whose id is the correlation match's (deterministic) id, unless it only
+feeds a correlation chained on it (`generate: false`, Sigma's default). State is saved per tenant;
+a tenant with no open window has nothing worth a record (its watermark alone only decides whether a
+late match is dropped, and losing it treats one as after a cold start). `follow_rules` moves the open
+windows onto a reloaded rule set (detectors/reload.py).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from detectors.detection import entity_of
 from detectors.sigma.correlation import CorrelationEngine
 from detectors.sigma.correlation_state import CorrelationMatch
 from detectors.sigma.loader import RuleSet
 from schemas.common import Severity
-from schemas.detection import Detection, DetectionKind, EventRef, RuleRef
-from schemas.event import EcsEvent
+from schemas.contribution import Contribution
+from schemas.detection import Detection, DetectionKind, RuleRef
+
+END_OF_INPUT = 10 * 365 * 86400.0  # seconds past the last event: every window has closed by then
 
 
 class CorrelationComponent:
@@ -28,13 +30,18 @@ class CorrelationComponent:
         self.lateness = allowed_lateness_s
         self.engine = CorrelationEngine(ruleset, allowed_lateness=allowed_lateness_s)
 
-    def detect(
-        self, event: EcsEvent, flat: Mapping[str, Any], matches: list[Any], ref: EventRef
-    ) -> list[Detection]:
-        fired: list[CorrelationMatch] = []
-        for match in matches:
-            fired += self.engine.feed(match, flat, event.tenant, event.timestamp)
-        return [_detection(c, event, flat, ref) for c in fired if c.output]
+    def apply(self, contribution: Contribution) -> list[Detection]:
+        c = contribution
+        fired = self.engine.feed_values(
+            c.name, c.rule or "", c.event_ref.event_id, c.group or {}, c.value, c.tenant, c.time
+        )
+        return [_detection(m, c) for m in fired if m.output]
+
+    def finish(self, last: Contribution) -> list[Detection]:
+        """Close every open window of the tenant at the end of a finite input (`socpipe scan`), so that
+        "fewer than" conditions are decided on what was read; `last` is the input's latest contribution."""
+        fired = self.engine.advance(last.tenant, now=last.time.timestamp() + END_OF_INPUT)
+        return [_detection(m, last) for m in fired if m.output]
 
     def snapshot_tenant(self, tenant: str) -> dict[str, Any] | None:
         state = self.engine.snapshot_tenant(tenant)
@@ -56,12 +63,12 @@ class CorrelationComponent:
         self.engine = engine
 
 
-def _detection(match: CorrelationMatch, event: EcsEvent, flat: Mapping[str, Any], ref: EventRef) -> Detection:
+def _detection(match: CorrelationMatch, c: Contribution) -> Detection:
     start = datetime.fromtimestamp(match.window_start, UTC).isoformat()
     end = datetime.fromtimestamp(match.window_end, UTC).isoformat()
     return Detection(
         id=match.id,
-        tenant=event.tenant,
+        tenant=c.tenant,
         kind=DetectionKind.correlation,
         rule=RuleRef(
             id=match.correlation_id,
@@ -71,10 +78,10 @@ def _detection(match: CorrelationMatch, event: EcsEvent, flat: Mapping[str, Any]
             tags=list(match.tags),
             logsource={"correlation": match.type},
         ),
-        event_time=event.timestamp,
+        event_time=c.time,
         matched={"group": match.group, "value": match.value, "rules": match.rules},
-        entity=entity_of(dict(flat)),
-        event_ref=ref,
+        entity=c.entity,
+        event_ref=c.event_ref,
         explanation=(
             f"{match.type} correlation: value {match.value:g} for group {match.group} "
             f"between {start} and {end} over {len(match.event_refs)} events of rules {', '.join(match.rules)}"

@@ -1,19 +1,20 @@
-"""Turn an engine match on an ECS event into the Detection message responders consume."""
+"""Turn a Sigma match into the Detection message responders consume; the entity an incident groups by."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from schemas.common import Severity
 from schemas.detection import Detection, DetectionKind, Entity, EventRef, RuleRef
-from schemas.event import EcsEvent
 
 _USER_FIELDS = ("user.name", "User", "TargetUserName", "SubjectUserName", "AccountName")
 _HOST_FIELDS = ("host.name", "Computer", "Hostname")
 _SOURCE_FIELDS = ("source.ip", "IpAddress", "SourceIp", "src_ip")
 
 
-def entity_of(flat: dict[str, Any]) -> Entity:
+def entity_of(flat: Mapping[str, Any]) -> Entity:
     """The host, user and source address an incident is grouped by, from ECS or original names."""
 
     def first(names: tuple[str, ...]) -> str | None:
@@ -38,22 +39,16 @@ def rule_ref(info: Any) -> RuleRef:
 
 
 def detection_from_match(
-    match: Any,
-    event: EcsEvent,
-    flat: dict[str, Any],
-    event_ref: EventRef,
-    *,
-    kind: DetectionKind = DetectionKind.sigma,
-    explanation: str | None = None,
+    match: Any, *, tenant: str, event_time: datetime, entity: Entity, event_ref: EventRef
 ) -> Detection:
+    """The Detection of a Sigma match; its id is the match's (deterministic: rule + event)."""
     return Detection(
         id=str(match.id),
-        tenant=event.tenant,
-        kind=kind,
+        tenant=tenant,
+        kind=DetectionKind.sigma,
         rule=rule_ref(match.rule),
-        event_time=event.timestamp,
+        event_time=event_time,
         matched=dict(match.matched),
-        entity=entity_of(flat),
+        entity=entity,
         event_ref=event_ref,
-        explanation=explanation,
     )

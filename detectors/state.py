@@ -1,17 +1,17 @@
-"""Detector state that survives a restart and follows partitions between workers, one tenant a record.
+"""Stateful-stage state that survives a restart and follows partitions between workers, one tenant a record.
 
-Stateful detection (Sigma correlation windows, heuristic baselines) is kept per input partition and,
-inside it, per tenant: events are keyed by tenant, so one partition holds every event a tenant's
-state needs. After each batch the stage emits one record per tenant the batch touched to a compacted
-topic (key = group|topic|partition|tenant, value = a TenantRecord), as an ordinary output: the worker
-loop flushes it before it commits the input offsets, so the stored state always covers at least the
-committed input. Per tenant rather than per partition because a batch touches a few of a partition's
-tenants: a whole-partition snapshot re-serialised every tenant with every batch, and several tenants
-at their caps could pass Kafka's message limit together (each record is still checked on its own).
+The stateful stage (`socpipe correlate run`) consumes contributions keyed by (tenant, component, key)
+(detectors/contributions.py), so one partition of the repartition topic holds everything that the
+state of those keys needs. State is kept per input partition and, inside it, per tenant. After each
+batch the stage emits one record per tenant the batch touched to a compacted topic (key =
+group|topic|partition|tenant, value = a TenantRecord), as an ordinary output: the worker loop flushes
+it before it commits the input offsets, so the stored state always covers at least the committed
+input. Per tenant rather than per partition because a batch touches a few of a partition's tenants.
 
-A record's `next_offset` is the tenant's last fed offset + 1: the tenant's events below it that come
-again after a crash are still matched by the stateless rules (idempotent ids) but are not fed to the
-stateful components twice.
+A record's `next_offset` is the tenant's last fed offset + 1: the tenant's contributions below it that
+come again after a crash of this stage are not fed twice. `origins` holds, per events.ecs partition,
+the position (offset, index) of the last contribution fed: a detector that crashed before committing
+publishes its events' contributions again, and those at or below the position are skipped.
 
 A tenant whose components hold nothing (all windows closed, or dropped by a component's own cap) is
 tombstoned once every offset below its `next_offset` is committed, so that no replay can need that
@@ -26,16 +26,16 @@ once and restores every tenant whose key carries the partition's prefix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import orjson
 from kafka import TopicPartition
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.detection import Detection, EventRef
-from schemas.event import EcsEvent
+from detectors.detector import StatefulComponent
+from schemas.contribution import Origin
 from socpipe.bus import MAX_MESSAGE_BYTES, KafkaBus, Outbound
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
@@ -47,26 +47,6 @@ MAX_SNAPSHOT_BYTES = MAX_MESSAGE_BYTES
 RECORD_VERSION = 1
 
 
-class StatefulComponent(Protocol):
-    """Correlation or heuristics, behind one face: detect on an event, save and load one tenant."""
-
-    def detect(
-        self, event: EcsEvent, flat: Mapping[str, Any], matches: list[Any], ref: EventRef
-    ) -> list[Detection]: ...
-
-    def snapshot_tenant(self, tenant: str) -> dict[str, Any] | None:
-        """The tenant's state as JSON-able data; None when the component holds nothing worth keeping."""
-        ...
-
-    def restore_tenant(self, tenant: str, state: Mapping[str, Any]) -> None:
-        """Replace the tenant's state with what `snapshot_tenant` gave."""
-        ...
-
-    def dropped_tenants(self) -> list[str]:
-        """Tenants whose state the component dropped by itself (a cap) since the last call."""
-        ...
-
-
 class TenantRecord(BaseModel):
     """The value of one state record: how far the tenant's state reaches, and each component's part."""
 
@@ -74,6 +54,7 @@ class TenantRecord(BaseModel):
 
     version: Literal[1] = 1  # RECORD_VERSION
     next_offset: int = Field(ge=0)
+    origins: dict[str, tuple[int, int]] = Field(default_factory=dict)  # events.ecs partition -> position
     components: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
@@ -96,14 +77,23 @@ class PartitionState:
 
     components: dict[str, StatefulComponent]
     offsets: dict[str, int] = field(default_factory=dict)  # tenant -> next input offset its state covers
+    origins: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)  # tenant -> source -> pos
     touched: set[str] = field(default_factory=set)  # tenants to write with this batch
     empty: set[str] = field(default_factory=set)  # stored as an empty record, to tombstone when safe
 
-    def covers(self, tenant: str, offset: int) -> bool:
-        return offset < self.offsets.get(tenant, 0)
+    def covers(self, tenant: str, offset: int, origin: Origin | None = None) -> bool:
+        """Whether the tenant's state already holds this input (its offset here, or its origin)."""
+        if offset < self.offsets.get(tenant, 0):
+            return True
+        if origin is None:
+            return False
+        fed = self.origins.get(tenant, {}).get(origin.source())
+        return fed is not None and origin.position() <= fed
 
-    def fed(self, tenant: str, offset: int) -> None:
+    def fed(self, tenant: str, offset: int, origin: Origin | None = None) -> None:
         self.offsets[tenant] = offset + 1
+        if origin is not None:
+            self.origins.setdefault(tenant, {})[origin.source()] = origin.position()
         self.touched.add(tenant)
 
     def encode(self, tenant: str) -> tuple[bytes, bool]:
@@ -113,7 +103,10 @@ class PartitionState:
             part = component.snapshot_tenant(tenant)
             if part is not None:
                 parts[name] = part
-        body = {"version": RECORD_VERSION, "next_offset": self.offsets.get(tenant, 0), "components": parts}
+        body: dict[str, Any] = {"version": RECORD_VERSION, "next_offset": self.offsets.get(tenant, 0)}
+        if origins := self.origins.get(tenant):
+            body["origins"] = origins
+        body["components"] = parts
         data = orjson.dumps(body)
         if len(data) > MAX_SNAPSHOT_BYTES:
             sizes = ", ".join(f"{name} {len(orjson.dumps(part)):,}" for name, part in parts.items())
@@ -133,6 +126,7 @@ class PartitionState:
                 continue
             component.restore_tenant(tenant, part)
         self.offsets[tenant] = record.next_offset
+        self.origins[tenant] = dict(record.origins)
         if not record.components:
             self.empty.add(tenant)
 
@@ -151,6 +145,7 @@ class PartitionState:
             elif self.offsets.get(tenant, 0) <= committed:
                 out.append((tenant, None))
                 self.offsets.pop(tenant, None)
+                self.origins.pop(tenant, None)
                 self.empty.discard(tenant)
                 continue
             elif tenant in self.empty and tenant not in self.touched:

@@ -1,22 +1,24 @@
-"""The detector stage: ECS events in, detections out, for socpipe's one worker loop.
+"""The detector stage: ECS events in; Sigma detections and contributions out. Stateless.
 
-Sigma rules are stateless per event. Stateful components (correlation, heuristics) keep their state
-per input partition and tenant in a StateStore, which writes the tenants each batch touched to a
-compacted topic, so a restarted or rebalanced worker carries on where the last one stopped. Scaling
-out is starting more workers in the consumer group. A reloaded rule set (detectors/reload.py) is
-taken at the start of a batch, never inside one.
+Each event goes through the one `Detector` (detectors/detector.py): its Sigma detections go to the
+detections topic, and its contributions to the stateful components go to the repartition topic, keyed
+by (tenant, component, key), for the stateful stage (detectors/correlate.py). The stage keeps no state
+of its own, so any worker can take any partition of events.ecs, and one tenant's events (keyed by
+tenant and host, see ingest/normalise.py) spread over every worker of the group. A reloaded rule set
+(detectors/reload.py) is taken at the start of a batch, never inside one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 from pydantic import ValidationError
 
-from detectors.detection import detection_from_match
-from detectors.state import PartitionState, StateStore
+from detectors.detector import Detector
+from detectors.sigma.engine import Engine
+from schemas.contribution import Contribution, Origin
 from schemas.detection import Detection, EventRef
 from schemas.envelope import Envelope
 from schemas.event import EcsEvent
@@ -28,16 +30,12 @@ from socpipe.worker import StageOutput, dead_letter
 log = get_logger(__name__)
 
 EventEnvelope = Envelope[EcsEvent]
-_RECORD_CONTEXT = ("topic", "partition", "offset", "tenant")
 DetectionEnvelope = Envelope[Detection]
-
-
-class MatchEngine(Protocol):
-    def match(self, event: Any, tenant: str | None = None, *, event_ref: str | None = None) -> list[Any]: ...
+_RECORD_CONTEXT = ("topic", "partition", "offset", "tenant")
 
 
 class RuleSource(Protocol):
-    def take(self) -> MatchEngine | None:
+    def take(self) -> Engine | None:
         """A new, validated engine when a reload was asked for and succeeded; else None."""
         ...
 
@@ -45,21 +43,14 @@ class RuleSource(Protocol):
 class DetectorStage:
     name = "detector"
 
-    def __init__(
-        self,
-        engine: MatchEngine,
-        topics: Topics,
-        state: StateStore | None = None,
-        rules: RuleSource | None = None,
-    ) -> None:
-        self.engine = engine
+    def __init__(self, detector: Detector, topics: Topics, rules: RuleSource | None = None) -> None:
+        self.detector = detector
         self.topics = topics
-        self.state = state
         self.rules = rules
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
         if self.rules is not None and (fresh := self.rules.take()) is not None:
-            self.engine = fresh
+            self.detector.use(fresh)
         out = StageOutput()
         try:
             for record in batch:
@@ -67,45 +58,42 @@ class DetectorStage:
                 structlog.contextvars.bind_contextvars(
                     topic=record.topic, partition=record.partition, offset=record.offset, tenant=None
                 )
-                partition = None
-                if self.state is not None:  # every record, dead letters too: a skipped offset is a gap
-                    partition = self.state.state_for(record.topic, record.partition, record.offset)
                 try:
                     envelope = EventEnvelope.model_validate_json(record.value)
                 except ValidationError as exc:
                     out.dead_letters.append(dead_letter(record, self.name, exc))
                     continue
                 structlog.contextvars.bind_contextvars(tenant=envelope.tenant)
-                out.messages.extend(self._outbound(d) for d in self.detect(envelope, record, partition))
+                detections, contributions = self.detect(envelope, record)
+                out.messages.extend(detection_message(d, self.topics) for d in detections)
+                out.messages.extend(contribution_message(c, self.topics) for c in contributions)
         finally:
             structlog.contextvars.unbind_contextvars(*_RECORD_CONTEXT)
-        if self.state is not None:
-            out.messages.extend(self.state.snapshots())
         return out
 
     def detect(
-        self, envelope: Envelope[EcsEvent], record: Inbound, partition: PartitionState | None = None
-    ) -> list[Detection]:
-        """Sigma detections of one event, plus the stateful components' unless its tenant's state already
-        covers the record (a replay after a crash: fed once, never twice)."""
+        self, envelope: Envelope[EcsEvent], record: Inbound
+    ) -> tuple[list[Detection], list[Contribution]]:
         event = envelope.payload
-        flat = event.flat()
         ref = EventRef(
             event_id=envelope.id, topic=record.topic, partition=record.partition, offset=record.offset
         )
-        matches = self.engine.match(flat, tenant=event.tenant, event_ref=envelope.id)
-        detections = [detection_from_match(m, event, flat, ref) for m in matches if m.rule.output]
-        if partition is not None and not partition.covers(event.tenant, record.offset):
-            for component in partition.components.values():
-                detections += component.detect(event, flat, matches, ref)
-            partition.fed(event.tenant, record.offset)
+        origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
+        detections, contributions = self.detector.detect(
+            event.flat(), tenant=event.tenant, time=event.timestamp, ref=ref, origin=origin
+        )
         for detection in detections:
             log.info("detection", rule=detection.rule.id, kind=detection.kind, detection=detection.id)
-        return detections
+        return detections, contributions
 
-    def _outbound(self, detection: Detection) -> Outbound:
-        message = DetectionEnvelope(
-            kind="detection", tenant=detection.tenant, id=detection.id, payload=detection
-        )
-        value = message.model_dump_json().encode()
-        return Outbound(self.topics.detections, value, key=detection.tenant.encode())
+
+def detection_message(detection: Detection, topics: Topics) -> Outbound:
+    """A detection for the responders, keyed by tenant: one tenant's incidents are grouped in order."""
+    message = DetectionEnvelope(kind="detection", tenant=detection.tenant, id=detection.id, payload=detection)
+    return Outbound(topics.detections, message.model_dump_json().encode(), key=detection.tenant.encode())
+
+
+def contribution_message(contribution: Contribution, topics: Topics) -> Outbound:
+    return Outbound(
+        topics.contributions, contribution.model_dump_json().encode(), key=contribution.partition_key()
+    )

@@ -14,7 +14,8 @@ class Topics(BaseModel):
     ecs: str = "events.ecs"
     dlq: str = "events.dlq"
     detections: str = "detections"
-    detector_state: str = "detectors.state"
+    contributions: str = "detectors.contributions"  # the repartition topic: detector -> correlate
+    detector_state: str = "detectors.state"  # the correlate stage's changelog (compacted)
     ingest_checkpoints: str = "ingest.checkpoints"
 
     @classmethod

@@ -187,5 +187,6 @@ class KafkaBus:
     def ensure_pipeline_topics(self) -> None:
         t = self.topics
         self.ensure_topics(
-            [t.raw, t.ecs, t.dlq, t.detections, t.detector_state], compacted=[t.detector_state]
+            [t.raw, t.ecs, t.dlq, t.detections, t.contributions, t.detector_state],
+            compacted=[t.detector_state],
         )

@@ -39,7 +39,11 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     topic_prefix: str = ""
-    topic_partitions: int = Field(default=3, ge=1)
+    topic_partitions: int = Field(
+        default=6,
+        ge=1,
+        description="Partitions of the topics socpipe creates: the most workers a stage can use.",
+    )
     topic_replication_factor: int = Field(default=1, ge=1)
 
     elasticsearch_url: str = Field(
@@ -60,7 +64,9 @@ class Settings(BaseSettings):
         gt=0,
         description="Reload the detector's rules when a rule file changed, checked this often.",
     )
+    normalise_group: str = "socpipe-normalise"
     detector_group: str = "socpipe-detectors"
+    correlate_group: str = "socpipe-correlators"
     responder_group: str = "socpipe-responders"
     batch_size: int = Field(default=500, ge=1, le=100_000)
     poll_timeout_ms: int = Field(default=1000, ge=10, le=60_000)

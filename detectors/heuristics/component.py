@@ -1,8 +1,9 @@
-"""The heuristics as a StatefulComponent of the detector stage (see detectors/state.py).
+"""The heuristics as a StatefulComponent of the stateful stage (see detectors/state.py).
 
-One component per input partition: `detect` feeds the event to the engine at the event's own time
-and turns its findings into Detections; the per-tenant snapshot and restore are the engine's, and
-tenants its `max_tenants` cap dropped are reported so that their stored state is dropped too.
+Fed with heuristic contributions (detectors/contributions.py): each names the heuristic it is for
+and carries the event's fields; the engine feeds that heuristic alone at the event's own time and
+its findings become Detections. The per-tenant snapshot and restore are the engine's; tenants its
+`max_tenants` cap dropped are reported so that their stored state is dropped too.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from typing import Any
 from detectors.heuristics.config import HeuristicsConfig
 from detectors.heuristics.engine import HeuristicEngine
 from detectors.heuristics.finding import findings_to_detections
-from schemas.detection import Detection, EventRef
-from schemas.event import EcsEvent
+from schemas.contribution import Contribution
+from schemas.detection import Detection
 
 
 class HeuristicsComponent:
     def __init__(self, config: HeuristicsConfig) -> None:
         self.engine = HeuristicEngine(config)
 
-    def detect(
-        self, event: EcsEvent, flat: Mapping[str, Any], matches: list[Any], ref: EventRef
-    ) -> list[Detection]:
-        return findings_to_detections(self.engine.feed(flat, event.tenant, event.timestamp), ref)
+    def apply(self, contribution: Contribution) -> list[Detection]:
+        c = contribution
+        findings = self.engine.feed(c.event or {}, c.tenant, c.time, only=c.name)
+        return findings_to_detections(findings, c.event_ref)
+
+    def finish(self, last: Contribution) -> list[Detection]:
+        return []  # heuristics fire as events arrive; nothing waits for the end of the input
 
     def snapshot_tenant(self, tenant: str) -> dict[str, Any] | None:
         return self.engine.snapshot_tenant(tenant)

@@ -1,4 +1,5 @@
-"""Detector state through real Kafka: correlation windows survive worker restarts, one record per tenant."""
+"""Stateful detection through real Kafka: the detector publishes contributions, the correlate stage keeps
+the windows; they survive worker restarts, one state record per tenant."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from detectors.build import build_detector_stage, build_engine
+from detectors.build import build_correlate_stage, build_detector_stage, build_engine
+from detectors.correlate import CorrelateStage
 from detectors.correlation_component import CorrelationComponent
-from detectors.state import StatefulComponent, StateStore
-from detectors.worker import DetectionEnvelope, DetectorStage
+from detectors.detector import StatefulComponent
+from detectors.state import StateStore
+from detectors.worker import DetectionEnvelope
 from schemas import EcsEvent, Envelope
 from socpipe.bus import KafkaBus, Outbound
 from socpipe.settings import Settings
-from socpipe.worker import run_worker
+from socpipe.worker import Stage, run_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -71,14 +74,13 @@ def _produce(bus: KafkaBus, minutes: list[int], tenant: str = "acme") -> None:
     publisher.close()
 
 
-def _run_detector(settings: Settings, stage: DetectorStage | None = None) -> None:
-    """A fresh worker process, as after a restart: new stage, new engine, state only from Kafka."""
+def _run(settings: Settings, stage: Stage, group: str, topic: str) -> None:
     bus = KafkaBus(settings)
-    consumer = bus.consumer(settings.detector_group, [settings.topics.ecs])
+    consumer = bus.consumer(group, [topic])
     publisher = bus.publisher()
     try:
         run_worker(
-            stage or build_detector_stage(settings),
+            stage,
             consumer,
             publisher,
             settings.topics.dlq,
@@ -89,6 +91,14 @@ def _run_detector(settings: Settings, stage: DetectorStage | None = None) -> Non
     finally:
         consumer.close()
         publisher.close()
+
+
+def _run_detector(settings: Settings, correlate: CorrelateStage | None = None) -> None:
+    """Fresh worker processes, as after a restart: the stateless detector, then the correlate stage with
+    a new engine and its state only from Kafka."""
+    _run(settings, build_detector_stage(settings), settings.detector_group, settings.topics.ecs)
+    stage = correlate or build_correlate_stage(settings)
+    _run(settings, stage, settings.correlate_group, settings.topics.contributions)
 
 
 def _detections(bus: KafkaBus) -> list[DetectionEnvelope]:
@@ -125,7 +135,11 @@ def _state_records(settings: Settings) -> list[tuple[int, bytes, bytes | None]]:
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers.split(","), group_id=None)
     try:
         topic = settings.topics.detector_state
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        for _ in range(50):  # a new consumer may not have the topic's metadata yet
+            if partitions := consumer.partitions_for_topic(topic):
+                break
+            consumer.poll(timeout_ms=100)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
@@ -147,23 +161,24 @@ def test_two_tenants_on_one_partition_resume_from_their_own_records(
     settings = settings.model_copy(update={"rules_dirs": [tmp_path], "topic_partitions": 1})
     bus = KafkaBus(settings)
     bus.ensure_pipeline_topics()
-    prefix = f"{settings.detector_group}|{settings.topics.ecs}|0|".encode()
+    prefix = f"{settings.correlate_group}|{settings.topics.contributions}|0|".encode()
     _produce(bus, [0, 1], "acme")
     _produce(bus, [0, 1], "globex")
     _run_detector(settings)
     first = _state_records(settings)
     assert {key for _, key, _ in first} == {prefix + b"acme", prefix + b"globex"}
     last = {key: orjson.loads(value) for _, key, value in first if value is not None}
-    assert last[prefix + b"acme"]["next_offset"] == 2  # acme's events are offsets 0 and 1
-    assert last[prefix + b"globex"]["next_offset"] == 4
+    # Each event gives two contributions (the correlation's and rare_lineage's): acme's are offsets 0-3.
+    assert last[prefix + b"acme"]["next_offset"] == 4
+    assert last[prefix + b"globex"]["next_offset"] == 8
     assert last[prefix + b"acme"]["components"]["correlation"]["groups"][0]["group"] == {"Computer": "WS-1"}
 
-    _produce(bus, [2], "acme")  # offset 4: only acme is touched
+    _produce(bus, [2], "acme")  # contributions 8 and 9: only acme is touched
     _run_detector(settings)
     second = _state_records(settings)[len(first) :]
     assert [key for _, key, _ in second] == [prefix + b"acme"]
     ((_, _, value),) = second
-    assert value is not None and orjson.loads(value)["next_offset"] == 5
+    assert value is not None and orjson.loads(value)["next_offset"] == 10
 
     _produce(bus, [2], "globex")
     _run_detector(settings)
@@ -171,14 +186,14 @@ def test_two_tenants_on_one_partition_resume_from_their_own_records(
     assert sorted((c.tenant, c.matched["value"]) for c in correlations) == [("acme", 3), ("globex", 3)]
 
 
-def _correlation_only_stage(settings: Settings) -> DetectorStage:
+def _correlation_only_stage(settings: Settings) -> CorrelateStage:
     """A stage whose only stateful component is the correlation: a tenant's state empties when it fires."""
     engine = build_engine(settings)
 
     def components() -> dict[str, StatefulComponent]:
         return {"correlation": CorrelationComponent(engine.ruleset)}
 
-    return DetectorStage(engine, settings.topics, StateStore(settings, settings.detector_group, components))
+    return CorrelateStage(StateStore(settings, settings.correlate_group, components), settings.topics)
 
 
 def test_an_emptied_tenant_is_tombstoned_once_committed(settings: Settings, tmp_path: Path) -> None:
@@ -188,12 +203,15 @@ def test_an_emptied_tenant_is_tombstoned_once_committed(settings: Settings, tmp_
     settings = settings.model_copy(update={"rules_dirs": [tmp_path], "topic_partitions": 1})
     bus = KafkaBus(settings)
     bus.ensure_pipeline_topics()
-    acme = f"{settings.detector_group}|{settings.topics.ecs}|0|acme".encode()
+    acme = f"{settings.correlate_group}|{settings.topics.contributions}|0|acme".encode()
     _produce(bus, [0, 1, 2], "acme")
     _run_detector(settings, _correlation_only_stage(settings))
     *_, (_, key, value) = _state_records(settings)
     assert key == acme and value is not None
-    assert orjson.loads(value) == {"version": 1, "next_offset": 3, "components": {}}
+    # Contributions 0-5 (two per event; the heuristics' are fed to no component here); the last fed is
+    # event 2's second.
+    origins = {f"{settings.topics.ecs}/0": [2, 1]}
+    assert orjson.loads(value) == {"version": 1, "next_offset": 6, "origins": origins, "components": {}}
 
     _produce(bus, [0], "globex")
     _run_detector(settings, _correlation_only_stage(settings))

@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli.main import cli
+from schemas.detection import Detection
 
 RULE = """title: whoami
 id: 5f1e0c7e-0000-4000-8000-000000000001
@@ -50,7 +51,9 @@ def test_scan_jsonl_reports_each_detection_with_rule_id_and_position(tmp_path: P
     lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     assert [d["rule"]["id"] for d in lines] == ["5f1e0c7e-0000-4000-8000-000000000001"] * 2
     assert [d["event_ref"]["line"] for d in lines] == [1, 3]  # flat and nested both detected
-    assert lines[0]["rule"]["author"] == "tester" and "attack.t1033" in lines[0]["tags"]
+    assert lines[0]["rule"]["author"] == "tester" and "attack.t1033" in lines[0]["rule"]["tags"]
+    for line in lines:  # one row shape for every kind: the Detection the workers publish
+        assert Detection.model_validate(line).kind == "sigma" and line["tenant"] == "scan"
     assert "not JSON" in result.stderr  # the bad line is reported with its position
 
 
@@ -106,10 +109,12 @@ def test_scan_runs_correlations_and_honours_generate(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["scan", "--rules", str(rules), "--format", "jsonl", str(events)])
     assert result.exit_code == 0, result.output
     rows = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
-    fired = [(r["rule"]["id"][-2:], r["matched"]["group"]["Computer"]) for r in rows if r.get("kind")]
+    fired = [
+        (r["rule"]["id"][-2:], r["matched"]["group"]["Computer"]) for r in rows if r["kind"] == "correlation"
+    ]
     assert fired == [("c1", "WS-1"), ("c2", "WS-2")]
-    assert sum(1 for r in rows if not r.get("kind")) == 4  # the base rule's own rows
-    three = rows[[r.get("kind") for r in rows].index("correlation")]
+    assert sum(1 for r in rows if r["kind"] == "sigma") == 4  # the base rule's own rows
+    three = rows[[r["kind"] for r in rows].index("correlation")]
     assert three["matched"]["value"] == 3 and three["event_ref"]["line"] == 4
 
 

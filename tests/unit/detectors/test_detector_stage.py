@@ -6,8 +6,11 @@ import json
 from datetime import UTC, datetime
 
 from detectors.build import build_engine
+from detectors.detector import Detector
+from detectors.heuristics.config import load_config
 from detectors.worker import DetectionEnvelope, DetectorStage
 from schemas import EcsEvent, Envelope, Topics
+from schemas.contribution import Contribution
 from socpipe.bus import Inbound
 from socpipe.paths import samples_dir
 from socpipe.settings import load_settings
@@ -31,8 +34,10 @@ def _inbound(tenant: str, lines: list[str]) -> list[Inbound]:
     return out
 
 
-def _stage() -> DetectorStage:
-    return DetectorStage(build_engine(load_settings()), Topics())
+def _stage(heuristics: bool = False) -> DetectorStage:
+    return DetectorStage(
+        Detector(build_engine(load_settings()), load_config() if heuristics else None), Topics()
+    )
 
 
 def test_sample_intrusion_yields_the_expected_detections() -> None:
@@ -80,3 +85,26 @@ def test_invalid_message_is_dead_lettered_with_its_position() -> None:
     assert dead.position.partition == 2 and dead.position.offset == 41
     assert dead.original == bad.value
     assert "invalid message" in dead.reason
+
+
+def test_contributions_are_keyed_by_tenant_component_and_state_key() -> None:
+    """With heuristics on, the stateless stage publishes each event's contributions to the repartition
+    topic, keyed by tenant, component and what the state is kept under, and holds no state itself."""
+    lines = (samples_dir() / "acme-windows.jsonl").read_text().splitlines()
+    stage = _stage(heuristics=True)
+    output = stage.process(_inbound("acme", lines))
+    published = [m for m in output.messages if m.topic == Topics().contributions]
+    assert published, "the sample's logons and services reach the heuristics"
+    for message in published:
+        contribution = Contribution.model_validate_json(message.value or b"")
+        assert message.key == contribution.partition_key()
+        assert message.key.startswith(b"acme|heuristic|" + contribution.name.encode() + b"|")
+        assert contribution.origin is not None and contribution.origin.topic == "events.ecs"
+        assert "event.original" not in (contribution.event or {})
+    # A replay publishes the same contributions under the same keys: nothing was kept between the runs.
+    again = _stage(heuristics=True).process(_inbound("acme", lines)).messages
+    assert [(m.topic, m.key) for m in again] == [(m.topic, m.key) for m in output.messages]
+    replayed = [
+        Contribution.model_validate_json(m.value or b"") for m in again if m.topic == Topics().contributions
+    ]
+    assert replayed == [Contribution.model_validate_json(m.value or b"") for m in published]

@@ -14,17 +14,18 @@ import pytest
 from pydantic import ValidationError
 
 from detectors import state as state_module
+from detectors.correlate import CorrelateStage
+from detectors.detector import StatefulComponent
 from detectors.state import (
     PartitionState,
-    StatefulComponent,
     StateStore,
     StateTooLargeError,
     TenantRecord,
     state_key,
     state_prefix,
 )
-from detectors.worker import DetectorStage
-from schemas import EcsEvent, Envelope, Topics
+from schemas import Topics
+from schemas.contribution import ComponentKind, Contribution, Origin
 from schemas.detection import Detection, EventRef
 from socpipe.bus import Inbound, Outbound
 from socpipe.settings import load_settings
@@ -38,10 +39,11 @@ class Tally:
     counts: dict[str, int] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
 
-    def detect(
-        self, event: EcsEvent, flat: Mapping[str, Any], matches: list[Any], ref: EventRef
-    ) -> list[Detection]:
-        self.add(event.tenant)
+    def apply(self, contribution: Contribution) -> list[Detection]:
+        self.add(contribution.tenant)
+        return []
+
+    def finish(self, last: Contribution) -> list[Detection]:
         return []
 
     def add(self, tenant: str, n: int = 1) -> None:
@@ -222,59 +224,81 @@ class CompactedStore(StateStore):
 
 
 def store() -> CompactedStore:
-    s = CompactedStore(load_settings(), "g", components)
+    # Under the name the stage gives heuristic contributions to (detectors/detector.py COMPONENT_NAMES).
+    s = CompactedStore(load_settings(), "g", lambda: {"heuristics": Tally()})
     s.topic_log, s.loads = {}, 0
     return s
 
 
-def inbound(tenant: str, offset: int, partition: int = 0) -> Inbound:
-    event = EcsEvent.model_validate(
-        {
-            "@timestamp": datetime(2026, 1, 1, tzinfo=UTC),
-            "tenant": tenant,
-            "ingest": {"source": "test", "parser": "json", "received_at": datetime(2026, 1, 1, tzinfo=UTC)},
-            "original": {"n": offset},
-        }
+def inbound(tenant: str, offset: int, partition: int = 0, origin: tuple[int, int] | None = None) -> Inbound:
+    """A contribution at `offset` of the repartition topic; `origin`: its (events.ecs offset, index)."""
+    contribution = Contribution(
+        tenant=tenant,
+        component=ComponentKind.heuristic,
+        name="tally",
+        key="tally|",
+        time=datetime(2026, 1, 1, tzinfo=UTC),
+        event_ref=EventRef(event_id=f"e{offset}"),
+        origin=Origin(topic="events.ecs", partition=4, offset=origin[0], seq=origin[1]) if origin else None,
+        event={"n": offset},
     )
-    envelope = Envelope[EcsEvent](kind="event", tenant=tenant, id=event.event_id(), payload=event)
-    return Inbound("events.ecs", partition, offset, envelope.model_dump_json(by_alias=True).encode())
+    return Inbound("detectors.contributions", partition, offset, contribution.model_dump_json().encode())
 
 
-class NoRules:
-    def match(self, event: Any, tenant: str | None = None, *, event_ref: str | None = None) -> list[Any]:
-        return []
+def stage_on(s: StateStore) -> CorrelateStage:
+    return CorrelateStage(s, Topics())
+
+
+def counts(s: StateStore) -> dict[str, int]:
+    component = s.partitions()[0].components["heuristics"]
+    assert isinstance(component, Tally)
+    return component.counts
 
 
 def test_a_restarted_stage_restores_every_tenant_of_its_partition() -> None:
     """A new stage (a restart) loads each tenant of the partition from its own record, skips the
     records it already fed (per tenant) and leaves other partitions' records alone."""
     first = store()
-    stage = DetectorStage(NoRules(), Topics(), first)
+    stage = stage_on(first)
     out = stage.process([inbound("acme", 0), inbound("globex", 1), inbound("initech", 0, partition=1)])
     assert sorted(m.key or b"" for m in out.messages) == [
-        b"g|events.ecs|0|acme",
-        b"g|events.ecs|0|globex",
-        b"g|events.ecs|1|initech",
+        b"g|detectors.contributions|0|acme",
+        b"g|detectors.contributions|0|globex",
+        b"g|detectors.contributions|1|initech",
     ]
     first.compact(out.messages)
 
     second = store()
     second.topic_log = dict(first.topic_log)
-    stage = DetectorStage(NoRules(), Topics(), second)
-    stage.process([inbound("acme", 0), inbound("globex", 1), inbound("acme", 2)])  # a replay, then new
-    part = second.partitions()[0]
-    assert tally(part).counts == {"globex": 1, "acme": 2}
-    assert part.offsets == {"acme": 3, "globex": 2}
+    stage_on(second).process([inbound("acme", 0), inbound("globex", 1), inbound("acme", 2)])  # replay, new
+    assert counts(second) == {"globex": 1, "acme": 2}
+    assert second.partitions()[0].offsets == {"acme": 3, "globex": 2}
+
+
+def test_contributions_a_crashed_detector_publishes_again_are_fed_once() -> None:
+    """A detector that crashed before committing replays its events: their contributions come again at
+    new offsets of the repartition topic with the same origin, and are skipped, across a restart too."""
+    s = store()
+    out = stage_on(s).process([inbound("acme", 0, origin=(10, 0)), inbound("acme", 1, origin=(10, 1))])
+    s.compact(out.messages)
+    again = [inbound("acme", 2, origin=(10, 0)), inbound("acme", 3, origin=(10, 1))]
+    fresh = inbound("acme", 4, origin=(11, 0))
+    stage_on(s).process([*again, fresh])
+    assert counts(s) == {"acme": 3}
+    restarted = store()
+    restarted.topic_log = dict(s.topic_log)
+    stage_on(restarted).process([inbound("acme", 5, origin=(10, 1)), inbound("acme", 6, origin=(12, 0))])
+    assert counts(restarted) == {"acme": 3}  # restored 2 (the record of the first batch) + 1 new
 
 
 def test_a_dead_letter_is_not_a_gap() -> None:
     """An unreadable record inside a batch does not make the store reload the partition (which would
     lose what the batch fed before it)."""
     s = store()
-    stage = DetectorStage(NoRules(), Topics(), s)
-    bad = Inbound("events.ecs", 0, 1, b"{}")
+    stage = stage_on(s)
+    bad = Inbound("detectors.contributions", 0, 1, b"{}")
     out = stage.process([inbound("acme", 0), bad, inbound("acme", 2)])
     assert len(out.dead_letters) == 1 and s.loads == 1
-    assert tally(s.partitions()[0]).counts == {"acme": 2}
+    assert counts(s) == {"acme": 2}
     stage.process([inbound("acme", 7)])  # a gap: another worker had the partition, reload
     assert s.loads == 2

@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 from heuristic_harness import engine_for, run
 from heuristic_scenarios import brute_force
 
+from detectors.contributions import ContributionRouter
+from detectors.detection import entity_of
 from detectors.heuristics import findings_to_detections, load_config
 from detectors.heuristics.component import HeuristicsComponent
+from detectors.sigma.loader import load_rules
 from schemas.detection import Detection, DetectionKind, EventRef
 from schemas.event import EcsEvent
 
@@ -43,10 +46,11 @@ def test_replaying_the_same_events_gives_the_same_detection_ids() -> None:
     assert len({d.id for d in first}) == len(first) == 3
 
 
-def test_component_feeds_the_ecs_event_at_its_own_time() -> None:
-    """The StatefulComponent face: detect() on EcsEvents returns detections; a tenant's state round-trips
-    through snapshot_tenant/restore_tenant, and a tenant it never saw has none."""
+def test_component_applies_contributions_at_the_event_time() -> None:
+    """The StatefulComponent face: apply() on the contributions a Detector routes returns detections; a
+    tenant's state round-trips through snapshot_tenant/restore_tenant, and a tenant it never saw has none."""
     component = HeuristicsComponent(load_config())
+    router = ContributionRouter(load_rules([]), load_config())
     detections = []
     for i in range(12):
         event = EcsEvent.model_validate(
@@ -58,7 +62,11 @@ def test_component_feeds_the_ecs_event_at_its_own_time() -> None:
                 "original": {"EventID": 4625, "TargetUserName": "root", "IpAddress": "198.51.100.4"},
             }
         )
-        detections += component.detect(event, event.flat(), [], REF)
+        flat = event.flat()
+        for c in router.contributions(
+            flat, [], tenant=event.tenant, time=event.timestamp, ref=REF, entity=entity_of(flat)
+        ):
+            detections += component.apply(c)
     assert {d.rule.id for d in detections} == {"socpipe-heuristic-brute-force"}
     assert {d.entity.host for d in detections} == {"dc01"}
     clone = HeuristicsComponent(load_config())

@@ -1,8 +1,9 @@
 """The normalise stage: RawRecords from events.raw, parsed by their named parser, to events.ecs.
 
-Each event travels as `Envelope(kind="event", id=event.event_id())`, keyed by tenant: one tenant's
-events (so each host's) stay in order on one partition, and the detectors' stateful components
-(correlation windows, heuristic baselines, kept per partition) see every event of the tenant.
+Each event travels as `Envelope(kind="event", id=event.event_id())`, keyed by tenant and host
+(`event_key`): one host's events stay in order on one partition, and one tenant's events spread over
+every partition, so a large tenant uses every detector worker. The detectors are stateless; what
+stateful detection needs is repartitioned by its own key after them (detectors/contributions.py).
 A record that is not a RawRecord, names an unknown parser, or that its parser refuses becomes a
 dead letter with the reason, the parser, the tenant, the Kafka and source positions, and the
 consumed bytes (the RawRecord, so `socpipe dlq replay` can re-drive it as is).
@@ -55,7 +56,7 @@ class NormaliseStage:
         return Outbound(
             self.topics.ecs,
             envelope.model_dump_json(by_alias=True, exclude_none=True).encode(),
-            event.tenant.encode(),
+            event_key(event, envelope.id),
         )
 
     def _refused(self, record: Inbound, raw: RawRecord, exc: ParseError | UnknownParserError) -> DeadLetter:
@@ -83,3 +84,10 @@ class NormaliseStage:
 def build_stage(settings: Settings) -> NormaliseStage:
     """The normalise stage for these settings' topics, with every built-in parser."""
     return NormaliseStage(settings.topics)
+
+
+def event_key(event: EcsEvent, event_id: str) -> bytes:
+    """tenant|host (lower-cased: Windows host names are case-insensitive); an event without a host
+    is keyed by its own id, so hostless sources (cloud audit logs) spread too."""
+    host = event.entity_host()
+    return f"{event.tenant}|{host.lower() if host else '#' + event_id}".encode()

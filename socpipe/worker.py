@@ -109,7 +109,8 @@ def run_worker(
             polled = consumer.poll(timeout_ms=poll_timeout_ms, max_records=max_records)
             batch = [_to_inbound(r) for records in polled.values() for r in records]
             if not batch:
-                idle += 1
+                # Polls before the group gave this consumer its partitions prove nothing is left.
+                idle += 1 if consumer.assignment() else 0
                 if idle_polls_before_exit is not None and idle >= idle_polls_before_exit:
                     break
                 continue

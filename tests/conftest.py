@@ -67,6 +67,11 @@ def settings(backends: tuple[str, str]) -> Settings:
         elasticsearch_url=es,
         topic_prefix=f"t{unique}.",
         index_prefix=f"t{unique}-socpipe",
+        # Groups of their own too: tests running side by side must not rebalance each other's consumers.
+        normalise_group=f"t{unique}-normalise",
+        detector_group=f"t{unique}-detectors",
+        correlate_group=f"t{unique}-correlators",
+        responder_group=f"t{unique}-responders",
         poll_timeout_ms=200,
     )
 

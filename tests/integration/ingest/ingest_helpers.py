@@ -91,7 +91,7 @@ def run_normalise(settings: Settings) -> WorkerStats:
     """The normalise stage in its consumer group, until the raw topic has been idle for a moment."""
     bus = KafkaBus(settings)
     bus.ensure_pipeline_topics()
-    consumer = bus.consumer("socpipe-normalise", [settings.topics.raw])
+    consumer = bus.consumer(settings.normalise_group, [settings.topics.raw])
     publisher = bus.publisher()
     try:
         return run_worker(

@@ -24,14 +24,14 @@ def _raw(data: str, parser: str = "windows") -> bytes:
     ).model_dump_json().encode()  # fmt: skip
 
 
-def test_parsed_event_goes_to_ecs_in_an_envelope_keyed_by_tenant() -> None:
-    """A good record becomes Envelope(kind=event, id=event_id()) on events.ecs, keyed by tenant so the
-    detectors' per-partition state sees all of a tenant's events."""
+def test_parsed_event_goes_to_ecs_in_an_envelope_keyed_by_tenant_and_host() -> None:
+    """A good record becomes Envelope(kind=event, id=event_id()) on events.ecs, keyed by tenant and host
+    (lower-cased): one host's events stay in order, one tenant's spread over every detector."""
     record = {"EventID": 1, "Channel": "Security", "Computer": "dc1", "SystemTime": "2026-11-30T07:00:00Z"}
     out = NormaliseStage(TOPICS).process([_inbound(_raw(json.dumps(record)))])
     assert not out.dead_letters and len(out.messages) == 1
     message = out.messages[0]
-    assert (message.topic, message.key) == (TOPICS.ecs, b"acme")
+    assert (message.topic, message.key) == (TOPICS.ecs, b"acme|dc1")
     envelope = EventEnvelope.model_validate_json(message.value)
     assert envelope.kind == "event" and envelope.tenant == "acme"
     assert envelope.id == envelope.payload.event_id()

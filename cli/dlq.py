@@ -45,7 +45,7 @@ def inspect(
     from ingest.dlq import LetterFilter, preview, read_letters
     from socpipe.bus import KafkaBus
 
-    bus = KafkaBus(get_settings())
+    bus = KafkaBus(get_settings()).check()
     where = LetterFilter(tenant=tenant, stage=stage, parser=parser_name, error_type=error_type)
     count = 0
     for item in read_letters(bus, where, limit):
@@ -85,7 +85,7 @@ def replay(
 
     if as_parser is not None and as_parser not in default_registry():
         raise click.BadParameter(f"unknown parser {as_parser!r}", param_hint="--as-parser")
-    bus = KafkaBus(get_settings())
+    bus = KafkaBus(get_settings()).check()
     where = LetterFilter(tenant=tenant, stage=stage, parser=parser_name, error_type=error_type)
     report = replay_letters(
         bus, read_letters(bus, where, limit), parser=as_parser, encoding=encoding, dry_run=dry_run

@@ -54,9 +54,10 @@ def export_cmd(
 ) -> None:
     """Write one tenant's evidence records and their manifest."""
     from responders.evidence.audit import export, manifest_path
-    from socpipe.es import es_client
+    from socpipe.es import check_elasticsearch, es_client
 
     settings = get_settings()
+    check_elasticsearch(settings)
     es = es_client(settings)
     try:
         manifest = export(es, settings, tenant, out, start=start, end=end, control=control, fmt=fmt)  # type: ignore[arg-type]
@@ -82,7 +83,7 @@ def verify_cmd(export_file: Path | None, tenant: str | None, anchor_files: tuple
     """Re-check an export (EXPORT_FILE, with its manifest beside it) or a tenant's live chain."""
     from responders.evidence.anchors import AnchorError, check_anchors, load_anchor
     from responders.evidence.audit import verify_export, verify_live
-    from socpipe.es import es_client
+    from socpipe.es import check_elasticsearch, es_client
 
     if bool(export_file) == bool(tenant):
         raise click.UsageError("give either an EXPORT_FILE or --tenant")
@@ -97,6 +98,7 @@ def verify_cmd(export_file: Path | None, tenant: str | None, anchor_files: tuple
         result, what = verify_export(export_file), str(export_file)
     else:
         settings = get_settings()
+        check_elasticsearch(settings)
         es = es_client(settings)
         try:
             anchor_break, _ = check_anchors(es, settings, tenant or "", anchors)
@@ -133,9 +135,10 @@ def settle_cmd(tenant: str) -> None:
     from responders.evidence.chain import ChainWriter
     from responders.evidence.claims import Claims
     from responders.evidence.verify import verify_live
-    from socpipe.es import es_client
+    from socpipe.es import check_elasticsearch, es_client
 
     settings = get_settings()
+    check_elasticsearch(settings)
     es = es_client(settings)
     try:
         claims = Claims(es, owner=f"cli-settle-{uuid.uuid4().hex[:12]}", timeout_s=settings.claim_timeout_s)

@@ -30,14 +30,13 @@ def _default_actor() -> str:
 
 @contextmanager
 def _triage() -> Iterator[Triage]:
-    from responders.config import ConfigError
     from responders.triage import TriageError
     from responders.worker import Responders
+    from socpipe.es import check_elasticsearch
 
-    try:
-        responders = Responders(get_settings(), check=False)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = get_settings()
+    check_elasticsearch(settings)
+    responders = Responders(settings, check=False)
     try:
         yield responders.triage()
     except TriageError as exc:

@@ -162,7 +162,7 @@ def stdin_command(tenant: str, parser: str, host: str, source_name: str, max_rec
     from socpipe.bus import KafkaBus
     from socpipe.worker import stop_on_signals
 
-    bus = KafkaBus(get_settings())
+    bus = KafkaBus(get_settings()).check()
     bus.ensure_pipeline_topics()
     publisher = bus.publisher(**ingest_producer_settings())
     try:

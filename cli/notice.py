@@ -43,13 +43,12 @@ def notice() -> None:
 def retry(tenant: str | None, older_than: timedelta | None) -> None:
     """Deliver pending notices whose claimer is gone, and retry transiently failed ones; exit 1 if any
     still failed."""
-    from responders.config import ConfigError
     from responders.worker import Responders
+    from socpipe.es import check_elasticsearch
 
-    try:
-        responders = Responders(get_settings(), check=False)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = get_settings()
+    check_elasticsearch(settings)
+    responders = Responders(settings, check=False)
     try:
         sweep = responders.sweep()
         tenants = [tenant] if tenant else sweep.tenants()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from schemas.evidence import EvidenceType
 from schemas.tenant import Tenant
+from socpipe.errors import ConfigurationError, Problem
 from socpipe.paths import rules_dir
 from socpipe.settings import Settings
 
@@ -27,8 +28,13 @@ _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """One or more configuration files are wrong; the message lists every problem with its location."""
+
+    def __init__(
+        self, problems: list[Problem | str] | str, *, title: str = "invalid responder configuration"
+    ) -> None:
+        super().__init__(problems, title=title)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -223,7 +229,7 @@ def load_config(settings: Settings | None = None, *, rules: Path | None = None) 
             if route.channel == "email" and "@" not in route.destination:
                 problems.append(f"{where}.routes.{j}: {route.destination!r} is not an email address")
     if problems:
-        raise ConfigError("invalid responder configuration:\n  " + "\n  ".join(problems))
+        raise ConfigError(problems)
     assert controls is not None  # a missing or empty file is a problem above
     return ResponderConfig(
         tenants=tenants,

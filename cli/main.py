@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from socpipe.errors import ConfigurationError, ServerUnavailable
+from socpipe.errors import ConfigurationError, ServerUnavailableError
 from socpipe.logging import configure_logging
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -32,8 +32,8 @@ class Failure(click.ClickException):
         click.echo(f"socpipe: {self.format_message()}", err=True)
 
 
-def server_down(exc: BaseException) -> ServerUnavailable | None:
-    """The ServerUnavailable that a client library's connection error means, or None if it is not one.
+def server_down(exc: BaseException) -> ServerUnavailableError | None:
+    """The ServerUnavailableError that a client library's connection error means, or None if it is not one.
 
     The last resort: commands check their servers first (`check_kafka`, `check_elasticsearch`) so
     they fail in seconds; this catches what a check could not foresee (a server gone mid-command).
@@ -44,14 +44,14 @@ def server_down(exc: BaseException) -> ServerUnavailable | None:
 
     from socpipe.settings import get_settings
 
-    if isinstance(exc, ServerUnavailable):
+    if isinstance(exc, ServerUnavailableError):
         return exc
     if isinstance(exc, KafkaTimeoutError | KafkaConnectionError | MetadataEmptyBrokerList):
         address = _setting("kafka_bootstrap_servers", get_settings)
-        return ServerUnavailable("Kafka", address, "KAFKA_BOOTSTRAP_SERVERS", type(exc).__name__)
+        return ServerUnavailableError("Kafka", address, "KAFKA_BOOTSTRAP_SERVERS", type(exc).__name__)
     if isinstance(exc, TransportConnectionError | ConnectionTimeout):
         address = _setting("elasticsearch_url", get_settings)
-        return ServerUnavailable("Elasticsearch", address, "ELASTICSEARCH_URL", type(exc).__name__)
+        return ServerUnavailableError("Elasticsearch", address, "ELASTICSEARCH_URL", type(exc).__name__)
     return None
 
 

@@ -17,7 +17,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata
 
-from socpipe.errors import ServerUnavailable
+from socpipe.errors import ServerUnavailableError
 from socpipe.settings import Settings
 
 # Largest message socpipe writes (detector state snapshots); compacted topics are created to accept it.
@@ -106,7 +106,7 @@ class Publisher:
 
 
 def check_kafka(settings: Settings, timeout_s: float = 3.0) -> None:
-    """Raise ServerUnavailable unless one bootstrap server accepts a connection within `timeout_s`.
+    """Raise ServerUnavailableError unless one bootstrap server accepts a connection within `timeout_s`.
 
     kafka-python retries a missing broker for about 30 s before it raises; one-shot commands call this
     first so that a broker that is down costs seconds and one line naming it.
@@ -120,7 +120,7 @@ def check_kafka(settings: Settings, timeout_s: float = 3.0) -> None:
         except OSError as exc:
             last = exc
     detail = (last.strerror or str(last)) if last else ""
-    raise ServerUnavailable("Kafka", settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", detail)
+    raise ServerUnavailableError("Kafka", settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", detail)
 
 
 class KafkaBus:

@@ -5,7 +5,7 @@ responder files, API keys): it carries every problem found, each with where it i
 rule id) and, when we know it, what to do. The CLI catches the family once (cli/main.py) and exits 2
 with the located problems, never a traceback; workers refuse to start with the same message.
 
-`ServerUnavailable` is a server that did not answer: the message names the server, the address tried
+`ServerUnavailableError` is a server that did not answer: the message names the server, the address tried
 and what to do (`socpipe dev up`, or the setting to change). One-shot commands check before they work
 and fail fast with it; long-running processes wait out an outage instead (socpipe/worker.py).
 """
@@ -60,7 +60,7 @@ class ConfigurationError(Exception):
         return self.render()
 
 
-class ServerUnavailable(RuntimeError):
+class ServerUnavailableError(RuntimeError):
     """A server (Kafka, Elasticsearch, Kibana, SMTP) did not answer at the address the settings give."""
 
     def __init__(self, server: str, address: str, setting: str, detail: str = "") -> None:

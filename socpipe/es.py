@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
 from elasticsearch import Elasticsearch
 
-from socpipe.errors import ServerUnavailable
+from socpipe.errors import ServerUnavailableError
 from socpipe.settings import Settings
 
 
@@ -34,26 +36,23 @@ def index_name(settings: Settings, kind: str, tenant: str) -> str:
 
 
 def check_elasticsearch(settings: Settings, timeout_s: float = 3.0) -> None:
-    """Raise ServerUnavailable unless Elasticsearch answers within `timeout_s` (one try, no retries).
+    """Raise ServerUnavailableError unless Elasticsearch answers within `timeout_s` (one try, no retries).
 
     One-shot commands call this first so that a node that is down costs seconds and one line, not the
     client's retries and a traceback. Health, not `GET /`: the local dev node answers no `GET /`.
     The client's own warning about the dead node is held back: the error says it once.
     """
-    from elastic_transport import ConnectionError as TransportConnectionError
-    from elastic_transport import ConnectionTimeout
-
     es = es_client(settings, request_timeout=timeout_s, max_retries=0, retry_on_timeout=False)
     pool_log = logging.getLogger("elastic_transport.node_pool")
     level, pool_log.level = pool_log.level, logging.ERROR
     try:
         es.cluster.health(timeout=f"{max(int(timeout_s), 1)}s")
     except ConnectionTimeout:
-        raise ServerUnavailable(
+        raise ServerUnavailableError(
             "Elasticsearch", settings.elasticsearch_url, "ELASTICSEARCH_URL", "timed out"
         ) from None
     except TransportConnectionError:
-        raise ServerUnavailable(
+        raise ServerUnavailableError(
             "Elasticsearch", settings.elasticsearch_url, "ELASTICSEARCH_URL", "no connection"
         ) from None
     finally:

@@ -62,9 +62,8 @@ class RuleLoadError(ConfigurationError):
 
     def __init__(self, report: LoadReport) -> None:
         self.report = report
-        problems = [
-            Problem(f"[{p.kind}] {p.reason}", file=p.path, key=p.rule_id) for p in report.failed[:50]
-        ]
+        problems = [Problem(f"[{p.kind}] {p.reason}", file=p.path, key=p.rule_id) for p in report.failed[:50]]
         if len(report.failed) > 50:
-            problems.append(Problem(f"... and {len(report.failed) - 50} more (socpipe rules check lists all)"))
+            more = len(report.failed) - 50
+            problems.append(Problem(f"... and {more} more (socpipe rules check lists them all)"))
         super().__init__(problems, title=f"{len(report.failed)} rules failed to load (strict mode)")

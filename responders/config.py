@@ -7,6 +7,7 @@ path, all at once, so a bad file stops the program before it touches a message.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,7 +33,7 @@ class ConfigError(ConfigurationError):
     """One or more configuration files are wrong; the message lists every problem with its location."""
 
     def __init__(
-        self, problems: list[Problem | str] | str, *, title: str = "invalid responder configuration"
+        self, problems: Sequence[Problem | str] | str, *, title: str = "invalid responder configuration"
     ) -> None:
         super().__init__(problems, title=title)
 

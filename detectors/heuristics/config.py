@@ -17,7 +17,7 @@ and all problems are reported at once, each with the file, line and key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ _tenant_id: TypeAdapter[str] = TypeAdapter(TenantId)
 class HeuristicConfigError(ConfigurationError, ValueError):
     """Bad heuristics configuration; `problems` lists every one, each with where it is."""
 
-    def __init__(self, problems: list[Problem | str]) -> None:
+    def __init__(self, problems: Sequence[Problem | str]) -> None:
         super().__init__(problems, title="invalid heuristics configuration")
 
 
@@ -114,7 +114,7 @@ def parse_config(data: Any, *, source: str = "<config>", root: yaml.Node | None 
         section = _section(overrides, where, problem)
         tenants[tenant] = _build(defaults, section, ("defaults",), where, problem)
     if problems:
-        raise HeuristicConfigError(sorted(problems, key=problems.__getitem__))
+        raise HeuristicConfigError(sorted(problems, key=lambda p: problems[p]))
     return HeuristicsConfig(built_defaults, tenants, max_tenants, source)
 
 

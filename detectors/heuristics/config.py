@@ -114,7 +114,7 @@ def parse_config(data: Any, *, source: str = "<config>", root: yaml.Node | None 
         section = _section(overrides, where, problem)
         tenants[tenant] = _build(defaults, section, ("defaults",), where, problem)
     if problems:
-        raise HeuristicConfigError(sorted(problems, key=lambda p: problems[p]))
+        raise HeuristicConfigError([p for p, _ in sorted(problems.items(), key=lambda item: item[1])])
     return HeuristicsConfig(built_defaults, tenants, max_tenants, source)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from schemas.durations import parse_timedelta
 from schemas.evidence import EvidenceType
 from schemas.tenant import Tenant
 from socpipe.errors import ConfigurationError, Problem
@@ -24,9 +24,6 @@ from socpipe.paths import rules_dir
 from socpipe.settings import Settings
 
 GroupKey = Literal["rule", "host", "user", "source_ip"]
-
-_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class ConfigError(ConfigurationError):
@@ -38,16 +35,8 @@ class ConfigError(ConfigurationError):
         super().__init__(problems, title=title)
 
 
-def parse_duration(value: object) -> timedelta:
-    """`90s`, `30m`, `2h`, `1d` (or a number of seconds) as a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value).strip())
-    if not match:
-        raise ValueError(f"expected a duration like 30m, 2h or 1d, got {value!r}")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+# The one duration grammar (schemas/durations.py), under the name callers import from here.
+parse_duration = parse_timedelta
 
 
 class GroupingOverride(BaseModel):

@@ -7,10 +7,11 @@ from typing import Any, TypeVar
 
 import click
 
+from cli.options import tenant_option
 from socpipe.settings import get_settings
 
 _filters = [
-    click.option("--tenant", default=None, help="Only this tenant's letters."),
+    tenant_option(help="Only this tenant's letters."),
     click.option("--stage", default=None, help="Only letters from this stage (ingest, normalise ...)."),
     click.option("--parser", "parser_name", default=None, help="Only letters of records for this parser."),
     click.option(

@@ -7,7 +7,6 @@ The tenant always comes from the command line (file, stdin, syslog) or the API k
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import socket
 import sys
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cli.options import tenant_option
 from cli.worker_commands import bound_metrics, metrics_port_option, with_metrics_port
 from socpipe.metrics import Metrics
 from socpipe.settings import Settings, get_settings
@@ -23,14 +23,7 @@ from socpipe.settings import Settings, get_settings
 if TYPE_CHECKING:
     from ingest.shippers.network_sink import NetworkSink
 
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 DEFAULT_STATE_DIR = Path("~/.local/state/socpipe/ingest").expanduser()
-
-
-def _tenant(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if not _TENANT.match(value):
-        raise click.BadParameter("a tenant id is lower-case letters, digits, '-' and '_' (at most 63)")
-    return value
 
 
 def _parser(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -61,7 +54,7 @@ def _timezone_of(ctx: click.Context, timezone: str | None, parser: str) -> str |
         ) from None
 
 
-tenant_option = click.option("--tenant", required=True, callback=_tenant, help="Whose logs these are.")
+ingest_tenant_option = tenant_option(required=True, help="Whose logs these are.")
 host_option = click.option(
     "--host", default=socket.gethostname, show_default="this machine's name",
     help="Host the logs are from: the Kafka key that keeps its records in order.",
@@ -84,7 +77,7 @@ def ingest() -> None:
 
 @ingest.command("file")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH_OR_GLOB...")
-@tenant_option
+@ingest_tenant_option
 @click.option("--parser", default="json", show_default=True, callback=_parser, help="Parser for normalise.")
 @host_option
 @click.option(
@@ -150,7 +143,7 @@ def file_command(
 
 
 @ingest.command("stdin")
-@tenant_option
+@ingest_tenant_option
 @click.option("--parser", default="json", show_default=True, callback=_parser, help="Parser for normalise.")
 @host_option
 @click.option("--source", "source_name", default="stdin", show_default=True, help="Source name to record.")
@@ -187,7 +180,7 @@ def _stop_event() -> asyncio.Event:
 
 
 @ingest.command("syslog")
-@tenant_option
+@ingest_tenant_option
 @click.option("--udp", multiple=True, metavar="HOST:PORT", help="Listen for UDP datagrams (repeatable).")
 @click.option("--tcp", multiple=True, metavar="HOST:PORT", help="Listen on TCP: octet counting or newlines.")
 @click.option(
@@ -198,9 +191,12 @@ def _stop_event() -> asyncio.Event:
 @click.option(
     "--client-ca", type=click.Path(exists=True, dir_okay=False), help="Require client certificates."
 )
-@click.option("--parser", default="syslog", show_default=True, callback=_parser)
+@click.option("--parser", default="syslog", show_default=True, callback=_parser, help="Parser for normalise.")
 @timezone_option
-@click.option("--max-message-bytes", type=click.IntRange(1024, 900_000), default=64 * 1024, show_default=True)
+@click.option(
+    "--max-message-bytes", type=click.IntRange(1024, 900_000), default=64 * 1024, show_default=True,
+    help="Longer messages are dead-lettered (with their head) instead of shipped.",
+)  # fmt: skip
 @click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
               help="Unacknowledged bytes held before TCP reads pause and UDP datagrams drop.")  # fmt: skip
 @metrics_port_option
@@ -242,14 +238,23 @@ def syslog_command(
 
 
 @ingest.command("http")
-@click.option("--listen", default="0.0.0.0:8080", show_default=True, metavar="HOST:PORT")
+@click.option(
+    "--listen", default="0.0.0.0:8080", show_default=True, metavar="HOST:PORT",
+    help="Address and port to receive on.",
+)  # fmt: skip
 @click.option(
     "--keys", "keys_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
     envvar="SOCPIPE_INGEST_HTTP_KEYS", help="YAML file of API keys per tenant.",
 )  # fmt: skip
-@click.option("--default-parser", default="json", show_default=True, callback=_parser)
+@click.option(
+    "--default-parser", default="json", show_default=True, callback=_parser,
+    help="Parser for requests that name none (a request may name its own: see --help above).",
+)  # fmt: skip
 @timezone_option
-@click.option("--max-body-bytes", type=click.IntRange(1024), default=10 << 20, show_default=True)
+@click.option(
+    "--max-body-bytes", type=click.IntRange(1024), default=10 << 20, show_default=True,
+    help="Larger request bodies are refused (413).",
+)  # fmt: skip
 @click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
               help="Unacknowledged bytes held before requests get 429.")  # fmt: skip
 @max_record_option

@@ -12,18 +12,8 @@ from datetime import timedelta
 
 import click
 
+from cli.options import check_duration, tenant_option
 from socpipe.settings import get_settings
-
-
-def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
-    from responders.config import parse_duration
-
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.group("notice")
@@ -32,10 +22,10 @@ def notice() -> None:
 
 
 @notice.command("retry")
-@click.option("--tenant", default=None, help="Only this tenant (default: every tenant with routes).")
+@tenant_option(help="Only this tenant (default: every tenant with routes).")
 @click.option(
     "--older-than",
-    callback=_duration,
+    callback=check_duration,
     default=None,
     help="Only notices claimed or last tried longer ago (30s, 5m, 2h); never less than the claim "
     "timeout (SOCPIPE_CLAIM_TIMEOUT_S), the default.",

@@ -63,10 +63,18 @@ class ConfigurationError(Exception):
 class ServerUnavailableError(RuntimeError):
     """A server (Kafka, Elasticsearch, Kibana, SMTP) did not answer at the address the settings give."""
 
-    def __init__(self, server: str, address: str, setting: str, detail: str = "") -> None:
+    def __init__(
+        self,
+        server: str,
+        address: str,
+        setting: str,
+        detail: str = "",
+        *,
+        start: str = "`socpipe dev up` for local servers",
+    ) -> None:
         self.server, self.address, self.setting = server, address, setting
         why = f" ({detail})" if detail else ""
         super().__init__(
-            f"{server} at {address} did not answer{why}: start it (`socpipe dev up` for local servers) "
-            f"or point {setting} at a running one"
+            f"{server} at {address} did not answer{why}: "
+            f"start it ({start}) or point {setting} at a running one"
         )

@@ -92,8 +92,13 @@ def _endpoints() -> tuple[str, str]:
 def demo() -> None:
     """Run every stage on the sample logs and show the incidents, notices and evidence."""
     from devtools.mailbox import Mailbox
+    from socpipe.bus import check_kafka
+    from socpipe.es import check_elasticsearch
 
     kafka, es = _endpoints()
+    servers = load_settings(kafka_bootstrap_servers=kafka, elasticsearch_url=es)
+    check_kafka(servers)
+    check_elasticsearch(servers)
     with Mailbox(DEMO_DIR / "mailbox") as mailbox:
         settings = load_settings(
             kafka_bootstrap_servers=kafka,

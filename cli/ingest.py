@@ -7,6 +7,7 @@ The tenant always comes from the command line (file, stdin, syslog) or the API k
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import socket
 import sys
@@ -40,6 +41,27 @@ def _address(value: str, option: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=option)
     return host.strip("[]"), int(port)
+
+
+def _can_listen(protocol: str, host: str, port: int, option: str | None = None) -> None:
+    """Refuse at start, naming the option, an address this process cannot listen on (in use, not ours,
+    no such interface), before anything else starts; the listener binds it again right after."""
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=kind, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        with socket.socket(family, kind) as probe:
+            if kind == socket.SOCK_STREAM:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        in_use = exc.errno == errno.EADDRINUSE
+        hint = "; another process listens there: stop it or choose another port" if in_use else ""
+        raise click.BadParameter(
+            f"cannot listen on {host}:{port} ({protocol}): {reason}{hint}",
+            param_hint=option or f"--{protocol}",
+        ) from None
 
 
 def _timezone_of(ctx: click.Context, timezone: str | None, parser: str) -> str | None:
@@ -133,6 +155,8 @@ def file_command(
     )  # fmt: skip
     with bound_metrics(settings) as metrics:
         bus = KafkaBus(settings)
+        if not follow:  # a one-shot run fails fast; a --follow tail is a service that waits for Kafka
+            bus.check()
         bus.ensure_pipeline_topics()
         if single:
             tail: FileTail | GlobTail = FileTail(Path(paths[0]), options, bus, stop_on_signals(), metrics)
@@ -218,6 +242,8 @@ def syslog_command(
     context = tls_context(cert, key, client_ca) if tls and cert and key else None
     where = [(protocol, *_address(value, f"--{protocol}")) for protocol, values in
              (("udp", udp), ("tcp", tcp), ("tls", tls)) for value in values]  # fmt: skip
+    for protocol, host, port in where:
+        _can_listen(protocol, host, port)
     listeners = [
         SyslogListener(protocol, host, port, tenant=tenant, parser=parser, tls=context, timezone=timezone)
         for protocol, host, port in where
@@ -273,6 +299,7 @@ def http_command(
     from ingest.shippers.http import ApiKeys, HttpOptions, KeyFileError, Receiver, serve_http
 
     host, port = _address(listen, "--listen")
+    _can_listen("tcp", host, port, option="--listen")
     timezone = _timezone_of(ctx, timezone, default_parser)
     try:
         keys = ApiKeys.load(keys_file)

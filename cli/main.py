@@ -88,7 +88,10 @@ class SocpipeGroup(click.Group):
 )
 def cli(log_level: str) -> None:
     """socpipe: a managed-SOC pipeline on Kafka and Elasticsearch."""
+    from socpipe.settings import get_settings
+
     configure_logging(log_level)
+    get_settings()  # a bad setting stops every command here, before it does anything (exit 2)
 
 
 def _register() -> None:

@@ -35,7 +35,8 @@ def check_tenant(_ctx: click.Context | None, _param: click.Parameter | None, val
 
 
 def tenant_option(*, required: bool = False, help: str) -> Callable[[F], F]:
-    return click.option("--tenant", required=required, default=None, callback=check_tenant, help=help)
+    # No `default=None` with required: click 8.3 takes an explicit None as a default given.
+    return click.option("--tenant", required=required, callback=check_tenant, help=help)
 
 
 def check_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:

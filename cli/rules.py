@@ -47,7 +47,7 @@ def check(rules: tuple[Path, ...], strict: bool) -> None:
     report = engine.ruleset.report
     click.echo(report.summary())
     for problem in report.failed:
-        click.echo(f"  FAILED  {problem}")
+        click.echo(f"  FAILED  {problem}", err=True)
     for problem in report.warnings:
         click.echo(f"  WARNING {problem}")
     if strict and report.failed:

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.options import Until, check_from, check_to, tenant_option
 from socpipe.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 
 @click.group("evidence")
@@ -37,6 +41,18 @@ def _check_control(settings: Settings, control: str) -> None:
         f"{', '.join(sorted(known))}",
         param_hint="--control",
     )
+
+
+def _require_evidence(es: Elasticsearch, settings: Settings, tenant: str) -> None:
+    """An unknown tenant (no evidence index) is said in one line, naming the index and the prefix."""
+    from socpipe.es import index_name
+
+    index = index_name(settings, "evidence", tenant)
+    if not es.indices.exists(index=index):
+        raise click.ClickException(
+            f"no evidence for tenant {tenant!r} (no index {index} at {settings.elasticsearch_url}): check "
+            f"the tenant id, and SOCPIPE_INDEX_PREFIX ({settings.index_prefix})"
+        )
 
 
 @evidence.command("export")
@@ -77,7 +93,7 @@ def export_cmd(
 ) -> None:
     """Write one tenant's evidence records and their manifest."""
     from responders.evidence.audit import export, manifest_path
-    from socpipe.es import check_elasticsearch, es_client, index_name
+    from socpipe.es import check_elasticsearch, es_client
 
     if start and end and (start > end.at or (start == end.at and not end.inclusive)):
         raise click.BadParameter("--from is after --to: the period is empty", param_hint="--from/--to")
@@ -89,12 +105,7 @@ def export_cmd(
     check_elasticsearch(settings)
     es = es_client(settings)
     try:
-        if not es.indices.exists(index=index_name(settings, "evidence", tenant)):
-            raise click.ClickException(
-                f"no evidence for tenant {tenant!r} (no index {index_name(settings, 'evidence', tenant)} at "
-                f"{settings.elasticsearch_url}): check the tenant id, and SOCPIPE_INDEX_PREFIX "
-                f"({settings.index_prefix})"
-            )
+        _require_evidence(es, settings, tenant)
         manifest = export(
             es, settings, tenant, out, start=start, end=end.at if end else None,
             end_inclusive=bool(end and end.inclusive), control=control, fmt=fmt,  # type: ignore[arg-type]
@@ -139,6 +150,7 @@ def verify_cmd(export_file: Path | None, tenant: str | None, anchor_files: tuple
         check_elasticsearch(settings)
         es = es_client(settings)
         try:
+            _require_evidence(es, settings, tenant or "")
             anchor_break, _ = check_anchors(es, settings, tenant or "", anchors)
             result, what = verify_live(es, settings, tenant or ""), f"live chain of {tenant}"
         except AnchorError as exc:
@@ -200,6 +212,7 @@ def settle_cmd(tenant: str) -> None:
     check_elasticsearch(settings)
     es = es_client(settings)
     try:
+        _require_evidence(es, settings, tenant)
         claims = Claims(es, owner=f"cli-settle-{uuid.uuid4().hex[:12]}", timeout_s=settings.claim_timeout_s)
         head = ChainWriter(es, settings, claims.stamp).settled_head(tenant)
         result = verify_live(es, settings, tenant)

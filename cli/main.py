@@ -55,6 +55,18 @@ def server_down(exc: BaseException) -> ServerUnavailableError | None:
     return None
 
 
+def server_refused(exc: BaseException) -> str | None:
+    """One line for an error an answering server gave (Elasticsearch's status, type and reason), or None."""
+    from elasticsearch import ApiError
+
+    from socpipe.settings import get_settings
+
+    if isinstance(exc, ApiError):
+        address = _setting("elasticsearch_url", get_settings)
+        return f"Elasticsearch at {address} refused the request: {exc.meta.status} {exc.message}"
+    return None
+
+
 def _setting(name: str, get: Any) -> str:
     try:
         return str(getattr(get(), name))
@@ -71,10 +83,10 @@ class SocpipeGroup(click.Group):
         except ConfigurationError as exc:
             raise Failure(str(exc), 2) from None
         except Exception as exc:
-            down = server_down(exc)
-            if down is None:
+            told = server_down(exc) or server_refused(exc)
+            if told is None:
                 raise
-            raise Failure(str(down), 1) from None
+            raise Failure(str(told), 1) from None
 
 
 @click.group(cls=SocpipeGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -397,3 +397,31 @@ def test_the_console_script_says_one_line_when_a_server_is_down(
     assert done.returncode == 1 and len(lines) == 1, done.stderr
     assert lines[0].startswith(f"socpipe: {server} did not answer") and "socpipe dev up" in lines[0]
     assert took < SECONDS, f"took {took:.1f} s"
+
+
+def test_workers_with_a_broken_configuration_exit_2_with_located_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke
+) -> None:  # type: ignore[no-untyped-def]
+    """The detector with a broken heuristics.yaml or (strict) a broken rule, the responder with a broken
+    tenants file: each exits 2 naming the file, line or key, before it touches Kafka (it used to be a
+    traceback from the detector and a clear line from the responder)."""
+    import detectors.heuristics.config as heuristics_config
+
+    heuristics = tmp_path / "heuristics.yaml"
+    heuristics.write_text("defaults:\n  brute_force: {window: 5 parsecs}\n")
+    monkeypatch.setattr(heuristics_config, "default_path", lambda: heuristics)
+    result, took = invoke(("detector", "run"))
+    check_failure(result, took, case("detector run", f"{heuristics}:2: defaults.brute_force.window", 2))
+    monkeypatch.undo()
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bad.yml").write_text("title: [unclosed\n")
+    strict = {"SOCPIPE_STRICT_RULES": "true", "SOCPIPE_RULES_DIRS": f'["{rules}"]'}
+    result, took = invoke(("detector", "run"), strict)
+    check_failure(result, took, case("detector run", f"{rules / 'bad.yml'}: [parse]", 2))
+
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text("tenants:\n  - {id: acme, name: A, routes: [{channel: pager, destination: x}]}\n")
+    result, took = invoke(("responder", "run"), {"SOCPIPE_TENANTS_FILE": str(tenants)})
+    check_failure(result, took, case("responder run", f"{tenants}: tenants.0.routes.0.channel", 2))

@@ -80,6 +80,12 @@ class SocpipeGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError:
+            raise  # click shows the usage with it
+        except click.ClickException as exc:
+            if isinstance(exc, Failure):
+                raise
+            raise Failure(exc.format_message(), exc.exit_code) from None  # one prefix for every failure
         except ConfigurationError as exc:
             raise Failure(str(exc), 2) from None
         except Exception as exc:

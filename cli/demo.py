@@ -96,8 +96,13 @@ def _endpoints() -> tuple[str, str]:
 def demo() -> None:
     """Run every stage on the sample logs and show the incidents, notices and evidence."""
     from devtools.mailbox import Mailbox
+    from socpipe.bus import check_kafka
+    from socpipe.es import check_elasticsearch
 
     kafka, es = _endpoints()
+    servers = load_settings(kafka_bootstrap_servers=kafka, elasticsearch_url=es)
+    check_kafka(servers)
+    check_elasticsearch(servers)
     with Mailbox(DEMO_DIR / "mailbox") as mailbox:
         settings = load_settings(
             kafka_bootstrap_servers=kafka,
@@ -116,40 +121,54 @@ def demo() -> None:
         _report(settings, run, mailbox.directory)
 
 
+def _triage_hint(settings: Settings) -> str:
+    """The triage command as it can be pasted: with the settings a bare `socpipe` would not have."""
+    defaults = load_settings()
+    env = {"SOCPIPE_INDEX_PREFIX": settings.index_prefix}
+    if settings.elasticsearch_url != defaults.elasticsearch_url:
+        env["ELASTICSEARCH_URL"] = settings.elasticsearch_url
+    prefix = " ".join(f"{k}={v}" for k, v in env.items())
+    return f"{prefix} socpipe incident list"
+
+
 def _report(settings: Settings, run: PipelineRun, mailbox: Path) -> None:
+    """The summary, built whole and then printed at once, so log lines (stderr) cannot land inside it
+    when both go to one file."""
     from responders.evidence.audit import verify_live
     from responders.worker import Responders
 
+    lines: list[str] = []
     responders = Responders(settings, check=False)
     try:
-        click.echo(f"\nshipped {run.shipped} new log lines from {samples_dir()}")
+        lines.append(f"\nshipped {run.shipped} new log lines from {samples_dir()}")
         for name, stats in run.stages.items():
             written = ", ".join(
                 f"{n} to {t.removeprefix(settings.topic_prefix)}"
                 for t, n in sorted(stats.outputs_by_topic.items())
             )
-            click.echo(
+            lines.append(
                 f"  {name:9s} {stats.records:5d} in  {stats.dead_letters} dead letters  "
                 f"{written or 'no Kafka output'}"
             )
         for tenant in sample_files():
             incidents = responders.triage().list(tenant)
-            click.echo(f"\ntenant {tenant}: {len(incidents)} incidents")
+            lines.append(f"\ntenant {tenant}: {len(incidents)} incidents")
             for inc in incidents:
-                click.echo(
+                lines.append(
                     f"  [{inc.severity.value:8s}] {inc.title}  x{inc.detection_count}  "
                     f"{inc.entity.host or '-'}  id={inc.id}"
                 )
             result = verify_live(responders.es, settings, tenant)
             verdict = "intact" if result.ok else f"BROKEN at {result.first_break}"
-            click.echo(f"  evidence chain: {result.checked} records, {verdict}")
+            lines.append(f"  evidence chain: {result.checked} records, {verdict}")
         mails = sorted(mailbox.glob("*.eml"))
-        click.echo(f"\n{len(mails)} client notices in the demo mailbox {mailbox}")
-        click.echo(
+        lines.append(f"\n{len(mails)} client notices in the demo mailbox {mailbox}")
+        lines.append(
             f"\nElasticsearch indices: {settings.index_prefix}-incidents-<tenant>, -evidence-<tenant> ... at "
             f"{settings.elasticsearch_url}\n"
-            f"triage:  socpipe incident list   (with SOCPIPE_INDEX_PREFIX={settings.index_prefix})\n"
+            f"triage:  {_triage_hint(settings)}\n"
             f"stop the local servers: socpipe dev down"
         )
     finally:
         responders.close()
+    click.echo("\n".join(lines))

@@ -45,7 +45,12 @@ def dev() -> None:
 
 @dev.command()
 @_state_option
-@click.option("--timeout", type=float, default=None, help="Seconds to wait for each server (default 180).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Seconds to wait for each server (default 180).",
+)
 def up(state_dir: str | None, timeout: float | None) -> None:
     """Start Kafka and Elasticsearch (reusing running ones) and wait until both answer."""
     from devtools import manager

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
+from cli.options import tenant_option
 from socpipe.settings import get_settings
 
 if TYPE_CHECKING:
@@ -30,14 +31,13 @@ def _default_actor() -> str:
 
 @contextmanager
 def _triage() -> Iterator[Triage]:
-    from responders.config import ConfigError
     from responders.triage import TriageError
     from responders.worker import Responders
+    from socpipe.es import check_elasticsearch
 
-    try:
-        responders = Responders(get_settings(), check=False)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = get_settings()
+    check_elasticsearch(settings)
+    responders = Responders(settings, check=False)
     try:
         yield responders.triage()
     except TriageError as exc:
@@ -46,7 +46,7 @@ def _triage() -> Iterator[Triage]:
         responders.close()
 
 
-tenant_option = click.option("--tenant", default=None, help="Only this tenant's incidents (default: all).")
+incident_tenant = tenant_option(help="Only this tenant's incidents (default: all).")
 actor_option = click.option(
     "--actor",
     default=_default_actor,
@@ -85,16 +85,22 @@ def incident() -> None:
 
 
 @incident.command("list")
-@tenant_option
+@incident_tenant
 @click.option(
     "--status",
     multiple=True,
     type=click.Choice(["open", "acknowledged", "closed"]),
     help="Repeatable; default: open and acknowledged.",
 )
-@click.option("--min-severity", type=click.Choice(["informational", "low", "medium", "high", "critical"]))
-@click.option("--assignee", default=None)
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option(
+    "--min-severity",
+    type=click.Choice(["informational", "low", "medium", "high", "critical"]),
+    help="Only incidents at least this severe.",
+)
+@click.option("--assignee", default=None, help="Only incidents assigned to this analyst.")
+@click.option(
+    "--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help="At most this many."
+)
 @json_option
 def list_cmd(
     tenant: str | None,
@@ -126,7 +132,7 @@ def list_cmd(
 
 @incident.command("show")
 @click.argument("incident_id")
-@tenant_option
+@incident_tenant
 @json_option
 def show(incident_id: str, tenant: str | None, as_json: bool) -> None:
     """One incident: what, where, when, the detections behind it and its history."""
@@ -178,7 +184,7 @@ def _done(result: TriageResult) -> None:
 
 @incident.command("ack")
 @click.argument("incident_id")
-@tenant_option
+@incident_tenant
 @actor_option
 @reason_option
 def ack(incident_id: str, tenant: str | None, actor: str, reason: str | None) -> None:
@@ -190,7 +196,7 @@ def ack(incident_id: str, tenant: str | None, actor: str, reason: str | None) ->
 @incident.command("assign")
 @click.argument("incident_id")
 @click.option("--to", "assignee", required=True, help="The analyst who owns it now.")
-@tenant_option
+@incident_tenant
 @actor_option
 @reason_option
 def assign(incident_id: str, assignee: str, tenant: str | None, actor: str, reason: str | None) -> None:
@@ -201,9 +207,14 @@ def assign(incident_id: str, assignee: str, tenant: str | None, actor: str, reas
 
 @incident.command("close")
 @click.argument("incident_id")
-@click.option("--verdict", required=True, type=click.Choice(["true_positive", "false_positive", "benign"]))
+@click.option(
+    "--verdict",
+    required=True,
+    type=click.Choice(["true_positive", "false_positive", "benign"]),
+    help="What it was: a real attack, a false alarm, or real but harmless.",
+)
 @click.option("--reason", required=True, help="Why (recorded, and required to close).")
-@tenant_option
+@incident_tenant
 @actor_option
 def close(incident_id: str, verdict: str, reason: str, tenant: str | None, actor: str) -> None:
     """Close with a verdict."""
@@ -216,7 +227,7 @@ def close(incident_id: str, verdict: str, reason: str, tenant: str | None, actor
 @incident.command("flag")
 @click.argument("incident_id")
 @click.option("--personal-data", is_flag=True, required=True, help="It touches personal data (GDPR art. 33).")
-@tenant_option
+@incident_tenant
 @actor_option
 @reason_option
 def flag(incident_id: str, personal_data: bool, tenant: str | None, actor: str, reason: str | None) -> None:

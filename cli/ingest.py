@@ -7,7 +7,7 @@ The tenant always comes from the command line (file, stdin, syslog) or the API k
 from __future__ import annotations
 
 import asyncio
-import re
+import errno
 import signal
 import socket
 import sys
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cli.options import tenant_option
 from cli.worker_commands import bound_metrics, metrics_port_option, with_metrics_port
 from socpipe.metrics import Metrics
 from socpipe.settings import Settings, get_settings
@@ -23,14 +24,7 @@ from socpipe.settings import Settings, get_settings
 if TYPE_CHECKING:
     from ingest.shippers.network_sink import NetworkSink
 
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 DEFAULT_STATE_DIR = Path("~/.local/state/socpipe/ingest").expanduser()
-
-
-def _tenant(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if not _TENANT.match(value):
-        raise click.BadParameter("a tenant id is lower-case letters, digits, '-' and '_' (at most 63)")
-    return value
 
 
 def _parser(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -49,6 +43,27 @@ def _address(value: str, option: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _can_listen(protocol: str, host: str, port: int, option: str | None = None) -> None:
+    """Refuse at start, naming the option, an address this process cannot listen on (in use, not ours,
+    no such interface), before anything else starts; the listener binds it again right after."""
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=kind, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        with socket.socket(family, kind) as probe:
+            if kind == socket.SOCK_STREAM:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        in_use = exc.errno == errno.EADDRINUSE
+        hint = "; another process listens there: stop it or choose another port" if in_use else ""
+        raise click.BadParameter(
+            f"cannot listen on {host}:{port} ({protocol}): {reason}{hint}",
+            param_hint=option or f"--{protocol}",
+        ) from None
+
+
 def _timezone_of(ctx: click.Context, timezone: str | None, parser: str) -> str | None:
     """`--timezone` checked against the parser at start; the error names the option and the value."""
     from ingest.shippers.records import source_timezone
@@ -61,7 +76,7 @@ def _timezone_of(ctx: click.Context, timezone: str | None, parser: str) -> str |
         ) from None
 
 
-tenant_option = click.option("--tenant", required=True, callback=_tenant, help="Whose logs these are.")
+ingest_tenant_option = tenant_option(required=True, help="Whose logs these are.")
 host_option = click.option(
     "--host", default=socket.gethostname, show_default="this machine's name",
     help="Host the logs are from: the Kafka key that keeps its records in order.",
@@ -84,7 +99,7 @@ def ingest() -> None:
 
 @ingest.command("file")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH_OR_GLOB...")
-@tenant_option
+@ingest_tenant_option
 @click.option("--parser", default="json", show_default=True, callback=_parser, help="Parser for normalise.")
 @host_option
 @click.option(
@@ -140,6 +155,8 @@ def file_command(
     )  # fmt: skip
     with bound_metrics(settings) as metrics:
         bus = KafkaBus(settings)
+        if not follow:  # a one-shot run fails fast; a --follow tail is a service that waits for Kafka
+            bus.check()
         bus.ensure_pipeline_topics()
         if single:
             tail: FileTail | GlobTail = FileTail(Path(paths[0]), options, bus, stop_on_signals(), metrics)
@@ -150,7 +167,7 @@ def file_command(
 
 
 @ingest.command("stdin")
-@tenant_option
+@ingest_tenant_option
 @click.option("--parser", default="json", show_default=True, callback=_parser, help="Parser for normalise.")
 @host_option
 @click.option("--source", "source_name", default="stdin", show_default=True, help="Source name to record.")
@@ -162,7 +179,7 @@ def stdin_command(tenant: str, parser: str, host: str, source_name: str, max_rec
     from socpipe.bus import KafkaBus
     from socpipe.worker import stop_on_signals
 
-    bus = KafkaBus(get_settings())
+    bus = KafkaBus(get_settings()).check()
     bus.ensure_pipeline_topics()
     publisher = bus.publisher(**ingest_producer_settings())
     try:
@@ -187,7 +204,7 @@ def _stop_event() -> asyncio.Event:
 
 
 @ingest.command("syslog")
-@tenant_option
+@ingest_tenant_option
 @click.option("--udp", multiple=True, metavar="HOST:PORT", help="Listen for UDP datagrams (repeatable).")
 @click.option("--tcp", multiple=True, metavar="HOST:PORT", help="Listen on TCP: octet counting or newlines.")
 @click.option(
@@ -198,9 +215,12 @@ def _stop_event() -> asyncio.Event:
 @click.option(
     "--client-ca", type=click.Path(exists=True, dir_okay=False), help="Require client certificates."
 )
-@click.option("--parser", default="syslog", show_default=True, callback=_parser)
+@click.option("--parser", default="syslog", show_default=True, callback=_parser, help="Parser for normalise.")
 @timezone_option
-@click.option("--max-message-bytes", type=click.IntRange(1024, 900_000), default=64 * 1024, show_default=True)
+@click.option(
+    "--max-message-bytes", type=click.IntRange(1024, 900_000), default=64 * 1024, show_default=True,
+    help="Longer messages are dead-lettered (with their head) instead of shipped.",
+)  # fmt: skip
 @click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
               help="Unacknowledged bytes held before TCP reads pause and UDP datagrams drop.")  # fmt: skip
 @metrics_port_option
@@ -222,6 +242,8 @@ def syslog_command(
     context = tls_context(cert, key, client_ca) if tls and cert and key else None
     where = [(protocol, *_address(value, f"--{protocol}")) for protocol, values in
              (("udp", udp), ("tcp", tcp), ("tls", tls)) for value in values]  # fmt: skip
+    for protocol, host, port in where:
+        _can_listen(protocol, host, port)
     listeners = [
         SyslogListener(protocol, host, port, tenant=tenant, parser=parser, tls=context, timezone=timezone)
         for protocol, host, port in where
@@ -242,14 +264,23 @@ def syslog_command(
 
 
 @ingest.command("http")
-@click.option("--listen", default="0.0.0.0:8080", show_default=True, metavar="HOST:PORT")
+@click.option(
+    "--listen", default="0.0.0.0:8080", show_default=True, metavar="HOST:PORT",
+    help="Address and port to receive on.",
+)  # fmt: skip
 @click.option(
     "--keys", "keys_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
     envvar="SOCPIPE_INGEST_HTTP_KEYS", help="YAML file of API keys per tenant.",
 )  # fmt: skip
-@click.option("--default-parser", default="json", show_default=True, callback=_parser)
+@click.option(
+    "--default-parser", default="json", show_default=True, callback=_parser,
+    help="Parser for requests that name none (a request may name its own: see --help above).",
+)  # fmt: skip
 @timezone_option
-@click.option("--max-body-bytes", type=click.IntRange(1024), default=10 << 20, show_default=True)
+@click.option(
+    "--max-body-bytes", type=click.IntRange(1024), default=10 << 20, show_default=True,
+    help="Larger request bodies are refused (413).",
+)  # fmt: skip
 @click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
               help="Unacknowledged bytes held before requests get 429.")  # fmt: skip
 @max_record_option
@@ -268,6 +299,7 @@ def http_command(
     from ingest.shippers.http import ApiKeys, HttpOptions, KeyFileError, Receiver, serve_http
 
     host, port = _address(listen, "--listen")
+    _can_listen("tcp", host, port, option="--listen")
     timezone = _timezone_of(ctx, timezone, default_parser)
     try:
         keys = ApiKeys.load(keys_file)

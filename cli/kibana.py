@@ -5,7 +5,19 @@ from __future__ import annotations
 import click
 import httpx
 
-from socpipe.settings import get_settings
+from cli.options import tenant_option
+from socpipe.errors import ServerUnavailableError
+from socpipe.settings import Settings, get_settings
+
+
+def _failed(settings: Settings, url: str | None, exc: httpx.HTTPError) -> Exception:
+    """Kibana not answering names the URL tried and where it came from; a refusal says what Kibana said."""
+    where = url or settings.kibana_url
+    setting = "--url" if url else "SOCPIPE_KIBANA_URL (or --url)"
+    if isinstance(exc, httpx.TransportError):
+        start = "`docker compose up -d kibana`; `socpipe dev up` has no Kibana"
+        return ServerUnavailableError("Kibana", where, setting, type(exc).__name__, start=start)
+    return click.ClickException(f"Kibana at {where} refused the request: {exc}")
 
 
 @click.group("kibana")
@@ -16,17 +28,16 @@ def kibana() -> None:
 @kibana.command("load")
 @click.option("--url", default=None, help="Kibana's URL (default: the kibana_url setting).")
 @click.option("--space", default=None, help="Import into this space (default: the default space).")
-@click.option(
-    "--tenant", default=None, help="Point the data views at this tenant's indices only (its space)."
-)
+@tenant_option(help="Point the data views at this tenant's indices only (its space).")
 def load_cmd(url: str | None, space: str | None, tenant: str | None) -> None:
     """Import the saved objects through Kibana's saved objects API (overwrites earlier versions)."""
     from responders.kibana import load
 
+    settings = get_settings()
     try:
-        answer = load(get_settings(), space=space or tenant, tenant=tenant, url=url)
+        answer = load(settings, space=space or tenant, tenant=tenant, url=url)
     except httpx.HTTPError as exc:
-        raise click.ClickException(f"Kibana import failed: {exc}") from None
+        raise _failed(settings, url, exc) from None
     if not answer.get("success"):
         raise click.ClickException(f"Kibana refused some objects: {answer.get('errors')}")
     click.echo(
@@ -35,9 +46,9 @@ def load_cmd(url: str | None, space: str | None, tenant: str | None) -> None:
 
 
 @kibana.command("space")
-@click.option("--tenant", required=True)
+@tenant_option(required=True, help="The client whose space and read-only role are made.")
 @click.option("--name", default=None, help="The space's display name (default: the tenant's name).")
-@click.option("--url", default=None)
+@click.option("--url", default=None, help="Kibana's URL (default: SOCPIPE_KIBANA_URL).")
 def space_cmd(tenant: str, name: str | None, url: str | None) -> None:
     """Create a client's space and a read-only role on its indices, then load its saved objects."""
     from responders.config import load_config
@@ -50,5 +61,5 @@ def space_cmd(tenant: str, name: str | None, url: str | None) -> None:
             click.echo(f"created {line}")
         answer = load(settings, space=tenant, tenant=tenant, url=url)
     except httpx.HTTPError as exc:
-        raise click.ClickException(f"Kibana: {exc}") from None
+        raise _failed(settings, url, exc) from None
     click.echo(f"imported {answer.get('successCount', 0)} saved objects into space {tenant}")

@@ -12,18 +12,8 @@ from datetime import timedelta
 
 import click
 
+from cli.options import check_duration, tenant_option
 from socpipe.settings import get_settings
-
-
-def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
-    from responders.config import parse_duration
-
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.group("notice")
@@ -32,30 +22,39 @@ def notice() -> None:
 
 
 @notice.command("retry")
-@click.option("--tenant", default=None, help="Only this tenant (default: every tenant with routes).")
+@tenant_option(help="Only this tenant (default: every tenant with routes).")
 @click.option(
     "--older-than",
-    callback=_duration,
+    callback=check_duration,
     default=None,
     help="Only notices claimed or last tried longer ago (30s, 5m, 2h); never less than the claim "
     "timeout (SOCPIPE_CLAIM_TIMEOUT_S), the default.",
 )
-def retry(tenant: str | None, older_than: timedelta | None) -> None:
+@click.option(
+    "--include-failed",
+    is_flag=True,
+    help="Also resend notices that gave up (every attempt failed, or a permanent failure), once the "
+    "cause is fixed (the SMTP relay is back, the endpoint answers); each is still sent once.",
+)
+def retry(tenant: str | None, older_than: timedelta | None, include_failed: bool) -> None:
     """Deliver pending notices whose claimer is gone, and retry transiently failed ones; exit 1 if any
-    still failed."""
-    from responders.config import ConfigError
+    still failed. Notices that gave up are resent only with --include-failed."""
     from responders.worker import Responders
+    from socpipe.es import check_elasticsearch
 
-    try:
-        responders = Responders(get_settings(), check=False)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = get_settings()
+    check_elasticsearch(settings)
+    responders = Responders(settings, check=False)
     try:
         sweep = responders.sweep()
         tenants = [tenant] if tenant else sweep.tenants()
         if tenant and tenant not in responders.config.tenants:
-            raise click.ClickException(f"tenant {tenant!r} is not configured (no routes, no notices)")
-        results = [sweep.sweep(t, older_than) for t in tenants]
+            configured = ", ".join(sorted(responders.config.tenants)) or "none"
+            raise click.ClickException(
+                f"tenant {tenant!r} is not configured in {responders.config.sources.get('tenants')} "
+                f"(no routes, no notices); configured: {configured}"
+            )
+        results = [sweep.sweep(t, older_than, include_failed=include_failed) for t in tenants]
     finally:
         responders.close()
     failed = 0

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import click
-
 from cli.worker_commands import stage_command
 from socpipe.settings import Settings
 from socpipe.worker import Stage
 
 
 def _build(settings: Settings) -> Stage:
-    from responders.config import ConfigError
     from responders.worker import build_stage, ensure_indices
 
-    try:
-        stage = build_stage(settings)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    stage = build_stage(settings)  # a ConfigurationError is told by cli/main.py, exit 2
     ensure_indices(settings, stage.config)
     return stage
 

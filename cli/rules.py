@@ -24,33 +24,53 @@ def _engine(rules: tuple[Path, ...], strict: bool):  # type: ignore[no-untyped-d
     return Engine(ruleset), paths
 
 
-@rules_group.command("check")
-@click.option("--rules", "rules", multiple=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--strict/--no-strict", default=True, show_default=True)
-def check(rules: tuple[Path, ...], strict: bool) -> None:
-    """Load every rule and print the load report; non-zero exit if any rule fails."""
-    from detectors.sigma.report import RuleLoadError
+rules_option = click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A rule file or folder (repeatable); default: rules/sigma and SOCPIPE_RULES_DIRS.",
+)
 
-    try:
-        engine, _ = _engine(rules, strict=False)
-    except RuleLoadError as exc:  # pragma: no cover - strict=False never raises
-        click.echo(exc.report.summary())
-        sys.exit(1)
+
+@rules_group.command("check")
+@rules_option
+@click.option(
+    "--strict/--no-strict",
+    default=True,
+    show_default=True,
+    help="Exit 1 when any rule fails to load (--no-strict: report only).",
+)
+def check(rules: tuple[Path, ...], strict: bool) -> None:
+    """Load every rule and print the load report: each rule that failed and each warning, with where."""
+    engine, _ = _engine(rules, strict=False)
     report = engine.ruleset.report
     click.echo(report.summary())
     for problem in report.failed:
-        click.echo(f"  {problem}")
+        click.echo(f"  FAILED  {problem}", err=True)
+    for problem in report.warnings:
+        click.echo(f"  WARNING {problem}")
     if strict and report.failed:
         sys.exit(1)
 
 
 @rules_group.command("test")
-@click.option("--rules", "rules", multiple=True, type=click.Path(exists=True, path_type=Path))
+@rules_option
 def test(rules: tuple[Path, ...]) -> None:
-    """Run the `<rule>.tests.json` cases kept beside the rules; non-zero exit on any failure."""
-    from detectors.rule_tests import run_rule_tests
+    """Run the `<rule>.tests.json` cases kept beside the rules; non-zero exit on any failure.
+
+    Each test file is a JSON list of cases: {"name": ..., "tenant": ... (optional), "event": {flat ECS or
+    Windows fields}, "fire": [rule ids that must fire]}; `"fire": []` means no rule may fire.
+    """
+    from detectors.rule_tests import SUFFIX, run_rule_tests, test_files
 
     engine, paths = _engine(rules, strict=True)
+    if not test_files(paths):
+        where = ", ".join(str(p) for p in paths)
+        raise click.ClickException(
+            f"no test files (*{SUFFIX}) under {where}: write one beside each rule, "
+            f"<rule>{SUFFIX} (format: socpipe rules test --help, or the README's 'Rule tests')"
+        )
     results = run_rule_tests(engine, paths)
     failed = [r for r in results if not r.passed]
     for r in failed:

@@ -121,7 +121,7 @@ def stage_command(
     @group_cmd.command("run")
     @click.option(
         "--exit-when-idle",
-        type=int,
+        type=click.IntRange(1),
         default=None,
         help="Stop after this many empty polls (batch jobs, demos); default: run until SIGTERM.",
     )

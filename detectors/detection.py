@@ -8,9 +8,9 @@ from typing import Any
 
 from schemas.common import Severity
 from schemas.detection import Detection, DetectionKind, Entity, EventRef, RuleRef
+from schemas.event import HOST_NAME_FIELDS
 
 _USER_FIELDS = ("user.name", "User", "TargetUserName", "SubjectUserName", "AccountName")
-_HOST_FIELDS = ("host.name", "Computer", "Hostname")
 _SOURCE_FIELDS = ("source.ip", "IpAddress", "SourceIp", "src_ip")
 
 
@@ -24,7 +24,7 @@ def entity_of(flat: Mapping[str, Any]) -> Entity:
                 return str(value)
         return None
 
-    return Entity(host=first(_HOST_FIELDS), user=first(_USER_FIELDS), source_ip=first(_SOURCE_FIELDS))
+    return Entity(host=first(HOST_NAME_FIELDS), user=first(_USER_FIELDS), source_ip=first(_SOURCE_FIELDS))
 
 
 def rule_ref(info: Any) -> RuleRef:

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from detectors.sigma.engine import Engine
+from socpipe.errors import ConfigurationError, Problem
 
 SUFFIX = ".tests.json"
 
@@ -39,6 +40,33 @@ class RuleTestResult(BaseModel):
 
 
 _CASES = TypeAdapter(list[RuleTestCase])
+FORMAT_HINT = 'a JSON list of {"name": ..., "tenant": ... (optional), "event": {...}, "fire": [rule ids]}'
+
+
+class RuleTestFileError(ConfigurationError):
+    """Test files that cannot be read: each problem names the file and the case (index.field)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems, title="unreadable rule test files")
+
+
+def read_cases(path: Path) -> list[RuleTestCase]:
+    """The cases of one test file; RuleTestFileError names each problem and the format expected."""
+    try:
+        return _CASES.validate_json(path.read_bytes())
+    except OSError as exc:
+        raise RuleTestFileError([Problem(f"cannot read: {exc.strerror}", file=str(path))]) from None
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                error["msg"],
+                file=str(path),
+                key=".".join(str(p) for p in error["loc"]) or None,
+                fix=f"expected {FORMAT_HINT}",
+            )
+            for error in exc.errors()[:20]
+        ]
+        raise RuleTestFileError(problems) from None
 
 
 def test_files(paths: Iterable[Path]) -> list[Path]:
@@ -52,7 +80,7 @@ def run_rule_tests(engine: Engine, paths: Iterable[Path]) -> list[RuleTestResult
     """Every case of every test file under `paths`, evaluated by the engine."""
     results = []
     for path in test_files(paths):
-        for case in _CASES.validate_json(path.read_bytes()):
+        for case in read_cases(path):
             fired = sorted({m.rule.id for m in engine.match(case.event, tenant=case.tenant)})
             results.append(RuleTestResult(path=str(path), name=case.name, expected=case.fire, fired=fired))
     return results

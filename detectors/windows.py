@@ -16,39 +16,20 @@ answers as the live run. Every structure:
 from __future__ import annotations
 
 import math
-import re
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BeforeValidator
+from schemas.durations import Seconds, parse_seconds
 
 K = TypeVar("K")
 V = TypeVar("V")
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from `30s`, `5m`, `1h`, `7d`, `2w`, `250ms`, a number of seconds or a timedelta."""
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like 30s, 5m, 1h or 7d")
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"expected a duration like 30s, 5m, 1h or 7d, got {value!r}")
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""A pydantic field type: a duration written as `5m` in configuration, seconds in Python."""
+# The one duration grammar (schemas/durations.py), under the names the heuristics import.
+parse_duration = parse_seconds
+Duration = Seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,12 @@ not ship, which become a RawRecord again when they can now be decoded (`encoding
 time zone the letter kept (a normalise letter's RawRecord carries its own). A letter cut
 short because it was oversized cannot be replayed and is reported as skipped. Ids downstream are
 deterministic, so replaying a letter twice does not duplicate events.
+
+Each letter goes back to the input of the stage that refused it (its `replay_topic`, else the stage's
+input topic: a detector letter to events.ecs, a responder letter to detections), never to events.raw by
+default. A failed client notice is no message to re-drive: it is resent by `socpipe notice retry
+--include-failed`. A replayed letter is marked by a small marker record on the dead-letter topic (header
+`socpipe-replayed`), so later reads (`inspect`, `replay`, a `--dry-run`) leave it out unless asked.
 """
 
 from __future__ import annotations
@@ -20,9 +26,13 @@ import orjson
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
 
+from schemas.common import utc_now
 from schemas.deadletter import DeadLetter
 from schemas.raw import RawRecord
+from schemas.topics import Topics
 from socpipe.bus import KafkaBus, Outbound
+
+REPLAYED_HEADER = "socpipe-replayed"
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class Letter:
     partition: int
     offset: int
     letter: DeadLetter
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,8 +62,39 @@ class LetterFilter:
         )
 
 
-def read_letters(bus: KafkaBus, where: LetterFilter, limit: int | None = None) -> Iterator[Letter]:
-    """The dead letters present now, oldest first per partition; unreadable ones are skipped."""
+def read_letters(
+    bus: KafkaBus, where: LetterFilter, limit: int | None = None, *, include_replayed: bool = False
+) -> Iterator[Letter]:
+    """The dead letters present now, oldest first per partition, replayed ones only with
+    `include_replayed` (marked so); unreadable ones are skipped."""
+    replayed: set[tuple[int, int]] = set()
+    found: list[Letter] = []
+    for partition, offset, headers, value in _records(bus):
+        marker = dict(headers).get(REPLAYED_HEADER)
+        if marker is not None:
+            with contextlib.suppress(ValueError):
+                p, o = marker.decode().split(":")
+                replayed.add((int(p), int(o)))
+            continue
+        try:
+            letter = DeadLetter.model_validate_json(value)
+        except ValidationError:
+            continue
+        if where.accepts(letter):
+            found.append(Letter(partition, offset, letter))
+    count = 0
+    for item in found:
+        done = (item.partition, item.offset) in replayed
+        if done and not include_replayed:
+            continue
+        yield Letter(item.partition, item.offset, item.letter, replayed=done)
+        count += 1
+        if limit is not None and count >= limit:
+            return
+
+
+def _records(bus: KafkaBus) -> Iterator[tuple[int, int, list[tuple[str, bytes]], bytes]]:
+    """Every record of the dead-letter topic present now: (partition, offset, headers, value)."""
     topic = bus.topics.dlq
     consumer = bus.consumer(None, [topic])  # type: ignore[arg-type]  # no group: a reader
     try:
@@ -63,21 +105,12 @@ def read_letters(bus: KafkaBus, where: LetterFilter, limit: int | None = None) -
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
-        count, deadline = 0, time.monotonic() + 120
+        deadline = time.monotonic() + 120
         while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
             for tp, records in consumer.poll(timeout_ms=1000).items():
                 for record in records:
-                    if record.offset >= end[tp]:
-                        continue
-                    try:
-                        letter = DeadLetter.model_validate_json(record.value)
-                    except ValidationError:
-                        continue
-                    if where.accepts(letter):
-                        yield Letter(tp.partition, record.offset, letter)
-                        count += 1
-                        if limit is not None and count >= limit:
-                            return
+                    if record.offset < end[tp]:
+                        yield tp.partition, record.offset, list(record.headers or []), record.value
     finally:
         consumer.close()
 
@@ -92,16 +125,39 @@ def preview(letter: DeadLetter, width: int = 160) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def replayed_marker(dlq_topic: str, item: Letter, to_topic: str) -> Outbound:
+    """The record that marks a letter replayed: read by `read_letters`, skipped by older readers (its
+    value is no DeadLetter)."""
+    where = f"{item.partition}:{item.offset}"
+    value = orjson.dumps({"replayed": where, "to": to_topic, "at": utc_now().isoformat()})
+    return Outbound(dlq_topic, value, f"replayed:{where}".encode(), ((REPLAYED_HEADER, where.encode()),))
+
+
 @dataclass
 class ReplayReport:
     replayed: int = 0
     skipped: list[tuple[Letter, str]] = field(default_factory=list)
 
 
-def replay_message(item: Letter, default_topic: str, *, parser: str | None, encoding: str) -> Outbound:
+def input_topic(letter: DeadLetter, topics: Topics) -> str:
+    """Where a letter is re-driven: the topic it was consumed from, else its stage's input topic."""
+    if letter.replay_topic:
+        return letter.replay_topic
+    by_stage = {"ingest": topics.raw, "normalise": topics.raw, "detector": topics.ecs}
+    by_stage["responder"] = topics.detections
+    if letter.stage not in by_stage:
+        raise ValueError(f"stage {letter.stage!r} has no input topic to replay into")
+    return by_stage[letter.stage]
+
+
+def replay_message(item: Letter, topics: Topics, *, parser: str | None, encoding: str) -> Outbound:
     """The message that re-drives a letter; ValueError says why one cannot be re-driven."""
     letter = item.letter
-    topic = letter.replay_topic or default_topic
+    if letter.error_type == "NoticeDeliveryError":
+        raise ValueError(
+            "a client notice, not a message: resend it with `socpipe notice retry --include-failed`"
+        )
+    topic = input_topic(letter, topics)
     if letter.stage == "ingest":
         if letter.error_type == "RecordTooLarge":
             raise ValueError("oversized: the letter keeps only the head of the record")
@@ -137,17 +193,20 @@ def replay(
     bus: KafkaBus, letters: Iterator[Letter], *, parser: str | None = None, encoding: str = "utf-8",
     dry_run: bool = False,
 ) -> ReplayReport:  # fmt: skip
+    """Re-drive each letter to its stage's input and mark it replayed (markers are sent after the
+    messages, in the same flush: a crash between re-drives a letter twice, which ids downstream absorb)."""
     report = ReplayReport()
     publisher = None if dry_run else bus.publisher()
     try:
         for item in letters:
             try:
-                message = replay_message(item, bus.topics.raw, parser=parser, encoding=encoding)
+                message = replay_message(item, bus.topics, parser=parser, encoding=encoding)
             except ValueError as exc:
                 report.skipped.append((item, str(exc)))
                 continue
             if publisher is not None:
                 publisher.send(message)
+                publisher.send(replayed_marker(bus.topics.dlq, item, message.topic))
             report.replayed += 1
         if publisher is not None:
             publisher.flush()

@@ -6,8 +6,7 @@ path, all at once, so a bad file stops the program before it touches a message.
 
 from __future__ import annotations
 
-import os
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -16,31 +15,29 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from responders.notices.channels import CHANNELS
+from schemas.durations import parse_timedelta
 from schemas.evidence import EvidenceType
-from schemas.tenant import Tenant
+from schemas.tenant import NoticeRoute, Tenant
+from socpipe.errors import ConfigurationError, Problem
 from socpipe.paths import rules_dir
+from socpipe.registry import UnknownNameError
 from socpipe.settings import Settings
 
 GroupKey = Literal["rule", "host", "user", "source_ip"]
 
-_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
-
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """One or more configuration files are wrong; the message lists every problem with its location."""
 
+    def __init__(
+        self, problems: Sequence[Problem | str] | str, *, title: str = "invalid responder configuration"
+    ) -> None:
+        super().__init__(problems, title=title)
 
-def parse_duration(value: object) -> timedelta:
-    """`90s`, `30m`, `2h`, `1d` (or a number of seconds) as a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value).strip())
-    if not match:
-        raise ValueError(f"expected a duration like 30m, 2h or 1d, got {value!r}")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+# The one duration grammar (schemas/durations.py), under the name callers import from here.
+parse_duration = parse_timedelta
 
 
 class GroupingOverride(BaseModel):
@@ -157,11 +154,13 @@ class ResponderConfig:
         """A configured tenant, or a default one (no routes) for a tenant nobody configured yet."""
         return self.tenants.get(tenant_id) or Tenant(id=tenant_id, name=tenant_id)
 
-    def webhook_secret(self, tenant_id: str, env_name: str) -> str:
-        secret = os.environ.get(env_name)
-        if not secret:
-            raise ConfigError(f"tenant {tenant_id}: webhook secret variable {env_name} is not set")
-        return secret
+    def route_secret(self, tenant_id: str, route: NoticeRoute) -> str | None:
+        """The route's secret (its channel says whether it has one); ConfigError when it is unset."""
+        kind = CHANNELS.get(route.channel)
+        missing = kind.missing_secret(route)
+        if missing:
+            raise ConfigError(f"tenant {tenant_id}: {route.channel} secret variable {missing} is not set")
+        return kind.secret(route)
 
 
 def _read_yaml(path: Path, problems: list[str]) -> Any:
@@ -214,16 +213,14 @@ def load_config(settings: Settings | None = None, *, rules: Path | None = None) 
             problems.append(f"{where}: tenant {tenant.id!r} is listed twice")
         tenants[tenant.id] = tenant
         for j, route in enumerate(tenant.routes):
-            if route.channel == "webhook" and not route.destination.startswith(("https://", "http://")):
-                problems.append(f"{where}.routes.{j}: a webhook destination must be an http(s) URL")
-            if route.channel == "webhook" and not route.secret_env:
-                problems.append(
-                    f"{where}.routes.{j}: a webhook needs secret_env (the variable with its secret)"
-                )
-            if route.channel == "email" and "@" not in route.destination:
-                problems.append(f"{where}.routes.{j}: {route.destination!r} is not an email address")
+            try:
+                kind = CHANNELS.get(route.channel)
+            except UnknownNameError as exc:
+                problems.append(f"{where}.routes.{j}.channel: {exc}")
+                continue
+            problems += [f"{where}.routes.{j}: {p}" for p in kind.route_problems(route)]
     if problems:
-        raise ConfigError("invalid responder configuration:\n  " + "\n  ".join(problems))
+        raise ConfigError(problems)
     assert controls is not None  # a missing or empty file is a problem above
     return ResponderConfig(
         tenants=tenants,
@@ -234,10 +231,10 @@ def load_config(settings: Settings | None = None, *, rules: Path | None = None) 
 
 
 def missing_secrets(config: ResponderConfig) -> list[str]:
-    """Webhook routes whose secret variable is unset: checked at start, so delivery never finds out."""
+    """Routes whose secret variable is unset: checked at start, so delivery never finds out."""
     return [
-        f"tenant {t.id}: webhook {r.destination}: variable {r.secret_env} is not set"
+        f"tenant {t.id}: {r.channel} {r.destination}: variable {missing} is not set"
         for t in config.tenants.values()
         for r in t.routes
-        if r.channel == "webhook" and r.secret_env and not os.environ.get(r.secret_env)
+        if (missing := CHANNELS.get(r.channel).missing_secret(r))
     ]

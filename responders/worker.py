@@ -207,7 +207,7 @@ class Responders:
                 list(self.config.tenants.values()), _sample()
             )
             if problems:
-                raise ConfigError("responder configuration:\n  " + "\n  ".join(problems))
+                raise ConfigError(problems, title="responder configuration")
         worst = _longest_delivery_s(settings)
         if settings.claim_timeout_s < worst:
             log.warning(

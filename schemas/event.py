@@ -158,6 +158,11 @@ class Ingest(BaseModel):
     received_at: datetime
 
 
+HOST_NAME_FIELDS = ("host.name", "Computer", "Hostname", "host.hostname")
+"""Where a flat event (`EcsEvent.flat()`) names its host, first found wins: the ECS name, then the Windows
+and syslog originals. The one list that detections' entities and the heuristics' host keys both read."""
+
+
 class EcsEvent(_Ecs):
     timestamp: datetime = Field(alias="@timestamp")
     tenant: TenantId

@@ -15,7 +15,7 @@ DEFAULT_NOTIFY_ON: tuple[IncidentChange, ...] = ("open", "escalate", "close")
 class NoticeRoute(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: Literal["email", "webhook"]
+    channel: str = Field(description="A registered notice channel: email or webhook.")
     destination: str = Field(description="An email address or an https:// URL.")
     min_severity: Severity = Severity.high
     notify_on: list[IncidentChange] = Field(

@@ -12,3 +12,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   touch "$stamp"
 fi
+cat <<MSG
+socpipe is installed in $(pwd)/.venv ($(.venv/bin/socpipe --version)).
+Run it as .venv/bin/socpipe, or put \`socpipe\` on your PATH for this shell:
+  source $(pwd)/.venv/bin/activate
+MSG

@@ -7,6 +7,7 @@ manual commits) cannot differ between stages by accident.
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata
 
+from socpipe.errors import ServerUnavailableError
 from socpipe.settings import Settings
 
 # Largest message socpipe writes (detector state snapshots); compacted topics are created to accept it.
@@ -103,10 +105,33 @@ class Publisher:
         self.producer.close(timeout=10)
 
 
+def check_kafka(settings: Settings, timeout_s: float = 3.0) -> None:
+    """Raise ServerUnavailableError unless one bootstrap server accepts a connection within `timeout_s`.
+
+    kafka-python retries a missing broker for about 30 s before it raises; one-shot commands call this
+    first so that a broker that is down costs seconds and one line naming it.
+    """
+    last: OSError | None = None
+    for server in settings.kafka_bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+            return
+        except OSError as exc:
+            last = exc
+    detail = (last.strerror or str(last)) if last else ""
+    raise ServerUnavailableError("Kafka", settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", detail)
+
+
 class KafkaBus:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.topics = settings.topics
+
+    def check(self, timeout_s: float = 3.0) -> KafkaBus:
+        """This bus, once a broker answered (`check_kafka`): for one-shot commands, before any client."""
+        check_kafka(self.settings, timeout_s)
+        return self
 
     def publisher(self, **overrides: Any) -> Publisher:
         conf: dict[str, Any] = {

@@ -6,10 +6,14 @@ info() or ping(): readiness is checked with cluster health instead.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
 from elasticsearch import Elasticsearch
 
+from socpipe.errors import ServerUnavailableError
 from socpipe.settings import Settings
 
 
@@ -29,3 +33,28 @@ def es_client(settings: Settings, **overrides: Any) -> Elasticsearch:
 def index_name(settings: Settings, kind: str, tenant: str) -> str:
     """Per-tenant index names (`socpipe-incidents-<tenant>`), so Kibana roles can keep clients apart."""
     return f"{settings.index_prefix}-{kind}-{tenant}"
+
+
+def check_elasticsearch(settings: Settings, timeout_s: float = 3.0) -> None:
+    """Raise ServerUnavailableError unless Elasticsearch answers within `timeout_s` (one try, no retries).
+
+    One-shot commands call this first so that a node that is down costs seconds and one line, not the
+    client's retries and a traceback. Health, not `GET /`: the local dev node answers no `GET /`.
+    The client's own warning about the dead node is held back: the error says it once.
+    """
+    es = es_client(settings, request_timeout=timeout_s, max_retries=0, retry_on_timeout=False)
+    pool_log = logging.getLogger("elastic_transport.node_pool")
+    level, pool_log.level = pool_log.level, logging.ERROR
+    try:
+        es.cluster.health(timeout=f"{max(int(timeout_s), 1)}s")
+    except ConnectionTimeout:
+        raise ServerUnavailableError(
+            "Elasticsearch", settings.elasticsearch_url, "ELASTICSEARCH_URL", "timed out"
+        ) from None
+    except TransportConnectionError:
+        raise ServerUnavailableError(
+            "Elasticsearch", settings.elasticsearch_url, "ELASTICSEARCH_URL", "no connection"
+        ) from None
+    finally:
+        pool_log.setLevel(level)
+        es.close()

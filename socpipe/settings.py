@@ -21,10 +21,14 @@ from pydantic_settings import (
 )
 
 from schemas.topics import Topics
+from socpipe.errors import ConfigurationError, Problem
 
 
-class SettingsError(Exception):
-    """A setting is missing or wrong; the message names it and says where it came from."""
+class SettingsError(ConfigurationError):
+    """A setting is missing or wrong; each problem names it (its key) and says where it came from."""
+
+    def __init__(self, problems: list[Problem] | str, *, title: str = "invalid socpipe settings") -> None:
+        super().__init__(problems, title=title)
 
 
 class Settings(BaseSettings):
@@ -135,25 +139,27 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any]) -> Problem:
     loc = [str(part) for part in error["loc"]]
     if loc and loc[0] in Settings.model_fields and loc[0].islower():
         loc[0] = f"SOCPIPE_{loc[0].upper()}"
     where = ".".join(loc) or "(settings)"
-    return f"setting {where}: {error['msg']} (got {error.get('input')!r})"
+    return Problem(f"{error['msg']} (got {error.get('input')!r})", key=f"setting {where}")
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Build and validate the settings; raise SettingsError naming every bad one."""
     config_file = os.environ.get("SOCPIPE_CONFIG")
     if config_file and not Path(config_file).is_file():
-        raise SettingsError(f"SOCPIPE_CONFIG names {config_file!r}, which is not a file")
+        raise SettingsError(
+            [Problem(f"names {config_file!r}, which is not a file", key="SOCPIPE_CONFIG", fix="fix the path")]
+        )
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         origin = f" (environment and {config_file})" if config_file else " (environment)"
-        lines = "\n  ".join(_describe(dict(e)) for e in exc.errors())
-        raise SettingsError(f"invalid socpipe settings{origin}:\n  {lines}") from None
+        problems = [_describe(dict(e)) for e in exc.errors()]
+        raise SettingsError(problems, title=f"invalid socpipe settings{origin}") from None
 
 
 @lru_cache(maxsize=1)

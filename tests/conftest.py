@@ -29,9 +29,46 @@ def _docker_answers() -> bool:
         return False
 
 
+# (topic prefix, index prefix) of every `settings` fixture this session: removed when the session ends.
+_TEST_PREFIXES: list[tuple[str, str]] = []
+
+
+def _remove_test_data(kafka: str, es_url: str, prefixes: list[tuple[str, str]]) -> None:
+    """Delete the indices, index templates and topics the session's tests made, by their unique prefixes,
+    so test runs leave nothing behind on a shared Kafka and Elasticsearch (names listed, then deleted by
+    name: Elasticsearch refuses wildcard deletes by default)."""
+    from kafka import KafkaAdminClient
+
+    from socpipe.es import es_client
+
+    if not prefixes:
+        return
+    es = es_client(load_settings(elasticsearch_url=es_url), request_timeout=60)
+    try:
+        for _, index_prefix in prefixes:
+            pattern = f"{index_prefix}-*"
+            names = list(es.indices.get(index=pattern, expand_wildcards="all", allow_no_indices=True))
+            for start in range(0, len(names), 50):
+                es.indices.delete(index=",".join(names[start : start + 50]), ignore_unavailable=True)
+            found = es.options(ignore_status=404).indices.get_index_template(name=pattern)
+            for template in found.get("index_templates", []):
+                es.indices.delete_index_template(name=template["name"])
+    finally:
+        es.close()
+    admin = KafkaAdminClient(bootstrap_servers=kafka.split(","))
+    try:
+        starts = tuple(topic_prefix for topic_prefix, _ in prefixes)
+        topics = [t for t in admin.list_topics() if t.startswith(starts)]
+        if topics:
+            admin.delete_topics(topics)
+    finally:
+        admin.close()
+
+
 @pytest.fixture(scope="session")
 def backends() -> Iterator[tuple[str, str]]:
-    """(kafka bootstrap servers, elasticsearch url) of running servers."""
+    """(kafka bootstrap servers, elasticsearch url) of running servers; at the end of the session, what
+    the tests wrote there under their unique prefixes is removed."""
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     es = os.environ.get("ELASTICSEARCH_URL")
     with ExitStack() as stack:
@@ -55,6 +92,7 @@ def backends() -> Iterator[tuple[str, str]]:
             kafka = kafka or endpoints.kafka_bootstrap
             es = es or endpoints.elasticsearch_url
         yield kafka, es
+        _remove_test_data(kafka, es, _TEST_PREFIXES)
 
 
 @pytest.fixture
@@ -62,6 +100,7 @@ def settings(backends: tuple[str, str]) -> Settings:
     """Settings pointing at the real servers, with topic and index prefixes unique to this test."""
     kafka, es = backends
     unique = uuid.uuid4().hex[:8]
+    _TEST_PREFIXES.append((f"t{unique}.", f"t{unique}-socpipe"))
     return load_settings(
         kafka_bootstrap_servers=kafka,
         elasticsearch_url=es,

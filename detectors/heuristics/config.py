@@ -17,7 +17,7 @@ and all problems are reported at once, each with the file, line and key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 from detectors.heuristics import registry
 from detectors.heuristics.base import HeuristicConfig
 from schemas.common import TenantId
+from socpipe.errors import ConfigurationError, Problem
 from socpipe.paths import rules_dir
 
 DEFAULT_FILE = "heuristics.yaml"
@@ -35,12 +36,11 @@ _TOP = {"max_tenants", "defaults", "tenants"}
 _tenant_id: TypeAdapter[str] = TypeAdapter(TenantId)
 
 
-class HeuristicConfigError(ValueError):
+class HeuristicConfigError(ConfigurationError, ValueError):
     """Bad heuristics configuration; `problems` lists every one, each with where it is."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid heuristics configuration:\n  " + "\n  ".join(problems))
+    def __init__(self, problems: Sequence[Problem | str]) -> None:
+        super().__init__(problems, title="invalid heuristics configuration")
 
 
 @dataclass
@@ -74,20 +74,22 @@ def load_config(path: Path | str | None = None) -> HeuristicsConfig:
         data = yaml.safe_load(text) or {}
         root = yaml.compose(text)
     except (OSError, yaml.YAMLError) as exc:
-        raise HeuristicConfigError([f"{file}: {exc}"]) from None
+        raise HeuristicConfigError([Problem(str(exc), file=str(file))]) from None
     return parse_config(data, source=str(file), root=root)
 
 
 def parse_config(data: Any, *, source: str = "<config>", root: yaml.Node | None = None) -> HeuristicsConfig:
-    problems: dict[str, int] = {}  # message -> line, so a default's error is told once, not per tenant
+    problems: dict[Problem, int] = {}  # problem -> line, so a default's error is told once, not per tenant
 
     def problem(path: tuple[Any, ...], message: str) -> None:
         line = _line_of(root, path)
-        where = f"{source}:{line}" if line else source
-        problems.setdefault(f"{where}: {'.'.join(map(str, path)) or '(top)'}: {message}", line or 0)
+        key = ".".join(map(str, path)) or "(top)"
+        problems.setdefault(Problem(message, file=source, line=line, key=key), line or 0)
 
     if not isinstance(data, Mapping):
-        raise HeuristicConfigError([f"{source}: expected a mapping at the top, got {type(data).__name__}"])
+        raise HeuristicConfigError(
+            [Problem(f"expected a mapping at the top, got {type(data).__name__}", file=source)]
+        )
     for key in data:
         if key not in _TOP:
             problem((key,), f"unknown key; expected one of {', '.join(sorted(_TOP))}")
@@ -112,7 +114,7 @@ def parse_config(data: Any, *, source: str = "<config>", root: yaml.Node | None 
         section = _section(overrides, where, problem)
         tenants[tenant] = _build(defaults, section, ("defaults",), where, problem)
     if problems:
-        raise HeuristicConfigError(sorted(problems, key=problems.__getitem__))
+        raise HeuristicConfigError([p for p, _ in sorted(problems.items(), key=lambda item: item[1])])
     return HeuristicsConfig(built_defaults, tenants, max_tenants, source)
 
 

@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.event import HOST_NAME_FIELDS
+
 _ABSENT = (None, "", "-")
 
-HOST = ("host.name", "Computer", "Hostname", "host.hostname")
+HOST = HOST_NAME_FIELDS  # the one list (schemas/event.py)
 EVENT_ID = ("EventID", "winlog.event_id", "event.code")
 
 

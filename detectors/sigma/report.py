@@ -6,6 +6,8 @@ from collections import Counter
 
 from pydantic import BaseModel, Field
 
+from socpipe.errors import ConfigurationError, Problem
+
 
 class RuleProblem(BaseModel):
     """A rule (or file) that did not load, or loaded with a caveat."""
@@ -55,11 +57,13 @@ class LoadReport(BaseModel):
         return "\n".join(lines)
 
 
-class RuleLoadError(Exception):
+class RuleLoadError(ConfigurationError):
     """Raised in strict mode: carries the whole report so the caller can print every problem."""
 
     def __init__(self, report: LoadReport) -> None:
         self.report = report
-        details = "\n".join(str(p) for p in report.failed[:50])
-        more = f"\n... and {len(report.failed) - 50} more" if len(report.failed) > 50 else ""
-        super().__init__(f"{len(report.failed)} rules failed to load (strict mode):\n{details}{more}")
+        problems = [Problem(f"[{p.kind}] {p.reason}", file=p.path, key=p.rule_id) for p in report.failed[:50]]
+        if len(report.failed) > 50:
+            more = len(report.failed) - 50
+            problems.append(Problem(f"... and {more} more (socpipe rules check lists them all)"))
+        super().__init__(problems, title=f"{len(report.failed)} rules failed to load (strict mode)")

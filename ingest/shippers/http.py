@@ -38,6 +38,7 @@ from ingest.parsers import default_registry
 from ingest.shippers.network_sink import BudgetExceededError, Message, NetworkSink
 from ingest.shippers.records import Origin
 from schemas.common import TenantId
+from socpipe.errors import ConfigurationError
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
@@ -51,8 +52,11 @@ NDJSON_TYPES = {
 }
 
 
-class KeyFileError(ValueError):
+class KeyFileError(ConfigurationError, ValueError):
     """The API key file is unreadable or wrong; the message lists every problem with its place."""
+
+    def __init__(self, problems: str) -> None:
+        super().__init__(problems, title="invalid API key file (--keys, SOCPIPE_INGEST_HTTP_KEYS)")
 
 
 class _TenantKeys(BaseModel):

@@ -118,16 +118,18 @@ def export(
     end: datetime | None = None,
     control: str | None = None,
     fmt: Literal["jsonl", "csv"] = "jsonl",
+    end_inclusive: bool = False,
 ) -> dict[str, Any]:
-    """Write the tenant's records (occurred in [start, end), supporting `control`) and a manifest."""
+    """Write the tenant's records (occurred in [start, end), or [start, end] with `end_inclusive`,
+    supporting `control`) and a manifest."""
     index = index_name(settings, "evidence", tenant)
     es.indices.refresh(index=index)
     filters: list[dict[str, Any]] = [{"term": {"evidence.tenant": tenant}}]
     if start or end:
         bounds = {"gte": start.isoformat()} if start else {}
-        filters.append(
-            {"range": {"evidence.occurred_at": {**bounds, **({"lt": end.isoformat()} if end else {})}}}
-        )
+        if end:
+            bounds["lte" if end_inclusive else "lt"] = end.isoformat()
+        filters.append({"range": {"evidence.occurred_at": bounds}})
     if control:
         filters.append(control_query(control))
     records = [
@@ -146,6 +148,7 @@ def export(
         "tenant": tenant,
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,
+        "to_inclusive": end_inclusive,
         "control": control,
         "format": fmt,
         "exported_at": utc_now().isoformat(),

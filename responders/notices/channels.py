@@ -1,5 +1,9 @@
 """Notice channels, one registry keyed by the name tenants write in `routes[].channel`.
 
+A channel kind owns everything about its routes: how its sender is built, which destinations it takes,
+and which secret it needs (a variable named by the route's `secret_env`). The responder configuration
+checks routes and secrets through it (responders/config.py), so adding a channel is one edit here.
+
 A channel sends one message and returns a delivery receipt (what the server answered), or raises
 TransientDeliveryError (worth retrying: timeouts, refused connections, SMTP 4xx, HTTP 408/429/5xx) or
 PermanentDeliveryError (retrying cannot help: SMTP 5xx, HTTP 4xx, a missing secret).
@@ -8,6 +12,7 @@ PermanentDeliveryError (retrying cannot help: SMTP 5xx, HTTP 4xx, a missing secr
 from __future__ import annotations
 
 import hashlib
+import os
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +24,8 @@ import httpx
 import orjson
 
 from responders.notices import signing
+from schemas.tenant import NoticeRoute
+from socpipe.registry import Registry
 from socpipe.settings import Settings
 
 
@@ -45,24 +52,57 @@ class Channel(Protocol):
     def send(self, message: Message) -> str: ...
 
 
-CHANNELS: dict[str, Callable[[Settings], Channel]] = {}
+@dataclass(frozen=True)
+class ChannelKind:
+    """A channel: its sender, the destinations it takes, and whether its routes need a secret."""
+
+    name: str
+    build: Callable[[Settings], Channel]
+    destination_problem: Callable[[str], str | None]  # why a destination is not one, or None
+    needs_secret: bool = False
+    secret_hint: str = ""
+
+    def route_problems(self, route: NoticeRoute) -> list[str]:
+        """What is wrong with a route of this channel, checked when the configuration loads."""
+        problems = [p for p in [self.destination_problem(route.destination)] if p]
+        if self.needs_secret and not route.secret_env:
+            problems.append(f"a {self.name} needs secret_env (the variable with {self.secret_hint})")
+        return problems
+
+    def missing_secret(self, route: NoticeRoute) -> str | None:
+        """The variable this route's secret should be in, when it is unset (checked at start)."""
+        if self.needs_secret and route.secret_env and not os.environ.get(route.secret_env):
+            return route.secret_env
+        return None
+
+    def secret(self, route: NoticeRoute) -> str | None:
+        """The route's secret from its variable; None for channels without one (or unset: see above)."""
+        return os.environ.get(route.secret_env) if self.needs_secret and route.secret_env else None
 
 
-def register(name: str) -> Callable[[Callable[[Settings], Channel]], Callable[[Settings], Channel]]:
-    def add(factory: Callable[[Settings], Channel]) -> Callable[[Settings], Channel]:
-        if name in CHANNELS:
-            raise ValueError(f"notice channel {name!r} is registered twice")
-        CHANNELS[name] = factory
-        return factory
+CHANNELS: Registry[ChannelKind] = Registry("notice channel")
 
-    return add
+
+def register(kind: ChannelKind) -> ChannelKind:
+    return CHANNELS.add(kind.name, kind)
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
-    return {name: factory(settings) for name, factory in CHANNELS.items()}
+    return {name: kind.build(settings) for name, kind in CHANNELS.items()}
 
 
-@register("email")
+def _email_address(destination: str) -> str | None:
+    return None if "@" in destination else f"{destination!r} is not an email address"
+
+
+def _http_url(destination: str) -> str | None:
+    return (
+        None
+        if destination.startswith(("https://", "http://"))
+        else "a webhook destination must be an http(s) URL"
+    )
+
+
 class EmailChannel:
     """SMTP to the provider's relay; Message-ID is the notice id, so a resend is recognisably the same."""
 
@@ -107,7 +147,6 @@ class EmailChannel:
             raise PermanentDeliveryError(text)
 
 
-@register("webhook")
 class WebhookChannel:
     """An HTTP POST of JSON, signed as Standard Webhooks describes; `webhook-id` is the notice id."""
 
@@ -133,3 +172,9 @@ class WebhookChannel:
         if status >= 400:
             raise PermanentDeliveryError(f"HTTP {status}: {response.text[:200]}")
         return f"http {status} body-sha256:{hashlib.sha256(response.content).hexdigest()}"
+
+
+register(ChannelKind("email", EmailChannel, _email_address))
+register(
+    ChannelKind("webhook", WebhookChannel, _http_url, needs_secret=True, secret_hint="its whsec_ secret")
+)

@@ -297,7 +297,7 @@ class Notifier:
         attempts = 0
         update: dict[str, object] = {"subject": rendered.subject}
         try:
-            secret = self.config.webhook_secret(tenant.id, route.secret_env) if route.secret_env else None
+            secret = self.config.route_secret(tenant.id, route)
             message = Message(
                 notice_id=notice.id,
                 tenant=tenant.id,

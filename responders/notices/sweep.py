@@ -15,6 +15,10 @@ and is never touched. Permanent failures (4xx, bad address, missing secret) are 
 
 `socpipe notice retry` runs a sweep on demand; the responder worker runs one for its tenants every
 `notice_sweep_interval_s` seconds, between batches or when idle (`PeriodicSweep`).
+
+A notice that gave up (every round failed, or a permanent failure) is resent only when an operator asks,
+after fixing the cause: `socpipe notice retry --include-failed` (`include_failed=True`) takes every failed
+notice whose last try is older than the claim timeout, still under its own id and by one sweeper only.
 """
 
 from __future__ import annotations
@@ -65,22 +69,31 @@ class NoticeSweep:
         """The configured tenants that have notice routes (no route, no notice)."""
         return [t.id for t in self.notifier.config.tenants.values() if t.routes]
 
-    def sweep(self, tenant: str, older_than: timedelta | None = None, *, limit: int = PAGE) -> SweepResult:
-        """Deliver the tenant's stale and transiently failed notices older than `older_than`, each once.
+    def sweep(
+        self,
+        tenant: str,
+        older_than: timedelta | None = None,
+        *,
+        limit: int = PAGE,
+        include_failed: bool = False,
+    ) -> SweepResult:
+        """Deliver the tenant's stale and transiently failed notices older than `older_than`, each once;
+        with `include_failed`, every failed notice too (those that gave up, and permanent failures).
 
         `older_than` never goes below the claim timeout: a fresher claim may be a live worker's.
         """
         timeout = timedelta(seconds=self.settings.claim_timeout_s)
         age = max(older_than or timeout, timeout)
         claims = Claims(self.es, owner=self.owner, timeout_s=age.total_seconds())
-        found = self._candidates(tenant, age, limit)
+        found = self._candidates(tenant, age, limit, include_failed=include_failed)
         result = SweepResult(tenant)
         if not found:
             return result
         incidents = self._incidents(tenant, {n.incident_id for n in found})
         stale = [(n, incidents[n.incident_id]) for n in found if n.incident_id in incidents]
         result.left += [n for n in found if n.incident_id not in incidents]
-        result.delivered, left = self.notifier.redeliver(tenant, stale, claims, is_done=_final)
+        is_done = _sent if include_failed else _final
+        result.delivered, left = self.notifier.redeliver(tenant, stale, claims, is_done=is_done)
         result.left += left
         log.info(
             "notice sweep",
@@ -93,7 +106,7 @@ class NoticeSweep:
         )
         return result
 
-    def _candidates(self, tenant: str, age: timedelta, limit: int) -> list[Notice]:
+    def _candidates(self, tenant: str, age: timedelta, limit: int, *, include_failed: bool) -> list[Notice]:
         """Pending or failed notices whose last claim is older than `age` (near-real-time search; the
         take-over re-reads each one in real time)."""
         before = (utc_now() - age).isoformat()
@@ -112,7 +125,11 @@ class NoticeSweep:
             ignore_unavailable=True,
         )["hits"]["hits"]
         notices = [notice_from_doc(h["_source"]) for h in hits]
-        return [n for n in notices if n.status == NoticeStatus.pending or _retry_due(n, self.settings)]
+        return [
+            n
+            for n in notices
+            if n.status == NoticeStatus.pending or include_failed or _retry_due(n, self.settings)
+        ]
 
     def _incidents(self, tenant: str, ids: Iterable[str]) -> dict[str, Incident]:
         docs = self.es.mget(index=index_name(self.settings, "incidents", tenant), ids=sorted(ids))["docs"]
@@ -132,6 +149,11 @@ def _final(source: dict[str, Any]) -> bool:
     return notice.status != NoticeStatus.pending and not (
         notice.status == NoticeStatus.failed and retryable(notice)
     )
+
+
+def _sent(source: dict[str, Any]) -> bool:
+    """For an operator's resend of failed notices: only a sent or superseded notice is final."""
+    return notice_from_doc(source).status in (NoticeStatus.sent, NoticeStatus.superseded)
 
 
 PERIODIC_LIMIT = 8  # notices per tenant per round of the worker's sweep (the CLI takes up to PAGE)

@@ -78,8 +78,11 @@ def raw_records(settings: Settings, at_least: int = 0) -> list[RawRecord]:
 
 
 def dead_letters(settings: Settings, at_least: int = 0) -> list[DeadLetter]:
+    """The dead letters on the topic (not the markers `dlq replay` writes beside them)."""
     records = read_topic(settings, settings.topics.dlq, at_least=at_least)
-    return [DeadLetter.model_validate_json(r.value) for r in records]
+    return [
+        DeadLetter.model_validate_json(r.value) for r in records if not r.value.startswith(b'{"replayed"')
+    ]
 
 
 def events(settings: Settings, at_least: int = 0) -> list[EventEnvelope]:

@@ -198,3 +198,31 @@ def test_export_and_verify_from_the_command_line(
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert rows and {r["tenant"] for r in rows} == {"blue"}
     assert detection(1).id not in out.read_text()  # red's detection
+
+
+def test_to_a_date_includes_that_whole_day_and_a_time_is_exact(
+    rsettings: Settings, responders: Responders, tmp_path: Path
+) -> None:
+    """`--to 2026-11-30` exports the detection evidence of 2026-11-30 08:01 (a date is the whole day,
+    not its first instant, so the README's `--to 2026-12-31` keeps the last day); `--to` the detection's
+    own time includes it, a minute earlier does not; the manifest says which bound it used."""
+    detected = detection(1, "blue").model_copy(update={"detected_at": T0 + timedelta(minutes=1)})
+    responders.stage().process(inbound([detected]))  # its evidence occurred when it was detected
+    env = {"SOCPIPE_INDEX_PREFIX": rsettings.index_prefix, "ELASTICSEARCH_URL": rsettings.elasticsearch_url}
+
+    def detections_up_to(to: str) -> int:
+        out = tmp_path / f"{to.replace(':', '')}.jsonl"
+        get_settings.cache_clear()
+        try:
+            args = ["evidence", "export", "--tenant", "blue", "--to", to, "--out", str(out)]
+            result = CliRunner().invoke(cli, args, env=env)
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        manifest = orjson.loads(manifest_path(out).read_bytes())
+        assert manifest["to_inclusive"] is ("T" in to)
+        return int(manifest["by_record_type"].get("detection", 0))
+
+    assert detections_up_to(f"{T0:%Y-%m-%d}") == 1
+    assert detections_up_to((T0 + timedelta(minutes=1)).isoformat()) == 1
+    assert detections_up_to(T0.isoformat()) == 0

@@ -280,3 +280,41 @@ def test_the_worker_sweep_takes_a_few_notices_per_round(
     assert (first, second, third) == (4, 2, 0)
     assert len(webhooks.at("/red")) == 3 and len(smtp.to("soc@red.example")) == 3
     assert {d["notice"]["status"] for d in sources(es, rsettings, "notices", "red")} == {"sent"}
+
+
+def test_a_notice_that_gave_up_is_resent_once_with_include_failed(
+    socpipe: Callable[..., Result],
+    responders: Responders,
+    rsettings: Settings,
+    webhooks: WebhookSink,
+    smtp: SmtpSink,
+    es: Elasticsearch,
+) -> None:
+    """Red's email relay refuses (550, permanent) and its webhook gives up after every round (503s,
+    attempts spent): a plain `notice retry` leaves both failed, as before. Once the cause is fixed,
+    `notice retry --include-failed` sends each once, under its notice id; a second one sends nothing."""
+    webhooks.responses["/red"] = [503, 503, 503]
+    smtp.fail_next.append("550 5.1.1 relay refused")
+    responders.stage().process(inbound([detection(1)]))
+    notices = _notices(es, rsettings)
+    hook_id = notices[("webhook", "open")]["notice"]["id"]
+    index = f"{rsettings.index_prefix}-notices-red"
+    es.update(index=index, id=hook_id, doc={"notice": {"attempts": 100}})  # every round spent: gave up
+    _age_claims(es, rsettings, [n["notice"]["id"] for n in notices.values()])
+
+    plain = socpipe("notice", "retry", "--tenant", "red")
+    assert plain.exit_code == 0 and "red: sent 0, failed 0" in plain.output
+    assert len(webhooks.at("/red")) == 3 and smtp.messages == []
+
+    resent = socpipe("notice", "retry", "--tenant", "red", "--include-failed")
+    assert resent.exit_code == 0, resent.output
+    assert "red: sent 2, failed 0" in resent.output
+    assert [r.headers["webhook-id"] for r in webhooks.at("/red")][3:] == [hook_id]
+    email_id = notices[("email", "open")]["notice"]["id"]
+    assert [m["Message-ID"] for m in smtp.to("soc@red.example")] == [f"<{email_id}@socpipe>"]
+    assert {n["notice"]["status"] for n in _notices(es, rsettings).values()} == {"sent"}
+
+    _age_claims(es, rsettings, [hook_id, email_id])
+    again = socpipe("notice", "retry", "--tenant", "red", "--include-failed")
+    assert again.exit_code == 0 and "red: sent 0, failed 0" in again.output
+    assert len(webhooks.at("/red")) == 4 and len(smtp.to("soc@red.example")) == 1

@@ -47,7 +47,7 @@ def test_an_ingest_letter_keeps_the_zone_and_its_replay_parses_in_it() -> None:
     carries it, and normalise reads 10:00 as 08:00Z (UTC would have given 10:00Z)."""
     letter = _dead_letter(PARIS, LATIN1_LINE)
     assert letter.timezone == "Europe/Paris" and letter.error_type == "UnicodeDecodeError"
-    message = replay_message(Letter(0, 0, letter), TOPICS.raw, parser=None, encoding="latin-1")
+    message = replay_message(Letter(0, 0, letter), TOPICS, parser=None, encoding="latin-1")
     raw = RawRecord.model_validate_json(_value(message))
     assert (raw.timezone, raw.data, raw.received_at) == (
         "Europe/Paris",
@@ -63,7 +63,7 @@ def test_a_letter_without_a_zone_is_written_as_before_and_replays_without_one() 
     and the replayed record has none, so its times stay UTC."""
     letter = _dead_letter(Origin("acme", "stdin", "syslog", "fw1"), LATIN1_LINE)
     assert "timezone" not in orjson.loads(letter.model_dump_json())
-    message = replay_message(Letter(0, 0, letter), TOPICS.raw, parser=None, encoding="latin-1")
+    message = replay_message(Letter(0, 0, letter), TOPICS, parser=None, encoding="latin-1")
     assert "timezone" not in orjson.loads(_value(message))
     assert _normalise(message).payload.timestamp == datetime(2026, 7, 15, 10, 0, tzinfo=UTC)
 
@@ -78,5 +78,5 @@ def test_a_normalise_letter_names_the_zone_and_its_replay_keeps_it_under_another
     inbound = Inbound(topic=TOPICS.raw, partition=2, offset=7, value=raw.model_dump_json().encode(), key=b"k")
     (letter,) = NormaliseStage(TOPICS).process([inbound]).dead_letters
     assert letter.timezone == "Europe/Paris"
-    message = replay_message(Letter(0, 0, letter), TOPICS.raw, parser="syslog", encoding="utf-8")
+    message = replay_message(Letter(0, 0, letter), TOPICS, parser="syslog", encoding="utf-8")
     assert _normalise(message).payload.timestamp == datetime(2026, 7, 15, 8, 0, tzinfo=UTC)

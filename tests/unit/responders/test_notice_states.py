@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from responders.notices.channels import CHANNELS
+from responders.notices.channels import CHANNELS, build_channels
 from responders.notices.notifier import notice_states, superseded_now
 from schemas.incident import Incident, TriageAction
 from schemas.notice import Notice
 from schemas.tenant import NoticeRoute
+from socpipe.settings import load_settings
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -57,10 +58,19 @@ def test_acknowledge_and_close_only_when_the_route_asks() -> None:
     assert notice_states(closed, chatty) == ["open", "acknowledge", "close"]
 
 
-def test_every_channel_a_route_can_name_is_registered() -> None:
-    """The registry holds exactly the channels the tenant schema allows."""
-    allowed = set(NoticeRoute.model_fields["channel"].annotation.__args__)  # type: ignore[union-attr]
-    assert set(CHANNELS) == allowed
+def test_every_registered_channel_is_reachable() -> None:
+    """Each registered channel builds a sender, checks its routes' destinations and knows its secret:
+    what the configuration and the notifier reach it for, by the name a route writes."""
+    senders = build_channels(load_settings())
+    assert set(senders) == set(CHANNELS) == {"email", "webhook"}
+    for name, kind in CHANNELS.items():
+        assert callable(senders[name].send)
+        assert kind.route_problems(NoticeRoute(channel=name, destination="")) != []
+    good = {"email": "soc@acme.example", "webhook": "https://acme.example/hook"}
+    assert CHANNELS.get("email").route_problems(NoticeRoute(channel="email", destination=good["email"])) == []
+    hook = NoticeRoute(channel="webhook", destination=good["webhook"], secret_env="SOCPIPE_TEST_UNSET_SECRET")
+    assert CHANNELS.get("webhook").route_problems(hook) == []
+    assert CHANNELS.get("webhook").missing_secret(hook) == "SOCPIPE_TEST_UNSET_SECRET"
 
 
 def _notice(state: str, incident: str = "i", destination: str = "a@b.c") -> Notice:

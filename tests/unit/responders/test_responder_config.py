@@ -73,7 +73,8 @@ def test_bad_files_report_every_problem_with_its_location(tmp_path: Path) -> Non
     (rules / "tenants.yaml").write_text(
         "tenants:\n"
         "  - {id: a, name: A, routes: [{channel: webhook, destination: 'https://x'}]}\n"
-        "  - {id: a, name: A2, routes: [{channel: email, destination: nobody}]}\n"
+        "  - {id: a, name: A2, routes: [{channel: email, destination: nobody},\n"
+        "                               {channel: pager, destination: x}]}\n"
     )
     (rules / "incident_grouping.yaml").write_text("default: {keys: [rule, planet]}\n")
     controls = (rules_dir() / "controls.yaml").read_text().replace("[GDPR:Art.33]", "[GDPR:Art.99]")
@@ -84,6 +85,10 @@ def test_bad_files_report_every_problem_with_its_location(tmp_path: Path) -> Non
     assert "tenants.0.routes.0: a webhook needs secret_env" in message
     assert "listed twice" in message
     assert "'nobody' is not an email address" in message
+    assert (
+        "tenants.1.routes.1.channel: unknown notice channel 'pager'; "
+        "registered notice channels: email, webhook" in message
+    )
     assert "incident_grouping.yaml: default.keys.1" in message
     assert "GDPR:Art.99" in message
 

@@ -62,7 +62,7 @@ def test_bad_settings_are_all_reported_with_file_line_and_key(tmp_path: Path) ->
     )
     with pytest.raises(HeuristicConfigError) as caught:
         load_config(path)
-    problems = "\n".join(caught.value.problems)
+    problems = "\n".join(map(str, caught.value.problems))
     assert f"{path}:3: defaults.brute_force.window:" in problems and "duration" in problems
     assert f"{path}:4: defaults.brute_forse: unknown heuristic; known: beaconing, brute_force" in problems
     assert (

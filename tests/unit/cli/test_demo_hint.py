@@ -1,0 +1,26 @@
+"""The demo's triage hint works when pasted into a fresh shell: it carries the settings it needs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from cli.demo import _triage_hint
+from socpipe.settings import load_settings
+
+
+def test_the_triage_hint_carries_the_demo_index_prefix_and_a_non_default_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fresh shell has no SOCPIPE_INDEX_PREFIX (and, after `socpipe dev up` on other ports, no
+    ELASTICSEARCH_URL): the hint sets both on its command line, so `socpipe incident list` finds the
+    demo's incidents as printed."""
+    for name in [n for n in os.environ if n.startswith("SOCPIPE_") or n == "ELASTICSEARCH_URL"]:
+        monkeypatch.delenv(name)
+    demo = load_settings(index_prefix="socpipe-demo", elasticsearch_url="http://127.0.0.1:19200")
+    assert _triage_hint(demo) == (
+        "SOCPIPE_INDEX_PREFIX=socpipe-demo ELASTICSEARCH_URL=http://127.0.0.1:19200 socpipe incident list"
+    )
+    on_default = load_settings(index_prefix="socpipe-demo")
+    assert _triage_hint(on_default) == "SOCPIPE_INDEX_PREFIX=socpipe-demo socpipe incident list"

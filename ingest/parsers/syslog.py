@@ -18,6 +18,7 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from ingest.parsers import linux
 from ingest.parsers.base import ParseError, Parser, make_event, parse_time, time_zone
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
@@ -223,20 +224,29 @@ def parse(raw: RawRecord) -> EcsEvent:
         syslog["facility"] = {"code": facility, "name": FACILITIES[facility or 0]}
         syslog["severity"] = {"code": severity, "name": SEVERITIES[severity or 0]}
     pid = fields.get("procid")
+    process: dict[str, Any] | None = (
+        {"name": fields["appname"], "pid": int(pid) if pid and pid.isdigit() and pid.isascii() else None}
+        if fields.get("appname")
+        else None
+    )
+    host = {"name": fields["hostname"], "hostname": fields["hostname"]} if fields.get("hostname") else None
+    ecs = linux.enrich(fields.get("appname"), fields["message"]) or {}
+    event = {"module": "syslog", "dataset": "syslog", **ecs.pop("event", {})}
+    if "process" in ecs:
+        process = {**(process or {}), **ecs.pop("process")}
+    original.update(ecs.pop("original", {}))
+    if host and ecs:
+        ecs.setdefault("related", {})["hosts"] = [fields["hostname"]]
     return make_event(
         raw,
         timestamp=moment,
         original=original,
         log_extra={"syslog": {k: v for k, v in syslog.items() if v is not None}},
         message=fields["message"],
-        host={"name": fields["hostname"], "hostname": fields["hostname"]} if fields.get("hostname") else None,
-        process={
-            "name": fields["appname"],
-            "pid": int(pid) if pid and pid.isdigit() and pid.isascii() else None,
-        }
-        if fields.get("appname")
-        else None,
-        event={"module": "syslog", "dataset": "syslog"},
+        host=host,
+        process=process,
+        event=event,
+        **ecs,
     )
 
 

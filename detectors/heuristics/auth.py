@@ -3,6 +3,12 @@
 Failures: 4625 (logon failed), 4771 (Kerberos pre-authentication failed), 4776 with a non-zero
 Status (NTLM credential validation failed); ECS `event.category: authentication` with
 `event.outcome: failure`. Successes: 4624, or ECS authentication with `event.outcome: success`.
+
+Linux (ingest/parsers/linux): sshd's `Failed ...` / `Accepted ...` lines and PAM's authentication
+failures are ECS authentication events and count like Windows logons. Two kinds are skipped so that
+one attempt counts once: sshd's `Invalid user X from ...` (it announces the connection; each attempt
+that follows logs its own `Failed ... for invalid user X`) and PAM lines of the sshd service (sshd
+logs the same attempt itself, with the source port).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ FAILURE_IDS = frozenset({4625, 4771})
 NTLM_VALIDATION = 4776
 SUCCESS_IDS = frozenset({4624})
 AUTH_IDS = FAILURE_IDS | SUCCESS_IDS | {NTLM_VALIDATION}
+
+_COUNTED_BY_PROGRAM = frozenset({"sshd"})  # PAM services whose program logs each attempt itself
 
 ACCOUNT = ("TargetUserName", "user.name", "TargetUser")
 SOURCE = ("IpAddress", "source.ip", "SourceAddress", "SourceIp")
@@ -51,6 +59,8 @@ def logon(event: Mapping[str, Any]) -> Logon | None:
         else:
             failed = eid in FAILURE_IDS
     elif fields.has(event, "event.category", "authentication"):
+        if event.get("system.auth.ssh.event") == "Invalid" or event.get("pam_service") in _COUNTED_BY_PROGRAM:
+            return None
         outcome = event.get("event.outcome")
         if outcome not in ("failure", "success"):
             return None

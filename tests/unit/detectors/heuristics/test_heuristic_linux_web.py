@@ -81,7 +81,8 @@ def test_attack_families_read_the_decoded_target_and_the_agent() -> None:
         req = request(event)
         assert req is not None and family in attacks(event, req), (target, attacks(event, req))
     benign = web(t, "192.0.2.1", "/search?q=select+a+union+jack+flag", 200)[1]
-    assert attacks(benign, request(benign)) == []  # type: ignore[arg-type]
+    benign_request = request(benign)
+    assert benign_request is not None and attacks(benign, benign_request) == []
 
 
 def test_web_heuristics_have_per_tenant_thresholds() -> None:

@@ -79,7 +79,8 @@ def test_attack_families_read_the_decoded_target_and_the_agent() -> None:
     ]:
         event = web(t, "192.0.2.1", target, 200, agent)[1]
         req = request(event)
-        assert req is not None and family in attacks(event, req), (target, attacks(event, req))
+        assert req is not None
+        assert family in attacks(event, req), (target, attacks(event, req))
     benign = web(t, "192.0.2.1", "/search?q=select+a+union+jack+flag", 200)[1]
     benign_request = request(benign)
     assert benign_request is not None and attacks(benign, benign_request) == []

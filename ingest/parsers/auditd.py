@@ -72,7 +72,47 @@ _CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
     "ANOM_ABEND": (["process"], ["end"]),
     "ANOM_PROMISCUOUS": (["network"], ["info"]),
 }
+# event.action per record type, in the words Filebeat's auditd module uses.
+_ACTIONS = {
+    "USER_AUTH": "authenticated", "USER_ACCT": "was-authorized", "USER_LOGIN": "logged-in",
+    "USER_LOGOUT": "logged-out", "USER_START": "started-session", "USER_END": "ended-session",
+    "USER_ERR": "error", "CRED_ACQ": "acquired-credentials", "CRED_DISP": "disposed-credentials",
+    "CRED_REFR": "refreshed-credentials", "USER_CMD": "ran-command", "EXECVE": "executed",
+    "ADD_USER": "added-user-account", "DEL_USER": "deleted-user-account",
+    "ADD_GROUP": "added-group-account-to", "DEL_GROUP": "deleted-group-account-from",
+    "USER_MGMT": "modified-user-account", "GRP_MGMT": "modified-group-account",
+    "USER_CHAUTHTOK": "changed-password", "ACCT_LOCK": "locked-account", "ACCT_UNLOCK": "unlocked-account",
+    "SERVICE_START": "started-service", "SERVICE_STOP": "stopped-service",
+    "CONFIG_CHANGE": "changed-audit-configuration", "DAEMON_START": "started-audit",
+    "DAEMON_END": "stopped-audit",
+}  # fmt: skip
+_AUTH_RECORDS = frozenset({"USER_AUTH", "USER_ACCT"})  # acct: the account authenticated as
+_UNSET = "4294967295"  # auid of a process no login started (a daemon): no audit user
 _ARGN = re.compile(r"a(\d+)$")
+
+
+def _user(fields: dict[str, Any], name: str | None, record_type: str) -> dict[str, Any] | None:
+    """ECS `user` as Filebeat's auditd module fills it: on records with an euid (SYSCALL) `user.id` is
+    the uid and `user.effective.id` the euid; on user-space records (USER_*, ADD_USER ...) `user.id`
+    is the login user (auid) and `user.effective.id` the uid the program ran as."""
+    auid = fields.get("auid") if fields.get("auid") not in (None, _UNSET) else None
+    if "euid" in fields:
+        uid, effective = fields.get("uid"), fields.get("euid")
+    else:
+        uid, effective = auid or fields.get("uid"), fields.get("uid")
+    acct = fields.get("acct")
+    return compact(
+        id=uid,
+        name=name,
+        audit=compact(id=auid, name=fields.get("AUID")),
+        effective=compact(
+            id=effective, name=fields.get("EUID") or (acct if record_type in _AUTH_RECORDS else None)
+        ),
+        target=compact(
+            id=fields.get("id") if record_type in ("ADD_USER", "DEL_USER") else None,
+            name=acct if record_type == "USER_CHAUTHTOK" else None,
+        ),
+    )
 
 
 def _args(fields: dict[str, Any]) -> list[str]:
@@ -132,17 +172,8 @@ def parse(raw: RawRecord) -> EcsEvent:
         exe = args[0]
     addr = fields.get("addr") if fields.get("addr") not in (None, "?", "") else None
     src = source(addr) if addr else None
-    name = (
-        fields.get("acct") or fields.get("UID") or fields.get("id")
-        if record_type != "SYSCALL"
-        else fields.get("UID")
-    )
-    user = compact(
-        id=fields.get("uid") or fields.get("auid"),
-        name=name,
-        audit=compact(id=fields.get("auid"), name=fields.get("AUID")),
-        effective=compact(id=fields.get("euid"), name=fields.get("EUID")),
-    )
+    name = fields.get("acct") if record_type != "SYSCALL" else fields.get("UID")
+    user = _user(fields, name, record_type)
     related = compact(user=[name] if name else None, ip=[src["ip"]] if src and "ip" in src else None)
     return make_event(
         raw,
@@ -151,7 +182,7 @@ def parse(raw: RawRecord) -> EcsEvent:
         event={
             "module": "auditd",
             "dataset": "auditd.log",
-            "action": record_type.lower(),
+            "action": _ACTIONS.get(record_type, record_type.lower()),
             "outcome": outcome,
             "category": category,
             "type": kinds,
@@ -166,6 +197,9 @@ def parse(raw: RawRecord) -> EcsEvent:
             parent=compact(pid=to_int(fields.get("ppid"))),
         ),
         user=user,
+        group={"id": fields["id"]}
+        if record_type in ("ADD_GROUP", "DEL_GROUP") and fields.get("id")
+        else None,
         source={k: v for k, v in src.items() if k != "address"} if src else None,
         related=related,
     )

@@ -7,6 +7,7 @@ whatever program logs them. The syslog and journald parsers call it on every lin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from ingest.parsers.linux import accounts, cron, logind, pam, sshd, su, sudo
@@ -24,10 +25,22 @@ _BY_PROGRAM: dict[str, Callable[[str], Fields | None]] = {
 }
 
 
+_REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*)\]$")
+
+
 def enrich(program: str | None, message: str) -> Fields | None:
-    """ECS fields of one message of `program`; None when it has none to add."""
+    """ECS fields of one message of `program`; None when it has none to add.
+
+    rsyslog's `message repeated 5 times: [ Failed password ...]` is read as the message it repeats,
+    with the count in `original.repeated` (heuristics still count it as one event).
+    """
     if not program or not message:
         return None
+    if message.startswith("message repeated ") and (m := _REPEATED.match(message)):
+        inner = enrich(program, m[2])
+        if inner is not None:
+            inner.setdefault("original", {})["repeated"] = int(m[1])
+        return inner
     if message.startswith(("pam_", "PAM ")):
         return pam.parse(message)
     name = program.lower()

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 from pydantic import ValidationError
 
-from schemas.event import EcsEvent, EventFields, Host, Ingest, LogFields
+from schemas.event import EcsEvent, Host
 from schemas.raw import RawRecord
 
 
@@ -194,19 +194,23 @@ def make_event(
     """
     if ecs.get("host") is None and raw.host_hint:
         ecs["host"] = Host(name=raw.host_hint)
-    stamp: dict[str, Any] = {"@timestamp": within(timestamp, raw.received_at)}
     log: dict[str, Any] = {"file.path": raw.path, "offset": raw.offset, "logger": raw.source}
     log.update(log_extra or {})
+    event = dict(ecs.pop("event", None) or {})
+    event["ingested"] = raw.received_at
     try:
-        event = EventFields(**{**(ecs.pop("event", None) or {}), "ingested": raw.received_at})
-        return EcsEvent(
-            **stamp,
-            tenant=raw.tenant,
-            event=event,
-            log=LogFields(**log),
-            ingest=Ingest(source=raw.source, parser=raw.parser, received_at=raw.received_at),
-            original=original,
-            **ecs,
+        # One validation of the whole document: nested dicts are checked by the same call, which
+        # costs a third of building each part as its own model first (benchmarks/parsers.py).
+        return EcsEvent.model_validate(
+            {
+                "@timestamp": within(timestamp, raw.received_at),
+                "tenant": raw.tenant,
+                "event": event,
+                "log": log,
+                "ingest": {"source": raw.source, "parser": raw.parser, "received_at": raw.received_at},
+                "original": original,
+                **ecs,
+            }
         )
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -131,6 +131,8 @@ def _bsd_time(match: re.Match[str], received: datetime, zone: tzinfo) -> datetim
 def _zoned(wall: datetime, zone: tzinfo, received: datetime) -> datetime:
     """A naive wall-clock time in `zone` as UTC: an ambiguous one (DST ending) is the occurrence
     nearer `received`; a skipped one (DST starting) takes the offset before the change (fold=0)."""
+    if zone is UTC:  # the common case (no --timezone): no DST, no conversion
+        return wall.replace(tzinfo=UTC)
     first = wall.replace(tzinfo=zone).astimezone(UTC)
     second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
     if first == second or first.astimezone(zone).replace(tzinfo=None) != wall:

@@ -151,7 +151,8 @@ def main() -> None:
     print(f"# parsers, {args.lines} lines, median of {args.runs} runs, CPU time of one process")
     machine = platform.processor() or platform.machine()
     print(
-        f"# {machine}, Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}, load {os.getloadavg()}"
+        f"# {machine}, Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     print("| input | baseline regex lines/s | parse lines/s | parse+flat lines/s | parse / baseline |")
     print("| --- | ---: | ---: | ---: | ---: |")

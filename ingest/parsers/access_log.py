@@ -22,8 +22,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from ingest.parsers.base import ParseError, Parser, compact, make_event
-from ingest.parsers.linux.ecs import is_ip
+from ingest.parsers.base import ParseError, Parser, compact, is_ip, make_event
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 

@@ -7,10 +7,12 @@ tests/unit/ingest look for exactly that.
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -163,6 +165,34 @@ def time_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Paris or UTC)") from None
+
+
+def record_zone(raw: RawRecord) -> tzinfo:
+    """The zone of a record's offset-less times (`RawRecord.timezone`, UTC when unset)."""
+    if raw.timezone is None:
+        return UTC
+    try:
+        return time_zone(raw.timezone)
+    except ValueError as exc:
+        raise ParseError(f"the record's timezone: {exc}") from None
+
+
+_IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+
+
+def is_ip(value: str | None) -> bool:
+    """An IPv4 or IPv6 address (not a host name); IPv4 by a regular expression, the hot case."""
+    if not value:
+        return False
+    if _IPV4.fullmatch(value):
+        return True
+    if ":" not in value:
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from ingest.parsers import linux
-from ingest.parsers.base import ParseError, Parser, make_event, parse_time, time_zone
+from ingest.parsers.base import ParseError, Parser, make_event, parse_time, record_zone
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 
@@ -157,24 +157,15 @@ def _local_time(text: str, zone: tzinfo, received: datetime) -> datetime:
     return _zoned(moment.replace(tzinfo=None), zone, received)
 
 
-def _zone(raw: RawRecord) -> tzinfo:
-    if raw.timezone is None:
-        return UTC
-    try:
-        return time_zone(raw.timezone)
-    except ValueError as exc:
-        raise ParseError(f"the record's timezone: {exc}") from None
-
-
 def _rfc3164(body: str, raw: RawRecord) -> dict[str, Any]:
     bsd = _BSD_TIME.match(body)
     if bsd:
-        moment, rest = _bsd_time(bsd, raw.received_at, _zone(raw)), body[bsd.end() :]
+        moment, rest = _bsd_time(bsd, raw.received_at, record_zone(raw)), body[bsd.end() :]
     else:
         iso = _ISO_TIME.match(body)
         if not iso:
             raise ParseError("not syslog: no RFC 5424 header and no 'Mmm dd hh:mm:ss' or ISO timestamp")
-        moment, rest = _local_time(iso.group(1), _zone(raw), raw.received_at), body[iso.end() :]
+        moment, rest = _local_time(iso.group(1), record_zone(raw), raw.received_at), body[iso.end() :]
     host: str | None = None
     tag = _TAG.match(rest)
     if not tag:

@@ -12,10 +12,10 @@ offset: they are read in the record's `timezone` (UTC when unset), like RFC 3164
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
-from ingest.parsers.base import ParseError, Parser, compact, make_event, time_zone
+from ingest.parsers.base import ParseError, Parser, compact, make_event, record_zone
 from ingest.parsers.linux.ecs import source
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
@@ -32,13 +32,6 @@ _APACHE = re.compile(
 _REQUEST = re.compile(r"(\S+) (\S+) HTTP/(\S+)$")
 
 
-def _zone(raw: RawRecord) -> tzinfo:
-    try:
-        return time_zone(raw.timezone) if raw.timezone else UTC
-    except ValueError as exc:
-        raise ParseError(f"the record's timezone: {exc}") from None
-
-
 def _client(value: str) -> dict[str, Any] | None:
     host, sep, port = value.rpartition(":")
     if sep and port.isdigit() and host.count(":") != 1:  # `1.2.3.4:80`, `[::1]:80`; not a bare IPv6
@@ -48,7 +41,7 @@ def _client(value: str) -> dict[str, Any] | None:
 
 def _nginx(m: re.Match[str], raw: RawRecord) -> EcsEvent:
     stamp, level, pid, tid, connection, message = m.groups()
-    moment = datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S").replace(tzinfo=_zone(raw))
+    moment = datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S").replace(tzinfo=record_zone(raw))
     kv = {k: v.strip('"') for k, v in _NGINX_KV.findall(message)}
     request = _REQUEST.match(kv.get("request", ""))
     original = {"level": level, "connection_id": connection, **kv}
@@ -74,7 +67,7 @@ def _apache(m: re.Match[str], raw: RawRecord) -> EcsEvent:
     stamp, module, level, pid, tid, client, message = m.groups()
     fmt = "%a %b %d %H:%M:%S.%f %Y" if "." in stamp else "%a %b %d %H:%M:%S %Y"
     try:
-        moment = datetime.strptime(stamp, fmt).replace(tzinfo=_zone(raw))
+        moment = datetime.strptime(stamp, fmt).replace(tzinfo=record_zone(raw))
     except ValueError:
         raise ParseError(f"bad Apache error-log time {stamp!r}") from None
     src = _client(client) if client else None

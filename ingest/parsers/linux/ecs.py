@@ -9,29 +9,11 @@ definitions decide.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Any
 
+from ingest.parsers.base import is_ip
+
 Fields = dict[str, Any]
-
-
-_IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
-
-
-def is_ip(value: str | None) -> bool:
-    """An IPv4 or IPv6 address (not a host name); IPv4 by a regular expression, the hot case."""
-    if not value:
-        return False
-    if _IPV4.fullmatch(value):
-        return True
-    if ":" not in value:
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def source(address: str | None, port: str | None = None) -> dict[str, Any] | None:

@@ -8,7 +8,8 @@ Linux (ingest/parsers/linux): sshd's `Failed ...` / `Accepted ...` lines and PAM
 failures are ECS authentication events and count like Windows logons. Two kinds are skipped so that
 one attempt counts once: sshd's `Invalid user X from ...` (it announces the connection; each attempt
 that follows logs its own `Failed ... for invalid user X`) and PAM lines of the sshd service (sshd
-logs the same attempt itself, with the source port).
+logs the same attempt itself, with the source port). rsyslog's `message repeated 5 times: [ Failed
+password ...]` stands for five attempts (`Logon.count`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Logon:
     source: str | None  # an address, or `ws:<name>` when the event names a workstation only
     host: str | None
     source_ip: str | None
+    count: int = 1  # attempts the event stands for (rsyslog's "message repeated N times")
 
 
 def _account(event: Mapping[str, Any]) -> str | None:
@@ -72,4 +74,6 @@ def logon(event: Mapping[str, Any]) -> Logon | None:
     if source is None or source in fields.LOOPBACK:
         workstation = fields.text(event, WORKSTATION)
         source = f"ws:{workstation.lower()}" if workstation and source is None else None
-    return Logon(failed, _account(event), source, fields.host_name(event), source_ip)
+    repeated = event.get("repeated")
+    count = repeated if type(repeated) is int and repeated > 1 else 1
+    return Logon(failed, _account(event), source, fields.host_name(event), source_ip, count)

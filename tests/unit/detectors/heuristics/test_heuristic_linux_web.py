@@ -97,3 +97,16 @@ def test_web_heuristics_have_per_tenant_thresholds() -> None:
     engine = HeuristicEngine(config)
     events = [web(at(1, 2, 0, i), "192.0.2.9", f"/probe{i}", 404) for i in range(6)]
     assert [f.heuristic for f in run(engine, events)] == ["web_scanning"]
+
+
+def test_a_repeated_failure_counts_as_its_attempts() -> None:
+    """rsyslog folds identical lines: `message repeated 9 times: [ Failed password ...]` after one
+    failure is ten failures, enough for the brute-force threshold of 10."""
+    first = "Failed password for root from 203.0.113.8 port 4000 ssh2"
+    events = [
+        sshd(at(1, 5), "web01", first),
+        sshd(at(1, 5, 0, 20), "web01", f"message repeated 9 times: [ {first}]"),
+    ]
+    found = run(_engine(), events)
+    assert {f.key for f in found} == {"account:root", "source:203.0.113.8"}
+    assert all(f.evidence["failures"] == 10 for f in found)

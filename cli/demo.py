@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,16 +36,25 @@ def sample_files() -> dict[str, Path]:
     return {p.name.split("-", 1)[0]: p for p in sorted(samples_dir().glob("*-windows.jsonl"))}
 
 
-def ship_files(settings: Settings, files: dict[str, Path], state_dir: Path, *, replay: bool = False) -> int:
+def ship_files(
+    settings: Settings,
+    files: dict[str, Path],
+    state_dir: Path,
+    *,
+    replay: bool = False,
+    parsers: Mapping[str, str] | None = None,
+) -> int:
     """Ship each tenant's file to events.raw with the file-tail shipper, once, from its checkpoint
-    (or, with `replay`, from the start again: what an operator does to re-drive a day of logs)."""
+    (or, with `replay`, from the start again: what an operator does to re-drive a day of logs).
+    `parsers` names each tenant's parser (default: windows, the samples' format)."""
     from ingest.shippers.filetail import FileTail, TailOptions
 
     bus = KafkaBus(settings)
     shipped = 0
     for tenant, path in files.items():
+        parser = (parsers or {}).get(tenant, "windows")
         options = TailOptions(
-            tenant=tenant, parser="windows", host="demo-shipper", state_dir=state_dir, from_beginning=replay
+            tenant=tenant, parser=parser, host="demo-shipper", state_dir=state_dir, from_beginning=replay
         )
         shipped += FileTail(path, options, bus).run().shipped
     return shipped
@@ -55,7 +65,12 @@ def run_until_idle(settings: Settings, stage: Stage, group: str, topic: str) -> 
 
 
 def run_pipeline_once(
-    settings: Settings, files: dict[str, Path], state_dir: Path, *, replay: bool = False
+    settings: Settings,
+    files: dict[str, Path],
+    state_dir: Path,
+    *,
+    replay: bool = False,
+    parsers: Mapping[str, str] | None = None,
 ) -> PipelineRun:
     """Ship the files, then run normalise, detector, correlate and responder until each is idle."""
     from detectors.build import build_correlate_stage, build_detector_stage
@@ -66,7 +81,7 @@ def run_pipeline_once(
     KafkaBus(settings).ensure_pipeline_topics()
     responder = build_responder_stage(settings)
     ensure_indices(settings, responder.config)
-    run = PipelineRun(shipped=ship_files(settings, files, state_dir, replay=replay))
+    run = PipelineRun(shipped=ship_files(settings, files, state_dir, replay=replay, parsers=parsers))
     topics = settings.topics
     run.stages["normalise"] = run_until_idle(
         settings, build_normalise_stage(settings), settings.normalise_group, topics.raw

@@ -20,6 +20,8 @@ from detectors.heuristics import (  # noqa: F401  (imported to register them)
     outbound_volume,
     password_spraying,
     rare_lineage,
+    web_attack,
+    web_scanning,
 )
 from detectors.heuristics.base import Heuristic, HeuristicConfig
 from detectors.heuristics.config import HeuristicConfigError, HeuristicsConfig, load_config, parse_config

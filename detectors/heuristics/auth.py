@@ -3,6 +3,13 @@
 Failures: 4625 (logon failed), 4771 (Kerberos pre-authentication failed), 4776 with a non-zero
 Status (NTLM credential validation failed); ECS `event.category: authentication` with
 `event.outcome: failure`. Successes: 4624, or ECS authentication with `event.outcome: success`.
+
+Linux (ingest/parsers/linux): sshd's `Failed ...` / `Accepted ...` lines and PAM's authentication
+failures are ECS authentication events and count like Windows logons. Two kinds are skipped so that
+one attempt counts once: sshd's `Invalid user X from ...` (it announces the connection; each attempt
+that follows logs its own `Failed ... for invalid user X`) and PAM lines of the sshd service (sshd
+logs the same attempt itself, with the source port). rsyslog's `message repeated 5 times: [ Failed
+password ...]` stands for five attempts (`Logon.count`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ NTLM_VALIDATION = 4776
 SUCCESS_IDS = frozenset({4624})
 AUTH_IDS = FAILURE_IDS | SUCCESS_IDS | {NTLM_VALIDATION}
 
+_COUNTED_BY_PROGRAM = frozenset({"sshd"})  # PAM services whose program logs each attempt itself
+
 ACCOUNT = ("TargetUserName", "user.name", "TargetUser")
 SOURCE = ("IpAddress", "source.ip", "SourceAddress", "SourceIp")
 WORKSTATION = ("WorkstationName", "Workstation", "source.domain")
@@ -30,6 +39,7 @@ class Logon:
     source: str | None  # an address, or `ws:<name>` when the event names a workstation only
     host: str | None
     source_ip: str | None
+    count: int = 1  # attempts the event stands for (rsyslog's "message repeated N times")
 
 
 def _account(event: Mapping[str, Any]) -> str | None:
@@ -51,6 +61,8 @@ def logon(event: Mapping[str, Any]) -> Logon | None:
         else:
             failed = eid in FAILURE_IDS
     elif fields.has(event, "event.category", "authentication"):
+        if event.get("system.auth.ssh.event") == "Invalid" or event.get("pam_service") in _COUNTED_BY_PROGRAM:
+            return None
         outcome = event.get("event.outcome")
         if outcome not in ("failure", "success"):
             return None
@@ -62,4 +74,6 @@ def logon(event: Mapping[str, Any]) -> Logon | None:
     if source is None or source in fields.LOOPBACK:
         workstation = fields.text(event, WORKSTATION)
         source = f"ws:{workstation.lower()}" if workstation and source is None else None
-    return Logon(failed, _account(event), source, fields.host_name(event), source_ip)
+    repeated = event.get("repeated")
+    count = repeated if type(repeated) is int and repeated > 1 else 1
+    return Logon(failed, _account(event), source, fields.host_name(event), source_ip, count)

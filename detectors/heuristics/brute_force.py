@@ -124,6 +124,8 @@ class BruteForce(Heuristic[BruteForceConfig]):
         if not state.fails.add(ts):
             self.late += 1
             return None
+        for _ in range(min(attempt.count, self.spec.cap) - 1):  # a repeated line: its other attempts
+            state.fails.add(ts)
         state.relate(other)
         window = self.config.window
         count = state.fails.count_between(ts - window, ts)

@@ -9,7 +9,10 @@ an hour of the day (in `timezone`) is usual once it holds at least `min_share` o
 interactive activity (interactive logons, processes started by people), after `min_activity` events.
 
 Reads 4732/4728/4756 (member added to Administrators, Domain/Enterprise/Schema Admins), 7045 and
-4697 (service installed), 1102 and 104 (log cleared).
+4697 (service installed), 1102 and 104 (log cleared). The `logon` kind (off unless listed in `kinds`:
+on a busy tenant it needs a `learning_period`) is an account's first successful remote logon from an
+address: Windows 4624 with LogonType 10 (RDP), or an ECS authentication success with a source address
+(sshd `Accepted ...`, auditd USER_LOGIN), read through the logon heuristics' auth.logon.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from detectors.heuristics import fields
+from detectors.heuristics import auth, fields
 from detectors.heuristics.base import Heuristic, HeuristicConfig, duration_text, escalate
 from detectors.heuristics.finding import Finding
 from detectors.heuristics.registry import register
@@ -31,7 +34,7 @@ from detectors.windows import Duration, LruMap
 from schemas.common import Severity
 from schemas.detection import Entity
 
-Kind = Literal["local_admin", "service", "log_cleared"]
+Kind = Literal["local_admin", "service", "log_cleared", "logon"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _KINDS: tuple[Kind, ...] = ("local_admin", "service", "log_cleared")
 _WORKDAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri")
@@ -40,6 +43,7 @@ _ADMIN_GROUP_IDS = frozenset({4732, 4728, 4756})
 _ADMIN_NAMES = frozenset({"administrators", "domain admins", "enterprise admins", "schema admins"})
 _ACTIVITY_IDS = frozenset({4624, 1, 4688})  # interactive logons and process starts: the usual hours
 _ACTIVITY_LOGON_TYPES = frozenset({"2", "10", "11"})
+_REMOTE_INTERACTIVE = "10"
 _SERVICE_USERS = ("system", "local service", "network service", "$", "dwm-1", "umfd-0", "umfd-1")
 _META: dict[str, tuple[str, str, Severity, tuple[str, ...]]] = {
     "local_admin": (
@@ -59,6 +63,12 @@ _META: dict[str, tuple[str, str, Severity, tuple[str, ...]]] = {
         "socpipe-heuristic-log-cleared",
         Severity.high,
         ("attack.defense_evasion", "attack.t1070.001"),
+    ),
+    "logon": (
+        "First logon of an account from a new address",
+        "socpipe-heuristic-first-time-logon",
+        Severity.medium,
+        ("attack.initial_access", "attack.t1078"),
     ),
 }
 
@@ -132,10 +142,25 @@ def occurrence(event: Mapping[str, Any], eid: int | None) -> tuple[Kind, str, st
         name = fields.text(event, ("ServiceName",)) or "?"
         path = fields.text(event, ("ImagePath", "ServiceFileName")) or "?"
         return "service", f"{name.lower()}|{path.lower()}", f"service {name} ({path})"
+    if (eid == 4624 and str(event.get("LogonType")) == _REMOTE_INTERACTIVE) or (
+        eid is None and fields.has(event, "event.category", "authentication")
+    ):
+        return _logon(event)
     if eid in (1102, 104) and "eventlog" in str(event.get("Provider_Name", "")).lower():
         log = "security" if eid == 1102 else (fields.text(event, ("UserData_Channel",)) or "system")
         return "log_cleared", f"{host}|{log.lower()}", f"{log} log cleared"
     return None
+
+
+def _logon(event: Mapping[str, Any]) -> tuple[Kind, str, str] | None:
+    """A successful logon from a remote address, as (kind, account|address, description)."""
+    attempt = auth.logon(event)
+    if attempt is None or attempt.failed or not attempt.account or not attempt.source_ip:
+        return None
+    if attempt.source_ip in fields.LOOPBACK:
+        return None
+    what = f"{attempt.account} logged on from {attempt.source_ip}"
+    return "logon", f"{attempt.account}|{attempt.source_ip}", what
 
 
 @register
@@ -160,12 +185,17 @@ class FirstTime(Heuristic[FirstTimeConfig]):
         self.since = min(self.since, ts)
         if eid in _ACTIVITY_IDS:
             self._learn(event, eid, timestamp)
-            return []
+            if eid != 4624 or "logon" not in self.kinds:
+                return []
         found = occurrence(event, eid)
         if found is None or found[0] not in self.kinds:
             return []
         kind, value, what = found
         host, user = fields.host_name(event), fields.text(event, ("SubjectUserName", "user.name"))
+        if kind == "logon":
+            user, address = value.split("|", 1)
+            if self.allow.sources(address):
+                return []
         allowed = self.allow.hosts(host) or (user and self.allow.users(user))
         if allowed or (kind == "service" and self.allow.services(value.split("|", 1)[0])):
             return []

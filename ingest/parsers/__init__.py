@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ingest.parsers import access_log, auditd, cloudtrail, generic, network, syslog, windows
+from ingest.parsers import (
+    access_log,
+    auditd,
+    cloudtrail,
+    generic,
+    journald,
+    network,
+    syslog,
+    web_error,
+    windows,
+)
 from ingest.parsers.base import ParseError, Parser
 from ingest.parsers.registry import ParserRegistry, UnknownParserError
 
@@ -19,6 +29,8 @@ BUILTIN: tuple[Parser, ...] = (
     syslog.PARSER,
     auditd.PARSER,
     access_log.PARSER,
+    web_error.PARSER,
+    journald.PARSER,
     network.ZEEK,
     network.SURICATA,
     cloudtrail.PARSER,

@@ -4,7 +4,11 @@ Field names stay auditd's own (`type`, `syscall`, `exe`, `a0` ...), so Sigma's a
 String fields that auditd hex-encodes (EXECVE arguments, proctitle, exe, comm ...) are decoded. In the
 enriched format (`log_format = ENRICHED`) the translated fields after the 0x1d separator are kept in
 upper case (`SYSCALL=execve`, `AUID=root`); for the raw format the common x86-64 syscall numbers
-are translated into `SYSCALL` too.
+are translated into `SYSCALL` too. ECS: `event.category`/`type` per record type as Filebeat's auditd
+module sets them, `process.args` and the full `process.command_line` from EXECVE's arguments (the
+executable too when the first argument is a path), `user.*` from uid/auid/euid and acct, and
+`source.ip` from addr. Each record is one event: a SYSCALL and the EXECVE of the same serial are not
+joined (a file reader could join them; a stream of single records cannot wait for the next).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import re
 from typing import Any
 
 from ingest.parsers.base import ParseError, Parser, basename, compact, make_event, parse_time, to_int
+from ingest.parsers.linux.ecs import source
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 
@@ -32,6 +37,92 @@ _X86_64 = {
     165: "mount", 175: "init_module", 257: "openat", 263: "unlinkat", 268: "fchmodat", 313: "finit_module",
     319: "memfd_create", 322: "execveat",
 }  # fmt: skip
+
+
+# ECS category and type per record type, as Filebeat's auditd module sets them.
+_CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
+    "USER_AUTH": (["authentication"], ["info"]),
+    "USER_LOGIN": (["authentication", "session"], ["start"]),
+    "USER_LOGOUT": (["session"], ["end"]),
+    "USER_START": (["session"], ["start"]),
+    "USER_END": (["session"], ["end"]),
+    "USER_ACCT": (["authentication"], ["info"]),
+    "USER_ERR": (["authentication"], ["info"]),
+    "CRED_ACQ": (["authentication"], ["info"]),
+    "CRED_DISP": (["authentication"], ["info"]),
+    "CRED_REFR": (["authentication"], ["info"]),
+    "USER_CMD": (["process"], ["start"]),
+    "EXECVE": (["process"], ["start"]),
+    "SYSCALL": (["process"], ["info"]),
+    "ADD_USER": (["iam"], ["user", "creation"]),
+    "DEL_USER": (["iam"], ["user", "deletion"]),
+    "ADD_GROUP": (["iam"], ["group", "creation"]),
+    "DEL_GROUP": (["iam"], ["group", "deletion"]),
+    "USER_MGMT": (["iam"], ["user", "change"]),
+    "GRP_MGMT": (["iam"], ["group", "change"]),
+    "USER_CHAUTHTOK": (["iam"], ["user", "change"]),
+    "ACCT_LOCK": (["iam"], ["user", "change"]),
+    "ACCT_UNLOCK": (["iam"], ["user", "change"]),
+    "SERVICE_START": (["process"], ["start"]),
+    "SERVICE_STOP": (["process"], ["end"]),
+    "CONFIG_CHANGE": (["configuration"], ["change"]),
+    "DAEMON_START": (["process"], ["start"]),
+    "DAEMON_END": (["process"], ["end"]),
+    "AVC": (["host"], ["info"]),
+    "ANOM_ABEND": (["process"], ["end"]),
+    "ANOM_PROMISCUOUS": (["network"], ["info"]),
+}
+# event.action per record type, in the words Filebeat's auditd module uses.
+_ACTIONS = {
+    "USER_AUTH": "authenticated", "USER_ACCT": "was-authorized", "USER_LOGIN": "logged-in",
+    "USER_LOGOUT": "logged-out", "USER_START": "started-session", "USER_END": "ended-session",
+    "USER_ERR": "error", "CRED_ACQ": "acquired-credentials", "CRED_DISP": "disposed-credentials",
+    "CRED_REFR": "refreshed-credentials", "USER_CMD": "ran-command", "EXECVE": "executed",
+    "ADD_USER": "added-user-account", "DEL_USER": "deleted-user-account",
+    "ADD_GROUP": "added-group-account-to", "DEL_GROUP": "deleted-group-account-from",
+    "USER_MGMT": "modified-user-account", "GRP_MGMT": "modified-group-account",
+    "USER_CHAUTHTOK": "changed-password", "ACCT_LOCK": "locked-account", "ACCT_UNLOCK": "unlocked-account",
+    "SERVICE_START": "started-service", "SERVICE_STOP": "stopped-service",
+    "CONFIG_CHANGE": "changed-audit-configuration", "DAEMON_START": "started-audit",
+    "DAEMON_END": "stopped-audit",
+}  # fmt: skip
+_AUTH_RECORDS = frozenset({"USER_AUTH", "USER_ACCT"})  # acct: the account authenticated as
+_UNSET = "4294967295"  # auid of a process no login started (a daemon): no audit user
+_ARGN = re.compile(r"a(\d+)$")
+
+
+def _user(fields: dict[str, Any], name: str | None, record_type: str) -> dict[str, Any] | None:
+    """ECS `user` as Filebeat's auditd module fills it: on records with an euid (SYSCALL) `user.id` is
+    the uid and `user.effective.id` the euid; on user-space records (USER_*, ADD_USER ...) `user.id`
+    is the login user (auid) and `user.effective.id` the uid the program ran as."""
+    auid = fields.get("auid") if fields.get("auid") not in (None, _UNSET) else None
+    if "euid" in fields:
+        uid, effective = fields.get("uid"), fields.get("euid")
+    else:
+        uid, effective = auid or fields.get("uid"), fields.get("uid")
+    acct = fields.get("acct")
+    return compact(
+        id=uid,
+        name=name,
+        audit=compact(id=auid, name=fields.get("AUID")),
+        effective=compact(
+            id=effective, name=fields.get("EUID") or (acct if record_type in _AUTH_RECORDS else None)
+        ),
+        target=compact(
+            id=fields.get("id") if record_type in ("ADD_USER", "DEL_USER") else None,
+            name=acct if record_type == "USER_CHAUTHTOK" else None,
+        ),
+    )
+
+
+def _args(fields: dict[str, Any]) -> list[str]:
+    """EXECVE's a0..aN in order (argc says how many), as the full command line's words."""
+    count = to_int(fields.get("argc"))
+    numbered = sorted(
+        (int(m.group(1)), str(v)) for k, v in fields.items() if (m := _ARGN.match(k)) is not None
+    )
+    args = [v for _, v in numbered]
+    return args[:count] if count is not None else args
 
 
 def _decode(value: str, hex_encoded: bool) -> str:
@@ -74,6 +165,16 @@ def parse(raw: RawRecord) -> EcsEvent:
     fields["audit_serial"] = int(serial)
     exe = fields.get("exe")
     outcome = _OUTCOMES.get(fields.get("success") or fields.get("res") or "")
+    category, kinds = _CATEGORIES.get(record_type, ([], []))
+    args = _args(fields) if record_type == "EXECVE" else []
+    command_line = " ".join(args) if args else fields.get("proctitle") or fields.get("cmd")
+    if args and exe is None and args[0].startswith("/"):
+        exe = args[0]
+    addr = fields.get("addr") if fields.get("addr") not in (None, "?", "") else None
+    src = source(addr) if addr else None
+    name = fields.get("acct") if record_type != "SYSCALL" else fields.get("UID")
+    user = _user(fields, name, record_type)
+    related = compact(user=[name] if name else None, ip=[src["ip"]] if src and "ip" in src else None)
     return make_event(
         raw,
         timestamp=parse_time(epoch, field="msg=audit(...)"),
@@ -81,18 +182,26 @@ def parse(raw: RawRecord) -> EcsEvent:
         event={
             "module": "auditd",
             "dataset": "auditd.log",
-            "action": record_type.lower(),
+            "action": _ACTIONS.get(record_type, record_type.lower()),
             "outcome": outcome,
+            "category": category,
+            "type": kinds,
         },
         host={"name": node} if node else None,
         process=compact(
             pid=to_int(fields.get("pid")),
             executable=exe,
             name=fields.get("comm") or basename(exe),
-            command_line=fields.get("proctitle"),
+            command_line=command_line,
+            args=args or None,
             parent=compact(pid=to_int(fields.get("ppid"))),
         ),
-        user=compact(id=fields.get("uid"), name=fields.get("UID") or fields.get("acct")),
+        user=user,
+        group={"id": fields["id"]}
+        if record_type in ("ADD_GROUP", "DEL_GROUP") and fields.get("id")
+        else None,
+        source={k: v for k, v in src.items() if k != "address"} if src else None,
+        related=related,
     )
 
 

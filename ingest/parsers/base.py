@@ -7,10 +7,12 @@ tests/unit/ingest look for exactly that.
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 from pydantic import ValidationError
 
-from schemas.event import EcsEvent, EventFields, Host, Ingest, LogFields
+from schemas.event import EcsEvent, Host
 from schemas.raw import RawRecord
 
 
@@ -165,6 +167,34 @@ def time_zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Paris or UTC)") from None
 
 
+def record_zone(raw: RawRecord) -> tzinfo:
+    """The zone of a record's offset-less times (`RawRecord.timezone`, UTC when unset)."""
+    if raw.timezone is None:
+        return UTC
+    try:
+        return time_zone(raw.timezone)
+    except ValueError as exc:
+        raise ParseError(f"the record's timezone: {exc}") from None
+
+
+_IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+
+
+def is_ip(value: str | None) -> bool:
+    """An IPv4 or IPv6 address (not a host name); IPv4 by a regular expression, the hot case."""
+    if not value:
+        return False
+    if _IPV4.fullmatch(value):
+        return True
+    if ":" not in value:
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -194,19 +224,23 @@ def make_event(
     """
     if ecs.get("host") is None and raw.host_hint:
         ecs["host"] = Host(name=raw.host_hint)
-    stamp: dict[str, Any] = {"@timestamp": within(timestamp, raw.received_at)}
     log: dict[str, Any] = {"file.path": raw.path, "offset": raw.offset, "logger": raw.source}
     log.update(log_extra or {})
+    event = dict(ecs.pop("event", None) or {})
+    event["ingested"] = raw.received_at
     try:
-        event = EventFields(**{**(ecs.pop("event", None) or {}), "ingested": raw.received_at})
-        return EcsEvent(
-            **stamp,
-            tenant=raw.tenant,
-            event=event,
-            log=LogFields(**log),
-            ingest=Ingest(source=raw.source, parser=raw.parser, received_at=raw.received_at),
-            original=original,
-            **ecs,
+        # One validation of the whole document: nested dicts are checked by the same call, which
+        # costs a third of building each part as its own model first (benchmarks/parsers.py).
+        return EcsEvent.model_validate(
+            {
+                "@timestamp": within(timestamp, raw.received_at),
+                "tenant": raw.tenant,
+                "event": event,
+                "log": log,
+                "ingest": {"source": raw.source, "parser": raw.parser, "received_at": raw.received_at},
+                "original": original,
+                **ecs,
+            }
         )
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -6,7 +6,6 @@ as Sigma's cloudtrail rules use them.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from ingest.parsers.base import (
@@ -14,6 +13,7 @@ from ingest.parsers.base import (
     Parser,
     compact,
     flatten,
+    is_ip,
     load_object,
     make_event,
     parse_time,
@@ -21,16 +21,6 @@ from ingest.parsers.base import (
 )
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
-
-
-def _is_ip(value: str | None) -> bool:
-    if not value:
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _event(raw: RawRecord, record: Any, where: str = "") -> EcsEvent:
@@ -65,7 +55,7 @@ def _event(raw: RawRecord, record: Any, where: str = "") -> EcsEvent:
             service=compact(name=(text(flat.get("eventSource")) or "").split(".")[0] or None),
         ),
         user=compact(name=user or None, id=text(flat.get("userIdentity.principalId"))),
-        source=compact(ip=source_ip) if _is_ip(source_ip) else compact(domain=source_ip),
+        source=compact(ip=source_ip) if is_ip(source_ip) else compact(domain=source_ip),
         user_agent=compact(original=text(flat.get("userAgent"))),
     )
 

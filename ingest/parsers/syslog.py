@@ -18,7 +18,8 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from ingest.parsers.base import ParseError, Parser, make_event, parse_time, time_zone
+from ingest.parsers import linux
+from ingest.parsers.base import ParseError, Parser, make_event, parse_time, record_zone
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 
@@ -39,6 +40,7 @@ _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct N
 _SD_NAME = re.compile(r"[^\s=\]\"]{1,32}")
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 _SKEW = timedelta(days=2)  # how far ahead of the receive time a sender's clock may be
+_NEAR_YEAR_END = timedelta(days=360)  # a time this far behind might belong to next year: check it
 
 
 def _nil(value: str) -> str | None:
@@ -115,10 +117,18 @@ def _bsd_time(match: re.Match[str], received: datetime, zone: tzinfo) -> datetim
     day, hour, minute, second = (int(g) for g in match.groups()[1:])
     year = received.astimezone(zone).year
     problem = "no such day"
+    # The latest of next year, this year and last year that is at most _SKEW ahead of the receive
+    # time. This year is the answer for all but lines near New Year: try it first.
+    try:
+        moment = _zoned(datetime(year, month, day, hour, minute, second), zone, received)
+    except ValueError as exc:  # Feb 29 outside a leap year, Apr 31 ...
+        problem, moment = str(exc), None
+    if moment is not None and moment - received <= _SKEW and received - moment < _NEAR_YEAR_END:
+        return moment
     for candidate in (year + 1, year, year - 1):
         try:
             wall = datetime(candidate, month, day, hour, minute, second)  # zoned by _zoned below
-        except ValueError as exc:  # Feb 29 outside a leap year, Apr 31 ...
+        except ValueError as exc:
             problem = str(exc)
             continue
         moment = _zoned(wall, zone, received)
@@ -130,6 +140,8 @@ def _bsd_time(match: re.Match[str], received: datetime, zone: tzinfo) -> datetim
 def _zoned(wall: datetime, zone: tzinfo, received: datetime) -> datetime:
     """A naive wall-clock time in `zone` as UTC: an ambiguous one (DST ending) is the occurrence
     nearer `received`; a skipped one (DST starting) takes the offset before the change (fold=0)."""
+    if zone is UTC:  # the common case (no --timezone): no DST, no conversion
+        return wall.replace(tzinfo=UTC)
     first = wall.replace(tzinfo=zone).astimezone(UTC)
     second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
     if first == second or first.astimezone(zone).replace(tzinfo=None) != wall:
@@ -145,24 +157,15 @@ def _local_time(text: str, zone: tzinfo, received: datetime) -> datetime:
     return _zoned(moment.replace(tzinfo=None), zone, received)
 
 
-def _zone(raw: RawRecord) -> tzinfo:
-    if raw.timezone is None:
-        return UTC
-    try:
-        return time_zone(raw.timezone)
-    except ValueError as exc:
-        raise ParseError(f"the record's timezone: {exc}") from None
-
-
 def _rfc3164(body: str, raw: RawRecord) -> dict[str, Any]:
     bsd = _BSD_TIME.match(body)
     if bsd:
-        moment, rest = _bsd_time(bsd, raw.received_at, _zone(raw)), body[bsd.end() :]
+        moment, rest = _bsd_time(bsd, raw.received_at, record_zone(raw)), body[bsd.end() :]
     else:
         iso = _ISO_TIME.match(body)
         if not iso:
             raise ParseError("not syslog: no RFC 5424 header and no 'Mmm dd hh:mm:ss' or ISO timestamp")
-        moment, rest = _local_time(iso.group(1), _zone(raw), raw.received_at), body[iso.end() :]
+        moment, rest = _local_time(iso.group(1), record_zone(raw), raw.received_at), body[iso.end() :]
     host: str | None = None
     tag = _TAG.match(rest)
     if not tag:
@@ -184,11 +187,37 @@ def _rfc3164(body: str, raw: RawRecord) -> dict[str, Any]:
     }
 
 
+def _log_syslog(
+    fields: dict[str, Any], priority: int | None, sd: dict[str, dict[str, str]], original: dict[str, Any]
+) -> dict[str, Any]:
+    """ECS `log.syslog` of a parsed header; the priority and structured data also go to `original`."""
+    syslog: dict[str, Any] = {}
+    if priority is not None:
+        facility, severity = divmod(priority, 8)
+        original["priority"] = priority
+        original["facility"] = FACILITIES[facility]
+        original["severity"] = SEVERITIES[severity]
+        syslog["priority"] = priority
+        syslog["facility"] = {"code": facility, "name": FACILITIES[facility]}
+        syslog["severity"] = {"code": severity, "name": SEVERITIES[severity]}
+    for sd_id, params in sd.items():
+        for name, value in params.items():
+            original[f"structured_data.{sd_id}.{name}"] = value
+    for key in ("appname", "procid", "msgid", "hostname"):
+        if fields.get(key) is not None:
+            syslog[key] = fields[key]
+    if "version" in fields:
+        syslog["version"] = str(fields["version"])
+    if sd:
+        syslog["structured_data"] = sd
+    return syslog
+
+
 def parse(raw: RawRecord) -> EcsEvent:
     line = raw.data.rstrip("\r\n")
     if not line.strip():
         raise ParseError("empty record")
-    pri_match = _PRI.match(line)
+    pri_match = _PRI.match(line) if line[0] == "<" else None
     priority: int | None = None
     body = line
     if pri_match:
@@ -197,46 +226,39 @@ def parse(raw: RawRecord) -> EcsEvent:
             raise ParseError(f"syslog PRI {priority} is out of range (0-191)")
         body = line[pri_match.end() :]
     fields = _rfc5424(body, raw) if pri_match and _VERSION.match(body) else _rfc3164(body, raw)
-    facility = severity = None
-    if priority is not None:
-        facility, severity = divmod(priority, 8)
     sd = fields.pop("structured_data")
     moment = fields.pop("timestamp")
     original: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
-    if priority is not None:
-        original.update(
-            priority=priority, facility=FACILITIES[facility or 0], severity=SEVERITIES[severity or 0]
-        )
-    for sd_id, params in sd.items():
-        for name, value in params.items():
-            original[f"structured_data.{sd_id}.{name}"] = value
-    syslog: dict[str, Any] = {
-        "priority": priority,
-        "appname": fields.get("appname"),
-        "procid": fields.get("procid"),
-        "msgid": fields.get("msgid"),
-        "hostname": fields.get("hostname"),
-        "version": str(fields["version"]) if "version" in fields else None,
-        "structured_data": sd or None,
-    }
-    if priority is not None:
-        syslog["facility"] = {"code": facility, "name": FACILITIES[facility or 0]}
-        syslog["severity"] = {"code": severity, "name": SEVERITIES[severity or 0]}
-    pid = fields.get("procid")
+    appname, procid, hostname, message = (
+        fields["appname"],
+        fields["procid"],
+        fields["hostname"],
+        fields["message"],
+    )
+    syslog = _log_syslog(fields, priority, sd, original)
+    process: dict[str, Any] | None = None
+    if appname:
+        pid = int(procid) if procid and procid.isdigit() and procid.isascii() else None
+        process = {"name": appname, "pid": pid}
+    host = {"name": hostname, "hostname": hostname} if hostname else None
+    ecs = linux.enrich(appname, message) or {}
+    event = {"module": "syslog", "dataset": "syslog", **ecs.pop("event", {})}
+    if "process" in ecs:
+        process = {**(process or {}), **ecs.pop("process")}
+    if "original" in ecs:
+        original.update(ecs.pop("original"))
+    if host and ecs:
+        ecs.setdefault("related", {})["hosts"] = [hostname]
     return make_event(
         raw,
         timestamp=moment,
         original=original,
-        log_extra={"syslog": {k: v for k, v in syslog.items() if v is not None}},
-        message=fields["message"],
-        host={"name": fields["hostname"], "hostname": fields["hostname"]} if fields.get("hostname") else None,
-        process={
-            "name": fields["appname"],
-            "pid": int(pid) if pid and pid.isdigit() and pid.isascii() else None,
-        }
-        if fields.get("appname")
-        else None,
-        event={"module": "syslog", "dataset": "syslog"},
+        log_extra={"syslog": syslog},
+        message=message,
+        host=host,
+        process=process,
+        event=event,
+        **ecs,
     )
 
 

@@ -45,6 +45,14 @@ GOOD = {
     "syslog": ["<34>1 2026-11-30T08:00:00Z host app - - - rfc5424", "<13>Nov 30 08:00:00 host app[1]: bsd"],
     "auditd": ['type=EXECVE msg=audit(1764489600.000:7): argc=2 a0="cat" a1=2F6574632F736861646F77'],
     "access_log": ['10.0.0.1 - - [30/Nov/2026:08:00:00 +0000] "GET /etc/passwd HTTP/1.1" 404 12 "-" "curl"'],
+    "web_error": [
+        '2026/11/30 08:00:00 [error] 7#7: *1 open() "/x" failed, client: 10.0.0.1, request: "GET / HTTP/1.0"'
+        "[Mon Nov 30 08:00:00.5 2026] [core:error] [pid 7:tid 8] [client 10.0.0.1:5000] File does not exist",
+    ],
+    "journald": [
+        '{"__REALTIME_TIMESTAMP": "1764489600000000", "_HOSTNAME": "h", "SYSLOG_IDENTIFIER": "sshd", '
+        '"MESSAGE": "Failed password for root from 10.0.0.9 port 22 ssh2"}'
+    ],
     "zeek": ['{"_path": "conn", "ts": 1764489600.1, "id.orig_h": "10.0.0.1", "id.resp_h": "10.0.0.2"}'],
     "suricata": [
         '{"timestamp": "2026-11-30T08:00:00+0000", "event_type": "dns", "dns": {"rrname": "x.org"}}'
@@ -60,6 +68,8 @@ BAD = {
     "syslog": ["<300>1 2026-11-30T08:00:00Z host app - - - x"],
     "auditd": ["type=SYSCALL msg=audit(oops): x=1"],
     "access_log": ['10.0.0.1 - - [30/Nov/2026:08:00:00 +0000] "GET /'],
+    "web_error": ["2026/11/30 08:00:00 error without brackets"],
+    "journald": ['{"unit": "not a journal entry"}'],
     "zeek": ['{"_path": "conn"}'],
     "suricata": ["[" * 5000 + "]" * 5000],
     "cloudtrail": ['{"Records": [{"eventTime": "2026-11-30T08:00:00Z"}]}'],

@@ -27,6 +27,10 @@ SAMPLES = {
     "syslog": '<165>1 2003-10-11T22:14:15.003Z host app 12 ID47 [id@1 k="v"] message',
     "auditd": 'type=SYSCALL msg=audit(1364481363.243:24287): arch=c000003e syscall=59 comm="cat" pid=1',
     "access_log": '1.2.3.4 - u [10/Oct/2000:13:55:36 -0700] "GET /x?y HTTP/1.0" 200 5 "r" "ua"',
+    "web_error": '2016/10/25 14:49:34 [error] 54053#0: *1 open() "/x" failed, client: 1.2.3.4, '
+    'request: "GET / HTTP/1.1"',
+    "journald": '{"__REALTIME_TIMESTAMP": "1700000000000000", "_HOSTNAME": "h", "SYSLOG_IDENTIFIER": "sshd", '
+    '"MESSAGE": "Failed password for root from 1.2.3.4 port 22 ssh2"}',
     "zeek": '{"ts": 1700000000.5, "id.orig_h": "1.2.3.4", "id.orig_p": 1, "query": "x", "_path": "dns"}',
     "suricata": '{"timestamp": "2017-03-07T17:02:03.469126+0000", "event_type": "alert", '
     '"src_ip": "1.2.3.4", "alert": {"signature_id": 1, "signature": "s"}}',

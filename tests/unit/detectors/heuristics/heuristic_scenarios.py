@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ingest.parsers import default_registry
+from schemas.raw import RawRecord
+
 Event = tuple[datetime, dict[str, Any]]
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 TENANT = "testco"  # no overrides in rules/heuristics.yaml: the shipped defaults apply
@@ -373,6 +376,169 @@ def first_time() -> Scenario:
     return Scenario("first_time", "first_time", background, attack, expected, config)
 
 
+# Linux and web: events made by the real parsers from log lines, as the pipeline would see them ---
+
+
+def parsed(t: datetime, parser: str, line: str) -> Event:
+    """The flat event the parser makes of `line`; the shipper names the web server (its host hint)."""
+    raw = RawRecord(
+        tenant=TENANT, source="file:test", parser=parser, received_at=t, data=line, host_hint="shop-web-1"
+    )
+    return t, default_registry().get(parser).parse(raw).flat()
+
+
+def sshd(t: datetime, host: str, message: str) -> Event:
+    return parsed(t, "syslog", f"{t:%b} {t.day:2d} {t:%H:%M:%S} {host} sshd[4242]: {message}")
+
+
+def web(t: datetime, client: str, target: str, status: int, agent: str = "Mozilla/5.0") -> Event:
+    stamp = f"{t:%d/%b/%Y:%H:%M:%S} +0000"
+    line = f'{client} - - [{stamp}] "GET {target} HTTP/1.1" {status} 512 "-" "{agent}"'
+    return parsed(t, "access_log", line)
+
+
+def _ssh_admins(rng: random.Random, days: int) -> list[Event]:
+    """Admins logging on to the Linux servers with keys, and the odd mistyped password."""
+    out: list[Event] = []
+    for day in range(days):
+        for i, user in enumerate(USERS[:5]):
+            t = at(day, rng.uniform(8, 17))
+            ip = f"10.0.2.{i + 10}"
+            for _ in range(rng.choice([0, 0, 1, 2])):
+                out.append(sshd(t, "web01", f"Failed password for {user} from {ip} port 5{i}022 ssh2"))
+                t += timedelta(seconds=rng.uniform(3, 20))
+            out.append(sshd(t, "web01", f"Accepted publickey for {user} from {ip} port 5{i}022 ssh2"))
+            out.append(
+                sshd(t + timedelta(minutes=30), "web01", f"Disconnected from user {user} {ip} port 5{i}022")
+            )
+    return out
+
+
+def ssh_brute_force() -> Scenario:
+    """40 sshd password failures for root from one outside address in 3 minutes (auth.log)."""
+    rng = random.Random(11)
+    attack = [
+        sshd(
+            at(2, 3, 0, seconds=4.5 * i),
+            "web01",
+            f"Failed password for root from 203.0.113.5 port {40000 + i} ssh2",
+        )
+        for i in range(40)
+    ]
+    return Scenario(
+        "ssh_brute_force", "brute_force", _ssh_admins(rng, 4), attack, {"account:root", "source:203.0.113.5"}
+    )
+
+
+def ssh_password_spraying() -> Scenario:
+    """One address trying one password for each of 20 invalid users over 15 minutes (each attempt
+    logs `Invalid user` and `Failed password for invalid user`: counted once)."""
+    rng = random.Random(12)
+    attack: list[Event] = []
+    for i in range(20):
+        t = at(2, 4, 0, seconds=45 * i)
+        attack.append(sshd(t, "web01", f"Invalid user user{i:02d} from 198.51.100.9 port {50000 + i}"))
+        attack.append(
+            sshd(
+                t,
+                "web01",
+                f"Failed password for invalid user user{i:02d} from 198.51.100.9 port {50000 + i} ssh2",
+            )
+        )
+    return Scenario(
+        "ssh_password_spraying", "password_spraying", _ssh_admins(rng, 4), attack, {"source:198.51.100.9"}
+    )
+
+
+_SITE = [
+    "/",
+    "/index.html",
+    "/about",
+    "/contact",
+    "/products",
+    "/products/1",
+    "/products/2",
+    "/cart",
+    "/static/app.js",
+    "/static/site.css",
+    "/favicon.ico",
+    "/search?q=shoes",
+    "/login",
+    "/blog",
+]
+
+
+def _browsing(rng: random.Random, days: int) -> list[Event]:
+    """Visitors browsing the shop: a few pages each, the odd 404 (a stale link)."""
+    out: list[Event] = []
+    for day in range(days):
+        for v in range(60):
+            client = f"198.18.{v // 200}.{v % 200 + 1}"
+            t = at(day, rng.uniform(7, 22))
+            for path in rng.sample(_SITE, rng.randint(2, 9)):
+                out.append(web(t, client, path, 404 if rng.random() < 0.05 else 200))
+                t += timedelta(seconds=rng.uniform(1, 40))
+    return out
+
+
+_WORDS = [
+    "admin",
+    "backup",
+    ".git/config",
+    ".env",
+    "wp-login.php",
+    "phpmyadmin",
+    "old",
+    "test",
+    "db.sql",
+    "config.php.bak",
+    "server-status",
+    "cgi-bin/test.cgi",
+    "api/v1",
+    "console",
+    "manager/html",
+]
+
+
+def web_scanning() -> Scenario:
+    """A directory brute-forcer: 150 paths in 2 minutes from one address, almost all 404."""
+    rng = random.Random(13)
+    paths = [f"/{w}" for w in _WORDS] + [f"/{w}{n}" for w in _WORDS for n in range(1, 10)]
+    attack = [
+        web(at(3, 2, 0, seconds=0.8 * i), "192.0.2.50", p, 200 if p == "/admin" else 404, "gobuster/3.6")
+        for i, p in enumerate(paths)
+    ]
+    return Scenario("web_scanning", "web_scanning", _browsing(rng, 3), attack, {"source:192.0.2.50"})
+
+
+_PAYLOADS = [
+    "/item.php?id=1%27%20UNION%20ALL%20SELECT%20NULL%2CNULL--%20-",
+    "/item.php?id=1%27%20AND%20SLEEP(5)--%20-",
+    "/item.php?id=1%20AND%201=1",
+    "/item.php?id=-1%27%20OR%20%271%27=%271",
+    "/download.php?file=../../../../etc/passwd",
+    "/item.php?id=1;cat%20/etc/passwd",
+    "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+]
+
+
+def web_attack_burst() -> Scenario:
+    """sqlmap and friends against one page: 7 payloads in a minute from one address."""
+    rng = random.Random(14)
+    attack = [
+        web(at(3, 5, 0, seconds=8 * i), "192.0.2.66", p, 500 if i % 2 else 200, "sqlmap/1.8")
+        for i, p in enumerate(_PAYLOADS)
+    ]
+    return Scenario("web_attack_burst", "web_attack", _browsing(rng, 3), attack, {"source:192.0.2.66"})
+
+
+LINUX_WEB: list[Callable[[], Scenario]] = [
+    ssh_brute_force,
+    ssh_password_spraying,
+    web_scanning,
+    web_attack_burst,
+]
+
 ALL: list[Callable[[], Scenario]] = [
     brute_force,
     password_spraying,
@@ -382,4 +548,5 @@ ALL: list[Callable[[], Scenario]] = [
     dns_volume,
     outbound_volume,
     first_time,
+    *LINUX_WEB,
 ]

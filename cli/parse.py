@@ -15,10 +15,18 @@ from pathlib import Path
 import click
 import orjson
 
+from cli.options import check_tenant
+
 
 @click.command("parse")
 @click.option("--parser", "parser", required=True, help="Registered parser name (syslog, access_log, ...).")
-@click.option("--tenant", default="local", show_default=True, help="Tenant written into the events.")
+@click.option(
+    "--tenant",
+    default="local",
+    show_default=True,
+    callback=check_tenant,
+    help="Tenant written into the events.",
+)
 @click.option("--timezone", default=None, help="IANA zone of times the log writes without an offset.")
 @click.option("--flat", is_flag=True, help="Print the flat view rules match on, not the ECS document.")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))

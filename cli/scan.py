@@ -1,4 +1,4 @@
-"""`socpipe scan`: the Sigma engine offline over JSON-lines and Windows event JSON files.
+"""`socpipe scan`: detection offline over files, with the same Detector the workers run.
 
 Each input line is a JSON object: a flat event, or a nested Windows event
 (`{"Event": {"System": ..., "EventData": ...}}`) or a Winlogbeat / Elastic Agent one
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import gzip
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import click
 import orjson
 
+from cli.options import check_tenant
 from schemas.detection import Detection
 from socpipe.paths import rules_dir
 
@@ -74,12 +75,35 @@ def read_events(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any
     type=click.Path(exists=True, path_type=Path),
     help="Sigma rule file or folder (repeatable). Default: the shipped rules/sigma.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
-@click.option("--strict", is_flag=True, help="Refuse to run when any rule fails to load.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "jsonl"]),
+    default="table",
+    show_default=True,
+    help="table for people; jsonl prints one Detection document per line.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to run when any rule fails to load (exit 2), and exit 1 when any record was bad.",
+)
+@click.option(
+    "--parser",
+    default=None,
+    help="Read raw logs with this ingest parser (syslog, access_log, auditd, journald, ...; "
+    "see `socpipe parse`). Default: JSON events, flat or Windows event JSON.",
+)
+@click.option(
+    "--timezone",
+    default=None,
+    help="With --parser: IANA zone of times the log writes without an offset (RFC 3164 syslog).",
+)
 @click.option(
     "--tenant",
     default=SCAN_TENANT,
     show_default=True,
+    callback=check_tenant,
     help="Tenant the events belong to: its tuning (filters, placeholders, heuristic thresholds) applies, "
     "and every detection carries it.",
 )
@@ -103,14 +127,16 @@ def scan(
     rule_paths: tuple[Path, ...],
     fmt: str,
     strict: bool,
+    parser: str | None,
+    timezone: str | None,
     tenant: str,
     tenant_config: Path | None,
     progress: bool | None,
     heuristics: bool,
     paths: tuple[Path, ...],
 ) -> None:
-    """Run the Sigma rules (correlations included) and the heuristics over event files (JSON lines or
-    Windows event JSON, flat or nested).
+    """Run the Sigma rules (correlations included) and the heuristics over event files: JSON lines or
+    Windows event JSON (flat or nested), or raw logs of any ingest parser with --parser.
 
     With --format jsonl every line is one Detection, the same document the detector and correlate
     workers publish (Sigma, correlation and heuristic alike), its event_ref naming the file and line.
@@ -120,6 +146,7 @@ def scan(
     from detectors.heuristics.fields import event_time
     from schemas.detection import EventRef
 
+    read = _reader(parser, tenant, timezone)
     engine = _engine(rule_paths, tenant_config, strict)
     detector = OfflineDetector.build(engine, _heuristics() if heuristics else None)
     files = [
@@ -141,7 +168,7 @@ def scan(
 
     with _Progress(show, sum(f.stat().st_size for f in files)) as advance:
         for f in files:
-            for line, event in read_events(f, bad):
+            for line, event in read(f, bad):
                 n_events += 1
                 ref = EventRef(event_id=f"{f}:{line}", path=str(f), line=line)
                 emit(detector.detect(event, tenant=tenant, time=event_time(event), ref=ref))
@@ -163,6 +190,36 @@ def scan(
     )
     if strict and bad:
         raise SystemExit(1)
+
+
+Reader = Callable[[Path, list[str]], Iterator[tuple[int, dict[str, Any]]]]
+
+
+def _reader(parser: str | None, tenant: str, timezone: str | None) -> Reader:
+    """How the files are read: JSON events, or raw lines through an ingest parser (checked now)."""
+    if parser is None:
+        if timezone is not None:
+            raise click.UsageError("--timezone goes with --parser")
+        return read_events
+    from ingest.parsers import ParseError, UnknownParserError, default_registry
+    from ingest.parsers.base import time_zone
+    from ingest.read import read_log
+
+    try:
+        default_registry().get(parser)
+        if timezone is not None:
+            time_zone(timezone)
+    except (UnknownParserError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+
+    def parsed(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+        for line, result in read_log(path, parser, tenant=tenant, timezone=timezone):
+            if isinstance(result, ParseError):
+                bad.append(f"{path}:{line}: {result.reason}")
+            else:
+                yield line, result.flat()
+
+    return parsed
 
 
 def _engine(rule_paths: tuple[Path, ...], tenant_config: Path | None, strict: bool) -> Any:

@@ -68,6 +68,11 @@ class WebAttack(Heuristic[WebAttackConfig]):
         self.spec = WindowSpec(config.window, config.lateness, config.threshold * 4)
         self.state: LruMap[str, _Client] = LruMap(config.max_keys)
 
+    def partition_key(self, event: Mapping[str, Any]) -> str | None:
+        """The client address: its state is its own."""
+        req = request(event)
+        return None if req is None or not attacks(event, req) else req.client
+
     def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
         req = request(event)
         if req is None:

@@ -67,6 +67,11 @@ class WebScanning(Heuristic[WebScanningConfig]):
         self.time_spec = WindowSpec(config.window, config.lateness, max(config.threshold * 20, 1000))
         self.state: LruMap[str, _Client] = LruMap(config.max_keys)
 
+    def partition_key(self, event: Mapping[str, Any]) -> str | None:
+        """The client address: its state is its own."""
+        req = request(event)
+        return None if req is None else req.client
+
     def feed(self, event: Mapping[str, Any], tenant: str, timestamp: datetime) -> list[Finding]:
         req = request(event)
         if req is None or self.allow.sources(req.client) or self.allow.hosts(req.host):

@@ -112,6 +112,15 @@ class Workers:
         self.procs.append((stage, proc))
         return proc
 
+    def died(self) -> str:
+        """The last log lines of every worker that exited by itself, for a failure message."""
+        out = []
+        for n, (stage, proc) in enumerate(self.procs):
+            if proc.poll() not in (None, 0, -signal.SIGKILL, -signal.SIGTERM):
+                tail = (self.logs / f"{stage}-{n}.log").read_text(errors="replace").splitlines()[-5:]
+                out.append(f"{stage}-{n} exited {proc.returncode}: " + "\n".join(tail))
+        return "\n".join(out)
+
     def running(self, stage: str) -> list[subprocess.Popen[bytes]]:
         return [p for s, p in self.procs if s == stage and p.poll() is None]
 
@@ -163,7 +172,7 @@ def _wait_idle(settings: Settings, workers: Workers, timeout_s: float = 240.0) -
     while quiet < 3:
         assert time.monotonic() < deadline, {g: _lag(settings, g, topic) for _, g, topic in groups}
         for stage, _, _ in groups:
-            assert workers.running(stage), f"no {stage} worker left running"
+            assert workers.running(stage), f"no {stage} worker left running; {workers.died()}"
         lags = [_lag(settings, group, topic, transactional=topic == t.raw) for _, group, topic in groups]
         quiet = quiet + 1 if all(lag == 0 for lag in lags) else 0
         time.sleep(2)

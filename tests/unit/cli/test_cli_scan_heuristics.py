@@ -24,3 +24,21 @@ def test_scan_runs_the_heuristics_by_default_and_not_when_told() -> None:
     extra = sorted(set(with_heuristics) - set(without))
     assert extra == ["socpipe-heuristic-first-time-service", "socpipe-heuristic-log-cleared"]
     assert not any(r.startswith("socpipe-heuristic-") for r in without)
+
+
+def test_scan_reads_raw_logs_with_an_ingest_parser() -> None:
+    """`scan --parser syslog` over a real sshd log: the brute-force heuristic fires on the attacking
+    source, every row is a Detection of the given tenant, and bad lines are counted, not fatal."""
+    from pathlib import Path
+
+    from schemas.detection import Detection
+
+    log = Path(__file__).parents[2] / "data" / "linuxweb" / "loghub-openssh.log"
+    result = CliRunner().invoke(
+        cli, ["scan", "--parser", "syslog", "--tenant", "linuxco", "--format", "jsonl", "--no-progress", str(log)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [Detection.model_validate_json(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    brute = [d for d in rows if d.rule.id == "socpipe-heuristic-brute-force"]
+    assert {d.entity.source_ip for d in brute} >= {"112.95.230.3"}
+    assert {d.tenant for d in rows} == {"linuxco"}

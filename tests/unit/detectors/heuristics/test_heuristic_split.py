@@ -52,5 +52,10 @@ def test_any_partitioning_finds_what_one_process_finds(make: type) -> None:
     for partitions in (1, 6):
         found, used = _split(scenario, partitions)
         assert sorted((d.id, d.explanation, d.entity) for d in found) == expected, partitions
-        if partitions == 6 and scenario.heuristic in {"beaconing", "dns_tunnelling", "outbound_volume"}:
+        if partitions == 6 and scenario.heuristic in {
+            "beaconing",
+            "dns_tunnelling",
+            "outbound_volume",
+            "web_scanning",
+        }:
             assert len(used) > 1, "per-host state spreads"

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Reload the detector's rules when a rule file changed, checked this often.",
     )
+    intel_file: Path | None = Field(
+        default=None,
+        description="Threat-intelligence feeds YAML (detectors/intel/config.py); default rules/intel.yaml "
+        "when present, else no indicators.",
+    )
     detector_group: str = "socpipe-detectors"
     responder_group: str = "socpipe-responders"
     batch_size: int = Field(default=500, ge=1, le=100_000)

@@ -1,0 +1,103 @@
+"""Where each kind of indicator appears in an event: ECS names, and the source names of the corpus
+(Sysmon, Windows, Zeek/Suricata) that the flat view keeps beside them.
+
+Extraction is a fixed table walked once per event: a few dictionary gets, no per-indicator loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from detectors.intel.model import HASH_KINDS, IndicatorKind
+
+IP_FIELDS = (
+    "source.ip",
+    "destination.ip",
+    "client.ip",
+    "server.ip",
+    "related.ip",
+    "SourceIp",
+    "DestinationIp",
+    "IpAddress",
+    "src_ip",
+    "dest_ip",
+)
+DOMAIN_FIELDS = (
+    "dns.question.name",
+    "url.domain",
+    "destination.domain",
+    "server.domain",
+    "QueryName",
+    "DestinationHostname",
+)
+URL_FIELDS = ("url.original", "url.full")
+HASH_FIELDS: dict[str, IndicatorKind] = {
+    f"{obj}.hash.{name}": kind
+    for obj in ("file", "process", "dll")
+    for name, kind in (
+        ("md5", IndicatorKind.md5),
+        ("sha1", IndicatorKind.sha1),
+        ("sha256", IndicatorKind.sha256),
+    )
+}
+SYSMON_HASH_FIELDS = ("Hashes", "Hash")  # "SHA1=...,MD5=...,SHA256=...,IMPHASH=..."
+SYSMON_HASH_NAMES = {"MD5": IndicatorKind.md5, "SHA1": IndicatorKind.sha1, "SHA256": IndicatorKind.sha256}
+EMAIL_FIELDS = (
+    "email.from.address",
+    "email.sender.address",
+    "email.reply_to.address",
+    "email.to.address",
+    "email.cc.address",
+    "user.email",
+    "SenderAddress",
+    "RecipientAddress",
+)
+
+_HASH_LENGTHS = {32: IndicatorKind.md5, 40: IndicatorKind.sha1, 64: IndicatorKind.sha256}
+assert set(_HASH_LENGTHS.values()) == set(HASH_KINDS)
+
+Observation = tuple[IndicatorKind, str, str]  # kind, field, value as the event has it
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if value and value != "-":
+            yield value
+    elif isinstance(value, list):
+        yield from (v for v in value if isinstance(v, str) and v)
+
+
+def observations(flat: Mapping[str, Any]) -> Iterator[Observation]:
+    """Every (kind, field, value) of the event that an indicator could match."""
+    get = flat.get
+    for name in IP_FIELDS:
+        for text in _texts(get(name)):
+            yield IndicatorKind.ip, name, text
+    for name in DOMAIN_FIELDS:
+        for text in _texts(get(name)):
+            yield IndicatorKind.domain, name, text
+    for name in URL_FIELDS:
+        for text in _texts(get(name)):
+            yield IndicatorKind.url, name, text
+    for name, kind in HASH_FIELDS.items():
+        for text in _texts(get(name)):
+            yield kind, name, text.lower()
+    for name in SYSMON_HASH_FIELDS:
+        for text in _texts(get(name)):
+            yield from _sysmon_hashes(name, text)
+    for name in EMAIL_FIELDS:
+        for text in _texts(get(name)):
+            yield IndicatorKind.email, name, text.lower()
+
+
+def _sysmon_hashes(name: str, text: str) -> Iterator[Observation]:
+    for part in text.split(","):
+        algorithm, _, digest = part.partition("=")
+        if not digest:  # a bare hash (Sysmon configured with one algorithm)
+            algorithm, digest = "", algorithm
+        kind = SYSMON_HASH_NAMES.get(algorithm.strip().upper()) or (
+            None if algorithm else _HASH_LENGTHS.get(len(digest.strip()))
+        )
+        if kind is not None:
+            yield kind, name, digest.strip().lower()

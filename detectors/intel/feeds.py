@@ -97,8 +97,8 @@ class FeedSet:
         per_feed: dict[str, list[Indicator]] = {}
         for feed in self.config.feeds:
             try:
-                indicators, report = read_feed(feed, fetch(feed))
-            except FeedError as exc:
+                data = fetch(feed)
+            except FeedError as exc:  # unreachable: keep the last good copy (read errors fail the build)
                 if feed.name not in self.last_good:
                     raise
                 loaded.stale[feed.name] = str(exc)
@@ -107,6 +107,7 @@ class FeedSet:
                 )
                 per_feed[feed.name] = self.last_good[feed.name]
                 continue
+            indicators, report = read_feed(feed, data)
             per_feed[feed.name] = indicators
             loaded.reports[feed.name] = report
         matcher = self._index(per_feed, time.time() if now is None else now)

@@ -16,6 +16,7 @@ class Topics(BaseModel):
     detections: str = "detections"
     detector_state: str = "detectors.state"
     ingest_checkpoints: str = "ingest.checkpoints"
+    intel_hunts: str = "intel.hunts"  # compacted: each retro-hunt's checkpoint (detectors/intel/hunt.py)
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:

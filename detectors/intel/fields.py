@@ -6,8 +6,8 @@ Extraction is a fixed table walked once per event: a few dictionary gets, no per
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from detectors.intel.model import HASH_KINDS, IndicatorKind
 
@@ -57,6 +57,13 @@ EMAIL_FIELDS = (
 _HASH_LENGTHS = {32: IndicatorKind.md5, 40: IndicatorKind.sha1, 64: IndicatorKind.sha256}
 assert set(_HASH_LENGTHS.values()) == set(HASH_KINDS)
 
+
+class Fields(Protocol):
+    """What matching reads of an event: a flat dict (`EcsEvent.flat()`) or a NestedView."""
+
+    def get(self, name: str, /) -> Any: ...
+
+
 Observation = tuple[IndicatorKind, str, str]  # kind, field, value as the event has it
 
 
@@ -68,7 +75,7 @@ def _texts(value: Any) -> Iterator[str]:
         yield from (v for v in value if isinstance(v, str) and v)
 
 
-def observations(flat: Mapping[str, Any]) -> Iterator[Observation]:
+def observations(flat: Fields) -> Iterator[Observation]:
     """Every (kind, field, value) of the event that an indicator could match."""
     get = flat.get
     for name in IP_FIELDS:

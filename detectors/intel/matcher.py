@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from detectors.detection import entity_of
-from detectors.intel.fields import observations
+from detectors.intel.fields import Fields, observations
 from detectors.intel.index import IndicatorIndex
 from detectors.intel.model import Indicator, IndicatorKind
 from detectors.intel.values import BadValueError, url
@@ -85,7 +85,7 @@ class IndicatorMatcher:
         own = self.tenants.get(tenant)
         return [self.global_index] if own is None else [self.global_index, own]
 
-    def hits(self, flat: Mapping[str, Any], tenant: str) -> list[tuple[str, str, Indicator]]:
+    def hits(self, flat: Fields, tenant: str) -> list[tuple[str, str, Indicator]]:
         """(field, value, indicator) of every live, not allow-listed indicator the event contains."""
         if not len(self.global_index) and tenant not in self.tenants:
             return []

@@ -10,6 +10,7 @@ from detectors.correlation_component import CorrelationComponent
 from detectors.heuristics.component import HeuristicsComponent
 from detectors.heuristics.config import HeuristicsConfig
 from detectors.heuristics.config import load_config as load_heuristics_config
+from detectors.intel.build import build_intel
 from detectors.reload import RuleReloader
 from detectors.sigma.correlation import CorrelationEngine
 from detectors.sigma.engine import Engine
@@ -89,4 +90,4 @@ def build_detector_stage(
     )
     if reload_on_sighup:
         reloader.install_sighup()
-    return DetectorStage(engine, settings.topics, store, reloader)
+    return DetectorStage(engine, settings.topics, store, reloader, build_intel(settings))

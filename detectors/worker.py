@@ -16,6 +16,7 @@ import structlog
 from pydantic import ValidationError
 
 from detectors.detection import detection_from_match
+from detectors.intel.reload import IntelHolder
 from detectors.state import PartitionState, StateStore
 from schemas.detection import Detection, EventRef
 from schemas.envelope import Envelope
@@ -51,15 +52,19 @@ class DetectorStage:
         topics: Topics,
         state: StateStore | None = None,
         rules: RuleSource | None = None,
+        intel: IntelHolder | None = None,
     ) -> None:
         self.engine = engine
         self.topics = topics
         self.state = state
         self.rules = rules
+        self.intel = intel
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
         if self.rules is not None and (fresh := self.rules.take()) is not None:
             self.engine = fresh
+        if self.intel is not None:
+            self.intel.take()  # a due feed refresh: the new indicators are `current` from this batch on
         out = StageOutput()
         try:
             for record in batch:
@@ -95,6 +100,8 @@ class DetectorStage:
         )
         matches = self.engine.match(flat, tenant=event.tenant, event_ref=envelope.id)
         detections = [detection_from_match(m, event, flat, ref) for m in matches if m.rule.output]
+        if self.intel is not None:
+            detections += self.intel.current.match(flat, event.tenant, event.timestamp, ref)
         if partition is not None and not partition.covers(event.tenant, record.offset):
             for component in partition.components.values():
                 detections += component.detect(event, flat, matches, ref)

@@ -18,8 +18,10 @@ def feed(name: str, **extra: object) -> FeedConfig:
     return FeedConfig.model_validate({"name": name, "path": DATA / name, "tlp": Tlp.amber, **extra})
 
 
-def sample_matcher(**config: object) -> IndicatorMatcher:
+def sample_matcher(*, live: bool = False, **config: object) -> IndicatorMatcher:
+    """The four sample feeds; as of NOW, or with `live` as of the wall clock."""
     feeds = IntelConfig.model_validate({"feeds": [feed(n) for n in SAMPLES], **config})
-    matcher, _ = FeedSet(feeds).build(now=NOW)
-    matcher.clock = lambda: NOW
+    matcher, _ = FeedSet(feeds).build(now=None if live else NOW)
+    if not live:
+        matcher.clock = lambda: NOW
     return matcher

@@ -68,9 +68,12 @@ class Provenance:
     labels: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Indicator:
-    """One matchable value. Times are POSIX seconds (None: unknown / no expiry)."""
+    """One matchable value. Times are POSIX seconds (None: unknown / no expiry).
+
+    Treated as immutable once read; not `frozen` because a frozen dataclass's __init__ costs a
+    third of a million-indicator load."""
 
     kind: IndicatorKind
     value: str

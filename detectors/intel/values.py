@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
+import socket
 
 from detectors.intel.model import IndicatorKind
 
@@ -25,6 +25,8 @@ class BadValueError(ValueError):
 
 def refang(text: str) -> str:
     """`hxxp://evil[.]com` as published in many feeds -> `http://evil.com`."""
+    if "[" not in text and "(" not in text and "hxxp" not in text:
+        return text
     return (
         text.replace("[.]", ".")
         .replace("(.)", ".")
@@ -36,6 +38,12 @@ def refang(text: str) -> str:
 
 def ip(value: str) -> str:
     """Canonical text of an address, or of a network block (`10.0.0.0/8`; a /32 or /128 is the address)."""
+    if "/" not in value and ":" not in value:
+        try:  # the common case: inet_pton takes dotted quads without leading zeros, i.e. canonical text
+            socket.inet_pton(socket.AF_INET, value)
+            return value
+        except OSError:
+            pass
     try:
         if "/" in value:
             net = ipaddress.ip_network(value.strip(), strict=False)
@@ -54,17 +62,17 @@ def domain(value: str) -> str:
     return name
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+
+
 def url(value: str) -> str:
     """Scheme and host lower-cased, the rest as given (paths and queries are case-sensitive)."""
     text = value.strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError as exc:
-        raise BadValueError(f"not a URL: {value!r}") from exc
-    if not parts.scheme or not parts.netloc:
+    scheme, sep, rest = text.partition("://")
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    if not sep or not _SCHEME.match(scheme) or end == 0 or " " in rest[:end]:
         raise BadValueError(f"not a URL: {value!r}")
-    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
-    return f"{scheme}://{netloc}{text[len(parts.scheme) + 3 + len(parts.netloc) :]}"
+    return f"{scheme.lower()}://{rest[:end].lower()}{rest[end:]}"
 
 
 def file_hash(value: str, kind: IndicatorKind | None = None) -> tuple[IndicatorKind, str]:

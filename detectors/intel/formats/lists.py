@@ -45,47 +45,49 @@ def read_text(data: bytes, source: str, default_tlp: Tlp, report: LoadReport) ->
         yield Indicator(kind, value, provenance)
 
 
-def _kind(text: str) -> IndicatorKind:
-    word = text.strip().lower()
-    return TYPE_ALIASES.get(word) or IndicatorKind(word)
+_KINDS: dict[str, IndicatorKind] = {**{str(k): k for k in IndicatorKind}, **TYPE_ALIASES}
+_PROVENANCE_COLUMNS = ("tlp", "confidence", "labels")
+_TIME_COLUMNS = ("first_seen", "last_seen", "valid_until")
 
 
 def read_csv(data: bytes, source: str, default_tlp: Tlp, report: LoadReport) -> Iterator[Indicator]:
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8", errors="replace")))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    reader.fieldnames = header
-    column = next((c for c in VALUE_COLUMNS if c in header), None)
+    """Rows by column position (csv.reader; DictReader costs a third more on a million rows)."""
+    rows = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
+    header = [h.strip().lower() for h in next(rows, [])]
+    column = next((header.index(c) for c in VALUE_COLUMNS if c in header), None)
     if column is None:
         raise ValueError(f"{source}: CSV header has no value column (one of {', '.join(VALUE_COLUMNS)})")
+    type_at = header.index("type") if "type" in header else None
+    times = [header.index(c) if c in header else None for c in _TIME_COLUMNS]
+    has_times = any(i is not None for i in times)
+    extra = {c: header.index(c) for c in _PROVENANCE_COLUMNS if c in header}
     intern = Interner()
     plain = Provenance(source, default_tlp)
-    for number, row in enumerate(reader, 2):
+    for number, row in enumerate(rows, 2):
+        if not row:
+            continue
         try:
-            raw = values.refang(row[column] or "")
-            if row.get("type"):
-                kind = _kind(row["type"])
+            raw = values.refang(row[column])
+            kind_text = row[type_at].strip().lower() if type_at is not None and type_at < len(row) else ""
+            if kind_text:
+                kind = _KINDS.get(kind_text) or IndicatorKind(kind_text)
                 value = values.normalise(kind, raw)
             else:
                 kind, value = values.guess(raw)
             provenance = plain
-            if row.get("tlp") or row.get("confidence") or row.get("labels"):
-                labels = tuple(sorted(filter(None, (row.get("labels") or "").split(";"))))
-                confidence = int(row["confidence"]) if row.get("confidence") else None
-                provenance = intern(
-                    Provenance(
-                        source, Tlp.parse(row.get("tlp"), default_tlp) or default_tlp, confidence, labels
-                    )
+            cells = {c: row[i].strip() for c, i in extra.items() if i < len(row) and row[i].strip()}
+            if cells:
+                labels = tuple(sorted(filter(None, cells.get("labels", "").split(";"))))
+                confidence = int(cells["confidence"]) if "confidence" in cells else None
+                tlp = Tlp.parse(cells.get("tlp"), default_tlp) or default_tlp
+                provenance = intern(Provenance(source, tlp, confidence, labels))
+            first = last = until = None
+            if has_times:
+                first, last, until = (
+                    epoch(row[i]) if i is not None and i < len(row) else None for i in times
                 )
-            indicator = Indicator(
-                kind,
-                value,
-                provenance,
-                None,
-                epoch(row.get("first_seen")),
-                epoch(row.get("last_seen")),
-                epoch(row.get("valid_until")),
-            )
-        except ValueError as exc:  # BadValueError, an unknown type, a bad number or date
+            indicator = Indicator(kind, value, provenance, None, first, last, until)
+        except (ValueError, IndexError) as exc:  # BadValueError, an unknown type, a bad number or date
             report.skip(f"bad row: {exc}", f"line {number}")
             continue
         yield indicator

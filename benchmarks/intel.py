@@ -17,9 +17,7 @@
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
-import itertools
 import multiprocessing
 import random
 import resource
@@ -108,20 +106,18 @@ def _load_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # typ
 
     gc.collect()
     before = rss_mb()
-    started = time.perf_counter()
-    matcher, loaded = FeedSet(
-        IntelConfig(feeds=[FeedConfig(name="bench", path=Path(path), format=fmt)])
-    ).build()
-    seconds = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    matcher, _ = FeedSet(IntelConfig(feeds=[FeedConfig(name="bench", path=Path(path), format=fmt)])).build()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     gc.collect()
     out.put(
         {
             "seconds": seconds,
+            "cpu": cpu,
             "indicators": len(matcher),
             "before": before,
             "retained": rss_mb() - before,
             "peak": peak_mb() - before,
-            "skipped": sum(r.loaded for r in loaded.reports.values()),
         }
     )
 
@@ -136,37 +132,10 @@ def measure_load(path: Path, fmt: str) -> dict[str, float]:
 
 
 def corpus_records(events: int):  # type: ignore[no-untyped-def]
-    from schemas import EcsEvent, Envelope
-    from socpipe.bus import Inbound
-    from socpipe.paths import corpus_dir
+    """The detector benchmark's envelopes (benchmarks/detector_stage.py, on sys.path beside this file)."""
+    from detector_stage import _records
 
-    corpus = corpus_dir()
-    if corpus is None:
-        raise SystemExit("corpus not found: ../shared/corpus or $SOCPIPE_CORPUS")
-    now = datetime.now(UTC)
-    out = []
-    with gzip.open(corpus / "bench" / "otrf-200k.jsonl.gz", "rb") as lines:
-        for offset, line in enumerate(itertools.islice(lines, events)):
-            record = orjson.loads(line)
-            event = EcsEvent.model_validate(
-                {
-                    "@timestamp": record.get("SystemTime") or now,
-                    "tenant": "acme",
-                    "host": {"name": record.get("Computer")},
-                    "ingest": {"source": "bench", "parser": "windows", "received_at": now},
-                    "original": record,
-                }
-            )
-            envelope = Envelope[EcsEvent](kind="event", tenant="acme", id=event.event_id(), payload=event)
-            out.append(
-                Inbound(
-                    "events.ecs",
-                    0,
-                    offset,
-                    envelope.model_dump_json(by_alias=True, exclude_none=True).encode(),
-                )
-            )
-    return out
+    return _records(events)
 
 
 def detector(csv: Path, events: int, repeat: int) -> None:

@@ -6,7 +6,7 @@ Extraction is a fixed table walked once per event: a few dictionary gets, no per
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from detectors.intel.model import HASH_KINDS, IndicatorKind
@@ -67,35 +67,42 @@ class Fields(Protocol):
 Observation = tuple[IndicatorKind, str, str]  # kind, field, value as the event has it
 
 
-def _texts(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        if value and value != "-":
-            yield value
-    elif isinstance(value, list):
-        yield from (v for v in value if isinstance(v, str) and v)
+# name -> (kind, lower-case the value); None as the kind: a Sysmon `Hashes` field, split into its parts.
+TABLE: dict[str, tuple[IndicatorKind | None, bool]] = {
+    **{name: (IndicatorKind.ip, False) for name in IP_FIELDS},
+    **{name: (IndicatorKind.domain, False) for name in DOMAIN_FIELDS},
+    **{name: (IndicatorKind.url, False) for name in URL_FIELDS},
+    **{name: (kind, True) for name, kind in HASH_FIELDS.items()},
+    **{name: (None, False) for name in SYSMON_HASH_FIELDS},
+    **{name: (IndicatorKind.email, True) for name in EMAIL_FIELDS},
+}
+_ORDER = {name: i for i, name in enumerate(TABLE)}
 
 
-def observations(flat: Fields) -> Iterator[Observation]:
-    """Every (kind, field, value) of the event that an indicator could match."""
-    get = flat.get
-    for name in IP_FIELDS:
-        for text in _texts(get(name)):
-            yield IndicatorKind.ip, name, text
-    for name in DOMAIN_FIELDS:
-        for text in _texts(get(name)):
-            yield IndicatorKind.domain, name, text
-    for name in URL_FIELDS:
-        for text in _texts(get(name)):
-            yield IndicatorKind.url, name, text
-    for name, kind in HASH_FIELDS.items():
-        for text in _texts(get(name)):
-            yield kind, name, text.lower()
-    for name in SYSMON_HASH_FIELDS:
-        for text in _texts(get(name)):
-            yield from _sysmon_hashes(name, text)
-    for name in EMAIL_FIELDS:
-        for text in _texts(get(name)):
-            yield IndicatorKind.email, name, text.lower()
+def observations(flat: Fields) -> list[Observation]:
+    """Every (kind, field, value) of the event that an indicator could match, in TABLE order.
+
+    On a dict, the fields present are found by one set intersection (most events carry two or three of
+    the forty names); on anything else (a NestedView), by asking each name.
+    """
+    if isinstance(flat, dict):
+        names: Iterable[str] = sorted(TABLE.keys() & flat.keys(), key=_ORDER.__getitem__)
+    else:
+        names = TABLE
+    out: list[Observation] = []
+    for name in names:
+        value = flat.get(name)
+        if value is None:
+            continue
+        kind, lower = TABLE[name]
+        for text in (value,) if isinstance(value, str) else value if isinstance(value, list) else ():
+            if not isinstance(text, str) or not text or text == "-":
+                continue
+            if kind is None:
+                out += _sysmon_hashes(name, text)
+            else:
+                out.append((kind, name, text.lower() if lower else text))
+    return out
 
 
 def _sysmon_hashes(name: str, text: str) -> Iterator[Observation]:

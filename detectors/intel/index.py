@@ -47,6 +47,7 @@ class IndicatorIndex:
         self.nets4 = pytricia.PyTricia(32)
         self.nets6 = pytricia.PyTricia(128)
         self.has_nets = False
+        self.nets = {4: 0, 6: 0}  # blocks per family: len() of a PyTricia walks the whole trie
         self.expired = 0
 
     @classmethod
@@ -63,8 +64,11 @@ class IndicatorIndex:
     def add(self, indicator: Indicator) -> None:
         value = indicator.value
         if indicator.kind is IndicatorKind.ip and "/" in value:
-            trie = self.nets6 if ":" in value else self.nets4
+            family = 6 if ":" in value else 4
+            trie = self.nets6 if family == 6 else self.nets4
             held = trie.get(value) if trie.has_key(value) else None
+            if held is None:
+                self.nets[family] += 1
             merged: dict[str, Hits] = {} if held is None else {value: held}
             _add(merged, value, indicator)
             trie[value] = merged[value]
@@ -73,12 +77,12 @@ class IndicatorIndex:
         _add(self.tables[indicator.kind], value, indicator)
 
     def __len__(self) -> int:
-        return sum(len(t) for t in self.tables.values()) + len(self.nets4) + len(self.nets6)
+        return sum(len(t) for t in self.tables.values()) + self.nets[4] + self.nets[6]
 
     def counts(self) -> Counter[str]:
         """Distinct values per kind (CIDR blocks counted as `cidr`)."""
         out: Counter[str] = Counter({str(kind): len(table) for kind, table in self.tables.items() if table})
-        if nets := len(self.nets4) + len(self.nets6):
+        if nets := self.nets[4] + self.nets[6]:
             out["cidr"] = nets
         return out
 
@@ -106,9 +110,10 @@ class IndicatorIndex:
         return hits
 
     def _nets(self, value: str) -> tuple[Indicator, ...]:
-        trie = self.nets6 if ":" in value else self.nets4
-        if not len(trie):
+        family = 6 if ":" in value else 4
+        if not self.nets[family]:
             return _EMPTY
+        trie = self.nets6 if family == 6 else self.nets4
         try:
             prefix = trie.get_key(value)
         except (ValueError, KeyError):  # not an address at all (a hostname in an IP field)

@@ -77,6 +77,7 @@ class IndicatorMatcher:
         self.severity = severity
         self.clock = clock
         self.retrospective = retrospective
+        self.global_empty = not len(self.global_index)
 
     def __len__(self) -> int:
         return len(self.global_index) + sum(len(i) for i in self.tenants.values())
@@ -87,7 +88,7 @@ class IndicatorMatcher:
 
     def hits(self, flat: Fields, tenant: str) -> list[tuple[str, str, Indicator]]:
         """(field, value, indicator) of every live, not allow-listed indicator the event contains."""
-        if not len(self.global_index) and tenant not in self.tenants:
+        if self.global_empty and tenant not in self.tenants:
             return []
         now = self.clock()
         allow = self.allow.get(tenant)

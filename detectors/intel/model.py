@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from schemas.common import deterministic_id
@@ -120,7 +121,12 @@ def epoch(value: Any) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value)
-    text = str(value).strip()
+    return _parse_time(str(value).strip())
+
+
+@lru_cache(maxsize=65536)
+def _parse_time(text: str) -> float:
+    """Cached: a feed's indicators share a handful of creation and modification times."""
     if text.isdigit():
         return float(text)
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)

@@ -59,7 +59,7 @@ assert set(_HASH_LENGTHS.values()) == set(HASH_KINDS)
 
 
 class Fields(Protocol):
-    """What matching reads of an event: a flat dict (`EcsEvent.flat()`) or a NestedView."""
+    """What matching reads of an event: a flat dict (`EcsEvent.flat()`), or any mapping."""
 
     def get(self, name: str, /) -> Any: ...
 
@@ -83,7 +83,7 @@ def observations(flat: Fields) -> list[Observation]:
     """Every (kind, field, value) of the event that an indicator could match, in TABLE order.
 
     On a dict, the fields present are found by one set intersection (most events carry two or three of
-    the forty names); on anything else (a NestedView), by asking each name.
+    the forty names); on anything else, by asking each name.
     """
     if isinstance(flat, dict):
         names: Iterable[str] = sorted(TABLE.keys() & flat.keys(), key=_ORDER.__getitem__)

@@ -33,7 +33,7 @@ from detectors.intel.feeds import iter_indicators
 from detectors.intel.index import IndicatorIndex
 from detectors.intel.matcher import IndicatorMatcher
 from detectors.intel.model import Indicator
-from detectors.intel.nested import NestedView
+from detectors.intel.nested import flat_view
 from schemas.detection import Detection, EventRef
 from schemas.envelope import Envelope
 from schemas.event import EcsEvent
@@ -247,7 +247,7 @@ class Hunter:
             return []  # not an event envelope: the detector dead-letters those, the hunt passes them
         if self.tenants and tenant not in self.tenants:
             return []
-        if not self.matcher.hits(NestedView(payload), tenant):
+        if not self.matcher.hits(flat_view(payload), tenant):
             return []
         try:
             event = EcsEvent.model_validate(payload)

@@ -90,6 +90,7 @@ def observations(flat: Fields) -> list[Observation]:
     else:
         names = TABLE
     out: list[Observation] = []
+    seen: set[tuple[IndicatorKind | None, str]] = set()  # DestinationIp and destination.ip: one lookup
     for name in names:
         value = flat.get(name)
         if value is None:
@@ -98,6 +99,9 @@ def observations(flat: Fields) -> list[Observation]:
         for text in (value,) if isinstance(value, str) else value if isinstance(value, list) else ():
             if not isinstance(text, str) or not text or text == "-":
                 continue
+            if (kind, text) in seen:
+                continue
+            seen.add((kind, text))
             if kind is None:
                 out += _sysmon_hashes(name, text)
             else:

@@ -78,13 +78,14 @@ class IndicatorMatcher:
         self.clock = clock
         self.retrospective = retrospective
         self.global_empty = not len(self.global_index)
+        self._global_only = (self.global_index,)
+        self._scopes = {tenant: (self.global_index, own) for tenant, own in self.tenants.items()}
 
     def __len__(self) -> int:
         return len(self.global_index) + sum(len(i) for i in self.tenants.values())
 
-    def indexes(self, tenant: str) -> list[IndicatorIndex]:
-        own = self.tenants.get(tenant)
-        return [self.global_index] if own is None else [self.global_index, own]
+    def indexes(self, tenant: str) -> tuple[IndicatorIndex, ...]:
+        return self._scopes.get(tenant, self._global_only)
 
     def hits(self, flat: Fields, tenant: str) -> list[tuple[str, str, Indicator]]:
         """(field, value, indicator) of every live, not allow-listed indicator the event contains."""

@@ -17,6 +17,7 @@ import click
 if TYPE_CHECKING:
     from detectors.intel.feeds import FeedSet, Loaded
     from detectors.intel.matcher import IndicatorMatcher
+    from socpipe.settings import Settings
 
 FEEDS = click.argument("feeds", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
@@ -183,6 +184,7 @@ def hunt(feeds: tuple[Path, ...], since: str, tenants: tuple[str, ...], watch: b
     settings = get_settings()
     start = parse_since(since)
     matcher, _ = _load(feeds)
+    _kafka_answers(settings)
     try:
         _report(Hunter(settings, matcher, tenants=tenants).run(start))
         if watch:
@@ -191,6 +193,28 @@ def hunt(feeds: tuple[Path, ...], since: str, tenants: tuple[str, ...], watch: b
         raise click.ClickException(
             f"Kafka at {settings.kafka_bootstrap_servers}: {exc}; start it or set KAFKA_BOOTSTRAP_SERVERS"
         ) from None
+
+
+def _kafka_answers(settings: Settings) -> None:
+    """Fail in seconds, in one line, when Kafka is not there (the client's own wait is 30 s, and noisy)."""
+    import logging
+
+    from kafka.errors import KafkaError
+
+    from socpipe.bus import KafkaBus
+
+    kafka_log = logging.getLogger("kafka")
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)
+    try:
+        KafkaBus(settings).reader(bootstrap_timeout_ms=5000).close()
+    except KafkaError as exc:
+        raise click.ClickException(
+            f"Kafka at {settings.kafka_bootstrap_servers} does not answer ({type(exc).__name__}): "
+            "start it or set KAFKA_BOOTSTRAP_SERVERS"
+        ) from None
+    finally:
+        kafka_log.setLevel(level)
 
 
 def _report(result: object) -> None:

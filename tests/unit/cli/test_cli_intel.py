@@ -56,3 +56,17 @@ def test_parse_since() -> None:
     assert parse_since("2026-12-01T00:00:00", now) == datetime(2026, 12, 1, tzinfo=UTC)
     with pytest.raises(Exception, match="duration"):
         parse_since("last week", now)
+
+
+def test_hunt_with_kafka_down_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing listens on port 9: the hunt stops with one line naming Kafka and what to do."""
+    from socpipe.settings import get_settings
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")
+    get_settings.cache_clear()
+    try:
+        code, out = run("hunt", FEEDS[0])
+    finally:
+        get_settings.cache_clear()
+    assert code == 1 and out.count("\n") == 1
+    assert out.startswith("Error: Kafka at 127.0.0.1:9 does not answer") and "KAFKA_BOOTSTRAP_SERVERS" in out

@@ -33,6 +33,12 @@ class IntelHolder:
         self._next = clock() + refresh if refresh else float("inf")
         self.reloads = 0
         self.refused = 0
+        log.info(
+            "intel loaded",
+            indicators=len(self.current),
+            feeds=summary(self.last),
+            seconds=round(self.last.seconds, 3),
+        )
 
     def request(self) -> None:
         """Ask for a refresh at the next batch (safe from a signal handler)."""

@@ -114,6 +114,14 @@ def read_events(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any
     help="YAML with global and per-tenant filters and placeholder values.",
 )
 @click.option(
+    "--intel",
+    "intel_feeds",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Threat-intelligence feed to match too (repeatable): a STIX 2.1 bundle, MISP event JSON, or a "
+    "CSV or text list of indicators.",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal)."
 )
 @click.option(
@@ -131,6 +139,7 @@ def scan(
     timezone: str | None,
     tenant: str,
     tenant_config: Path | None,
+    intel_feeds: tuple[Path, ...],
     progress: bool | None,
     heuristics: bool,
     paths: tuple[Path, ...],
@@ -148,7 +157,7 @@ def scan(
 
     read = _reader(parser, tenant, timezone)
     engine = _engine(rule_paths, tenant_config, strict)
-    detector = OfflineDetector.build(engine, _heuristics() if heuristics else None)
+    detector = OfflineDetector.build(engine, _heuristics() if heuristics else None, _intel(intel_feeds))
     files = [
         f for p in paths for f in (sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])
     ]
@@ -239,6 +248,19 @@ def _engine(rule_paths: tuple[Path, ...], tenant_config: Path | None, strict: bo
     for problem in ruleset.report.failed:
         click.echo(f"  {problem}", err=True)
     return engine
+
+
+def _intel(paths: tuple[Path, ...]) -> Any:
+    """The indicators of the given feeds, or None; a feed that does not load stops the scan (exit 2)."""
+    if not paths:
+        return None
+    from detectors.detector import FixedIntel
+    from detectors.intel.feeds import FeedError, load_feeds
+
+    try:
+        return FixedIntel(load_feeds(list(paths)))
+    except FeedError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _heuristics() -> Any:

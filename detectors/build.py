@@ -9,6 +9,7 @@ from pathlib import Path
 from detectors.correlate import CorrelateStage
 from detectors.detector import ComponentFactory, Detector
 from detectors.heuristics.config import load_config as load_heuristics_config
+from detectors.intel.build import build_intel
 from detectors.reload import RuleReloader
 from detectors.sigma.correlation import CorrelationEngine
 from detectors.sigma.engine import Engine
@@ -59,9 +60,11 @@ def _reloader(settings: Settings, store: StateStore | None, reload_on_sighup: bo
 
 
 def build_detector_stage(settings: Settings, *, reload_on_sighup: bool = False) -> DetectorStage:
-    """The stateless stage; every configuration problem (rules, heuristics) surfaces here, before an event."""
-    detector = Detector(build_engine(settings), load_heuristics_config())
-    return DetectorStage(detector, settings.topics, _reloader(settings, None, reload_on_sighup))
+    """The stateless stage; every configuration problem (rules, heuristics, intel feeds) surfaces here,
+    before an event."""
+    intel = build_intel(settings)
+    detector = Detector(build_engine(settings), load_heuristics_config(), intel)
+    return DetectorStage(detector, settings.topics, _reloader(settings, None, reload_on_sighup), intel)
 
 
 def build_correlate_stage(settings: Settings, *, reload_on_sighup: bool = False) -> CorrelateStage:

@@ -1,9 +1,10 @@
 """Detection orchestrated once: the `Detector` every path runs, online and offline.
 
-One event goes through the Sigma engine; its matches become Sigma detections (except rules that only
-feed correlations, `generate: false`), and the event's contributions to the stateful components are
-computed (detectors/contributions.py). The stateful half applies contributions to the correlation
-windows and heuristic state (`StatefulDetector`) and returns their detections.
+One event goes through the Sigma engine and the threat-intelligence indicators; the matches become
+detections (except rules that only feed correlations, `generate: false`), and the event's
+contributions to the stateful components are computed (detectors/contributions.py). The stateful half
+applies contributions to the correlation windows and heuristic state (`apply`, `ComponentFactory`)
+and returns their detections.
 
 - `socpipe detector run` (detectors/worker.py) runs the stateless half and publishes the contributions
   to the repartition topic; `socpipe correlate run` (detectors/correlate.py) applies them per partition,
@@ -58,12 +59,35 @@ class StatefulComponent(Protocol):
         ...
 
 
-class Detector:
-    """The stateless half: an event in, its Sigma detections and its contributions out."""
+class IndicatorMatcher(Protocol):
+    def match(
+        self, flat: Mapping[str, Any], tenant: str, event_time: datetime, ref: EventRef
+    ) -> list[Detection]: ...
 
-    def __init__(self, engine: Engine, heuristics: HeuristicsConfig | None) -> None:
+
+class IntelSource(Protocol):
+    """The threat-intelligence indicators in force (detectors/intel/); `current` changes between batches."""
+
+    @property
+    def current(self) -> IndicatorMatcher: ...
+
+
+@dataclass(frozen=True)
+class FixedIntel:
+    """Indicators that never change (`socpipe scan --intel`)."""
+
+    current: IndicatorMatcher
+
+
+class Detector:
+    """The stateless half: an event in, its Sigma and indicator detections and its contributions out."""
+
+    def __init__(
+        self, engine: Engine, heuristics: HeuristicsConfig | None, intel: IntelSource | None = None
+    ) -> None:
         self.engine = engine
         self.router = ContributionRouter(engine.ruleset, heuristics)
+        self.intel = intel
 
     def use(self, engine: Engine) -> None:
         """Take a reloaded rule set (between batches)."""
@@ -83,15 +107,17 @@ class Detector:
         every pipeline event has one) gets no contributions, since windows are in event time, and its
         Sigma detections are dated when they were made."""
         matches = self.engine.match(flat, tenant=tenant, event_ref=ref.event_id)
-        if not matches and self.router.heuristics is None:
-            return [], []
-        entity = entity_of(flat)
         when = time or utc_now()
+        found = self.intel.current.match(flat, tenant, when, ref) if self.intel is not None else []
+        if not matches and self.router.heuristics is None:
+            return found, []
+        entity = entity_of(flat)
         detections = [
             detection_from_match(m, tenant=tenant, event_time=when, entity=entity, event_ref=ref)
             for m in matches
             if m.rule.output
         ]
+        detections += found
         if time is None:
             return detections, []
         contributions = self.router.contributions(
@@ -134,8 +160,10 @@ class OfflineDetector:
     _last: dict[str, Contribution] = field(default_factory=dict)  # tenant -> its latest contribution
 
     @classmethod
-    def build(cls, engine: Engine, heuristics: HeuristicsConfig | None) -> OfflineDetector:
-        return cls(Detector(engine, heuristics), ComponentFactory(engine.ruleset, heuristics)())
+    def build(
+        cls, engine: Engine, heuristics: HeuristicsConfig | None, intel: IntelSource | None = None
+    ) -> OfflineDetector:
+        return cls(Detector(engine, heuristics, intel), ComponentFactory(engine.ruleset, heuristics)())
 
     def detect(
         self, flat: Mapping[str, Any], *, tenant: str, time: datetime | None, ref: EventRef

@@ -17,6 +17,7 @@ import structlog
 from pydantic import ValidationError
 
 from detectors.detector import Detector
+from detectors.intel.reload import IntelHolder
 from detectors.sigma.engine import Engine
 from schemas.contribution import Contribution, Origin
 from schemas.detection import Detection, EventRef
@@ -43,14 +44,23 @@ class RuleSource(Protocol):
 class DetectorStage:
     name = "detector"
 
-    def __init__(self, detector: Detector, topics: Topics, rules: RuleSource | None = None) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        topics: Topics,
+        rules: RuleSource | None = None,
+        intel: IntelHolder | None = None,
+    ) -> None:
         self.detector = detector
         self.topics = topics
         self.rules = rules
+        self.intel = intel
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
         if self.rules is not None and (fresh := self.rules.take()) is not None:
             self.detector.use(fresh)
+        if self.intel is not None:
+            self.intel.take()  # a due feed refresh: the new indicators are `current` from this batch on
         out = StageOutput()
         try:
             for record in batch:

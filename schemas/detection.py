@@ -15,6 +15,16 @@ class DetectionKind(StrEnum):
     sigma = "sigma"
     correlation = "correlation"
     heuristic = "heuristic"
+    intel = "intel"
+
+
+# The rule ids of threat-intelligence matches (detectors/intel): one for indicators whose details may
+# reach the client, one for TLP:RED and TLP:AMBER+STRICT ones, whose details stay with the provider.
+# Notices tell them apart by these ids alone (responders never import detectors).
+INTEL_RULE_ID = "socpipe-intel"
+INTEL_RESTRICTED_RULE_ID = "socpipe-intel-restricted"
+# The rule tag of a detection found by a retro-hunt rather than as the event arrived.
+RETROSPECTIVE_TAG = "socpipe.retrospective"
 
 
 class RuleRef(BaseModel):

@@ -17,6 +17,7 @@ class Topics(BaseModel):
     contributions: str = "detectors.contributions"  # the repartition topic: detector -> correlate
     detector_state: str = "detectors.state"  # the correlate stage's changelog (compacted)
     ingest_checkpoints: str = "ingest.checkpoints"
+    intel_hunts: str = "intel.hunts"  # compacted: each retro-hunt's checkpoint (detectors/intel/hunt.py)
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Reload the detector's rules when a rule file changed, checked this often.",
     )
+    intel_file: Path | None = Field(
+        default=None,
+        description="Threat-intelligence feeds YAML (detectors/intel/config.py); default rules/intel.yaml "
+        "when present, else no indicators.",
+    )
     normalise_group: str = "socpipe-normalise"
     detector_group: str = "socpipe-detectors"
     correlate_group: str = "socpipe-correlators"

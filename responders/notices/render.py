@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from schemas.detection import INTEL_RESTRICTED_RULE_ID, INTEL_RULE_ID
 from schemas.incident import Incident
 from schemas.tenant import Tenant
 
@@ -79,10 +80,21 @@ def notice_context(incident: Incident, tenant: Tenant, state: str) -> dict[str, 
     redacted["title"] = scrub(redacted["title"], removed)
     return {
         "incident": redacted,
+        "intel": intel_context(incident.rule_ids),
         "tenant": {"id": tenant.id, "name": tenant.name},
         "state": state,
         "change": state.split(":", 1)[0],
     }
+
+
+def intel_context(rule_ids: list[str]) -> dict[str, bool]:
+    """Whether a threat-intelligence indicator matched, and whether one was TLP:RED / AMBER+STRICT.
+
+    The matcher (detectors/intel) already keeps a restricted indicator out of the rule title and the
+    entity; this only lets the notice say that such an indicator matched and how to ask about it.
+    """
+    restricted = INTEL_RESTRICTED_RULE_ID in rule_ids
+    return {"matched": restricted or INTEL_RULE_ID in rule_ids, "restricted": restricted}
 
 
 @dataclass

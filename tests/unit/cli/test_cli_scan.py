@@ -157,3 +157,41 @@ def test_scan_reads_winlogbeat_events(tmp_path: Path) -> None:
         ("5f1e0c7e-0000-4000-8000-000000000001", 1)
     ]
     assert f"{events}:2:" in result.stderr
+
+
+def test_scan_matches_intel_feeds_offline(tmp_path: Path) -> None:
+    """`scan --intel LIST`: an event contacting a listed address is an intel Detection; a feed that does
+    not load stops the scan with exit 2 naming it."""
+    feed = tmp_path / "bad-ips.txt"
+    feed.write_text("203.0.113.77\n")
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        json.dumps(
+            {
+                "EventID": 3,
+                "Computer": "ws1",
+                "DestinationIp": "203.0.113.77",
+                "UtcTime": "2026-11-30 08:00:00",
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "EventID": 3,
+                "Computer": "ws1",
+                "DestinationIp": "198.51.100.1",
+                "UtcTime": "2026-11-30 08:00:01",
+            }
+        )
+        + "\n"
+    )
+    args = ["scan", "--no-heuristics", "--format", "jsonl", "--intel", str(feed), str(events)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    rows = [Detection.model_validate_json(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    intel = [d for d in rows if d.kind == "intel"]
+    assert [d.event_ref.line for d in intel] == [1]
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    result = CliRunner().invoke(cli, ["scan", "--intel", str(broken), str(events)])
+    assert result.exit_code == 2 and "broken.json" in result.output

@@ -34,9 +34,8 @@ def test_scan_reads_raw_logs_with_an_ingest_parser() -> None:
     from schemas.detection import Detection
 
     log = Path(__file__).parents[2] / "data" / "linuxweb" / "loghub-openssh.log"
-    result = CliRunner().invoke(
-        cli, ["scan", "--parser", "syslog", "--tenant", "linuxco", "--format", "jsonl", "--no-progress", str(log)]
-    )
+    args = ["scan", "--parser", "syslog", "--tenant", "linuxco", "--format", "jsonl", "--no-progress"]
+    result = CliRunner().invoke(cli, [*args, str(log)])
     assert result.exit_code == 0, result.output
     rows = [Detection.model_validate_json(x) for x in result.stdout.splitlines() if x.startswith("{")]
     brute = [d for d in rows if d.rule.id == "socpipe-heuristic-brute-force"]

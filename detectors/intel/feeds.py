@@ -1,0 +1,166 @@
+"""Fetch and read feeds, and build an IndicatorMatcher from a configuration or from files.
+
+A feed is read whole (a file, or an HTTP(S) GET) and parsed by its format's reader; each feed's
+last good indicators are kept, so a feed that cannot be fetched at a refresh keeps what it had
+instead of vanishing (logged), while a feed that fetches but does not parse fails the build.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from detectors.intel import values
+from detectors.intel.config import FeedConfig, Format, IntelConfig
+from detectors.intel.formats.lists import read_csv, read_text
+from detectors.intel.formats.misp import read_misp
+from detectors.intel.formats.report import LoadReport
+from detectors.intel.formats.stix import read_stix
+from detectors.intel.index import IndicatorIndex
+from detectors.intel.matcher import IndicatorMatcher
+from detectors.intel.model import Indicator, Provenance, Tlp
+from socpipe.logging import get_logger
+
+log = get_logger(__name__)
+
+READERS = {"stix": read_stix, "misp": read_misp, "csv": read_csv, "text": read_text}
+
+
+class FeedError(ValueError):
+    """A feed that cannot be fetched or read; the message names it and says why."""
+
+
+def sniff(data: bytes, name: str) -> Format:
+    """The format of a feed the configuration does not name: from the content, then the file name."""
+    head = data[:4096].lstrip()
+    if head.startswith((b"{", b"[")):
+        return "stix" if b'"bundle"' in data[:65536] else "misp"
+    if name.lower().endswith(".csv"):
+        return "csv"
+    return "text"
+
+
+def fetch(feed: FeedConfig) -> bytes:
+    if feed.path is not None:
+        try:
+            return feed.path.read_bytes()
+        except OSError as exc:
+            raise FeedError(f"feed {feed.name}: cannot read {feed.path}: {exc.strerror}") from exc
+    try:
+        response = httpx.get(str(feed.url), timeout=feed.timeout_s, follow_redirects=True)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise FeedError(f"feed {feed.name}: cannot fetch {feed.url}: {exc}") from exc
+    return response.content
+
+
+def read_feed(feed: FeedConfig, data: bytes) -> tuple[list[Indicator], LoadReport]:
+    """Every indicator of the feed's bytes; FeedError when the data is not of the format, or
+    when it held entries and not one of them could be read."""
+    report = LoadReport(feed.name)
+    fmt = feed.format or sniff(data, feed.location)
+    try:
+        indicators = list(READERS[fmt](data, feed.name, feed.tlp, report))
+    except ValueError as exc:
+        raise FeedError(f"feed {feed.name} ({fmt}): {exc}") from exc
+    if not indicators and report.skipped:
+        raise FeedError(f"feed {feed.name} ({fmt}): no entry could be read, e.g. {report.examples[0]}")
+    report.kinds.update(str(i.kind) for i in indicators)
+    return indicators, report
+
+
+@dataclass
+class Loaded:
+    """What one build read: per feed its report, and the feeds that kept their last good copy."""
+
+    reports: dict[str, LoadReport] = field(default_factory=dict)
+    stale: dict[str, str] = field(default_factory=dict)  # feed -> why it was not refreshed
+    seconds: float = 0.0
+
+
+class FeedSet:
+    """The configured feeds, each with its last good indicators; `build` makes a matcher of all."""
+
+    def __init__(self, config: IntelConfig) -> None:
+        self.config = config
+        self.last_good: dict[str, list[Indicator]] = {}
+        self.allow = {t: allow_index(t, entries) for t, entries in config.allow.items()}
+
+    def build(self, now: float | None = None) -> tuple[IndicatorMatcher, Loaded]:
+        """Fetch and read every feed, then index; FeedError if a feed with no last good copy fails."""
+        started = time.perf_counter()
+        loaded = Loaded()
+        per_feed: dict[str, list[Indicator]] = {}
+        for feed in self.config.feeds:
+            try:
+                data = fetch(feed)
+            except FeedError as exc:  # unreachable: keep the last good copy (read errors fail the build)
+                if feed.name not in self.last_good:
+                    raise
+                loaded.stale[feed.name] = str(exc)
+                log.warning(
+                    "intel feed not refreshed, its last good copy stays", feed=feed.name, error=str(exc)
+                )
+                per_feed[feed.name] = self.last_good[feed.name]
+                continue
+            indicators, report = read_feed(feed, data)
+            per_feed[feed.name] = indicators
+            loaded.reports[feed.name] = report
+        matcher = self._index(per_feed, time.time() if now is None else now)
+        self.last_good = per_feed
+        loaded.seconds = time.perf_counter() - started
+        return matcher, loaded
+
+    def _index(self, per_feed: dict[str, list[Indicator]], now: float) -> IndicatorMatcher:
+        tenants: dict[str, list[Indicator]] = {}
+        common: list[Indicator] = []
+        for feed in self.config.feeds:
+            indicators = per_feed.get(feed.name, [])
+            if not feed.tenants:
+                common += indicators
+            for tenant in feed.tenants:
+                tenants.setdefault(tenant, []).extend(indicators)
+        return IndicatorMatcher(
+            IndicatorIndex.build(common, now),
+            {t: IndicatorIndex.build(found, now) for t, found in tenants.items()},
+            self.allow,
+            severity=self.config.severity,
+        )
+
+
+def allow_index(tenant: str, entries: Sequence[str]) -> IndicatorIndex:
+    """A tenant's allow-list as an index (so a CIDR block or a parent domain covers what is under it)."""
+    provenance = Provenance(f"allow-list of {tenant}", Tlp.clear)
+    index = IndicatorIndex()
+    for entry in entries:
+        try:
+            kind, value = values.guess(entry)
+        except values.BadValueError as exc:
+            raise FeedError(f"allow-list of {tenant}: {exc}") from exc
+        index.add(Indicator(kind, value, provenance))
+    return index
+
+
+def feeds_from_paths(paths: Sequence[Path], tlp: Tlp = Tlp.amber) -> IntelConfig:
+    """A configuration of global feeds, one per file, named after the file (for `scan --intel`)."""
+    return IntelConfig(feeds=[FeedConfig(name=p.name, path=p, tlp=tlp) for p in paths])
+
+
+def load_feeds(paths: Sequence[Path]) -> IndicatorMatcher:
+    """The matcher of the given feed files (STIX bundle, MISP JSON, CSV or text list, by content);
+    FeedError names the file that does not load."""
+    matcher, _ = FeedSet(feeds_from_paths(paths)).build()
+    return matcher
+
+
+def iter_indicators(matcher: IndicatorMatcher) -> Iterator[tuple[str, Indicator]]:
+    """(scope, indicator) of everything loaded: scope `global` or the tenant's id."""
+    for indicator in matcher.global_index:
+        yield "global", indicator
+    for tenant, index in sorted(matcher.tenants.items()):
+        for indicator in index:
+            yield tenant, indicator

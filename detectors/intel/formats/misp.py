@@ -1,0 +1,141 @@
+"""MISP event JSON (MISP core format, draft-dulaunoy-misp-core-format): `{"Event": {...}}`, a list
+of those, or a `{"response": [...]}` search result.
+
+Attributes of the types below become indicators; `to_ids: false` attributes are context, not
+detection material, and are skipped, as MISP's own IDS exports do. TLP comes from the attribute's,
+else the event's, `tlp:` tags; confidence from `misp:confidence-level` style tags is not guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from detectors.intel import values
+from detectors.intel.formats.report import LoadReport
+from detectors.intel.model import Indicator, IndicatorKind, Interner, Provenance, Tlp, epoch
+
+TYPES: dict[str, IndicatorKind] = {
+    "ip-dst": IndicatorKind.ip,
+    "ip-src": IndicatorKind.ip,
+    "domain": IndicatorKind.domain,
+    "hostname": IndicatorKind.domain,
+    "url": IndicatorKind.url,
+    "link": IndicatorKind.url,
+    "md5": IndicatorKind.md5,
+    "sha1": IndicatorKind.sha1,
+    "sha256": IndicatorKind.sha256,
+    "email": IndicatorKind.email,
+    "email-src": IndicatorKind.email,
+    "email-dst": IndicatorKind.email,
+}
+# Composite types `a|b`: the parts socpipe matches, by position.
+COMPOSITE: dict[str, tuple[IndicatorKind | None, ...]] = {
+    "ip-dst|port": (IndicatorKind.ip, None),
+    "ip-src|port": (IndicatorKind.ip, None),
+    "domain|ip": (IndicatorKind.domain, IndicatorKind.ip),
+    "filename|md5": (None, IndicatorKind.md5),
+    "filename|sha1": (None, IndicatorKind.sha1),
+    "filename|sha256": (None, IndicatorKind.sha256),
+}
+
+
+class MispTag(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+
+class MispAttribute(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    value: str
+    uuid: str | None = None
+    to_ids: bool = True
+    deleted: bool = False
+    category: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    timestamp: str | int | None = None
+    Tag: list[MispTag] = Field(default_factory=list)
+
+
+class MispObject(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    Attribute: list[MispAttribute] = Field(default_factory=list)
+
+
+class MispEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    info: str = ""
+    uuid: str | None = None
+    date: str | None = None
+    threat_level_id: str | int | None = None
+    Tag: list[MispTag] = Field(default_factory=list)
+    Attribute: list[MispAttribute] = Field(default_factory=list)
+    Object: list[MispObject] = Field(default_factory=list)
+
+
+def _events(doc: Any) -> list[Any]:
+    if isinstance(doc, dict) and "response" in doc:
+        doc = doc["response"]
+    items = doc if isinstance(doc, list) else [doc]
+    out = [item["Event"] for item in items if isinstance(item, dict) and "Event" in item]
+    if not out:
+        raise ValueError('no MISP event found (expected {"Event": {...}})')
+    return out
+
+
+def _tlp(tags: list[MispTag]) -> Tlp | None:
+    return next((t for tag in tags if (t := Tlp.parse(tag.name if ":" in tag.name else None))), None)
+
+
+def read_misp(data: bytes, source: str, default_tlp: Tlp, report: LoadReport) -> Iterator[Indicator]:
+    try:
+        events = _events(orjson.loads(data))
+    except (orjson.JSONDecodeError, ValueError) as exc:
+        raise ValueError(f"{source}: not MISP event JSON: {exc}") from exc
+    intern = Interner()
+    for number, raw in enumerate(events):
+        try:
+            event = MispEvent.model_validate(raw)
+        except ValidationError as exc:
+            report.skip(f"invalid event: {exc.errors()[0]['msg']}", f"event {number}")
+            continue
+        event_tlp = _tlp(event.Tag) or default_tlp
+        event_labels = tuple(sorted({t.name for t in event.Tag if not t.name.lower().startswith("tlp:")}))
+        attributes = event.Attribute + [a for obj in event.Object for a in obj.Attribute]
+        for attribute in attributes:
+            where = f"event {event.uuid or number} attribute {attribute.uuid or attribute.value!r}"
+            if attribute.deleted or not attribute.to_ids:
+                continue
+            kinds = COMPOSITE.get(attribute.type) or (
+                (TYPES[attribute.type],) if attribute.type in TYPES else None
+            )
+            if kinds is None:
+                report.skip(f"attribute type {attribute.type} is not matched", where)
+                continue
+            parts = attribute.value.split("|") if len(kinds) > 1 else [attribute.value]
+            labels = tuple(sorted({*event_labels, *(t.name for t in attribute.Tag if ":" not in t.name)}))
+            if event.info:
+                labels = (*labels, event.info)
+            provenance = intern(Provenance(source, _tlp(attribute.Tag) or event_tlp, None, labels))
+            try:
+                first = epoch(attribute.first_seen) or epoch(event.date)
+                last = epoch(attribute.last_seen) or epoch(attribute.timestamp)
+            except ValueError as exc:
+                report.skip(f"bad timestamp: {exc}", where)
+                continue
+            for kind, part in zip(kinds, parts, strict=False):
+                if kind is None:
+                    continue
+                try:
+                    value = values.normalise(kind, values.refang(part))
+                except values.BadValueError as exc:
+                    report.skip(f"bad value: {exc}", where)
+                    continue
+                yield Indicator(kind, value, provenance, attribute.uuid, first, last)

@@ -1,0 +1,52 @@
+"""Events held in events.ecs for the retro-hunt tests: ECS envelopes published with a chosen record time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.detection import Detection
+from schemas.envelope import Envelope
+from schemas.event import EcsEvent, Ingest
+from socpipe.bus import KafkaBus
+from socpipe.settings import Settings
+from tests.integration.ingest.ingest_helpers import read_topic
+
+
+def event(tenant: str, when: datetime, n: int, **original: Any) -> Envelope[EcsEvent]:
+    payload = EcsEvent.model_validate(
+        {
+            "@timestamp": when,
+            "tenant": tenant,
+            "host": {"name": f"host-{n}"},
+            "ingest": Ingest(source="test", parser="windows", received_at=when),
+            "original": {"EventID": 3, "n": n, **original},
+        }
+    )
+    return Envelope[EcsEvent](kind="event", tenant=tenant, id=payload.event_id(), payload=payload)
+
+
+def hold(settings: Settings, envelopes: list[tuple[Envelope[EcsEvent], datetime]]) -> None:
+    """Publish to events.ecs, each record stamped with the given time (what offsets_for_times reads)."""
+    bus = KafkaBus(settings)
+    bus.ensure_pipeline_topics()
+    publisher = bus.publisher()
+    for envelope, record_time in envelopes:
+        publisher.producer.send(
+            settings.topics.ecs,
+            value=envelope.model_dump_json().encode(),
+            key=envelope.tenant.encode(),
+            timestamp_ms=int(record_time.timestamp() * 1000),
+        )
+    publisher.producer.flush()
+    publisher.close()
+
+
+def detections(settings: Settings, at_least: int = 0) -> list[Detection]:
+    records = read_topic(
+        settings, settings.topics.detections, at_least=at_least, timeout_s=5 if not at_least else 30
+    )
+    return [Envelope[Detection].model_validate_json(r.value).payload for r in records]
+
+
+NOW = datetime.now(UTC)

@@ -1,0 +1,87 @@
+"""The intel holder: build, validate, swap; a broken feed keeps the running indicators; an HTTP feed
+that goes away keeps its last good copy."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from detectors.intel.config import IntelConfig
+from detectors.intel.feeds import FeedError, FeedSet
+from detectors.intel.reload import IntelHolder
+
+
+class _Feed(BaseHTTPRequestHandler):
+    body: bytes | None = b"198.51.100.7\n"
+
+    def do_GET(self) -> None:
+        if _Feed.body is None:
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(_Feed.body)))
+        self.end_headers()
+        self.wfile.write(_Feed.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_feed() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Feed.body = b"198.51.100.7\n"
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/feed.txt"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _values(holder: IntelHolder) -> set[str]:
+    return {i.value for i in holder.current.global_index}
+
+
+def test_reload_swaps_only_a_valid_build(tmp_path: Path) -> None:
+    path = tmp_path / "feed.txt"
+    path.write_text("198.51.100.1\n")
+    holder = IntelHolder(FeedSet(IntelConfig.model_validate({"feeds": [{"name": "f", "path": path}]})))
+    assert holder.take() is None  # nothing asked for
+    path.write_text("198.51.100.1\nbad.example\n")
+    holder.request()
+    fresh = holder.take()
+    assert fresh is holder.current and _values(holder) == {"198.51.100.1", "bad.example"}
+    path.write_text("not a value at all\n")  # nothing readable: refused, the running set stays
+    holder.request()
+    assert holder.take() is None and holder.refused == 1
+    assert _values(holder) == {"198.51.100.1", "bad.example"}
+
+
+def test_refresh_schedule_and_http_outage(http_feed: str) -> None:
+    clock = [0.0]
+    config = IntelConfig.model_validate({"refresh_s": 60, "feeds": [{"name": "h", "url": http_feed}]})
+    holder = IntelHolder(FeedSet(config), clock=lambda: clock[0])
+    assert _values(holder) == {"198.51.100.7"}
+    _Feed.body = b"198.51.100.7\n198.51.100.8\n"
+    clock[0] = 30
+    assert holder.take() is None  # not due yet
+    clock[0] = 61
+    assert holder.take() is not None and _values(holder) == {"198.51.100.7", "198.51.100.8"}
+    _Feed.body = None  # the feed server fails: the last good copy stays, marked stale
+    clock[0] = 122
+    assert holder.take() is not None and _values(holder) == {"198.51.100.7", "198.51.100.8"}
+    assert "h" in holder.last.stale
+
+
+def test_a_feed_that_fails_at_start_is_an_error(http_feed: str) -> None:
+    _Feed.body = None
+    config = IntelConfig.model_validate({"feeds": [{"name": "h", "url": http_feed}]})
+    with pytest.raises(FeedError, match="cannot fetch"):
+        FeedSet(config).build()

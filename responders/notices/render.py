@@ -3,7 +3,8 @@
 Templates never see a sensitive value: the context is redacted before rendering, so no template (a
 tenant's own included) can leak one by mistake. Event values are neutralised too (quoting.py): no
 template can print a line break an attacker put in a host or user name. They run in Jinja2's
-sandbox with StrictUndefined, so a typo in a template is an error at start-up (every template is rendered once on a sample), not a blank.
+sandbox with StrictUndefined, so a typo in a template is an error at start-up (every template is
+rendered once on a sample), not a blank.
 A tenant's own templates, if any, live in `rules/notice_templates/<tenant>/` and win over the defaults.
 """
 

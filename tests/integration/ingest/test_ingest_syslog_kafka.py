@@ -113,3 +113,19 @@ def test_rfc3164_times_are_normalised_in_the_listeners_time_zone(settings: Setti
     got = {e.payload.message: e.payload.timestamp for e in events(settings, at_least=2)}
     assert got == {"bsd": sent_at, "iso": sent_at}
     assert not dead_letters(settings)
+
+
+def test_a_bogus_octet_count_is_dead_lettered_with_what_arrived(settings: Settings) -> None:
+    """A count of 99999999 then 89 bytes: dead-lettered with the 89 bytes (the count named), and the valid
+    line after it on the same connection is shipped, not swallowed."""
+    listeners = [SyslogListener("tcp", "127.0.0.1", 0, tenant="acme")]
+    with syslog_receiver(settings, listeners) as stats:
+        with socket.create_connection(("127.0.0.1", stats.ports[0])) as tcp:
+            tcp.sendall(b"99999999 " + b"q" * 89 + b"\n<13>Nov 30 08:00:00 h app: after the bogus count\n")
+        with socket.create_connection(("127.0.0.1", stats.ports[0])) as tcp:
+            tcp.sendall(b"99999999 " + b"r" * 89)  # and a close
+        [*letters] = dead_letters(settings, at_least=2)
+    assert sorted(len(d.original) for d in letters) == [89, 89]
+    assert all("octet count 99999999" in d.reason and "89 bytes arrived" in d.reason for d in letters)
+    run_normalise(settings)
+    assert [e.payload.message for e in events(settings, at_least=1)] == ["after the bogus count"]

@@ -1,5 +1,6 @@
-"""Tampering with stored evidence documents, against real Elasticsearch: the responder recomputes the block
-it builds on before appending (17.4), and every field of a document is covered or derived and checked (17.5)."""
+"""Tampering with stored evidence documents, against real Elasticsearch: the responder recomputes the
+block it builds on before appending (17.4); every field of a document is covered or derived and checked
+(17.5)."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from ingest.shippers.network_sink import BudgetExceededError, Message, NetworkSink
 from ingest.shippers.records import DEAD_LETTER_HEAD_BYTES, Origin, source_timezone
+from ingest.shippers.tls import server_context
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
@@ -303,11 +304,5 @@ async def serve_syslog(
 
 
 def tls_context(certfile: str, keyfile: str, client_ca: str | None = None) -> ssl.SSLContext:
-    """Server-side TLS; with `client_ca`, clients must present a certificate it signed (mutual TLS)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile, keyfile)
-    if client_ca:
-        context.load_verify_locations(client_ca)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+    """Server-side TLS (1.2+); with `client_ca`, clients must present a certificate it signed (mutual TLS)."""
+    return server_context(certfile, keyfile, client_ca, require_client_cert=True)

@@ -224,6 +224,10 @@ class Receiver:
         except TimeoutError:
             response = self._refuse(408, f"the body did not arrive within {self.options.body_timeout_s} s")
             response.force_close()
+            await response.prepare(request)  # sent now, then the connection is cut: aiohttp would
+            await response.write_eof()  # otherwise linger, reading the rest of the body
+            if request.transport is not None:
+                request.transport.close()
             return response
 
     async def _submit(self, messages: list[Message]) -> web.Response:

@@ -258,3 +258,35 @@ def test_the_receiver_serves_its_openapi_description(sink: NetworkSink) -> None:
     post = doc["paths"]["/v1/ingest"]["post"]
     assert set(post["responses"]) == {"200", "400", "401", "403", "408", "413", "429", "503"}
     assert "4096 bytes" in post["requestBody"]["description"]
+
+
+def test_socpipe_ingest_http_listens_with_kafka_down(tmp_path: Path, settings: Settings) -> None:
+    """The command itself, Kafka at an address where nothing answers: it listens within seconds, /healthz
+    is 503 naming Kafka's address, a POST is 503 with Retry-After; SIGTERM ends it cleanly."""
+    import subprocess
+
+    from ingest_helpers import socpipe_command, socpipe_env
+
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("tenants:\n  acme:\n    keys: [acme-key]\n")
+    dead, port = _free_port(), _free_port()
+    env = socpipe_env(settings, KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{dead}")
+    command = socpipe_command("ingest", "http", "--listen", f"127.0.0.1:{port}", "--keys", str(keys))
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "not listening within 20 s"
+                time.sleep(0.2)
+        assert health.status_code == 503 and f"127.0.0.1:{dead}" in health.json()["reason"]
+        refused = httpx.post(f"http://127.0.0.1:{port}/v1/ingest", content=b"{}\n", headers=ACME, timeout=5)
+        assert refused.status_code == 503 and "Retry-After" in refused.headers
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0].decode()
+    assert process.returncode == 0 and "Traceback" not in output, output

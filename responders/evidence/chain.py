@@ -133,6 +133,12 @@ class ChainWriter:
             self._settled[tenant] = head
         return head
 
+    def check(self, tenant: str) -> Head:
+        """The settled head, with what the next block would build on recomputed (ChainTamperedError)."""
+        head = self.settled_head(tenant)
+        self._check_tail(tenant, head)
+        return head
+
     def append(self, tenant: str, drafts: list[EvidenceRecord]) -> list[EvidenceRecord]:
         """Chain the drafts (sequence, previous hash and seal are set here) in blocks; return them sealed."""
         written: list[EvidenceRecord] = []

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from responder_helpers import T0, detection, inbound
+from responder_helpers import T0, detection, inbound, sources
 
 from responders.evidence.chain import ChainForkError, ChainTamperedError
 from responders.evidence.claims import Claims
@@ -69,7 +69,7 @@ def test_the_responder_dead_letters_a_tampered_tenant_and_appends_nothing(
     responders: Responders, es: Elasticsearch, rsettings: Settings
 ) -> None:
     """Through the stage: a detection for a tenant whose last evidence record was altered becomes a dead
-    letter naming the chain; nothing is appended on top of the tampered record."""
+    letter naming the chain, before any write: no detection, no incident change, no evidence on top."""
     stage = responders.stage()
     stage.process(inbound([detection(1)]))
     es.indices.refresh(index=f"{rsettings.index_prefix}-evidence-red")
@@ -81,8 +81,11 @@ def test_the_responder_dead_letters_a_tampered_tenant_and_appends_nothing(
         letter.error_type == "ChainTamperedError"
         and "evidence chain of tenant red is broken" in letter.reason
     )
-    es.indices.refresh(index=f"{rsettings.index_prefix}-evidence-red")
-    assert es.count(index=f"{rsettings.index_prefix}-evidence-red")["count"] == before
+    for kind, expected in (("evidence", before), ("detections", 1)):
+        es.indices.refresh(index=f"{rsettings.index_prefix}-{kind}-red")
+        assert es.count(index=f"{rsettings.index_prefix}-{kind}-red")["count"] == expected, kind
+    [incident] = sources(es, rsettings, "incidents", "red")
+    assert incident["incident"]["detection_count"] == 1  # the incident did not move on either
 
 
 def _timestamp(doc: dict[str, Any]) -> None:

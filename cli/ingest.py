@@ -22,6 +22,7 @@ from socpipe.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from ingest.shippers.network_sink import NetworkSink
+    from ingest.shippers.shipper_metrics import ShipperMetrics
 
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 DEFAULT_STATE_DIR = Path("~/.local/state/socpipe/ingest").expanduser()
@@ -354,18 +355,22 @@ def http_command(
     settings = with_metrics_port(get_settings(), metrics_port)
 
     async def run(metrics: Metrics) -> None:
+        from ingest.shippers.shipper_metrics import ShipperMetrics
+
+        shipper_metrics = ShipperMetrics(metrics)  # one for the receiver and each sink the gate builds
         gate = KafkaGate(
-            lambda: _network_sink(settings, metrics, max_queued_bytes, max_record_bytes),
+            lambda: _network_sink(settings, shipper_metrics, max_queued_bytes, max_record_bytes),
             bootstrap_addresses(settings.kafka_bootstrap_servers),
         )
-        await serve_http(Receiver(keys, gate, options), host, port, _stop_event(), tls=tls)
+        receiver = Receiver(keys, gate, options, shipper_metrics)
+        await serve_http(receiver, host, port, _stop_event(), tls=tls)
 
     with bound_metrics(settings) as metrics:
         _serve(run(metrics))
 
 
 def _network_sink(
-    settings: Settings, metrics: Metrics, max_queued_bytes: int, max_record_bytes: int
+    settings: Settings, metrics: Metrics | ShipperMetrics, max_queued_bytes: int, max_record_bytes: int
 ) -> NetworkSink:
     from ingest.shippers.network_sink import NetworkSink
     from ingest.shippers.records import RawSink, ingest_producer_settings
@@ -375,5 +380,6 @@ def _network_sink(
     bus = KafkaBus(settings)
     bus.ensure_pipeline_topics()
     publisher = bus.publisher(**ingest_producer_settings())
-    sink = RawSink(publisher, bus.topics, max_record_bytes, metrics=ShipperMetrics(metrics))
+    shipper = metrics if isinstance(metrics, ShipperMetrics) else ShipperMetrics(metrics)
+    sink = RawSink(publisher, bus.topics, max_record_bytes, metrics=shipper)
     return NetworkSink(sink, max_queued_bytes=max_queued_bytes).start()

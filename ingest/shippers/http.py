@@ -39,6 +39,7 @@ from ingest.shippers.http_openapi import openapi
 from ingest.shippers.kafka_gate import KafkaGate
 from ingest.shippers.network_sink import BudgetExceededError, Message, Outcome
 from ingest.shippers.records import Origin
+from ingest.shippers.shipper_metrics import ShipperMetrics
 from ingest.shippers.tls import fingerprint
 from socpipe.logging import get_logger
 
@@ -102,8 +103,12 @@ def _split(body: bytes, content_type: str) -> list[bytes]:
 
 
 class Receiver:
-    def __init__(self, keys: ApiKeys, gate: KafkaGate, options: HttpOptions) -> None:
+    def __init__(
+        self, keys: ApiKeys, gate: KafkaGate, options: HttpOptions, metrics: ShipperMetrics | None = None
+    ) -> None:
         self.keys, self.gate, self.options = keys, gate, options
+        # Refusals count from the start, before the gate has a sink (Kafka down at start).
+        self.metrics = metrics or (gate.sink.metrics if gate.sink is not None else ShipperMetrics())
         self.registry = default_registry()
         self.bound_port: int | None = None
         self._open: Counter[str] = Counter()  # requests open per key digest
@@ -118,9 +123,7 @@ class Receiver:
 
     def _refuse(self, status: int, reason: str, **headers: str) -> web.Response:
         """An error answer for a request turned away with nothing written, counted by its reason."""
-        sink = self.gate.sink
-        if sink is not None:
-            sink.metrics.refused(self.options.source, _REFUSALS.get(status, str(status)))
+        self.metrics.refused(self.options.source, _REFUSALS.get(status, str(status)))
         return _error(status, reason, **headers)
 
     def _unavailable(self, reason: str) -> web.Response:

@@ -199,6 +199,10 @@ def _stop_event() -> asyncio.Event:
 @click.option(
     "--client-ca", type=click.Path(exists=True, dir_okay=False), help="Require client certificates."
 )
+@click.option(
+    "--insecure-listen", is_flag=True,
+    help="Allow --udp/--tcp (plain text) beyond loopback: for devices that cannot send syslog over TLS.",
+)  # fmt: skip
 @click.option("--parser", default="syslog", show_default=True, callback=_parser)
 @timezone_option
 @click.option("--max-message-bytes", type=click.IntRange(1024, 900_000), default=64 * 1024, show_default=True)
@@ -209,11 +213,15 @@ def _stop_event() -> asyncio.Event:
 def syslog_command(
     ctx: click.Context, *,
     tenant: str, udp: tuple[str, ...], tcp: tuple[str, ...], tls: tuple[str, ...], cert: str | None,
-    key: str | None, client_ca: str | None, parser: str, timezone: str | None, max_message_bytes: int,
-    max_queued_bytes: int, metrics_port: int | None,
+    key: str | None, client_ca: str | None, insecure_listen: bool, parser: str, timezone: str | None,
+    max_message_bytes: int, max_queued_bytes: int, metrics_port: int | None,
 ) -> None:  # fmt: skip
-    """Receive syslog (RFC 3164/5424) over UDP, TCP and TLS; run until SIGTERM."""
+    """Receive syslog (RFC 3164/5424) over UDP, TCP and TLS; run until SIGTERM.
+
+    --udp and --tcp are plain text: beyond loopback they need --insecure-listen (say so explicitly).
+    """
     from ingest.shippers.syslog import SyslogListener, serve_syslog, tls_context
+    from ingest.shippers.tls import InsecureListenError, check_listen
 
     if not (udp or tcp or tls):
         raise click.UsageError("give at least one of --udp, --tcp, --tls")
@@ -223,6 +231,12 @@ def syslog_command(
     context = tls_context(cert, key, client_ca) if tls and cert and key else None
     where = [(protocol, *_address(value, f"--{protocol}")) for protocol, values in
              (("udp", udp), ("tcp", tcp), ("tls", tls)) for value in values]  # fmt: skip
+    for protocol, host, _ in where:
+        try:
+            check_listen(host, tls=protocol == "tls", insecure=insecure_listen)
+        except InsecureListenError as exc:
+            what = str(exc).replace("Give --cert and --key", "Use --tls (with --cert and --key)")
+            raise click.BadParameter(what, param_hint=f"--{protocol}") from None
     listeners = [
         SyslogListener(protocol, host, port, tenant=tenant, parser=parser, tls=context, timezone=timezone)
         for protocol, host, port in where

@@ -42,3 +42,10 @@ def test_ingest_http_help_documents_the_api() -> None:
     for needle in ("/v1/ingest", "/v1/tenants/T/ingest", "Authorization: Bearer", "X-API-Key",
                    "application/x-ndjson", "/openapi.json", "503", "curl "):  # fmt: skip
         assert needle in text, needle
+
+
+def test_ingest_syslog_refuses_plain_text_beyond_loopback_unless_told(tmp_path: Path) -> None:
+    """`--udp 0.0.0.0:514` alone: exit 2 naming --insecure-listen (devices that cannot do TLS exist,
+    but the operator says so)."""
+    result = CliRunner().invoke(cli, ["ingest", "syslog", "--tenant", "acme", "--udp", "0.0.0.0:5514"])
+    assert result.exit_code == 2 and "--insecure-listen" in result.output and "Traceback" not in result.output

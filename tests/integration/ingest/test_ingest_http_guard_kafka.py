@@ -195,6 +195,7 @@ def test_one_key_may_hold_only_so_many_requests_open(sink: NetworkSink) -> None:
         assert asyncio.run(scenario(url)) == (429, 200)
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")  # on purpose
 def test_https_with_tls_12_or_later_and_per_tenant_client_certificates(
     sink: NetworkSink, tmp_path: Path
 ) -> None:

@@ -7,7 +7,8 @@ queues a batch, and /healthz reports it.
 - The sink (producer, topics) is built in the background, retried until Kafka answers: the receiver
   listens from the start, answering 503 until then, instead of failing to start.
 - A probe opens a TCP connection to the bootstrap servers every `probe_interval_s`: a stopped broker is
-  seen within about a second, without waiting for a produce request to time out.
+  seen within about a second, without waiting for a produce request to time out. It sends nothing: a
+  broker's TLS listener may log each probe as a connection closed before its handshake.
 - A sink whose producer failed for good is closed and built again, so a long outage ends in recovery,
   not in an exit.
 

@@ -161,8 +161,8 @@ def verify_cmd(export_file: Path | None, tenant: str | None, anchor_files: tuple
         click.echo(f"OK: {what}: {result.checked} records, chain intact (last hash {result.last_hash[:16]})")
     else:
         click.echo(
-            f"BROKEN: {what}: first broken link at {result.first_break} "
-            f"({result.checked} records good before it)"
+            f"BROKEN: {what}: first break at {result.first_break} "
+            f"({result.checked} records before it are sound)"
         )
     if anchor_break is not None:
         click.echo(f"BROKEN: {what}: {anchor_break.problem}")

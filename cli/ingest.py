@@ -23,6 +23,7 @@ from socpipe.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from ingest.shippers.network_sink import NetworkSink
+    from ingest.shippers.shipper_metrics import ShipperMetrics
 
 DEFAULT_STATE_DIR = Path("~/.local/state/socpipe/ingest").expanduser()
 
@@ -215,6 +216,10 @@ def _stop_event() -> asyncio.Event:
 @click.option(
     "--client-ca", type=click.Path(exists=True, dir_okay=False), help="Require client certificates."
 )
+@click.option(
+    "--insecure-listen", is_flag=True,
+    help="Allow --udp/--tcp (plain text) beyond loopback: for devices that cannot send syslog over TLS.",
+)  # fmt: skip
 @click.option("--parser", default="syslog", show_default=True, callback=_parser, help="Parser for normalise.")
 @timezone_option
 @click.option(
@@ -228,11 +233,15 @@ def _stop_event() -> asyncio.Event:
 def syslog_command(
     ctx: click.Context, *,
     tenant: str, udp: tuple[str, ...], tcp: tuple[str, ...], tls: tuple[str, ...], cert: str | None,
-    key: str | None, client_ca: str | None, parser: str, timezone: str | None, max_message_bytes: int,
-    max_queued_bytes: int, metrics_port: int | None,
+    key: str | None, client_ca: str | None, insecure_listen: bool, parser: str, timezone: str | None,
+    max_message_bytes: int, max_queued_bytes: int, metrics_port: int | None,
 ) -> None:  # fmt: skip
-    """Receive syslog (RFC 3164/5424) over UDP, TCP and TLS; run until SIGTERM."""
+    """Receive syslog (RFC 3164/5424) over UDP, TCP and TLS; run until SIGTERM.
+
+    --udp and --tcp are plain text: beyond loopback they need --insecure-listen (say so explicitly).
+    """
     from ingest.shippers.syslog import SyslogListener, serve_syslog, tls_context
+    from ingest.shippers.tls import InsecureListenError, check_listen
 
     if not (udp or tcp or tls):
         raise click.UsageError("give at least one of --udp, --tcp, --tls")
@@ -243,6 +252,11 @@ def syslog_command(
     where = [(protocol, *_address(value, f"--{protocol}")) for protocol, values in
              (("udp", udp), ("tcp", tcp), ("tls", tls)) for value in values]  # fmt: skip
     for protocol, host, port in where:
+        try:
+            check_listen(host, tls=protocol == "tls", insecure=insecure_listen)
+        except InsecureListenError as exc:
+            what = str(exc).replace("Give --cert and --key", "Use --tls (with --cert and --key)")
+            raise click.BadParameter(what, param_hint=f"--{protocol}") from None
         _can_listen(protocol, host, port)
     listeners = [
         SyslogListener(protocol, host, port, tenant=tenant, parser=parser, tls=context, timezone=timezone)
@@ -265,22 +279,42 @@ def syslog_command(
 
 @ingest.command("http")
 @click.option(
-    "--listen", default="0.0.0.0:8080", show_default=True, metavar="HOST:PORT",
-    help="Address and port to receive on.",
+    "--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT",
+    help="Address to listen on. Beyond loopback it needs --cert/--key, or --insecure-listen.",
 )  # fmt: skip
 @click.option(
     "--keys", "keys_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
-    envvar="SOCPIPE_INGEST_HTTP_KEYS", help="YAML file of API keys per tenant.",
+    envvar="SOCPIPE_INGEST_HTTP_KEYS", help="YAML file of API keys per tenant (and client certificates).",
 )  # fmt: skip
 @click.option(
-    "--default-parser", default="json", show_default=True, callback=_parser,
-    help="Parser for requests that name none (a request may name its own: see --help above).",
+    "--cert", type=click.Path(exists=True, dir_okay=False), help="TLS certificate chain (PEM): HTTPS."
+)
+@click.option(
+    "--key", "key_file", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM)."
+)
+@click.option(
+    "--key-password", envvar="SOCPIPE_INGEST_HTTP_KEY_PASSWORD", default=None,
+    help="Password of an encrypted --key (better from the environment variable).",
 )  # fmt: skip
+@click.option(
+    "--client-ca", type=click.Path(exists=True, dir_okay=False),
+    help="CA of client certificates (mutual TLS), for tenants whose keys list client_certs.",
+)  # fmt: skip
+@click.option(
+    "--insecure-listen", is_flag=True,
+    help="Allow plain HTTP beyond loopback (only where something else encrypts the link).",
+)  # fmt: skip
+@click.option("--default-parser", default="json", show_default=True, callback=_parser,
+              help="Parser of requests that name none (?parser=).")  # fmt: skip
 @timezone_option
-@click.option(
-    "--max-body-bytes", type=click.IntRange(1024), default=10 << 20, show_default=True,
-    help="Larger request bodies are refused (413).",
-)  # fmt: skip
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=10 << 20, show_default=True,
+              help="Larger bodies get 413, before they are read.")  # fmt: skip
+@click.option("--body-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="S",
+              help="A body not all there within this gets 408 and the connection closes.")  # fmt: skip
+@click.option("--idle-timeout", type=click.FloatRange(0.1), default=15.0, show_default=True, metavar="S",
+              help="Keep-alive connections without a request close after this.")  # fmt: skip
+@click.option("--max-requests-per-key", type=click.IntRange(1), default=8, show_default=True,
+              help="Requests of one API key open at once; more get 429.")  # fmt: skip
 @click.option("--max-queued-bytes", type=click.IntRange(1 << 20), default=64 << 20, show_default=True,
               help="Unacknowledged bytes held before requests get 429.")  # fmt: skip
 @max_record_option
@@ -288,43 +322,91 @@ def syslog_command(
 @click.pass_context
 def http_command(
     ctx: click.Context, *,
-    listen: str, keys_file: Path, default_parser: str, timezone: str | None, max_body_bytes: int,
+    listen: str, keys_file: Path, cert: str | None, key_file: str | None, key_password: str | None,
+    client_ca: str | None, insecure_listen: bool, default_parser: str, timezone: str | None,
+    max_body_bytes: int, body_timeout: float, idle_timeout: float, max_requests_per_key: int,
     max_queued_bytes: int, max_record_bytes: int, metrics_port: int | None,
 ) -> None:  # fmt: skip
-    """Receive JSON / NDJSON batches over HTTP, authenticated per tenant; run until SIGTERM.
+    """Receive JSON / NDJSON batches over HTTP(S), authenticated per tenant; run until SIGTERM.
 
-    `--timezone` needs a `--default-parser` that reads local times (syslog); it is given to every record
-    of a request whose parser reads them, whichever parser the request names.
+    \b
+    POST /v1/ingest?parser=P[&host=H]           tenant from the key
+    POST /v1/tenants/T/ingest?parser=P           the key must be T's (else 403)
+    Authorization: Bearer KEY   or   X-API-Key: KEY
+    Content-Type: application/json (array or object) | application/x-ndjson | text/plain
+    GET  /healthz        200 ready, 503 (with the reason) while Kafka is unavailable
+    GET  /openapi.json   the API as OpenAPI 3.1
+
+    \b
+    200 {"accepted": N, "dead_lettered": M} once Kafka has every record (an empty batch: 0);
+    400 not JSON / unknown parser; 401 no or unknown key; 403 another tenant, a parser or client
+    certificate the key lacks; 408 slow body; 413 too large; 429 Kafka behind or too many requests
+    of one key (Retry-After); 503 Kafka unavailable (Retry-After), nothing written.
+
+    \b
+    curl -H 'Authorization: Bearer KEY' -H 'Content-Type: application/x-ndjson' \\
+         --data-binary @events.jsonl 'https://soc.example:8443/v1/ingest?parser=json'
+
+    Listens at once even while Kafka is down (503 until it answers). Plain HTTP only on loopback unless
+    --insecure-listen; with --cert/--key it speaks TLS 1.2+. `--timezone` needs a `--default-parser`
+    that reads local times (syslog); it is given to every record of a request whose parser reads them.
     """
     from ingest.shippers.http import ApiKeys, HttpOptions, KeyFileError, Receiver, serve_http
+    from ingest.shippers.kafka_gate import KafkaGate, bootstrap_addresses
+    from ingest.shippers.tls import InsecureListenError, check_listen, server_context
 
     host, port = _address(listen, "--listen")
     _can_listen("tcp", host, port, option="--listen")
     timezone = _timezone_of(ctx, timezone, default_parser)
+    if bool(cert) != bool(key_file):
+        raise click.UsageError("--cert and --key go together")
+    try:
+        check_listen(host, tls=bool(cert), insecure=insecure_listen)
+    except InsecureListenError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
     try:
         keys = ApiKeys.load(keys_file)
     except KeyFileError as exc:
         raise click.BadParameter(str(exc), param_hint="--keys") from None
+    if keys.needs_client_certs and not (cert and client_ca):
+        raise click.UsageError(
+            "tenants in --keys demand client certificates: give --cert, --key and --client-ca"
+        )
+    tls = None
+    if cert and key_file:
+        try:
+            tls = server_context(
+                cert, key_file, client_ca, require_client_cert=False, key_password=key_password
+            )
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise click.BadParameter(
+                f"cannot load the TLS certificate or key: {exc}", param_hint="--cert"
+            ) from None
     options = HttpOptions(
         source=f"http:{listen}", max_body_bytes=max_body_bytes, default_parser=default_parser,
-        timezone=timezone,
+        timezone=timezone, body_timeout_s=body_timeout, idle_timeout_s=idle_timeout,
+        max_requests_per_key=max_requests_per_key,
     )  # fmt: skip
 
     settings = with_metrics_port(get_settings(), metrics_port)
 
     async def run(metrics: Metrics) -> None:
-        sink = _network_sink(settings, metrics, max_queued_bytes, max_record_bytes)
-        try:
-            await serve_http(Receiver(keys, sink, options), host, port, _stop_event())
-        finally:
-            await asyncio.to_thread(sink.close)
+        from ingest.shippers.shipper_metrics import ShipperMetrics
+
+        shipper_metrics = ShipperMetrics(metrics)  # one for the receiver and each sink the gate builds
+        gate = KafkaGate(
+            lambda: _network_sink(settings, shipper_metrics, max_queued_bytes, max_record_bytes),
+            bootstrap_addresses(settings.kafka_bootstrap_servers),
+        )
+        receiver = Receiver(keys, gate, options, shipper_metrics)
+        await serve_http(receiver, host, port, _stop_event(), tls=tls)
 
     with bound_metrics(settings) as metrics:
         _serve(run(metrics))
 
 
 def _network_sink(
-    settings: Settings, metrics: Metrics, max_queued_bytes: int, max_record_bytes: int
+    settings: Settings, metrics: Metrics | ShipperMetrics, max_queued_bytes: int, max_record_bytes: int
 ) -> NetworkSink:
     from ingest.shippers.network_sink import NetworkSink
     from ingest.shippers.records import RawSink, ingest_producer_settings
@@ -334,5 +416,6 @@ def _network_sink(
     bus = KafkaBus(settings)
     bus.ensure_pipeline_topics()
     publisher = bus.publisher(**ingest_producer_settings())
-    sink = RawSink(publisher, bus.topics, max_record_bytes, metrics=ShipperMetrics(metrics))
+    shipper = metrics if isinstance(metrics, ShipperMetrics) else ShipperMetrics(metrics)
+    sink = RawSink(publisher, bus.topics, max_record_bytes, metrics=shipper)
     return NetworkSink(sink, max_queued_bytes=max_queued_bytes).start()

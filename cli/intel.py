@@ -6,13 +6,14 @@ files given as arguments (STIX bundle, MISP JSON, CSV or text list, recognised b
 
 from __future__ import annotations
 
-import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from cli.options import check_tenant
 
 if TYPE_CHECKING:
     from detectors.intel.feeds import FeedSet, Loaded
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
     from socpipe.settings import Settings
 
 FEEDS = click.argument("feeds", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def _feed_set(feeds: tuple[Path, ...]) -> FeedSet:
@@ -78,7 +77,7 @@ def load(feeds: tuple[Path, ...]) -> None:
 @intel.command("list")
 @FEEDS
 @click.option("--kind", help="Only this kind (ip, domain, url, md5, sha1, sha256, email).")
-@click.option("--tenant", help="Only global indicators and this tenant's own.")
+@click.option("--tenant", callback=check_tenant, help="Only global indicators and this tenant's own.")
 @click.option("--limit", default=50, show_default=True, help="At most this many lines (0: all).")
 def list_(feeds: tuple[Path, ...], kind: str | None, tenant: str | None, limit: int) -> None:
     """The loaded indicators with their provenance, one a line."""
@@ -118,9 +117,19 @@ def stats(feeds: tuple[Path, ...]) -> None:
 @intel.command("test")
 @click.argument("value")
 @click.option(
-    "--tenant", default="default", show_default=True, help="Match as this tenant (its feeds, allow-list)."
+    "--tenant",
+    default="default",
+    show_default=True,
+    callback=check_tenant,
+    help="Match as this tenant (its feeds, allow-list).",
 )
-@click.option("--feed", "feeds", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Feed file to look in (repeatable); default: the configured feeds.",
+)
 def test(value: str, tenant: str, feeds: tuple[Path, ...]) -> None:
     """What VALUE (an address, domain, URL, hash or email) matches; exit 1 when nothing does."""
     from detectors.intel import values
@@ -154,15 +163,19 @@ def test(value: str, tenant: str, feeds: tuple[Path, ...]) -> None:
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """`7d`, `12h`, `30m`, `2w` before now, or an ISO 8601 time."""
+    """A duration in the one grammar (`7d`, `12h`, `30m`, `2w`) before now, or an ISO 8601 time."""
+    from schemas.durations import parse_timedelta
+
     now = now or datetime.now(UTC)
-    if match := _DURATION.match(text.strip()):
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return now - parse_timedelta(text.strip())
+    except ValueError:
+        pass
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(
-            f"{text!r}: give a duration such as 7d or 12h, or an ISO 8601 time"
+            f"{text!r}: give a duration such as 7d or 12h, or an ISO 8601 time", param_hint="--since"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
@@ -197,24 +210,9 @@ def hunt(feeds: tuple[Path, ...], since: str, tenants: tuple[str, ...], watch: b
 
 def _kafka_answers(settings: Settings) -> None:
     """Fail in seconds, in one line, when Kafka is not there (the client's own wait is 30 s, and noisy)."""
-    import logging
+    from socpipe.bus import check_kafka
 
-    from kafka.errors import KafkaError
-
-    from socpipe.bus import KafkaBus
-
-    kafka_log = logging.getLogger("kafka")
-    level = kafka_log.level
-    kafka_log.setLevel(logging.CRITICAL)
-    try:
-        KafkaBus(settings).reader(bootstrap_timeout_ms=5000).close()
-    except KafkaError as exc:
-        raise click.ClickException(
-            f"Kafka at {settings.kafka_bootstrap_servers} does not answer ({type(exc).__name__}): "
-            "start it or set KAFKA_BOOTSTRAP_SERVERS"
-        ) from None
-    finally:
-        kafka_log.setLevel(level)
+    check_kafka(settings)
 
 
 def _report(result: object) -> None:

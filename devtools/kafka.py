@@ -10,6 +10,7 @@ import base64
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaAdminClient
@@ -27,18 +28,46 @@ STORAGE_TOOL = "kafka.tools.StorageTool"
 _FORMAT_STAMP = ".socpipe-formatted-for"
 
 
-def render_server_properties(host: str, port: int, controller_port: int, log_dir: Path) -> str:
-    """server.properties of a combined broker+controller that only listens on `host`."""
+@dataclass(frozen=True)
+class TlsListener:
+    """An extra SSL listener: PEM files (Kafka 4 reads them as keystore and truststore, type PEM)."""
+
+    port: int
+    keystore: Path  # the broker's private key (PKCS#8, unencrypted) followed by its certificate chain
+    truststore: Path  # CA certificates: of clients, when client_auth
+    client_auth: bool = False  # require client certificates signed by the truststore's CAs
+
+
+def _tls_properties(tls: TlsListener) -> dict[str, str]:
+    return {
+        "listener.name.ssl.ssl.keystore.type": "PEM",
+        "listener.name.ssl.ssl.keystore.location": str(tls.keystore),
+        "listener.name.ssl.ssl.truststore.type": "PEM",
+        "listener.name.ssl.ssl.truststore.location": str(tls.truststore),
+        "listener.name.ssl.ssl.client.auth": "required" if tls.client_auth else "none",
+        "listener.name.ssl.ssl.enabled.protocols": "TLSv1.2,TLSv1.3",
+    }
+
+
+def render_server_properties(
+    host: str, port: int, controller_port: int, log_dir: Path, tls: TlsListener | None = None
+) -> str:
+    """server.properties of a combined broker+controller that only listens on `host` (and, with `tls`,
+    on an SSL listener too: what tests of socpipe's Kafka TLS settings connect to)."""
     controller = f"{host}:{controller_port}"
+    listeners = f"PLAINTEXT://{host}:{port},CONTROLLER://{controller}"
+    if tls is not None:
+        listeners += f",SSL://{host}:{tls.port}"
     lines = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.bootstrap.servers": controller,
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{controller}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{controller}",
+        "listeners": listeners,
+        "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL",
+        **(_tls_properties(tls) if tls is not None else {}),
         "log.dirs": str(log_dir),
         "num.partitions": "3",
         "default.replication.factor": "1",
@@ -135,8 +164,14 @@ class KafkaServer(DevServer):
     def prepare(self, java: Path, lib: Path) -> None:
         (self.home / "config").mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        s = self.settings
+        tls = None
+        if s.kafka_tls_port and s.kafka_tls_keystore and s.kafka_tls_truststore:
+            tls = TlsListener(
+                s.kafka_tls_port, s.kafka_tls_keystore, s.kafka_tls_truststore, s.kafka_tls_client_auth
+            )
         properties = render_server_properties(
-            self.host, self.port, self.settings.kafka_controller_port, self.data_dir
+            self.host, self.port, s.kafka_controller_port, self.data_dir, tls
         )
         self.config_file.write_text(properties, encoding="utf-8")
         (self.home / "config" / "log4j2.properties").write_text(render_log4j2(), encoding="utf-8")

@@ -50,6 +50,11 @@ class DevSettings(BaseSettings):
     es_port: int = Field(default=9200, ge=1, le=65535)
     es_transport_port: int = Field(default=9300, ge=1, le=65535)
     kafka_heap: str = "512m"
+    # An optional SSL listener (tests of socpipe's Kafka TLS settings): port, PEM keystore and truststore.
+    kafka_tls_port: int | None = Field(default=None, ge=1, le=65535)
+    kafka_tls_keystore: Path | None = None
+    kafka_tls_truststore: Path | None = None
+    kafka_tls_client_auth: bool = False
     es_heap: str = "1g"
     start_timeout: float = Field(default=180.0, gt=0, description="seconds to wait for a server to be ready")
 

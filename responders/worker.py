@@ -121,8 +121,8 @@ class ResponderStage:
             ensure_tenant(self.es, self.settings, tenant)
             self._ready.add(tenant)
         # A broken chain stops the tenant before any write (ChainForkError): no incident moves on without
-        # its evidence. Free when this worker has the head cached, else the read record() would do anyway.
-        self.evidence.chain.settled_head(tenant)
+        # its evidence. The last block is recomputed (one mget), whether or not the head is cached.
+        self.evidence.chain.check(tenant)
         applied = self.incidents.apply(tenant, detections)
         incidents = {i.id: i for i in applied.incidents}
         items: list[EvidenceItem] = [

@@ -53,6 +53,8 @@ class DeliveryError(RuntimeError):
 
 
 def _security(settings: Settings) -> dict[str, Any]:
+    """The client settings for the brokers' security protocol: SASL and TLS, the same for producers,
+    consumers, readers and the admin client."""
     conf: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
     if settings.kafka_sasl_mechanism:
         conf["sasl_mechanism"] = settings.kafka_sasl_mechanism
@@ -60,6 +62,16 @@ def _security(settings: Settings) -> dict[str, Any]:
         conf["sasl_plain_password"] = (
             settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
         )
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        conf["ssl_check_hostname"] = settings.kafka_ssl_check_hostname
+        files = {
+            "ssl_cafile": settings.kafka_ssl_cafile,
+            "ssl_certfile": settings.kafka_ssl_certfile,
+            "ssl_keyfile": settings.kafka_ssl_keyfile,
+        }
+        conf.update({name: str(path) for name, path in files.items() if path is not None})
+        if settings.kafka_ssl_password is not None:
+            conf["ssl_password"] = settings.kafka_ssl_password.get_secret_value()
     return conf
 
 

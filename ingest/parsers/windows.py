@@ -57,9 +57,10 @@ def _system(system: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in system.items():
         if isinstance(value, Mapping):
-            attrs = value.get(ATTRS) or {}
+            attrs = value.get(ATTRS)
             prefix = _PREFIXED.get(key, "")
-            for name, attr in attrs.items():
+            # Attributes are a mapping; anything else there is hostile or broken input, not attributes.
+            for name, attr in attrs.items() if isinstance(attrs, Mapping) else ():
                 out[prefix + name] = attr
             if TEXT in value:
                 out[key] = value[TEXT]

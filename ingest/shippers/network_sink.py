@@ -106,11 +106,15 @@ class NetworkSink:
         while not stop.is_set():
             if self.failed is not None:
                 raise RuntimeError(f"the Kafka sink has stopped: {self.failed}") from self.failed
-            if self.metrics.enabled:  # fresh within a second, even while a flush waits on Kafka
-                self.metrics.pending(self._queued_records, self._queued)
-                self.metrics.export_if_due()
+            self.tick()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
+
+    def tick(self) -> None:
+        """Refresh the pending gauges (fresh within a second, even while a flush waits on Kafka)."""
+        if self.metrics.enabled:
+            self.metrics.pending(self._queued_records, self._queued)
+            self.metrics.export_if_due()
 
     @property
     def queued_bytes(self) -> int:
@@ -125,6 +129,10 @@ class NetworkSink:
         return sum(len(m.data) for m in messages) + 200 * len(messages)
 
     def _enqueue(self, messages: list[Message], size: int) -> Future[Outcome]:
+        if not messages:  # nothing to ship (an empty HTTP batch): done at once
+            done: Future[Outcome] = Future()
+            done.set_result(Outcome(0, 0))
+            return done
         with self._budget:
             self._queued_records += len(messages)
         if self.failed is not None:

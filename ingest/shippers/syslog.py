@@ -18,25 +18,36 @@ from datetime import UTC, datetime
 
 from ingest.shippers.network_sink import BudgetExceededError, Message, NetworkSink
 from ingest.shippers.records import DEAD_LETTER_HEAD_BYTES, Origin, source_timezone
+from ingest.shippers.tls import server_context
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
 
 _OCTET_COUNT = re.compile(rb"([1-9][0-9]{0,8}) ")
+# Where a stream may pick up again after a bogus count: an octet-counted frame (`LEN SP <PRI>`).
+_FRAME_START = re.compile(rb"[1-9][0-9]{0,8} <[0-9]{1,3}>")
+_FRAME_START_MAX = 15  # bytes of a frame start that may be cut at the end of a read
 _WAIT = -1
+# An octet count up to this many times the message limit is believed (the frame is skipped by its
+# count, as RFC 6587 says); a larger one is taken for garbage and the stream resynchronises instead.
+PLAUSIBLE_OVERSIZE = 4
 
 
 @dataclass(frozen=True, slots=True)
 class Frame:
     data: bytes  # the message (its head when too long)
-    length: int
+    length: int  # bytes that arrived
     too_long: bool = False
+    declared: int | None = None  # the octet count the sender claimed, when it was over the limit
 
 
 class SyslogFramer:
     """Splits a TCP stream into messages: `LEN SP MSG` (octet counting) or MSG LF, told apart per frame.
 
-    Memory stays bounded: an oversized frame keeps only its head and skips the rest.
+    Memory stays bounded: an oversized frame keeps only its head and skips the rest. A count over the
+    limit is believed only up to PLAUSIBLE_OVERSIZE times it: a bogus count (99999999) would otherwise
+    swallow every message that follows. Past that the frame runs to the next newline or the next
+    `LEN SP <PRI>` frame start, whichever comes first, and the dead letter says how much arrived.
     """
 
     def __init__(self, max_message_bytes: int) -> None:
@@ -44,42 +55,74 @@ class SyslogFramer:
         self._buf = b""
         self._skip = 0  # bytes still to discard of an oversized octet-counted frame
         self._skip_to_newline = False  # discarding an oversized newline-framed message
+        self._resync = False  # discarding after a bogus octet count, up to the next frame
         self._head = b""
         self._length = 0
+        self._declared: int | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
         frames: list[Frame] = []
         buf = self._buf + data
         pos = 0
         while pos < len(buf):
-            if self._skip or self._skip_to_newline:
-                pos = self._discard(buf, pos, frames)
-                continue
-            after = self._octet_counted(buf, pos, frames)
-            if after is None:
-                after = self._newline_framed(buf, pos, frames)
+            if self._skip or self._skip_to_newline or self._resync:
+                after = self._discard(buf, pos, frames)
+            else:
+                counted = self._octet_counted(buf, pos, frames)
+                after = self._newline_framed(buf, pos, frames) if counted is None else counted
             if after == _WAIT:
                 break  # an incomplete frame: wait for more
             pos = after
         self._buf = buf[pos:]
         return frames
 
+    def _oversized(self) -> Frame:
+        frame = Frame(self._head, self._length, True, self._declared)
+        self._head, self._length = b"", 0
+        self._declared = None
+        return frame
+
+    def _keep(self, chunk: bytes) -> None:
+        """Count `chunk` as arrived bytes of the oversized frame; keep it while the head is short."""
+        if len(self._head) < DEAD_LETTER_HEAD_BYTES:
+            self._head += chunk[: DEAD_LETTER_HEAD_BYTES - len(self._head)]
+        self._length += len(chunk)
+
     def _discard(self, buf: bytes, pos: int, frames: list[Frame]) -> int:
         """Skip the rest of an oversized frame; its head becomes a too-long Frame at its end."""
         if self._skip:
             take = min(self._skip, len(buf) - pos)
+            self._keep(buf[pos : pos + take])
             self._skip -= take
             if not self._skip:
-                frames.append(Frame(self._head, self._length, True))
+                frames.append(self._oversized())
             return pos + take
+        if self._resync:
+            return self._resynchronise(buf, pos, frames)
         end = buf.find(b"\n", pos)
         if end < 0:
-            self._length += len(buf) - pos
+            self._keep(buf[pos:])
             return len(buf)
-        self._length += end - pos
-        frames.append(Frame(self._head, self._length, True))
+        self._keep(buf[pos:end])
+        frames.append(self._oversized())
         self._skip_to_newline = False
         return end + 1
+
+    def _resynchronise(self, buf: bytes, pos: int, frames: list[Frame]) -> int:
+        """After a bogus count: discard up to the next newline (eaten) or frame start (kept)."""
+        newline = buf.find(b"\n", pos)
+        start = _FRAME_START.search(buf, pos, newline if newline >= 0 else len(buf))
+        if start is None and newline < 0:
+            keep = max(pos, len(buf) - _FRAME_START_MAX)  # a frame start may be cut at the read's end
+            if keep == pos:
+                return _WAIT
+            self._keep(buf[pos:keep])
+            return keep
+        end = start.start() if start is not None else newline
+        self._keep(buf[pos:end].rstrip(b"\r"))
+        frames.append(self._oversized())
+        self._resync = False
+        return end if start is not None else newline + 1
 
     def _octet_counted(self, buf: bytes, pos: int, frames: list[Frame]) -> int | None:
         """`LEN SP MSG`: the position after the frame, _WAIT for more bytes, None if not this framing."""
@@ -88,8 +131,11 @@ class SyslogFramer:
             return None
         size, start = int(count.group(1)), count.end()
         if size > self.max:
-            head = buf[start : start + min(size, DEAD_LETTER_HEAD_BYTES)]
-            self._head, self._length, self._skip = head, size, size
+            self._declared = size
+            if size <= self.max * PLAUSIBLE_OVERSIZE:
+                self._skip = size
+            else:
+                self._resync = True
             return start
         if len(buf) - start < size:
             return _WAIT
@@ -102,7 +148,7 @@ class SyslogFramer:
         end = buf.find(b"\n", pos)
         if end < 0:
             if len(buf) - pos > self.max:
-                self._head, self._length = buf[pos : pos + DEAD_LETTER_HEAD_BYTES], len(buf) - pos
+                self._keep(buf[pos:])
                 self._skip_to_newline = True
                 return len(buf)
             return _WAIT
@@ -116,8 +162,10 @@ class SyslogFramer:
     def finish(self) -> list[Frame]:
         """The connection closed: what is left is a last, unterminated message (or a cut frame)."""
         rest, self._buf = self._buf, b""
-        if self._skip or self._skip_to_newline:
-            return [Frame(self._head, self._length, True)]
+        if self._skip or self._skip_to_newline or self._resync:
+            self._keep(rest.rstrip(b"\r\n"))
+            self._skip, self._skip_to_newline, self._resync = 0, False, False
+            return [self._oversized()]
         rest = rest.rstrip(b"\r\n")
         return [Frame(rest, len(rest))] if rest.strip(b"\x00 ") else []
 
@@ -132,7 +180,13 @@ class ReceiverStats:
 
 def _message(origin: Origin, frame: Frame, received: datetime, peer: str) -> Message:
     refusal = None
-    if frame.too_long:
+    if frame.too_long and frame.declared is not None:
+        reason = (
+            f"octet count {frame.declared} is over the limit; {frame.length} bytes arrived "
+            "before the connection closed or the next frame began"
+        )
+        refusal = (reason, "RecordTooLarge")
+    elif frame.too_long:
         refusal = (f"message of {frame.length} bytes exceeds the limit", "RecordTooLarge")
     return Message(origin, frame.data, received, peer=peer, host=peer, refusal=refusal)
 
@@ -250,11 +304,5 @@ async def serve_syslog(
 
 
 def tls_context(certfile: str, keyfile: str, client_ca: str | None = None) -> ssl.SSLContext:
-    """Server-side TLS; with `client_ca`, clients must present a certificate it signed (mutual TLS)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile, keyfile)
-    if client_ca:
-        context.load_verify_locations(client_ca)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+    """Server-side TLS (1.2+); with `client_ca`, clients must present a certificate it signed (mutual TLS)."""
+    return server_context(certfile, keyfile, client_ca, require_client_cert=True)

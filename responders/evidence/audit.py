@@ -22,6 +22,7 @@ from elasticsearch import Elasticsearch
 
 from responders.evidence.anchors import head_anchor
 from responders.evidence.documents import evidence_from_doc
+from responders.evidence.export_check import verify_records
 from responders.evidence.verify import (
     Break,
     VerifyResult,
@@ -179,80 +180,6 @@ def verify_export(export_file: Path) -> VerifyResult:
     try:
         records = parse(data, manifest["format"])
     except (ValueError, KeyError) as exc:
-        return VerifyResult(0, Break(manifest["first_sequence"] or 0, f"the file cannot be read: {exc}"), "")
-    return _verify_records(manifest, data, records)
-
-
-def _verify_records(manifest: dict[str, Any], data: bytes, records: list[EvidenceRecord]) -> VerifyResult:
-    """The checks in order, the first break reported: segment links, records, completeness, file hash."""
-    chain = manifest["chain"]
-    if not chain:
-        empty = Break(records[0].sequence, "records in a file whose manifest lists none") if records else None
-        return VerifyResult(0, empty, "")
-    broken, last_hash = _check_segment(manifest["tenant"], chain)
-    if broken is not None:
-        return VerifyResult(0, broken, last_hash)
-    checked, broken = _check_records(manifest["tenant"], chain, records)
-    if broken is not None:
-        return VerifyResult(checked, broken, "")
-    broken = _check_complete(manifest, chain, records)
-    if broken is not None:
-        return VerifyResult(checked, broken, last_hash)
-    if hashlib.sha256(data).hexdigest() != manifest["file_sha256"]:
-        return VerifyResult(
-            checked, Break(manifest["first_sequence"] or 0, "the file does not match its hash"), ""
-        )
-    return VerifyResult(checked, None, last_hash)
-
-
-def _check_segment(tenant: str, chain: list[list[Any]]) -> tuple[Break | None, str]:
-    """The manifest's chain segment links up: the first break (if any), and the hash reached."""
-    segment = [
-        EvidenceRecord.model_construct(tenant=tenant, sequence=s, previous_hash=p, content_hash=h)
-        for s, p, h in chain
-    ]
-    expected, previous = chain[0][0], chain[0][1]
-    for link in segment:
-        if link.sequence != expected:
-            return Break(expected, "missing from the manifest's chain (deleted)"), previous
-        if link.previous_hash != previous:
-            return Break(link.sequence, "the manifest's chain does not link up here"), previous
-        previous, expected = link.content_hash, expected + 1
-    return None, previous
-
-
-def _check_records(
-    tenant: str, chain: list[list[Any]], records: list[EvidenceRecord]
-) -> tuple[int, Break | None]:
-    """Every exported record is the one the chain holds at its number, unaltered: how many are good
-    before the first that is not, and that one's break."""
-    by_sequence = {s: (p, h) for s, p, h in chain}
-    seen: set[int] = set()
-    for record in records:
-        problem = None
-        if record.tenant != tenant:
-            problem = f"a record of tenant {record.tenant!r}"
-        elif record.sequence not in by_sequence or record.sequence in seen:
-            problem = "not in the manifest's chain (inserted)"
-        elif record.compute_hash() != record.content_hash:
-            problem = "content does not match its hash (altered)"
-        elif (record.previous_hash, record.content_hash) != by_sequence[record.sequence]:
-            problem = "differs from the manifest's chain (replaced)"
-        if problem is not None:
-            return len(seen), Break(record.sequence, problem)
-        seen.add(record.sequence)
-    return len(seen), None
-
-
-def _check_complete(
-    manifest: dict[str, Any], chain: list[list[Any]], records: list[EvidenceRecord]
-) -> Break | None:
-    """Nothing selected is missing: the file holds as many records as the manifest says."""
-    if len(records) == manifest["records"]:
-        return None
-    exported = {r.sequence for r in records}
-    missing = [s for s, _, _ in chain if s not in exported]
-    where = missing[0] if not manifest["control"] and missing else (manifest["first_sequence"] or 0)
-    return Break(
-        where, f"the file holds {len(records)} records, the manifest {manifest['records']} (deleted)"
-    )
+        what = f"altered: the file cannot be read: {exc}"
+        return VerifyResult(0, Break(manifest["first_sequence"] or 0, what), "")
+    return verify_records(manifest, data, records)

@@ -19,7 +19,16 @@ longer than that. A record found under a number with another hash than the head'
 writer outside this protocol (say an older responder during an upgrade): `ChainForkError`, never ignored.
 
 A writer caches the head it last wrote (or read and completed): in the steady state a batch costs the
-two requests above, no read. A stale cache only costs a conflict, a read and a retry.
+two requests above plus one real-time `mget`. A stale cache only costs a conflict, a read and a retry.
+
+Before extending the chain a writer recomputes what it builds on (`_check_tail`), never trusting its
+cache or the stored hashes alone: the head's last block as stored (and the record before it) is read
+whole, each document checked against the fields its hash covers (documents.evidence_doc_problem), each
+hash recomputed, each link followed, and each record compared with the head's write-ahead copy. A record
+altered with its content_hash left as it was is found there, and the tenant stops (ChainTamperedError,
+dead-lettered by the worker) instead of getting new records on top of it. The cost is bounded: at most
+one block (MAX_BLOCK records, usually a batch's handful) plus one record per append, never the chain; the
+rest of the chain is `evidence verify`'s to check.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from typing import Any
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from responders.evidence.claims import bulk
-from responders.evidence.documents import evidence_doc
+from responders.evidence.documents import evidence_doc, evidence_doc_problem, evidence_from_doc, record_id
 from schemas.common import deterministic_id, utc_now
 from schemas.evidence import GENESIS_HASH, EvidenceRecord
 from socpipe.es import index_name
@@ -50,12 +59,12 @@ class ChainForkError(RuntimeError):
     """A sequence number holds another record than the chain head handed it to: a broken program."""
 
 
+class ChainTamperedError(ChainForkError):
+    """A record the next block would build on was altered after it was written: the chain stops there."""
+
+
 class ChainContentionError(RuntimeError):
     """Other writers kept moving the head first: the batch is not committed and will be processed again."""
-
-
-def record_id(tenant: str, sequence: int) -> str:
-    return f"{tenant}-{sequence:012d}"
 
 
 def key_doc_id(key: str) -> str:
@@ -124,6 +133,12 @@ class ChainWriter:
             self._settled[tenant] = head
         return head
 
+    def check(self, tenant: str) -> Head:
+        """The settled head, with what the next block would build on recomputed (ChainTamperedError)."""
+        head = self.settled_head(tenant)
+        self._check_tail(tenant, head)
+        return head
+
     def append(self, tenant: str, drafts: list[EvidenceRecord]) -> list[EvidenceRecord]:
         """Chain the drafts (sequence, previous hash and seal are set here) in blocks; return them sealed."""
         written: list[EvidenceRecord] = []
@@ -134,6 +149,7 @@ class ChainWriter:
     def _append_block(self, tenant: str, drafts: list[EvidenceRecord]) -> list[EvidenceRecord]:
         for attempt in range(MAX_ATTEMPTS):
             head = self.settled_head(tenant)
+            self._check_tail(tenant, head)
             records = _seal(drafts, head.next_sequence, head.last_hash)
             claimed = self._claim(tenant, head, records)
             if claimed is None:
@@ -200,6 +216,54 @@ class ChainWriter:
                     return head
                 head.next_sequence += 1
                 head.last_hash = str(doc["_source"]["evidence"]["content_hash"])
+
+    def _check_tail(self, tenant: str, head: Head) -> None:
+        """Recompute the records the next block builds on (see the module docstring), or raise
+        ChainTamperedError: the head's last block (or, for a head without one, its last record) and the
+        record before it, all read in one real-time mget."""
+        if head.next_sequence == 0:
+            return
+        first = head.block[0].sequence if head.block else head.next_sequence - 1
+        sequences = list(range(max(0, first - 1), head.next_sequence))
+        docs = self.es.mget(
+            index=index_name(self.settings, "evidence", tenant), ids=[record_id(tenant, s) for s in sequences]
+        )["docs"]
+        copies = {r.sequence: r for r in head.block}
+        previous: str | None = None
+        for sequence, doc in zip(sequences, docs, strict=True):
+            problem = self._tail_problem(doc, sequence, previous, copies.get(sequence))
+            if problem is not None:
+                raise ChainTamperedError(f"tenant {tenant}: sequence {sequence}: {problem}")
+            previous = str(doc["_source"]["evidence"]["content_hash"])
+        if previous != head.last_hash:
+            raise ChainTamperedError(
+                f"tenant {tenant}: sequence {head.next_sequence - 1}: its hash is not the chain head's "
+                "last_hash (record replaced)"
+            )
+
+    @staticmethod
+    def _tail_problem(
+        doc: dict[str, Any], sequence: int, previous: str | None, copy: EvidenceRecord | None
+    ) -> str | None:
+        if not doc.get("found"):
+            return "missing from the index (deleted)"
+        problem = evidence_doc_problem(doc["_source"], str(doc["_id"]))
+        if problem is not None:
+            return problem
+        record = evidence_from_doc(doc["_source"])
+        checks = [
+            (record.sequence == sequence, f"the document holds sequence {record.sequence} (moved)"),
+            (record.compute_hash() == record.content_hash, "content does not match its hash (altered)"),
+            (
+                previous is None or record.previous_hash == previous,
+                "previous_hash does not match the record before it (chain rewritten)",
+            ),
+            (
+                copy is None or record == copy,
+                "differs from the chain head's copy of its block (record altered or replaced)",
+            ),
+        ]
+        return next((what for ok, what in checks if not ok), None)
 
     def _complete(self, tenant: str, head: Head) -> None:
         """Write whatever of the head's block is missing (a writer crashed, or is still writing it)."""

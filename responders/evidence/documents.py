@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+from datetime import datetime
 from typing import Any
 
 from schemas.detection import Detection, Entity
@@ -94,6 +95,11 @@ def notice_from_doc(source: dict[str, Any]) -> Notice:
     return Notice.model_validate(source["notice"])
 
 
+def record_id(tenant: str, sequence: int) -> str:
+    """The document id of a tenant's record number `sequence`: one number, one document."""
+    return f"{tenant}-{sequence:012d}"
+
+
 def evidence_doc(record: EvidenceRecord) -> dict[str, Any]:
     return {
         "@timestamp": record.occurred_at.isoformat(),
@@ -105,3 +111,37 @@ def evidence_doc(record: EvidenceRecord) -> dict[str, Any]:
 
 def evidence_from_doc(source: dict[str, Any]) -> EvidenceRecord:
     return EvidenceRecord.model_validate(source["evidence"])
+
+
+def evidence_doc_problem(source: dict[str, Any], doc_id: str | None = None) -> str | None:
+    """What is wrong with a stored evidence document outside what its record's hash covers, or None.
+
+    The hash covers `evidence.*` (every field of the record). The rest (`@timestamp`, `organization.id`,
+    `event.kind`, `event.action`, and the document id) is derived from the record, so it is checked by
+    deriving it again: an edited `@timestamp` or `organization.id`, or a field added beside them, is
+    tampering as surely as an edited record. No hash version was needed: every document ever written
+    was derived this way, so old chains verify under the same rule.
+    """
+    try:
+        record = evidence_from_doc(source)
+    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        return f"the document's evidence record cannot be read (altered): {str(exc).splitlines()[0]}"
+    expected = evidence_doc(record)
+    added = sorted(set(source) - set(expected))
+    if added:
+        return f"fields outside the hashed record were added ({', '.join(added)}) (document altered)"
+    for name in ("organization", "event"):
+        if source.get(name) != expected[name]:
+            return f"{name} does not match the hashed record (document altered): {source.get(name)!r}"
+    if _instant(source.get("@timestamp")) != record.occurred_at:
+        return f"@timestamp {source.get('@timestamp')!r} is not the record's occurred_at (document altered)"
+    if doc_id is not None and doc_id != record_id(record.tenant, record.sequence):
+        return f"stored under id {doc_id!r}, not its tenant and sequence (document moved)"
+    return None
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None

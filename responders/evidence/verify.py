@@ -1,5 +1,8 @@
 """Verifying a tenant's live evidence chain: every record's hash, every link, and the tail against the head.
 
+Every document is checked whole first: what its hash does not cover (`@timestamp`, `organization.id`,
+`event.action`, its id) must be what the record derives (documents.evidence_doc_problem).
+
 The records prove each other (content hash, previous hash); the chain head (`P-state-T/chain-head`,
 chain.py) says how many there must be, so a deleted tail is found too. The head is moved *before* a block
 of records is written (write-ahead), and read here *after* the records: so a record the head never
@@ -18,7 +21,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from responders.evidence.chain import read_head
-from responders.evidence.documents import evidence_from_doc
+from responders.evidence.documents import evidence_doc_problem, evidence_from_doc
 from schemas.evidence import GENESIS_HASH, EvidenceRecord
 from socpipe.es import index_name
 from socpipe.settings import Settings
@@ -99,13 +102,18 @@ def search_sorted(
         after = page[-1]["sort"]
 
 
-def live_records(
-    es: Elasticsearch, settings: Settings, tenant: str, start: int = 0
-) -> Iterator[EvidenceRecord]:
+def live_hits(es: Elasticsearch, settings: Settings, tenant: str, start: int = 0) -> Iterator[dict[str, Any]]:
+    """The tenant's evidence documents (id and source) from sequence `start` on, in order."""
     index = index_name(settings, "evidence", tenant)
     es.indices.refresh(index=index)
     query = {"range": {"evidence.sequence": {"gte": start}}} if start else {"match_all": {}}
-    for hit in search_sorted(es, index, query):
+    yield from search_sorted(es, index, query)
+
+
+def live_records(
+    es: Elasticsearch, settings: Settings, tenant: str, start: int = 0
+) -> Iterator[EvidenceRecord]:
+    for hit in live_hits(es, settings, tenant, start):
         yield evidence_from_doc(hit["_source"])
 
 
@@ -143,16 +151,25 @@ def _verify_from(
 ) -> tuple[VerifyResult, bool]:
     """Verify from `start` on; also say whether the only problem may be a block not yet written."""
     stored: dict[int, str] = {}
+    altered: list[str] = []
 
-    def kept(records: Iterable[EvidenceRecord]) -> Iterator[EvidenceRecord]:
-        for record in records:
+    def kept(hits: Iterable[dict[str, Any]]) -> Iterator[EvidenceRecord]:
+        """The records, each document first checked whole (documents.evidence_doc_problem)."""
+        for hit in hits:
+            problem = evidence_doc_problem(hit["_source"], hit.get("_id"))
+            if problem is not None:
+                altered.append(problem)
+                return
+            record = evidence_from_doc(hit["_source"])
             stored[record.sequence] = record.content_hash
             yield record
 
-    records = kept(live_records(es, settings, tenant, start))
+    records = kept(live_hits(es, settings, tenant, start))
     result = verify_chain(records, tenant=tenant, start_sequence=start, start_previous=previous)
-    head = read_head(es, settings, tenant)
     end = start + result.checked
+    if altered and result.ok:  # the chain was sound up to the document that is not
+        return VerifyResult(result.checked, Break(end, altered[0]), result.last_hash), False
+    head = read_head(es, settings, tenant)
     if not result.ok or head.seq_no is None:
         return result, False
     problem: Break | None = None

@@ -17,6 +17,7 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
 from typing import Any, Protocol
 
@@ -128,7 +129,9 @@ class EmailChannel:
                 smtp.ehlo_or_helo_if_needed()
                 self._check(*smtp.mail(s.smtp_from))
                 self._check(*smtp.rcpt(message.destination))
-                code, reply = smtp.data(mail.as_bytes())
+                # CRLF line ends (RFC 5321): smtplib sends bytes as they are, and a relay reads a message
+                # of bare LFs as one long line (aiosmtpd: "500 Line too long" once it passes 1000 bytes).
+                code, reply = smtp.data(mail.as_bytes(policy=SMTP_POLICY))
                 self._check(code, reply)
         except smtplib.SMTPResponseException as exc:
             error = exc.smtp_error

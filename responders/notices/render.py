@@ -1,8 +1,10 @@
 """Notice messages from Jinja2 templates, with the tenant's sensitive fields redacted first.
 
 Templates never see a sensitive value: the context is redacted before rendering, so no template (a
-tenant's own included) can leak one by mistake. They run in Jinja2's sandbox with StrictUndefined, so
-a typo in a template is an error at start-up (every template is rendered once on a sample), not a blank.
+tenant's own included) can leak one by mistake. Event values are neutralised too (quoting.py): no
+template can print a line break an attacker put in a host or user name. They run in Jinja2's
+sandbox with StrictUndefined, so a typo in a template is an error at start-up (every template is
+rendered once on a sample), not a blank.
 A tenant's own templates, if any, live in `rules/notice_templates/<tenant>/` and win over the defaults.
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from responders.notices.quoting import finalize, neutralise_all, quoted
 from schemas.detection import INTEL_RESTRICTED_RULE_ID, INTEL_RULE_ID
 from schemas.incident import Incident
 from schemas.tenant import Tenant
@@ -79,7 +82,8 @@ def notice_context(incident: Incident, tenant: Tenant, state: str) -> dict[str, 
     redacted = redact(summary, tenant.sensitive_fields, removed=removed)
     redacted["title"] = scrub(redacted["title"], removed)
     return {
-        "incident": redacted,
+        # Titles and entities come from the client's events: one line each, bounded (quoting.py).
+        "incident": neutralise_all(redacted),
         "intel": intel_context(incident.rule_ids),
         "tenant": {"id": tenant.id, "name": tenant.name},
         "state": state,
@@ -113,7 +117,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            finalize=finalize,
         )
+        self.env.filters["q"] = quoted
 
     def render(self, tenant_id: str, context: dict[str, Any]) -> Rendered:
         parts = {}

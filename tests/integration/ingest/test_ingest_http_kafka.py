@@ -13,6 +13,7 @@ import pytest
 from ingest_helpers import dead_letters, events, raw_records, run_normalise, serving
 
 from ingest.shippers.http import ApiKeys, HttpOptions, Receiver, digest, serve_http
+from ingest.shippers.kafka_gate import KafkaGate
 from ingest.shippers.network_sink import NetworkSink
 from ingest.shippers.records import RawSink, ingest_producer_settings
 from socpipe.bus import KafkaBus
@@ -38,7 +39,8 @@ def _server(
     )
     if start_sink:
         sink.start()
-    receiver = Receiver(KEYS, sink, HttpOptions(source="http:test", **options))  # type: ignore[arg-type]
+    options = {"source": "http:test", **options}
+    receiver = Receiver(KEYS, KafkaGate.of(sink), HttpOptions(**options))  # type: ignore[arg-type]
     try:
         with serving(lambda stop, ready: serve_http(receiver, "127.0.0.1", 0, stop, ready)):
             yield f"http://127.0.0.1:{receiver.bound_port}", sink
@@ -121,6 +123,19 @@ def test_429_when_kafka_is_behind(settings: Settings) -> None:
         second = _post(f"{url}/v1/ingest", b'{"x": "' + b"b" * 300_000 + b'"}\n', **acme)
         assert second.status_code == 429 and second.headers["Retry-After"] == "1"
         assert first.result().status_code == 503, "never acknowledged: the client is told to retry"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b"[]", "application/json"), (b"", NDJSON), (b"\n\n  \n", NDJSON), (b"", "application/json")],
+)
+def test_an_empty_batch_is_200_with_nothing_accepted(
+    settings: Settings, body: bytes, content_type: str
+) -> None:
+    """`[]`, an empty NDJSON body, only blank lines (was a 500 IndexError): 200, zero accepted."""
+    with _server(settings) as (url, _):
+        answer = _post(f"{url}/v1/ingest", body, content_type, Authorization="Bearer acme-key")
+    assert (answer.status_code, answer.json()) == (200, {"accepted": 0, "dead_lettered": 0})
 
 
 def test_a_receiver_zone_applies_to_syslog_requests_only(settings: Settings) -> None:

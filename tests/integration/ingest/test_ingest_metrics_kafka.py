@@ -131,6 +131,10 @@ def test_http_receiver_counts_refusals_by_reason(settings: Settings, tmp_path: P
     url, key = f"http://127.0.0.1:{port}/v1/ingest", {"X-API-Key": "s3cret"}
     ndjson = {"Content-Type": "application/x-ndjson"}
     with _service(settings, *args, wait_for=port):
+        deadline = time.monotonic() + 30
+        while httpx.get(f"http://127.0.0.1:{port}/healthz").status_code != 200:  # its producer is up
+            assert time.monotonic() < deadline, "the receiver never became ready"
+            time.sleep(0.2)
         assert httpx.post(url, content=b"{}").status_code == 401
         assert httpx.post(url, content=b"{}", headers={"X-API-Key": "wrong"}).status_code == 401
         assert httpx.post(f"{url}?parser=syslog", content=b"{}", headers=key).status_code == 403

@@ -66,13 +66,14 @@ def test_http_service_with_a_key_file(settings: Settings, tmp_path: Path) -> Non
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
-        while True:
+        while True:  # listening at once; ready (200) once its Kafka producer is up
             try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
             except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None, "the receiver did not start"
-                time.sleep(0.2)
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "the receiver did not start"
+            time.sleep(0.2)
         assert httpx.post(f"{url}/v1/ingest", json={"a": 1}).status_code == 401
         ok = httpx.post(
             f"{url}/v1/ingest", json=[{"a": 1}, {"a": 2}], headers={"X-API-Key": "s3cret"}, timeout=30

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import trustme
 from ingest_helpers import dead_letters, events, raw_records, run_normalise, syslog_receiver
 
 from ingest.shippers.syslog import SyslogListener, tls_context
@@ -113,3 +114,55 @@ def test_rfc3164_times_are_normalised_in_the_listeners_time_zone(settings: Setti
     got = {e.payload.message: e.payload.timestamp for e in events(settings, at_least=2)}
     assert got == {"bsd": sent_at, "iso": sent_at}
     assert not dead_letters(settings)
+
+
+def test_a_bogus_octet_count_is_dead_lettered_with_what_arrived(settings: Settings) -> None:
+    """A count of 99999999 then 89 bytes: dead-lettered with the 89 bytes (the count named), and the valid
+    line after it on the same connection is shipped, not swallowed."""
+    listeners = [SyslogListener("tcp", "127.0.0.1", 0, tenant="acme")]
+    with syslog_receiver(settings, listeners) as stats:
+        with socket.create_connection(("127.0.0.1", stats.ports[0])) as tcp:
+            tcp.sendall(b"99999999 " + b"q" * 89 + b"\n<13>Nov 30 08:00:00 h app: after the bogus count\n")
+        with socket.create_connection(("127.0.0.1", stats.ports[0])) as tcp:
+            tcp.sendall(b"99999999 " + b"r" * 89)  # and a close
+        [*letters] = dead_letters(settings, at_least=2)
+    assert sorted(len(d.original) for d in letters) == [89, 89]
+    assert all("octet count 99999999" in d.reason and "89 bytes arrived" in d.reason for d in letters)
+    run_normalise(settings)
+    assert [e.payload.message for e in events(settings, at_least=1)] == ["after the bogus count"]
+
+
+def test_the_tls_listener_checks_client_certificates(settings: Settings, tmp_path: Path) -> None:
+    """With a client CA, a sender presenting a certificate that CA signed is heard; one without a
+    certificate, or with one from another CA, is refused in the handshake and ships nothing."""
+    ca = trustme.CA()
+    server = ca.issue_cert("localhost")
+    files = {"cert": server.cert_chain_pems[0], "key": server.private_key_pem, "ca": ca.cert_pem}
+    for name, blob in files.items():
+        blob.write_to_path(str(tmp_path / f"{name}.pem"))
+    context = tls_context(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"), str(tmp_path / "ca.pem"))
+    listeners = [SyslogListener("tls", "127.0.0.1", 0, tenant="globex", tls=context)]
+
+    def refused(leaf: trustme.LeafCert | None, line: bytes) -> bool:
+        """Send `line`; whether the listener cut the connection (TLS 1.3 says so on the first read)."""
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        if leaf is not None:
+            leaf.configure_cert(client)
+        try:
+            with (
+                socket.create_connection(("127.0.0.1", stats.ports[0]), timeout=5) as plain,
+                client.wrap_socket(plain, server_hostname="localhost") as tls,
+            ):
+                tls.sendall(line)
+                return False if leaf is good else tls.recv(1) == b""
+        except (ssl.SSLError, ConnectionError):
+            return True
+
+    good = ca.issue_cert("globex-relay")
+    with syslog_receiver(settings, listeners) as stats:
+        assert refused(None, b"<13>Nov 30 08:00:00 h app: no certificate\n")
+        assert refused(trustme.CA().issue_cert("intruder"), b"<13>Nov 30 08:00:00 h app: another CA\n")
+        assert not refused(good, b"<13>Nov 30 08:00:00 h app: with a certificate\n")
+        raws = raw_records(settings, at_least=1)
+    assert [(r.tenant, r.data) for r in raws] == [("globex", "<13>Nov 30 08:00:00 h app: with a certificate")]

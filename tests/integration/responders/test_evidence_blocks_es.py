@@ -11,9 +11,9 @@ import pytest
 from elasticsearch import Elasticsearch
 from responder_helpers import T0, count, detection, inbound, sources
 
-from responders.evidence.chain import CHAIN_HEAD_ID, ChainForkError, ChainWriter, read_head, record_id
+from responders.evidence.chain import CHAIN_HEAD_ID, ChainForkError, ChainWriter, read_head
 from responders.evidence.claims import Claims
-from responders.evidence.documents import evidence_doc
+from responders.evidence.documents import evidence_doc, record_id
 from responders.evidence.recorder import EvidenceItem, EvidenceStore, key_doc_id
 from responders.evidence.verify import verify_live
 from responders.worker import Responders

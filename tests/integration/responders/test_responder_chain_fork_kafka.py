@@ -13,8 +13,8 @@ from elasticsearch import Elasticsearch
 from responder_helpers import WebhookSink, count, detection, envelope_bytes, inbound, sources
 
 from cli.main import cli
-from responders.evidence.chain import read_head, record_id
-from responders.evidence.documents import evidence_doc
+from responders.evidence.chain import read_head
+from responders.evidence.documents import evidence_doc, record_id
 from responders.evidence.verify import verify_live
 from responders.worker import Responders
 from schemas.deadletter import DeadLetter

@@ -13,8 +13,8 @@ from elasticsearch import Elasticsearch
 from responder_helpers import detection, inbound
 
 from responders.evidence.audit import manifest_path, verify_live
-from responders.evidence.chain import CHAIN_HEAD_ID, record_id
-from responders.evidence.documents import evidence_doc
+from responders.evidence.chain import CHAIN_HEAD_ID
+from responders.evidence.documents import evidence_doc, record_id
 from responders.evidence.verify import live_records
 from responders.worker import Responders
 from schemas.evidence import GENESIS_HASH

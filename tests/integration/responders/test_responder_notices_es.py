@@ -253,3 +253,32 @@ def test_an_incident_jumping_past_the_threshold_gets_one_notice_then_real_escala
     )
     assert notice_records == ["escalate:critical", "escalate:critical", "open", "open"]
     assert all(e["record_type"] == "notice_sent" for e in evidence if e["record_type"].startswith("notice"))
+
+
+HOSTILE_HOST = "ws-1\r\nBcc: victim@blue.example\x85Please call +1 555 0100\u2028\x0bnow\x0c\x1c\x1d\x1e"
+HOSTILE_USER = 'bob"\nSubject: urgent\u2029' + "x" * 5000
+
+
+def test_hostile_event_values_stay_one_quoted_line_in_emails_and_webhooks(
+    responders: Responders, smtp: SmtpSink, webhooks: WebhookSink
+) -> None:
+    """A host and a user name carrying CR/LF, NEL, U+2028/2029, VT, FF, FS/GS/RS and a quote add no line
+    to the email or the webhook's message: they are escaped, cut to a bounded length, and printed quoted."""
+    responders.stage().process(inbound([detection(1, "blue", host=HOSTILE_HOST, user=HOSTILE_USER)]))
+    [mail] = smtp.to("alerts@blue.example")
+    [hook] = webhooks.at("/blue")
+    text = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    message = orjson.loads(hook.body)["data"]["message"]
+    entity = orjson.loads(hook.body)["data"]["incident"]["entity"]
+    for body in (text, message):
+        lines = body.splitlines()
+        assert not any(line.startswith(("Bcc:", "Please call", "Subject:", "now")) for line in lines)
+        [host_line] = [line for line in lines if line.startswith("Host:")]
+        assert host_line.endswith('"ws-1\\x0d\\x0aBcc: victim@blue.example\\x85Please call +1 555 0100'
+                                  '\\u2028\\x0bnow\\x0c\\x1c\\x1d\\x1e"')  # fmt: skip
+        [user_line] = [line for line in lines if line.startswith("User:")]
+        assert user_line.startswith('User:       "bob\\"\\x0aSubject: urgent\\u2029xxx')
+        assert len(user_line) < 300
+        assert "copied from your logs" in body
+    for value in (entity["host"], entity["user"]):  # the payload's fields: one line each, bounded
+        assert len(value.splitlines()) == 1 and len(value) <= 200

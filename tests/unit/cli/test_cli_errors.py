@@ -45,7 +45,10 @@ LONG_RUNNING = {
     "dev up",
 }
 # Commands that talk to no server (local files, or the dev servers' own state).
-NO_SERVER = {"dev down", "dev status", "rules check", "rules test", "scan", "parse", "schemas export"}
+NO_SERVER = {
+    "dev down", "dev status", "rules check", "rules test", "scan", "parse", "schemas export",
+    "intel load", "intel list", "intel stats", "intel test",
+}  # fmt: skip
 # Commands whose options' help text is someone else's change in flight.
 HELP_OWNED_ELSEWHERE: set[str] = set()
 
@@ -92,6 +95,9 @@ def files(tmp_path: Path) -> Path:
             (folder / rule.name.replace(".yml", ".tests.json")).write_text(tests)
     (tmp_path / "a-file").write_text("")
     return tmp_path
+
+
+INTEL_LIST = str(Path(__file__).parents[2] / "data" / "intel" / "list.txt")
 
 
 def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
@@ -255,6 +261,14 @@ def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
             case(["scan", missing], "does not exist", 2),
             case(["scan", "--parser", "nosuch", str(f / "a-file")], "unknown parser", 2),
             case(["scan", "--tenant", "Not Valid", str(f / "a-file")], "tenant id", 2),
+        ],
+        "intel load": [case(["intel", "load", missing], "does not exist", 2)],
+        "intel list": [case(["intel", "list", "--tenant", "Not Valid", INTEL_LIST], "tenant id", 2)],
+        "intel stats": [case(["intel", "stats", str(f / "garbage.jsonl.manifest.json")], "manifest", 1)],
+        "intel test": [case(["intel", "test", "x", "--feed", missing], "does not exist", 2)],
+        "intel hunt": [
+            case(["intel", "hunt", "--since", "sometime", INTEL_LIST], "since", 2),
+            case(["intel", "hunt", INTEL_LIST], "kafka at 127.0.0.1:1", 1),
         ],
         "parse": [
             case(["parse", "--parser", "nosuch", str(f / "a-file")], "unknown parser", 2),

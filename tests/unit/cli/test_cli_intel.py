@@ -40,14 +40,14 @@ def test_test_value() -> None:
     code, out = run("test", "8.8.8.8", "--feed", FEEDS[0])
     assert code == 1 and "no indicator matches" in out
     code, out = run("test", "not a value!", "--feed", FEEDS[0])
-    assert code == 1 and out.count("\n") == 1 and "Error:" in out
+    assert code == 1 and out.count("\n") == 1 and out.startswith("socpipe: ")
 
 
 def test_a_feed_that_does_not_load_is_one_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.txt"
     broken.write_text("no such value\n")
     code, out = run("load", str(DATA / "list.txt"), str(broken))
-    assert code == 1 and out.startswith("Error: feed broken.txt") and out.count("\n") == 1
+    assert code == 1 and out.startswith("socpipe: feed broken.txt") and out.count("\n") == 1
 
 
 def test_parse_since() -> None:
@@ -69,4 +69,4 @@ def test_hunt_with_kafka_down_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
     finally:
         get_settings.cache_clear()
     assert code == 1 and out.count("\n") == 1
-    assert out.startswith("Error: Kafka at 127.0.0.1:9 does not answer") and "KAFKA_BOOTSTRAP_SERVERS" in out
+    assert out.startswith("socpipe: Kafka at 127.0.0.1:9 did not answer") and "KAFKA_BOOTSTRAP_SERVERS" in out

@@ -22,7 +22,7 @@ import devtools as devservers
 from cli.main import cli
 from devtools import maven, state
 from devtools.elasticsearch import ElasticsearchServer, launcher_sources, render_elasticsearch_yml
-from devtools.kafka import KafkaServer, new_cluster_id, render_server_properties
+from devtools.kafka import KafkaServer, TlsListener, new_cluster_id, render_server_properties
 from devtools.maven import Artifact
 from devtools.models import PidRecord
 from devtools.settings import DevSettings, find_java, java_major_version
@@ -355,3 +355,18 @@ def test_spawn_rotates_a_large_log(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         time.sleep(0.05)
     assert (tmp_path / "x.log.1").read_text() == "old run, long enough\n"
     assert "starting at" in log.read_text()
+
+
+def test_server_properties_with_a_tls_listener(tmp_path: Path) -> None:
+    """An SSL listener beside PLAINTEXT: PEM keystore and truststore, client auth when asked, TLS 1.2+."""
+    tls = TlsListener(9094, tmp_path / "broker.pem", tmp_path / "ca.pem", client_auth=True)
+    props = _properties(render_server_properties("127.0.0.1", 9092, 9093, tmp_path / "data", tls))
+    assert (
+        props["listeners"].endswith(",SSL://127.0.0.1:9094")
+        and props["advertised.listeners"] == props["listeners"]
+    )
+    assert props["listener.security.protocol.map"].endswith("SSL:SSL")
+    assert props["listener.name.ssl.ssl.keystore.type"] == "PEM"
+    assert props["listener.name.ssl.ssl.keystore.location"] == str(tmp_path / "broker.pem")
+    assert props["listener.name.ssl.ssl.client.auth"] == "required"
+    assert props["listener.name.ssl.ssl.enabled.protocols"] == "TLSv1.2,TLSv1.3"

@@ -119,3 +119,16 @@ def test_corpus_nested_and_flat_layouts_give_the_same_event(
             assert a.model_dump(exclude={"ingest"}) == b.model_dump(exclude={"ingest"})
             count += 1
     assert count >= 87
+
+
+def test_attributes_that_are_not_a_mapping_are_ignored_not_a_crash(
+    make_raw: Callable[..., RawRecord],
+) -> None:
+    """`System.EventID.#attributes` as a list (hypothesis found it: AttributeError): ignored."""
+    from ingest.parsers import ParseError, default_registry
+
+    record = make_raw('{"System": {"EventID": {"#attributes": [null], "#text": 4624}}}', "windows")
+    try:
+        default_registry().get("windows").events(record)
+    except ParseError as exc:
+        assert exc.reason

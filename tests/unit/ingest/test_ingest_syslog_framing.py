@@ -27,9 +27,9 @@ def test_oversized_frames_are_flagged_not_buffered() -> None:
     """Over the limit, only the head is kept and the frame comes back flagged with its length."""
     framer = SyslogFramer(10)
     frames = framer.feed(b"20 " + b"a" * 20 + b"<1>ok\n")
-    assert frames == [Frame(b"a" * 20, 20, True), Frame(b"<1>ok", 5)]
+    assert frames == [Frame(b"a" * 20, 20, True, 20), Frame(b"<1>ok", 5)]
     assert framer.feed(b"b" * 50) == []
-    assert framer.feed(b"b\n") == [Frame(b"b" * 50, 51, True)]
+    assert framer.feed(b"b\n") == [Frame(b"b" * 51, 51, True)]
 
 
 def test_finish_returns_an_unterminated_last_message() -> None:
@@ -50,3 +50,33 @@ def test_octet_counted_stream_roundtrip_under_any_cut(messages: list[bytes], cut
     framer = SyslogFramer(1000)
     frames = framer.feed(stream[:cut]) + framer.feed(stream[cut:]) + framer.finish()
     assert [f.data for f in frames] == messages
+
+
+def test_a_bogus_octet_count_does_not_swallow_the_next_messages() -> None:
+    """99999999, then 89 bytes: dead-lettered with the 89 bytes that arrived, and the valid line and
+    the octet-counted frame after it come through (resynchronised at the newline / the next frame)."""
+    framer = SyslogFramer(64 * 1024)
+    junk = b"x" * 89
+    frames = framer.feed(b"99999999 " + junk + b"\n<13>valid line\n")
+    frames += framer.feed(b"99999999 " + junk + b"14 <13>next frame")
+    frames += framer.finish()
+    assert frames == [
+        Frame(junk, 89, True, 99999999), Frame(b"<13>valid line", 14),
+        Frame(junk, 89, True, 99999999), Frame(b"<13>next frame", 14),
+    ]  # fmt: skip
+
+
+def test_a_bogus_count_then_a_close_reports_what_arrived() -> None:
+    """A count of 99999999, 89 bytes and a close: one dead letter of 89 bytes, the count named."""
+    framer = SyslogFramer(64 * 1024)
+    assert framer.feed(b"99999999 " + b"y" * 89) == []
+    assert framer.finish() == [Frame(b"y" * 89, 89, True, 99999999)]
+    assert SyslogFramer(64 * 1024).feed(b"1 <1>") == [Frame(b"<", 1)]  # the framer is fresh again
+
+
+def test_an_honest_oversized_count_cut_by_a_close_reports_the_bytes_that_arrived() -> None:
+    """A plausible count (within PLAUSIBLE_OVERSIZE x the limit) is skipped by its count; cut short by a
+    close, the dead letter says how many bytes arrived, not what was announced."""
+    framer = SyslogFramer(10)
+    assert framer.feed(b"30 " + b"a" * 12) == []
+    assert framer.finish() == [Frame(b"a" * 12, 12, True, 30)]

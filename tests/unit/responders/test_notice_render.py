@@ -97,3 +97,23 @@ def test_templates_run_sandboxed(tmp_path: Path) -> None:
     (tmp_path / "evil" / "subject.j2").write_text("{{ incident.__class__.__mro__ }}")
     problems = Renderer(tmp_path).check([Tenant(id="evil", name="E")], _incident())
     assert problems and "evil" in problems[0]
+
+
+def test_a_tenants_own_template_cannot_print_a_line_break_from_event_data(tmp_path: Path) -> None:
+    """Even a template printing a value unquoted gets it on one line: the environment neutralises output."""
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme" / "body.j2").write_text("Host: {{ incident.entity.host }}\n")
+    context = notice_context(
+        _incident(entity=Entity(host="ws\nBcc: x@y\u2028z\x1e")), Tenant(id="acme", name="A"), "open"
+    )
+    body = Renderer(tmp_path).render("acme", context).body
+    assert body == "Host: ws\\x0aBcc: x@y\\u2028z\\x1e\n"
+
+
+def test_neutralise_is_idempotent_and_bounded() -> None:
+    """Escaping twice changes nothing (context and finalize both apply it); a long value is cut."""
+    from responders.notices.quoting import neutralise
+
+    once = neutralise("a\r\n\x85\u202e" + "b" * 500)
+    assert neutralise(once) == once and len(once) == 200 and once.endswith("…")
+    assert "\n" not in once and "\u202e" not in once

@@ -253,8 +253,14 @@ def test_three_detectors_and_two_correlators_survive_stops_and_kills(
     base = settings.model_copy(
         update={"smtp_host": mailbox.host, "smtp_port": mailbox.port, "topic_partitions": 6}
     )
+    # The reference is one process in the strict sense: one partition everywhere, so every stage sees
+    # the events in the order they were written.
     single = base.model_copy(
-        update={"topic_prefix": base.topic_prefix + "one.", "index_prefix": base.index_prefix + "-one"}
+        update={
+            "topic_prefix": base.topic_prefix + "one.",
+            "index_prefix": base.index_prefix + "-one",
+            "topic_partitions": 1,
+        }
     )
     # Both runs read the same paths: an event's id depends on where it was read (ingest.path).
     run_pipeline_once(single, _write(tmp_path / "input", copies, range(COPIES)), tmp_path / "checkpoints-one")

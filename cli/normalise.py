@@ -6,8 +6,6 @@ from cli.worker_commands import stage_command
 from socpipe.settings import Settings
 from socpipe.worker import Stage
 
-NORMALISE_GROUP = "socpipe-normalise"
-
 
 def _build(settings: Settings) -> Stage:
     from ingest.normalise import build_stage
@@ -15,4 +13,4 @@ def _build(settings: Settings) -> Stage:
     return build_stage(settings)
 
 
-normalise = stage_command("normalise", _build, lambda s: NORMALISE_GROUP, lambda s: s.topics.raw)
+normalise = stage_command("normalise", _build, lambda s: s.normalise_group, lambda s: s.topics.raw)

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
         gt=0,
         description="Reload the detector's rules when a rule file changed, checked this often.",
     )
+    normalise_group: str = "socpipe-normalise"
     detector_group: str = "socpipe-detectors"
     responder_group: str = "socpipe-responders"
     batch_size: int = Field(default=500, ge=1, le=100_000)

@@ -163,27 +163,29 @@ def stage_groups(settings: Settings) -> dict[str, tuple[str, str]]:
     }
 
 
-def wait_ready(url: str, sampler: LagSampler, procs: Processes, workers: int, settings: Settings) -> None:
+def wait_ready(
+    url: str, sampler: LagSampler, procs: Processes, opts: argparse.Namespace, settings: Settings
+) -> None:
     """Until the receiver answers and every stage's consumer group has its members and partitions."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         procs.check_alive()
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/healthz", timeout=2).status_code == 200 and _groups_ready(
-                sampler, workers, settings
+                sampler, opts, settings
             ):
                 return
         time.sleep(0.5)
     raise RuntimeError(f"stages not ready after {READY_TIMEOUT_S:.0f} s; see their logs")
 
 
-def _groups_ready(sampler: LagSampler, workers: int, settings: Settings) -> bool:
+def _groups_ready(sampler: LagSampler, opts: argparse.Namespace, settings: Settings) -> bool:
     for spec in STAGES:
         group, topic = stage_groups(settings).get(spec.command, (None, None))
         if group is None or topic is None:
             continue
         owners = set(sampler.assignment(group, topic).values())
-        if len(owners) < (workers if spec.scaled else 1):
+        if len(owners) < min(workers_of(spec, opts), opts.partitions):
             return False
     return True
 
@@ -239,13 +241,36 @@ class Observed:
 def start_pipeline(procs: Processes, settings: Settings, opts: argparse.Namespace, work: Path) -> str:
     """The shipper and every stage's workers started; their receiver's URL."""
     KafkaBus(settings).ensure_pipeline_topics()
+    prepare_tenants(settings)
     port = free_port()
     keys = load.key_file(work / "keys.yaml")
     procs.start(SHIPPER, ["ingest", "http", "--listen", f"127.0.0.1:{port}", "--keys", str(keys)])
     for spec in STAGES:
-        for _ in range(opts.workers if spec.scaled else 1):
+        for _ in range(workers_of(spec, opts)):
             procs.start(spec.command, [spec.command, "run"])
     return f"http://127.0.0.1:{port}"
+
+
+def workers_of(spec: StageSpec, opts: argparse.Namespace) -> int:
+    """Processes of a stage: --workers for the scaled one, --scale STAGE=N for any, else 1."""
+    return int(opts.scale.get(spec.command, opts.workers if spec.scaled else 1))
+
+
+def prepare_tenants(settings: Settings) -> None:
+    """Index templates and every tenant's indices, as a running deployment has them before its load.
+
+    Creating a tenant's five indices and alias takes seconds on a busy node (cluster state updates),
+    paid once by the first detection of a new tenant; left to the run, it would dominate its first seconds.
+    """
+    from responders.indices import ensure_templates, ensure_tenant
+
+    es = es_client(settings)
+    try:
+        ensure_templates(es, settings)
+        for tenant in load.TENANT_WEIGHTS:
+            ensure_tenant(es, settings, tenant)
+    finally:
+        es.close()
 
 
 def observe(
@@ -260,7 +285,7 @@ def observe(
     sampler = LagSampler(settings, stage_groups(settings), DETECTOR)
     probe = LatencyProbe(settings, es)
     try:
-        wait_ready(url, sampler, procs, opts.workers, settings)
+        wait_ready(url, sampler, procs, opts, settings)
         sampler.start()
         probe.start()
         cpu_before = procs.cpu()
@@ -367,6 +392,7 @@ def summarise(opts: argparse.Namespace, seen: Observed) -> dict[str, Any]:
         "rate": opts.rate,
         "seconds": opts.seconds,
         "workers": opts.workers,
+        "processes": {spec.command: workers_of(spec, opts) for spec in STAGES},
         "partitions": opts.partitions,
         "stages": [SHIPPER, *(s.command for s in STAGES)],
         "sustained": sustained,
@@ -464,11 +490,26 @@ def _delete_run_data(settings: Settings, es: Any) -> int:
     return found
 
 
+def _scale(value: str) -> tuple[str, int]:
+    stage, _, count = value.partition("=")
+    if not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"expected STAGE=N with N >= 1, got {value!r}")
+    return stage, int(count)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=int, default=2000, help="lines per second offered")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the load is offered")
     parser.add_argument("--workers", type=int, default=2, help="detector worker processes")
+    parser.add_argument(
+        "--scale",
+        type=_scale,
+        action="append",
+        default=[],
+        metavar="STAGE=N",
+        help="run N processes of another stage too (repeatable), e.g. --scale normalise=2",
+    )
     parser.add_argument("--partitions", type=int, default=6, help="partitions of every topic of the run")
     parser.add_argument("--corpus-lines", type=int, default=50_000, help="corpus events to cycle through")
     parser.add_argument("--drain", type=float, default=60.0, help="max seconds to wait for the backlog after")
@@ -476,6 +517,10 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="write a PNG of latency and lag over time here")
     parser.add_argument("--keep", action="store_true", help="keep topics, indices and logs (debugging)")
     opts = parser.parse_args()
+    opts.scale = dict(opts.scale)
+    unknown = set(opts.scale) - {s.command for s in STAGES}
+    if unknown:
+        parser.error(f"--scale: no stage {sorted(unknown)}; stages: {[s.command for s in STAGES]}")
     if opts.rate < 1 or opts.seconds <= 0 or opts.workers < 1 or opts.partitions < opts.workers:
         parser.error("need --rate >= 1, --seconds > 0, 1 <= --workers <= --partitions")
     result = run(opts)

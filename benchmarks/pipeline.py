@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +84,14 @@ READY_TIMEOUT_S = 120.0
 def socpipe_command() -> list[str]:
     script = Path(sys.executable).parent / "socpipe"
     return [str(script)] if script.exists() else [sys.executable, "-c", "from cli.main import main; main()"]
+
+
+_T0 = time.monotonic()
+
+
+def phase(what: str) -> None:
+    """One progress line with the seconds since start: where a slow run spends its time."""
+    print(f"[{time.monotonic() - _T0:6.1f} s] {what}", flush=True)
 
 
 def free_port() -> int:
@@ -226,6 +235,7 @@ def sustained_verdict(
 class Observed:
     """Everything one run saw, before it is summarised."""
 
+    prefix: str  # of the run's topics, indices and consumer groups
     sent: load.SendStats
     samples: list[LagSample]
     probe: LatencyProbe
@@ -241,13 +251,15 @@ class Observed:
 def start_pipeline(procs: Processes, settings: Settings, opts: argparse.Namespace, work: Path) -> str:
     """The shipper and every stage's workers started; their receiver's URL."""
     KafkaBus(settings).ensure_pipeline_topics()
-    prepare_tenants(settings)
     port = free_port()
-    keys = load.key_file(work / "keys.yaml")
+    keys = load.key_file(work / "keys.yaml", list(load.tenant_weights(opts.tenants)))
     procs.start(SHIPPER, ["ingest", "http", "--listen", f"127.0.0.1:{port}", "--keys", str(keys)])
     for spec in STAGES:
         for _ in range(workers_of(spec, opts)):
             procs.start(spec.command, [spec.command, "run"])
+    phase("shipper and workers started; creating the tenants' indices meanwhile")
+    prepare_tenants(settings, list(load.tenant_weights(opts.tenants)))
+    phase("tenants' indices ready")
     return f"http://127.0.0.1:{port}"
 
 
@@ -256,7 +268,7 @@ def workers_of(spec: StageSpec, opts: argparse.Namespace) -> int:
     return int(opts.scale.get(spec.command, opts.workers if spec.scaled else 1))
 
 
-def prepare_tenants(settings: Settings) -> None:
+def prepare_tenants(settings: Settings, tenants: list[str]) -> None:
     """Index templates and every tenant's indices, as a running deployment has them before its load.
 
     Creating a tenant's five indices and alias takes seconds on a busy node (cluster state updates),
@@ -267,8 +279,8 @@ def prepare_tenants(settings: Settings) -> None:
     es = es_client(settings)
     try:
         ensure_templates(es, settings)
-        for tenant in load.TENANT_WEIGHTS:
-            ensure_tenant(es, settings, tenant)
+        with ThreadPoolExecutor(max_workers=len(tenants)) as pool:  # the node batches them
+            list(pool.map(lambda tenant: ensure_tenant(es, settings, tenant), tenants))
     finally:
         es.close()
 
@@ -280,27 +292,32 @@ def observe(
     corpus = corpus_dir()
     if corpus is None:
         raise SystemExit("corpus not found: set SOCPIPE_CORPUS or put ../shared/corpus beside the repository")
-    stream = load.Stream(load.windows_lines(corpus, opts.corpus_lines), load.syslog_lines(5000))
-    attacks = load.attack_samples(samples_dir())
+    weights = load.tenant_weights(opts.tenants)
+    stream = load.Stream(load.windows_lines(corpus, opts.corpus_lines), load.syslog_lines(5000), weights)
+    attacks = {t: e for t, e in load.attack_samples(samples_dir()).items() if t in weights}
     sampler = LagSampler(settings, stage_groups(settings), DETECTOR)
     probe = LatencyProbe(settings, es)
     try:
         wait_ready(url, sampler, procs, opts, settings)
+        phase("every stage in its consumer group")
         sampler.start()
         probe.start()
         cpu_before = procs.cpu()
         wall_start, mono_start = time.time(), time.monotonic()
-        print(f"sending {opts.rate}/s for {opts.seconds} s to {url} ({opts.workers} detector workers) ...")
+        phase(f"sending {opts.rate}/s for {opts.seconds} s to {url} ({opts.workers} detector workers)")
         sent = asyncio.run(load.send(url, stream, attacks, rate=opts.rate, seconds=opts.seconds))
         mono_sent = time.monotonic()
+        phase(f"sent {sent.accepted} lines; draining")
         drained = _drain(sampler, probe, procs, timeout_s=opts.drain)
         cpu = {name: after - cpu_before.get(name, 0.0) for name, after in procs.cpu().items()}
         wall_end = time.time()
+        phase("drained" if drained else "drain timed out")
     finally:
         sampler.close()
         probe.close()
-    biggest = max(load.TENANT_WEIGHTS, key=load.TENANT_WEIGHTS.__getitem__)
+    biggest = max(weights, key=weights.__getitem__)
     return Observed(
+        prefix=settings.topic_prefix.rstrip("."),
         sent=sent,
         samples=sampler.samples,
         probe=probe,
@@ -327,7 +344,9 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
             url = start_pipeline(procs, settings, opts, work)
             return summarise(opts, observe(opts, settings, procs, url, mailbox=mailbox, es=es))
     finally:
+        phase("stopping the workers")
         procs.stop()
+        phase("cleaning up")
         if opts.keep:
             print(f"kept: logs in {work}, topics {settings.topic_prefix}*, indices {settings.index_prefix}-*")
         else:
@@ -390,6 +409,7 @@ def summarise(opts: argparse.Namespace, seen: Observed) -> dict[str, Any]:
 
     return {
         "rate": opts.rate,
+        "prefix": seen.prefix,
         "seconds": opts.seconds,
         "workers": opts.workers,
         "processes": {spec.command: workers_of(spec, opts) for spec in STAGES},
@@ -511,6 +531,7 @@ def main() -> None:
         help="run N processes of another stage too (repeatable), e.g. --scale normalise=2",
     )
     parser.add_argument("--partitions", type=int, default=6, help="partitions of every topic of the run")
+    parser.add_argument("--tenants", type=int, default=5, help="tenants (the largest sends 60%%)")
     parser.add_argument("--corpus-lines", type=int, default=50_000, help="corpus events to cycle through")
     parser.add_argument("--drain", type=float, default=60.0, help="max seconds to wait for the backlog after")
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -523,6 +544,8 @@ def main() -> None:
         parser.error(f"--scale: no stage {sorted(unknown)}; stages: {[s.command for s in STAGES]}")
     if opts.rate < 1 or opts.seconds <= 0 or opts.workers < 1 or opts.partitions < opts.workers:
         parser.error("need --rate >= 1, --seconds > 0, 1 <= --workers <= --partitions")
+    if not 1 <= opts.tenants <= len(load.TENANT_WEIGHTS):
+        parser.error(f"--tenants: 1 to {len(load.TENANT_WEIGHTS)}")
     result = run(opts)
     if opts.json:
         opts.json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

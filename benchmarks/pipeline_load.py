@@ -42,13 +42,27 @@ MAX_IN_FLIGHT = 64
 ATTACK_SHARE = 0.05  # at most this share of the volume is attack-sample lines
 
 
+LARGEST_SHARE = 0.6
+
+
+def tenant_weights(count: int) -> dict[str, float]:
+    """The first `count` tenants: the largest keeps LARGEST_SHARE, the others split the rest as above."""
+    picked = list(TENANT_WEIGHTS)[: max(1, count)]
+    if len(picked) == 1:
+        return {picked[0]: 1.0}
+    rest = sum(TENANT_WEIGHTS[t] for t in picked[1:])
+    return {picked[0]: LARGEST_SHARE} | {
+        t: (1 - LARGEST_SHARE) * TENANT_WEIGHTS[t] / rest for t in picked[1:]
+    }
+
+
 def api_key(tenant: str) -> str:
     return f"bench-{tenant}-key"
 
 
-def key_file(path: Path) -> Path:
+def key_file(path: Path, tenants: list[str]) -> Path:
     """The HTTP receiver's key file: one clear-text development key per tenant."""
-    doc = {"tenants": {t: {"keys": [api_key(t)]} for t in TENANT_WEIGHTS}}
+    doc = {"tenants": {t: {"keys": [api_key(t)]} for t in tenants}}
     path.write_bytes(orjson.dumps(doc))  # JSON is YAML
     return path
 
@@ -125,18 +139,20 @@ class SendStats:
 class Stream:
     """Per tenant, an endless cycle of (parser, line) in a fixed Windows / syslog mix."""
 
-    def __init__(self, windows: list[bytes], syslog: list[bytes], seed: int = 11) -> None:
+    def __init__(
+        self, windows: list[bytes], syslog: list[bytes], weights: dict[str, float], seed: int = 11
+    ) -> None:
         rng = random.Random(seed)
         self._cycles: dict[str, Iterator[tuple[str, bytes]]] = {}
-        for n, tenant in enumerate(TENANT_WEIGHTS):
+        for n, tenant in enumerate(weights):
             # Each tenant starts at a different place of the corpus, so tenants do not send identical lines.
-            w = windows[n * len(windows) // len(TENANT_WEIGHTS) :] + windows
+            w = windows[n * len(windows) // len(weights) :] + windows
             mixed = [("windows", line) for line in w[: len(windows)]]
             mixed += [("syslog", line) for line in syslog]
             rng.shuffle(mixed)
             mix_len = round(len(windows) / (1 - SYSLOG_SHARE))
             self._cycles[tenant] = itertools.cycle(mixed[:mix_len])
-        self._quota = itertools.cycle(_tenant_sequence())
+        self._quota = itertools.cycle(_tenant_sequence(weights))
 
     def take(self, count: int) -> dict[str, list[tuple[str, bytes]]]:
         out: dict[str, list[tuple[str, bytes]]] = {}
@@ -145,10 +161,10 @@ class Stream:
         return out
 
 
-def _tenant_sequence(length: int = 1000) -> list[str]:
+def _tenant_sequence(weights: dict[str, float], length: int = 1000) -> list[str]:
     """A fixed interleaving of tenants whose counts are exactly the weights (per 1,000)."""
     seq: list[str] = []
-    for tenant, weight in TENANT_WEIGHTS.items():
+    for tenant, weight in weights.items():
         seq += [tenant] * round(weight * length)
     random.Random(3).shuffle(seq)
     return seq

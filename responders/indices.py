@@ -96,7 +96,13 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             matched=OFF,
             entity=ENTITY,
             event_ref=_obj(
-                event_id=KW, topic=KW, partition={"type": "integer"}, offset=LONG, path=KW, line=LONG
+                event_id=KW,
+                topic=KW,
+                partition={"type": "integer"},
+                offset=LONG,
+                path=KW,
+                line=LONG,
+                received_at=DATE,
             ),
             explanation={"type": "text"},
         ),
@@ -167,13 +173,20 @@ def tenant_alias(settings: Settings, tenant: str) -> str:
 
 
 def ensure_tenant(es: Elasticsearch, settings: Settings, tenant: str) -> None:
-    """Create a tenant's indices (from the templates) and its alias; a second call changes nothing."""
+    """Create a tenant's indices (from the templates) and its alias; a second call changes nothing.
+
+    An index that exists already gets the fields added to its kind's mapping since it was made (new
+    fields only: ES refuses changes to existing ones), so strict mappings never refuse a new field.
+    """
     for kind in KINDS:
+        index = index_name(settings, kind, tenant)
         try:
-            es.indices.create(index=index_name(settings, kind, tenant))
+            es.indices.create(index=index)
         except BadRequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
+            if kind in MAPPINGS:
+                es.indices.put_mapping(index=index, properties=MAPPINGS[kind])
     es.indices.update_aliases(
         actions=[
             {"add": {"index": index_name(settings, kind, tenant), "alias": tenant_alias(settings, tenant)}}

@@ -333,6 +333,23 @@ def observe(
     )
 
 
+def drain_rates(samples: list[LagSample], sent_at: float, min_backlog: int = 1000) -> dict[str, float]:
+    """Records/s each stage worked off its backlog once sending stopped: its capacity on this box at
+    the time, for the stages that were at least `min_backlog` behind (the ones that did not keep up).
+    Upstream stages still feed it while they drain, so this is a lower bound."""
+    rates: dict[str, float] = {}
+    after = [s for s in samples if s.t >= sent_at]
+    for stage in {name for s in after for name in s.lag}:
+        points = [(s.t, s.lag[stage]) for s in after if stage in s.lag]
+        if not points:
+            continue
+        peak_t, peak = max(points, key=lambda p: p[1])
+        done = next(((t, lag) for t, lag in points if t > peak_t and lag <= peak * 0.05), None)
+        if peak >= min_backlog and done is not None:
+            rates[stage] = round((peak - done[1]) / (done[0] - peak_t), 1)
+    return rates
+
+
 def run(opts: argparse.Namespace) -> dict[str, Any]:
     settings, env = run_settings(opts.partitions)
     work = Path(tempfile.mkdtemp(prefix="socpipe-pipebench-"))
@@ -437,6 +454,7 @@ def summarise(opts: argparse.Namespace, seen: Observed) -> dict[str, Any]:
         },
         "lag_max": lag_max,
         "lag_verdict": verdict,
+        "drain_rate": drain_rates(samples, sent_at),
         "cpu_ms_per_1k": per_stage,
         "cpu_ms_per_1k_process": per_process,
         "detector_share": seen.shares,

@@ -1,4 +1,4 @@
-"""A tenant's indices made by an older socpipe take the fields added to the mappings since.
+"""ensure_tenant: a tenant's indices and alias, and the fields added to the mappings since an index was made.
 
 The mappings are strict, so a detection carrying a field its index does not map (even as null) is
 refused: `ensure_tenant`, which every responder runs once per tenant, must add new fields to
@@ -14,7 +14,7 @@ import pytest
 from responder_helpers import detection
 
 from responders.evidence.documents import detection_doc
-from responders.indices import MAPPINGS, ensure_templates, ensure_tenant
+from responders.indices import CLIENT_KINDS, KINDS, MAPPINGS, ensure_templates, ensure_tenant, tenant_alias
 from socpipe.es import es_client, index_name
 from socpipe.settings import Settings
 
@@ -45,6 +45,31 @@ def test_an_index_made_before_event_ref_received_at_accepts_detections_carrying_
         es.index(index=index, id=found.id, document=detection_doc(found, "inc-1"), refresh=True)
         hits = es.search(index=index, query={"range": {"detection.event_ref.received_at": {"gte": received}}})
         assert [h["_id"] for h in hits["hits"]["hits"]] == [found.id]
+    finally:
+        indices = list(es.indices.get(index=f"{settings.index_prefix}-*", allow_no_indices=True))
+        if indices:
+            es.indices.delete(index=",".join(indices))
+        es.close()
+
+
+def test_ensure_tenant_makes_what_is_missing_and_keeps_what_is_there(settings: Settings) -> None:
+    """Indices and the alias over the client-visible ones; an index deleted since is made again and
+    joins the alias; a call on a complete tenant leaves it as it was."""
+    es = es_client(settings)
+    alias = tenant_alias(settings, "acme")
+    client_indices = {index_name(settings, kind, "acme") for kind in CLIENT_KINDS}
+    try:
+        ensure_templates(es, settings)
+        ensure_tenant(es, settings, "acme")
+        assert set(es.indices.get_alias(name=alias)) == client_indices
+        es.indices.delete(index=index_name(settings, "notices", "acme"))
+
+        ensure_tenant(es, settings, "acme")
+        ensure_tenant(es, settings, "acme")
+        assert set(es.indices.get_alias(name=alias)) == client_indices
+        assert set(es.indices.get(index=f"{settings.index_prefix}-*")) == {
+            index_name(settings, kind, "acme") for kind in KINDS
+        }
     finally:
         indices = list(es.indices.get(index=f"{settings.index_prefix}-*", allow_no_indices=True))
         if indices:

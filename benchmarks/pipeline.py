@@ -564,6 +564,8 @@ def main() -> None:
         parser.error("need --rate >= 1, --seconds > 0, 1 <= --workers <= --partitions")
     if not 1 <= opts.tenants <= len(load.TENANT_WEIGHTS):
         parser.error(f"--tenants: 1 to {len(load.TENANT_WEIGHTS)}")
+    # SIGTERM (timeout, a CI job cancelled) unwinds like Ctrl-C: the workers stopped, the run's data deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run(opts)
     if opts.json:
         opts.json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -410,7 +410,7 @@ def summarise(opts: argparse.Namespace, seen: Observed) -> dict[str, Any]:
         per_stage[stage] = round(per_stage.get(stage, 0.0) + ms, 1)
     lag_max = {spec.command: max((s.lag.get(spec.command, 0) for s in samples), default=0) for spec in STAGES}
     # Input rate of each stage over the window: what it must consume per second to keep up.
-    input_rates = _input_rates(samples, events / max(sent_at - start, 1e-9), detections, sent_at - start)
+    input_rates = _input_rates(samples, (start, sent_at))
     verdict = sustained_verdict(samples, (start, sent_at), input_rates)
     offer_ok = sent.refused == 0 and sent.accepted >= 0.97 * opts.rate * opts.seconds
     sustained = offer_ok and all(v["ok"] for v in verdict.values()) and seen.drained
@@ -453,6 +453,7 @@ def summarise(opts: argparse.Namespace, seen: Observed) -> dict[str, Any]:
             "to_evidence_searchable": pcts(to_evidence),
         },
         "lag_max": lag_max,
+        "input_rate": {stage: round(rate, 1) for stage, rate in input_rates.items()},
         "lag_verdict": verdict,
         "drain_rate": drain_rates(samples, sent_at),
         "cpu_ms_per_1k": per_stage,
@@ -476,14 +477,14 @@ def summarise(opts: argparse.Namespace, seen: Observed) -> dict[str, Any]:
     }
 
 
-def _input_rates(
-    samples: list[LagSample], event_rate: float, detections: list[Any], seconds: float
-) -> dict[str, float]:
-    """Records/s each stage must take: sent events for all but the responder (detections/s)."""
-    stages = {stage for s in samples for stage in s.lag}
-    rates = dict.fromkeys(stages, event_rate)
-    if "responder" in rates:
-        rates["responder"] = len(detections) / max(seconds, 1e-9)
+def _input_rates(samples: list[LagSample], window: tuple[float, float]) -> dict[str, float]:
+    """Records/s written to each stage's input topic while sending: what it must take to keep up."""
+    inside = [s for s in samples if window[0] <= s.t <= window[1]]
+    rates: dict[str, float] = {}
+    for stage in {name for s in inside for name in s.ends}:
+        points = [(s.t, s.ends[stage]) for s in inside if stage in s.ends]
+        if len(points) >= 2:
+            rates[stage] = (points[-1][1] - points[0][1]) / max(points[-1][0] - points[0][0], 1e-9)
     return rates
 
 

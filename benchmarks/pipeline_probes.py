@@ -51,6 +51,7 @@ def cpu_seconds(pid: int) -> float:
 class LagSample:
     t: float  # monotonic
     lag: dict[str, int]  # stage -> records behind
+    ends: dict[str, int]  # stage -> records written to its input topic so far (end offsets summed)
     assignment: dict[int, str]  # detector input partition -> member id
 
 
@@ -74,7 +75,8 @@ class LagSampler(threading.Thread):
         self.samples: list[LagSample] = []
         self.stop = threading.Event()
 
-    def lag_of(self, group: str, topic: str) -> int | None:
+    def lag_of(self, group: str, topic: str) -> tuple[int, int] | None:
+        """(records behind, end offsets summed) of a group on a topic; None before the topic exists."""
         partitions = self.ends.partitions_for_topic(topic)
         if not partitions:
             return None
@@ -87,7 +89,7 @@ class LagSampler(threading.Thread):
             meta = committed.get(tp)
             done = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
             total += max(0, ends[tp] - done)
-        return total
+        return total, sum(ends.values())
 
     def assignment(self, group: str, topic: str) -> dict[int, str]:
         out: dict[int, str] = {}
@@ -102,13 +104,13 @@ class LagSampler(threading.Thread):
         return out
 
     def sample(self) -> LagSample:
-        lags = {}
+        lags, ends = {}, {}
         for stage, (group, topic) in self.stages.items():
-            lag = self.lag_of(group, topic)
-            if lag is not None:
-                lags[stage] = lag
+            found = self.lag_of(group, topic)
+            if found is not None:
+                lags[stage], ends[stage] = found
         group, topic = self.stages[self.detector_stage]
-        return LagSample(time.monotonic(), lags, self.assignment(group, topic))
+        return LagSample(time.monotonic(), lags, ends, self.assignment(group, topic))
 
     def run(self) -> None:
         while not self.stop.is_set():

@@ -86,7 +86,11 @@ class DetectorStage:
     ) -> tuple[list[Detection], list[Contribution]]:
         event = envelope.payload
         ref = EventRef(
-            event_id=envelope.id, topic=record.topic, partition=record.partition, offset=record.offset
+            event_id=envelope.id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            received_at=event.ingest.received_at,
         )
         origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
         detections, contributions = self.detector.detect(

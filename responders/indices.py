@@ -96,7 +96,13 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             matched=OFF,
             entity=ENTITY,
             event_ref=_obj(
-                event_id=KW, topic=KW, partition={"type": "integer"}, offset=LONG, path=KW, line=LONG
+                event_id=KW,
+                topic=KW,
+                partition={"type": "integer"},
+                offset=LONG,
+                path=KW,
+                line=LONG,
+                received_at=DATE,
             ),
             explanation={"type": "text"},
         ),
@@ -167,16 +173,38 @@ def tenant_alias(settings: Settings, tenant: str) -> str:
 
 
 def ensure_tenant(es: Elasticsearch, settings: Settings, tenant: str) -> None:
-    """Create a tenant's indices (from the templates) and its alias; a second call changes nothing."""
-    for kind in KINDS:
-        try:
-            es.indices.create(index=index_name(settings, kind, tenant))
-        except BadRequestError as exc:
-            if exc.error != "resource_already_exists_exception":
-                raise
-    es.indices.update_aliases(
-        actions=[
-            {"add": {"index": index_name(settings, kind, tenant), "alias": tenant_alias(settings, tenant)}}
-            for kind in CLIENT_KINDS
-        ]
-    )
+    """Create a tenant's indices (from the templates) and its alias; a second call changes nothing.
+
+    An index that exists already gets the fields added to its kind's mapping since it was made (new
+    fields only: ES refuses changes to existing ones), so strict mappings never refuse a new field.
+    It reads first and writes only what is missing: each write is a cluster-state update, which waits in
+    the master's queue; on a busy cluster that held a responder's first batch of each tenant for seconds.
+    """
+    names = {kind: index_name(settings, kind, tenant) for kind in KINDS}
+    alias = tenant_alias(settings, tenant)
+    existing = es.indices.get(index=",".join(names.values()), ignore_unavailable=True, allow_no_indices=True)
+    for kind, index in names.items():
+        if index not in existing:
+            try:
+                es.indices.create(index=index)
+            except BadRequestError as exc:
+                if exc.error != "resource_already_exists_exception":
+                    raise
+        elif kind in MAPPINGS and not _maps_all(existing[index].get("mappings", {}), MAPPINGS[kind]):
+            es.indices.put_mapping(index=index, properties=MAPPINGS[kind])
+    unaliased = [
+        kind for kind in CLIENT_KINDS if alias not in existing.get(names[kind], {}).get("aliases", {})
+    ]
+    if unaliased:
+        es.indices.update_aliases(actions=[{"add": {"index": names[k], "alias": alias}} for k in unaliased])
+
+
+def _maps_all(mapping: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether an index's mapping has every field of `wanted` (properties, nested objects' too)."""
+    have = mapping.get("properties", {})
+    for name, spec in wanted.items():
+        if name not in have:
+            return False
+        if "properties" in spec and not _maps_all(have[name], spec["properties"]):
+            return False
+    return True

@@ -48,7 +48,8 @@ class RuleRef(BaseModel):
 
 
 class EventRef(BaseModel):
-    """Where the triggering event is: its id, and its Kafka position when it came from Kafka."""
+    """Where the triggering event is: its id, its Kafka position when it came from Kafka, and when the
+    shipper received it (the start of the end-to-end latency from receipt to incident)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -58,6 +59,10 @@ class EventRef(BaseModel):
     offset: int | None = None
     path: str | None = None
     line: int | None = None
+    received_at: datetime | None = Field(
+        default=None,
+        description="The event's ingest.received_at (set by its shipper); None from older detectors.",
+    )
 
 
 class Entity(BaseModel):

@@ -152,7 +152,9 @@ class KafkaBus:
             "enable_idempotence": True,
             "retries": 2_147_483_647,
             "max_in_flight_requests_per_connection": 5,
-            "compression_type": "gzip",
+            # lz4, not gzip: kafka-python compresses in the calling process, and gzip (level 9) was the
+            # largest single cost of the normalise worker's producer (benchmarks/pipeline-results.md).
+            "compression_type": "lz4",
             "linger_ms": 5,
             "batch_size": 256 * 1024,
             "max_block_ms": 60_000,

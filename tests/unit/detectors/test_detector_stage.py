@@ -92,7 +92,8 @@ def test_contributions_are_keyed_by_tenant_component_and_state_key() -> None:
     topic, keyed by tenant, component and what the state is kept under, and holds no state itself."""
     lines = (samples_dir() / "acme-windows.jsonl").read_text().splitlines()
     stage = _stage(heuristics=True)
-    output = stage.process(_inbound("acme", lines))
+    records = _inbound("acme", lines)
+    output = stage.process(records)
     published = [m for m in output.messages if m.topic == Topics().contributions]
     assert published, "the sample's logons and services reach the heuristics"
     for message in published:
@@ -102,7 +103,7 @@ def test_contributions_are_keyed_by_tenant_component_and_state_key() -> None:
         assert contribution.origin is not None and contribution.origin.topic == "events.ecs"
         assert "event.original" not in (contribution.event or {})
     # A replay publishes the same contributions under the same keys: nothing was kept between the runs.
-    again = _stage(heuristics=True).process(_inbound("acme", lines)).messages
+    again = _stage(heuristics=True).process(records).messages
     assert [(m.topic, m.key) for m in again] == [(m.topic, m.key) for m in output.messages]
     replayed = [
         Contribution.model_validate_json(m.value or b"") for m in again if m.topic == Topics().contributions

@@ -7,6 +7,8 @@ COPY schemas schemas
 COPY ingest ingest
 COPY detectors detectors
 COPY responders responders
+COPY cli cli
+COPY devtools devtools
 COPY rules rules
 COPY samples samples
 COPY deploy deploy

@@ -25,7 +25,7 @@ def test_servers_have_health_checks_and_workers_wait_for_them() -> None:
     """Workers start only once Kafka and Elasticsearch report healthy."""
     for name in ("kafka", "elasticsearch", "kibana"):
         assert "healthcheck" in SERVICES[name], name
-    for name in ("normalise", "detector", "responder", "ingest-http"):
+    for name in ("normalise", "detector", "correlate", "responder", "ingest-http"):
         depends = SERVICES[name]["depends_on"]
         assert depends["kafka"]["condition"] == "service_healthy"
         assert depends["elasticsearch"]["condition"] == "service_healthy"
@@ -45,7 +45,7 @@ def test_worker_commands_exist_in_the_cli() -> None:
     """Each worker service runs a command the socpipe CLI really has."""
     from cli.main import cli
 
-    for name in ("normalise", "detector", "responder", "ingest-http"):
+    for name in ("normalise", "detector", "correlate", "responder", "ingest-http"):
         group, sub = SERVICES[name]["command"][:2]
         assert group in cli.commands, f"{name}: no `socpipe {group}`"
         assert sub in cli.commands[group].commands, f"{name}: no `socpipe {group} {sub}`"  # type: ignore[attr-defined]
@@ -54,7 +54,17 @@ def test_worker_commands_exist_in_the_cli() -> None:
 def test_dockerfile_copies_every_package() -> None:
     """The image carries every package the wheel declares."""
     dockerfile = (Path(REPO_DIR) / "Dockerfile").read_text()
-    for package in ("socpipe", "schemas", "ingest", "detectors", "responders", "rules", "samples"):
+    for package in (
+        "socpipe",
+        "schemas",
+        "ingest",
+        "detectors",
+        "responders",
+        "cli",
+        "devtools",
+        "rules",
+        "samples",
+    ):
         assert f"COPY {package} {package}" in dockerfile
 
 

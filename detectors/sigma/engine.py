@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from detectors.sigma.compiler import CompiledRule, RuleCompileError, compile_node
+from detectors.sigma.compiler import CompiledRule, LoweredRule, RuleCompileError, build_rule
 from detectors.sigma.conditions import explain
 from detectors.sigma.filters import CompiledFilter, TenantConfig, compile_filters, load_filters
 from detectors.sigma.loader import RuleSet
@@ -70,14 +70,18 @@ class Engine:
         return out
 
     def _recompile(self, rule: CompiledRule, placeholders: dict[str, list[str]], report: Any) -> CompiledRule:
-        if not rule.placeholders or rule.source is None:
+        """The rule's matcher with other placeholder values, built from its lowered form."""
+        if not rule.placeholders:
             return rule
         try:
-            node, _ = compile_node(rule.source, self.pipeline, placeholders)
+            lowered = LoweredRule(rule.info.model_dump(), rule.ir, tuple(rule.routes), (), rule.placeholders)
+            c = build_rule(lowered, placeholders, info=rule.info)
         except RuleCompileError as exc:
             report.failed.append(RuleProblem(rule_id=rule.info.id, reason=str(exc), kind="unsupported"))
             return rule
-        return CompiledRule(rule.info, node.fn, node, rule.routes, [], rule.placeholders, rule.source)
+        c.clauses = []  # the prefilter never narrows placeholder rules (their needles vary by tenant)
+        c.load_source, c.loaded_source = rule.load_source, rule.loaded_source
+        return c
 
     def _tenant_view(self, tenant: str, report: Any) -> _TenantView:
         settings = self.config.tenants[tenant]

@@ -8,6 +8,7 @@ of rules that use the `expand` modifier. TenantConfig is the data; CompiledFilte
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from sigma.filters import SigmaFilter
 
 from detectors.sigma.compiler import CompiledRule
 from detectors.sigma.conditions import Compiler, Fn
@@ -65,20 +65,51 @@ class CompiledFilter:
 
     title: str
     id: str | None
-    source: SigmaFilter
+    source: Any  # the pySigma SigmaFilter
     fn: Fn
 
     def applies_to(self, rule: CompiledRule) -> bool:
-        if rule.source is None:
+        """pySigma's `_should_apply_on_rule`, decided on the rule's metadata (no pySigma rule needed):
+        the filter's logsource contains the rule's, and its `rules` is `any` or names the rule by id
+        or name."""
+        ls = self.source.logsource
+        mine = rule.info.logsource
+        for attr in ("category", "product", "service"):
+            want = getattr(ls, attr)
+            if want is not None and want != mine.get(attr):
+                return False
+        refs = self.source.filter.rules
+        if isinstance(refs, str):
+            return refs.lower() == "any"
+        return any(_names_rule(ref.reference, rule) for ref in refs)
+
+
+def _names_rule(reference: str, rule: CompiledRule) -> bool:
+    """pySigma's lookup of a reference: as a UUID when it parses as one, else as a rule name."""
+    try:
+        return uuid.UUID(reference) == uuid.UUID(rule.info.id)
+    except ValueError:
+        if _is_uuid(reference):
             return False
-        return bool(self.source._should_apply_on_rule(rule.source))
+        return reference == rule.info.name
 
 
-def compile_filter(
-    flt: SigmaFilter, pipeline: Pipeline, placeholders: Mapping[str, Sequence[str]]
-) -> CompiledFilter:
-    compiler = Compiler(pipeline, flt.logsource, placeholders)
-    nodes = [compiler.compile(c.parsed) for c in flt.filter.parsed_condition]
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def compile_filter(flt: Any, pipeline: Pipeline, placeholders: Mapping[str, Sequence[str]]) -> CompiledFilter:
+    from detectors.sigma.lower import lower_condition
+
+    compiler = Compiler(placeholders)
+    nodes = [
+        compiler.compile(lower_condition(c.parsed, pipeline, flt.logsource))
+        for c in flt.filter.parsed_condition
+    ]
     fns = tuple(n.fn for n in nodes)
     return CompiledFilter(
         title=flt.title, id=str(flt.id) if flt.id else None, source=flt, fn=lambda e: all(f(e) for f in fns)
@@ -97,7 +128,7 @@ def load_filters(
 
 
 def compile_filters(
-    filters: Sequence[SigmaFilter],
+    filters: Sequence[Any],
     pipeline: Pipeline,
     placeholders: Mapping[str, Sequence[str]],
     report: LoadReport,
@@ -112,6 +143,8 @@ def compile_filters(
 def _one(
     obj: Any, path: Any, pipeline: Pipeline, placeholders: Mapping[str, Sequence[str]], report: LoadReport
 ) -> list[CompiledFilter]:
+    from sigma.filters import SigmaFilter
+
     if not isinstance(obj, SigmaFilter):
         report.failed.append(
             RuleProblem(

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from sigma.rule import SigmaLogSource
 
 from socpipe.paths import rules_dir
+
+if TYPE_CHECKING:
+    from sigma.rule import SigmaLogSource
 
 DEFAULT_PIPELINE = "windows-ecs.yml"
 
@@ -99,7 +101,8 @@ class Pipeline(BaseModel):
     def load(cls, path: Path | None = None) -> Pipeline:
         """Load a pipeline file; the default is the one shipped in `rules/pipelines/`."""
         path = path or rules_dir() / "pipelines" / DEFAULT_PIPELINE
-        return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+        return cls.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))
 
     @property
     def label(self) -> str:

@@ -51,10 +51,11 @@ class CompiledRule:
     then pays only for the rules the events actually reach (a bad rule was refused when lowered)."""
 
     __slots__ = (
+        "_info",
+        "_info_data",
         "_node",
         "clauses",
         "fn",
-        "info",
         "ir",
         "load_source",
         "loaded_source",
@@ -64,14 +65,16 @@ class CompiledRule:
 
     def __init__(  # noqa: PLR0917 - built in two places, both in this module
         self,
-        info: RuleInfo,
+        info: RuleInfo | dict[str, Any],
         ir: IrNode,
         routes: list[RouteKey],
         clauses: list[Clause],
         placeholders: frozenset[str] = frozenset(),
         node: Node | None = None,
     ) -> None:
-        self.info = info
+        # The metadata as a model on first use: most rules of a warm start never match anything.
+        self._info: RuleInfo | None = info if isinstance(info, RuleInfo) else None
+        self._info_data: dict[str, Any] | None = info if isinstance(info, dict) else None
         self.ir = ir
         self.routes = routes
         self.clauses = clauses
@@ -84,6 +87,17 @@ class CompiledRule:
 
     def _first_call(self, event: Mapping[str, Any]) -> bool:
         return self.node.fn(event)
+
+    @property
+    def info(self) -> RuleInfo:
+        if self._info is None:
+            self._info = RuleInfo.model_construct(**(self._info_data or {}))
+            self._info_data = None
+        return self._info
+
+    @info.setter
+    def info(self, value: RuleInfo) -> None:
+        self._info, self._info_data = value, None
 
     @property
     def node(self) -> Node:
@@ -198,7 +212,7 @@ def build_rule(
 ) -> CompiledRule:
     """A rule from its lowered form. Without placeholders the matcher is built on first use; with
     them, now (RuleCompileError when a placeholder value makes the rule invalid)."""
-    rinfo = info or RuleInfo.model_construct(**lowered.info)
+    rinfo: RuleInfo | dict[str, Any] = info or lowered.info
     if not lowered.placeholders:
         return CompiledRule(rinfo, lowered.ir, list(lowered.routes), list(lowered.clauses))
     node, used = build_node(lowered.ir, placeholders)

@@ -7,6 +7,7 @@ Every rule either compiles or lands in the LoadReport with its path, id and reas
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,13 +44,16 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(
-                f
-                for f in p.rglob("*")
-                if f.suffix in (".yml", ".yaml")
-                and f.is_file()
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
+            found: list[str] = []
+            for top, dirs, names in os.walk(p):  # os.walk: no Path object per folder entry
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found += (
+                    os.path.join(top, n)
+                    for n in names
+                    if n.endswith((".yml", ".yaml")) and not n.startswith(".")
+                )
+            found.sort(key=lambda f: f.split(os.sep))  # the order of sorting Paths, without making them
+            out += [Path(f) for f in found if os.path.isfile(f)]
         elif p.is_file():
             out.append(p)
         else:
@@ -230,29 +234,27 @@ def _build(
     records: list[Any], placeholders: dict[str, list[str]], parsed: dict[str, list[Any]], report: LoadReport
 ) -> list[CompiledRule]:
     """Matchers of the lowered rules, each able to fetch its pySigma rule when asked."""
-    from detectors.sigma.model import RuleInfo
-
     out: list[CompiledRule] = []
     for rec in records:
         lowered = LoweredRule.from_record(rec)
-        rinfo = RuleInfo.model_construct(**lowered.info)
+        info = lowered.info
         try:
-            c = build_rule(lowered, placeholders, info=rinfo)
+            c = build_rule(lowered, placeholders)
         except RuleCompileError as exc:
             report.failed.append(
                 RuleProblem(
-                    path=rinfo.path, rule_id=rinfo.id, title=rinfo.title, reason=str(exc), kind=exc.kind
+                    path=info["path"], rule_id=info["id"], title=info["title"], reason=str(exc), kind=exc.kind
                 )
             )
             continue
-        c.load_source = _source_loader(rinfo.path, rinfo.id, parsed)
+        c.load_source = _source_loader(info["path"], info["id"], parsed)
         missing = sorted(p for p in c.placeholders if p not in placeholders)
         if missing:
             report.warnings.append(
                 RuleProblem(
-                    path=rinfo.path,
-                    rule_id=rinfo.id,
-                    title=rinfo.title,
+                    path=info["path"],
+                    rule_id=info["id"],
+                    title=info["title"],
                     kind="warning",
                     reason=f"placeholders without a global value (match nothing unless a tenant sets them):"
                     f" {missing}",

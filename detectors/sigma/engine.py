@@ -16,7 +16,7 @@ from detectors.sigma.conditions import explain
 from detectors.sigma.filters import CompiledFilter, TenantConfig, compile_filters, load_filters
 from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import Match, detection_id, event_digest
-from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, RouteKey, module_key
+from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, RouteKey, module_key, router
 from detectors.sigma.prefilter import Bucket
 from detectors.sigma.report import RuleLoadError, RuleProblem
 from socpipe.logging import get_logger
@@ -58,6 +58,7 @@ class Engine:
             self.rules = [self._recompile(r, placeholders, report) for r in self.rules]
         self._tenants = {name: self._tenant_view(name, report) for name in self.config.tenants}
         self._buckets: dict[RouteKey, Bucket] = {}
+        self._route = router(self.pipeline)
         if strict and len(report.failed) > n_failed:
             raise RuleLoadError(report)
 
@@ -126,7 +127,9 @@ class Engine:
     ) -> list[Match]:
         """Every rule matching the event. `event_ref` (e.g. topic/partition/offset) feeds the
         deterministic detection id; without it the id derives from the event's content."""
-        candidates = self.bucket(self.pipeline.route_key(event)).candidates(event)
+        key = self._route(event)
+        bucket = self._buckets.get(key) or self.bucket(key)
+        candidates = bucket.candidates(event)
         if not candidates:
             return []
         view = self._tenants.get(tenant) if tenant is not None else None

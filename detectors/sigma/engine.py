@@ -13,7 +13,7 @@ from typing import Any
 
 from detectors.sigma.compiler import CompiledRule, LoweredRule, RuleCompileError, build_rule
 from detectors.sigma.conditions import explain
-from detectors.sigma.filters import CompiledFilter, TenantConfig, compile_filters, load_filters
+from detectors.sigma.filters import CompiledFilter, TenantConfig, build_filters, load_filters
 from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import Match, detection_id, event_digest
 from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, RouteKey, module_key, router
@@ -50,7 +50,7 @@ class Engine:
             for key in rule.routes:
                 self._by_route.setdefault(key, []).append(idx)
         placeholders = {**ruleset.placeholders, **self.config.placeholders}
-        global_filters = compile_filters(ruleset.filters, self.pipeline, placeholders, report)
+        global_filters = build_filters(ruleset.filters, placeholders, report)
         global_filters += load_filters(self.config.filters, self.pipeline, placeholders, report)
         self._filters: dict[int, list[CompiledFilter]] = self._attach(global_filters)
         self._base_rules = list(self.rules)

@@ -30,7 +30,7 @@ class RuleSet:
     pipeline: Pipeline
     rules: list[CompiledRule]
     correlations: list[Any]  # pySigma SigmaCorrelationRule
-    filters: list[Any]  # pySigma SigmaFilter
+    filters: list[Any]  # filters.LoweredFilter
     report: LoadReport
     placeholders: dict[str, list[str]] = field(default_factory=dict)
     from_cache: bool = False  # the rules came from the on-disk cache (cache.py), not from parsing
@@ -99,22 +99,33 @@ def _is_rule(obj: Any) -> bool:
     return isinstance(obj, SigmaRule)
 
 
+def _is_filter(obj: Any) -> bool:
+    from sigma.filters import SigmaFilter
+
+    return isinstance(obj, SigmaFilter)
+
+
 def _lower_files(files: Sequence[Path], pipeline: Pipeline, parsed: dict[str, list[Any]]) -> dict[str, Any]:
     """Parse and lower every file (the slow, pySigma part): the payload the cache stores.
 
-    Files holding correlations or filters are listed under "extra": those few are parsed again on a
-    warm start, since correlations and filters are kept as pySigma objects.
+    Files holding correlations are listed under "extra": those few are parsed again on a warm start,
+    since correlations are kept as pySigma objects. Filters are lowered like rules.
     """
     report = LoadReport(pipeline=pipeline.label)
+    from detectors.sigma.filters import lower_filters
+
     rules: list[tuple[Any, ...]] = []
+    filters: list[Any] = []
     extra: list[str] = []
     seen: dict[str, str] = {}
     for path in files:
         report.files += 1
         objs = parse_file(path, report)
         parsed[str(path)] = objs
-        if any(not _is_rule(o) for o in objs):
-            extra.append(str(path))
+        flts = [o for o in objs if _is_filter(o)]
+        filters += lower_filters(flts, pipeline, report, path=str(path))
+        if any(not _is_rule(o) and not _is_filter(o) for o in objs):
+            extra.append(str(path))  # correlations
         for obj in objs:
             if not _is_rule(obj):
                 continue
@@ -145,6 +156,7 @@ def _lower_files(files: Sequence[Path], pipeline: Pipeline, parsed: dict[str, li
         "files": report.files,
         "failed": [p.model_dump() for p in report.failed],
         "rules": rules,
+        "filters": [f.record() for f in filters],
         "extra": extra,
     }
 
@@ -184,19 +196,15 @@ def load_rules(
     )
     with _gc_paused():
         compiled = _build(payload["rules"], values, parsed, report)
+    from detectors.sigma.filters import LoweredFilter
+
+    filters = [LoweredFilter.from_record(r) for r in payload["filters"]]
     correlations: list[Any] = []
-    filters: list[Any] = []
     for name in payload["extra"]:
         path = Path(name)
         objs = parsed[name] if name in parsed else parse_file(path, report)
         for obj in objs:
-            if _is_rule(obj):
-                continue
-            from sigma.filters import SigmaFilter
-
-            if isinstance(obj, SigmaFilter):
-                _collect(obj, filters, report, path, "filter")
-            else:
+            if not _is_rule(obj) and not _is_filter(obj):
                 _collect(obj, correlations, report, path, "correlation")
     for name in list(parsed):  # free the parsed rules: matching never needs them again
         if name not in payload["extra"]:

@@ -152,3 +152,21 @@ def test_cache_off(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cache_mod.cache_dir() is None
     assert not load_rules([rules]).from_cache
     assert not load_rules([rules]).from_cache
+
+
+def test_tenant_filter_file_change_applies(rules: Path, store: RuleCache, tmp_path: Path) -> None:
+    """Tenant filter files go through the cache too (keyed by their content): an edited filter file
+    is lowered anew and applies at the next engine build."""
+    flt = tmp_path / "quiet.yml"
+    text = (
+        "title: quiet\nlogsource:\n  product: windows\n  category: process_creation\nfilter:\n"
+        "  rules: [11111111-1111-4111-8111-111111111111]\n  sel:\n    Image|endswith: psexec.exe\n"
+        "  condition: not sel\n"
+    )
+    flt.write_text(text, encoding="utf-8")
+    config = TenantConfig.model_validate({"tenants": {"acme": {"filters": [str(flt)]}}})
+    ruleset = load_rules([rules], cache=store)
+    assert _ids(Engine(ruleset, config), HIT, "acme") == []
+    assert _ids(Engine(ruleset, config), HIT, "acme") == []  # second build: the filter from the cache
+    flt.write_text(text.replace("psexec.exe", "other.exe"), encoding="utf-8")
+    assert _ids(Engine(ruleset, config), HIT, "acme") == ["11111111-1111-4111-8111-111111111111"]

@@ -8,8 +8,10 @@ never closures. The key is a hash of everything that can change that work's resu
 - the engine's own code (the source of every detectors/sigma module), the cache format, the
   pySigma version and the Python version (marshal's format is Python's own).
 
-Placeholder values and tenant tuning are applied after the cache (matchers are built from the
-lowered form with the values of the day), so they never make a cached entry stale. The entry is
+Placeholder values (global and per tenant) and disabled rules are applied after the cache (matchers
+are built from the lowered form with the values of the day), so they never make an entry stale.
+Tenant filter files are lowered and cached the same way, under a key of their own (their paths and
+contents, the pipeline, the engine): editing one rebuilds only that entry. The entry is
 written with `marshal` (plain data only: reading it runs no code), atomically (temporary file,
 rename), and checked on reading: a file that does not parse, or whose header names another key or
 format, is ignored with a log line and rebuilt. At most MAX_ENTRIES files are kept, newest first.

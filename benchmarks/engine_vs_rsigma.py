@@ -112,7 +112,7 @@ def prepare(work: Path, limit: int) -> tuple[Path, Path, Path, int]:
 
 
 def med(runs: list[Run], attr: str) -> float:
-    return statistics.median(getattr(r, attr) for r in runs)
+    return float(statistics.median(getattr(r, attr) for r in runs))
 
 
 def show(name: str, runs: list[Run]) -> str:

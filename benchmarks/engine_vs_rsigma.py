@@ -74,8 +74,10 @@ def run(cmd: list[str], env: dict[str, str], count: str) -> Run:
     if count == "summary":
         found = re.search(r"(\d+) events, (\d+) detections", stderr)
         detections = int(found.group(2)) if found else -1
-    else:
-        detections = sum(1 for line in stdout.splitlines() if line.strip().startswith(b"{"))
+    else:  # rsigma: its own summary on stderr, else its ndjson lines
+        found = re.search(r"Processed (\d+) events, (\d+) matches", stderr)
+        lines = sum(1 for line in stdout.splitlines() if line.strip().startswith(b"{"))
+        detections = int(found.group(2)) if found else lines
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, detections)
 
 

@@ -1,12 +1,15 @@
-"""Compile pySigma's parsed condition tree into nested closures.
+"""Build matcher closures from a condition's intermediate form (ir.py).
 
-pySigma already resolved every condition form (`1 of sel*`, `all of them`, `not`, parentheses)
-into a tree of AND / OR / NOT over field and keyword expressions; here each node becomes a closure
-`fn(event) -> bool`, with three extras:
+lower.py already resolved every condition form (`1 of sel*`, `all of them`, `not`, parentheses),
+the field names and the values; here each node becomes a closure `fn(event) -> bool`, with:
 
-- OR-joined values of one field are merged into one leaf (one lookup, one grouped predicate);
+- AND / OR of two or three children as plain `a(e) and b(e)` closures (no generator per call), the
+  cheap children (one dict lookup and a set test) first: order never changes the result;
 - `explain` walks the tree again for a matched event and collects the fields that made it match;
 - `requirements` gives the literals a matching event must contain, for the prefilter.
+
+Placeholders (`%name%` with the `expand` modifier) are resolved here, so one lowered rule serves
+every tenant's values.
 """
 
 from __future__ import annotations
@@ -15,27 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sigma.conditions import (
-    ConditionAND,
-    ConditionFieldEqualsValueExpression,
-    ConditionNOT,
-    ConditionOR,
-    ConditionValueExpression,
-)
-from sigma.rule import SigmaLogSource
-from sigma.types import (
-    Placeholder,
-    SigmaExists,
-    SigmaExpansion,
-    SigmaFieldReference,
-    SigmaNull,
-    SigmaNumber,
-    SigmaString,
-    SpecialChars,
-)
-
-from detectors.sigma.modifiers import UnsupportedValueError, scalar_preds
-from detectors.sigma.pipeline import Pipeline
+from detectors.sigma.ir import IrNode, Value
+from detectors.sigma.modifiers import scalar_preds
 from detectors.sigma.strings import Pred, as_text
 
 MISSING: Any = object()
@@ -73,6 +57,7 @@ class Node:
     needles: frozenset[str] | None = None
     ints: frozenset[int] | None = None  # the integers an equality leaf accepts (EventID routing)
     pred: Pred | None = None  # keyword leaves: the test applied to each value (for explain)
+    cost: int = 1  # rough relative cost of evaluating fn: cheaper children are tried first
 
 
 def _any_value(get: Callable[[Mapping[str, Any]], Any], pred: Pred) -> Fn:
@@ -89,94 +74,125 @@ def _any_value(get: Callable[[Mapping[str, Any]], Any], pred: Pred) -> Fn:
     return fn
 
 
+def _single_name_field(name: str, pred: Pred) -> Fn:
+    """`_any_value` for the common one-name field, with the lookup inlined."""
+
+    def fn(e: Mapping[str, Any]) -> bool:
+        v = e.get(name)
+        if v is None:
+            return False
+        if type(v) is list:
+            return any(pred(x) for x in v if x is not None)
+        return pred(v)
+
+    return fn
+
+
 def _join(preds: Sequence[Pred]) -> Pred:
     if len(preds) == 1:
         return preds[0]
+    if len(preds) == 2:  # the common pair, without a generator
+        p1, p2 = preds
+        return lambda v: p1(v) or p2(v)
     tup = tuple(preds)
     return lambda v: any(p(v) for p in tup)
 
 
-class Compiler:
-    """Compiles the condition trees of one rule (field names resolved by the pipeline)."""
+def _all(fns: Sequence[Fn]) -> Fn:
+    """AND of closures, unrolled for the usual two or three children."""
+    if len(fns) == 2:
+        a, b = fns
+        return lambda e: a(e) and b(e)
+    if len(fns) == 3:
+        a, b, c = fns
+        return lambda e: a(e) and b(e) and c(e)
+    tup = tuple(fns)
+    return lambda e: all(f(e) for f in tup)
 
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        logsource: SigmaLogSource | None,
-        placeholders: Mapping[str, Sequence[str]] | None = None,
-    ) -> None:
-        self.pipeline = pipeline
-        self.logsource = logsource
+
+def _any(fns: Sequence[Fn]) -> Fn:
+    """OR of closures, unrolled for the usual two or three children."""
+    if len(fns) == 2:
+        a, b = fns
+        return lambda e: a(e) or b(e)
+    if len(fns) == 3:
+        a, b, c = fns
+        return lambda e: a(e) or b(e) or c(e)
+    tup = tuple(fns)
+    return lambda e: any(f(e) for f in tup)
+
+
+def _value_cost(values: Sequence[Value]) -> int:
+    """Equality and prefix/suffix tests cost one; regexes and many-part wildcards more."""
+    cost = 1
+    for v in values:
+        if v[0] == "re":
+            cost += 4
+        elif v[0] in ("cidr", "ts"):
+            cost += 3
+    return cost
+
+
+class Compiler:
+    """Builds the matcher tree of lowered conditions, with the placeholder values given."""
+
+    def __init__(self, placeholders: Mapping[str, Sequence[str]] | None = None) -> None:
         self.placeholders = placeholders or {}
         self.used_placeholders: set[str] = set()
 
-    def compile(self, cond: Any) -> Node:
-        if isinstance(cond, ConditionAND | ConditionOR):
-            children = self._merge_fields(cond) if isinstance(cond, ConditionOR) else None
-            kids = tuple(children or (self.compile(c) for c in cond.args))
+    def compile(self, ir: IrNode) -> Node:  # noqa: PLR0911 - one return per node kind
+        kind = ir[0]
+        if kind in ("and", "or"):
+            kids = tuple(self.compile(c) for c in ir[1])
             if len(kids) == 1:
                 return kids[0]
-            fns = tuple(k.fn for k in kids)
-            if isinstance(cond, ConditionAND):
-                return Node("and", lambda e: all(f(e) for f in fns), kids)
-            return Node("or", lambda e: any(f(e) for f in fns), kids)
-        if isinstance(cond, ConditionNOT):
-            child = self.compile(cond.args[0])
+            fns = [k.fn for k in sorted(kids, key=_cost)]  # stable: equal costs keep the rule's order
+            cost = sum(k.cost for k in kids)
+            if kind == "and":
+                return Node("and", _all(fns), kids, cost=cost)
+            return Node("or", _any(fns), kids, cost=cost)
+        if kind == "not":
+            child = self.compile(ir[1])
             f = child.fn
-            return Node("not", lambda e: not f(e), (child,))
-        if isinstance(cond, ConditionFieldEqualsValueExpression):
-            return self._field(cond.field, [cond.value])
-        if isinstance(cond, ConditionValueExpression):
-            return self._keyword([cond.value])
-        raise UnsupportedValueError(f"condition element {type(cond).__name__} is not supported")
+            return Node("not", lambda e: not f(e), (child,), cost=child.cost)
+        if kind == "field":
+            return self._field(ir[1], ir[2], ir[3])
+        if kind == "keyword":
+            return self._keyword(ir[1])
+        if kind == "null":
+            get = getter(ir[2])
+            return Node("field", lambda e: get(e) in (MISSING, None, ""), field=ir[1], names=ir[2])
+        if kind == "exists":
+            get, want = getter(ir[2]), ir[3]
+            return Node("field", lambda e: (get(e) not in (MISSING, None)) is want, field=ir[1], names=ir[2])
+        if kind == "ref":
+            return self._fieldref(*ir[1:])
+        raise ValueError(f"unknown condition node {kind!r}")
 
-    def _merge_fields(self, cond: ConditionOR) -> list[Node] | None:
-        """OR children on the same field with plain values become one leaf."""
-        groups: dict[str | None, list[Any]] = {}
-        others: list[Any] = []
-        special = (SigmaNull, SigmaExists, SigmaFieldReference)
-        for c in cond.args:
-            if isinstance(c, ConditionFieldEqualsValueExpression) and not isinstance(c.value, special):
-                groups.setdefault(c.field, []).append(c.value)
-            elif isinstance(c, ConditionValueExpression):
-                groups.setdefault(None, []).append(c.value)
-            else:
-                others.append(c)
-        if all(len(v) == 1 for v in groups.values()):
-            return None
-        nodes = [self._field(f, vals) if f is not None else self._keyword(vals) for f, vals in groups.items()]
-        return nodes + [self.compile(c) for c in others]
-
-    def _field(self, field: str, values: list[Any]) -> Node:
-        names = self.pipeline.field_names(field, self.logsource)
-        get = getter(names)
-        value = values[0]
-        if len(values) == 1 and isinstance(value, SigmaNull):
-            return Node("field", lambda e: get(e) in (MISSING, None, ""), field=field, names=names)
-        if len(values) == 1 and isinstance(value, SigmaExists):
-            want = value.exists
-            return Node("field", lambda e: (get(e) not in (MISSING, None)) is want, field=field, names=names)
-        if len(values) == 1 and isinstance(value, SigmaFieldReference):
-            return self._fieldref(field, names, get, value)
+    def _field(self, field: str, names: tuple[str, ...], values: Sequence[Value]) -> Node:
         self._note_placeholders(values)
         preds, needles = scalar_preds(values, self.placeholders)
         if not preds:
-            return Node("field", lambda e: False, field=field, names=names, needles=frozenset())
-        fn = _any_value(get, _join(preds))
+            return Node("field", lambda e: False, field=field, names=names, needles=frozenset(), cost=0)
+        pred = _join(preds)
+        fn = _single_name_field(names[0], pred) if len(names) == 1 else _any_value(getter(names), pred)
         ints = None
-        if all(type(v) is SigmaNumber and isinstance(v.number, int) for v in values):
-            ints = frozenset(v.number for v in values)
-        return Node("field", fn, field=field, names=names, needles=_frozen(needles), ints=ints)
+        if all(v[0] == "n" and type(v[1]) is int for v in values):
+            ints = frozenset(v[1] for v in values)
+        return Node(
+            "field",
+            fn,
+            field=field,
+            names=names,
+            needles=_frozen(needles),
+            ints=ints,
+            cost=_value_cost(values),
+        )
 
     def _fieldref(
-        self,
-        field: str,
-        names: tuple[str, ...],
-        get: Callable[[Mapping[str, Any]], Any],
-        ref: SigmaFieldReference,
+        self, field: str, names: tuple[str, ...], other_names: tuple[str, ...], sw: bool, ew: bool
     ) -> Node:
-        other = getter(self.pipeline.field_names(ref.field, self.logsource))
-        sw, ew = ref.starts_with, ref.ends_with
+        get, other = getter(names), getter(other_names)
 
         def fn(e: Mapping[str, Any]) -> bool:
             a, b = get(e), other(e)
@@ -191,12 +207,12 @@ class Compiler:
                 return a_s.endswith(b_s)
             return a_s == b_s
 
-        return Node("field", fn, field=field, names=names)
+        return Node("field", fn, field=field, names=names, cost=2)
 
-    def _keyword(self, values: list[Any]) -> Node:
+    def _keyword(self, values: Sequence[Value]) -> Node:
         """Full-text search: a keyword matches when it occurs in any value of the event."""
         self._note_placeholders(values)
-        preds, needles = scalar_preds(_as_contains(values), self.placeholders)
+        preds, needles = scalar_preds(values, self.placeholders)
         pred = _join(preds) if preds else (lambda v: False)
 
         def fn(e: Mapping[str, Any]) -> bool:
@@ -210,28 +226,18 @@ class Compiler:
                     return True
             return False
 
-        return Node("keyword", fn, names=KEYWORD_NAMES, needles=_frozen(needles), pred=pred)
+        return Node("keyword", fn, names=KEYWORD_NAMES, needles=_frozen(needles), pred=pred, cost=10)
 
-    def _note_placeholders(self, values: list[Any]) -> None:
+    def _note_placeholders(self, values: Sequence[Value]) -> None:
         for v in values:
-            for x in v.values if isinstance(v, SigmaExpansion) else [v]:
-                for part in getattr(x, "s", ()):
-                    if isinstance(part, Placeholder):
-                        self.used_placeholders.add(part.name)
+            if v[0] == "s":
+                for part in v[2]:
+                    if type(part) is tuple:
+                        self.used_placeholders.add(part[1])
 
 
-def _as_contains(values: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for v in values:
-        for x in v.values if isinstance(v, SigmaExpansion) else [v]:
-            y = x
-            if isinstance(y, SigmaString):
-                if not y.startswith(SpecialChars.WILDCARD_MULTI):
-                    y = SpecialChars.WILDCARD_MULTI + y
-                if not y.endswith(SpecialChars.WILDCARD_MULTI):
-                    y = y + SpecialChars.WILDCARD_MULTI
-            out.append(y)
-    return out
+def _cost(node: Node) -> int:
+    return node.cost
 
 
 def _frozen(needles: set[str] | None) -> frozenset[str] | None:

@@ -28,10 +28,9 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sigma.correlations import SigmaCorrelationRule
 
 from detectors.sigma.conditions import MISSING, getter
 from detectors.sigma.correlation_rules import GROWTH, OPS, CorrelationSpec, aggregate, compile_correlation
@@ -47,6 +46,9 @@ from detectors.sigma.model import DETECTION_NS, Match
 from detectors.sigma.modifiers import parse_timestamp
 from detectors.sigma.report import RuleProblem
 from socpipe.logging import get_logger
+
+if TYPE_CHECKING:  # pySigma is imported only where correlations are parsed
+    from sigma.correlations import SigmaCorrelationRule
 
 log = get_logger(__name__)
 

@@ -5,20 +5,15 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sigma.correlations import (
-    CorrelationConditionAND,
-    CorrelationConditionNOT,
-    CorrelationConditionOR,
-    SigmaCorrelationRule,
-    SigmaExtendedCorrelationCondition,
-    SigmaRuleReference,
-)
-from sigma.rule import SigmaRule
 
 from detectors.sigma.correlation_state import WindowEntry
+
+if TYPE_CHECKING:  # pySigma is imported only where correlations exist (a warm start may have none)
+    from sigma.correlations import SigmaCorrelationRule
+    from sigma.rule import SigmaRule
 
 OPS = {
     "gt": lambda a, b: a > b,
@@ -60,6 +55,9 @@ def rule_key(rule: SigmaRule | SigmaCorrelationRule) -> str:
 
 
 def compile_correlation(corr: SigmaCorrelationRule) -> CorrelationSpec:
+    from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCondition
+    from sigma.rule import SigmaRule
+
     refs: list[str] = []
     ref_keys: dict[str, str] = {}
     # `referenced_rules` also holds the rules an extended condition names without a `rules:` list.
@@ -114,6 +112,13 @@ def compile_correlation(corr: SigmaCorrelationRule) -> CorrelationSpec:
 
 
 def _eval_extended(node: Any, present: set[str], keys: dict[str, str]) -> bool:
+    from sigma.correlations import (
+        CorrelationConditionAND,
+        CorrelationConditionNOT,
+        CorrelationConditionOR,
+        SigmaRuleReference,
+    )
+
     if isinstance(node, SigmaRuleReference):
         return keys.get(node.reference, node.reference) in present
     if isinstance(node, CorrelationConditionAND):

@@ -11,12 +11,12 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from detectors.sigma.compiler import CompiledRule, RuleCompileError, compile_node
+from detectors.sigma.compiler import CompiledRule, LoweredRule, RuleCompileError, build_rule
 from detectors.sigma.conditions import explain
-from detectors.sigma.filters import CompiledFilter, TenantConfig, compile_filters, load_filters
+from detectors.sigma.filters import CompiledFilter, TenantConfig, build_filters, load_filters
 from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import Match, detection_id, event_digest
-from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, RouteKey, module_key
+from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, RouteKey, module_key, router
 from detectors.sigma.prefilter import Bucket
 from detectors.sigma.report import RuleLoadError, RuleProblem
 from socpipe.logging import get_logger
@@ -50,7 +50,7 @@ class Engine:
             for key in rule.routes:
                 self._by_route.setdefault(key, []).append(idx)
         placeholders = {**ruleset.placeholders, **self.config.placeholders}
-        global_filters = compile_filters(ruleset.filters, self.pipeline, placeholders, report)
+        global_filters = build_filters(ruleset.filters, placeholders, report)
         global_filters += load_filters(self.config.filters, self.pipeline, placeholders, report)
         self._filters: dict[int, list[CompiledFilter]] = self._attach(global_filters)
         self._base_rules = list(self.rules)
@@ -58,6 +58,7 @@ class Engine:
             self.rules = [self._recompile(r, placeholders, report) for r in self.rules]
         self._tenants = {name: self._tenant_view(name, report) for name in self.config.tenants}
         self._buckets: dict[RouteKey, Bucket] = {}
+        self._route = router(self.pipeline)
         if strict and len(report.failed) > n_failed:
             raise RuleLoadError(report)
 
@@ -70,14 +71,18 @@ class Engine:
         return out
 
     def _recompile(self, rule: CompiledRule, placeholders: dict[str, list[str]], report: Any) -> CompiledRule:
-        if not rule.placeholders or rule.source is None:
+        """The rule's matcher with other placeholder values, built from its lowered form."""
+        if not rule.placeholders:
             return rule
         try:
-            node, _ = compile_node(rule.source, self.pipeline, placeholders)
+            lowered = LoweredRule(rule.info.model_dump(), rule.ir, tuple(rule.routes), (), rule.placeholders)
+            c = build_rule(lowered, placeholders, info=rule.info)
         except RuleCompileError as exc:
             report.failed.append(RuleProblem(rule_id=rule.info.id, reason=str(exc), kind="unsupported"))
             return rule
-        return CompiledRule(rule.info, node.fn, node, rule.routes, [], rule.placeholders, rule.source)
+        c.clauses = []  # the prefilter never narrows placeholder rules (their needles vary by tenant)
+        c.load_source, c.loaded_source = rule.load_source, rule.loaded_source
+        return c
 
     def _tenant_view(self, tenant: str, report: Any) -> _TenantView:
         settings = self.config.tenants[tenant]
@@ -122,7 +127,9 @@ class Engine:
     ) -> list[Match]:
         """Every rule matching the event. `event_ref` (e.g. topic/partition/offset) feeds the
         deterministic detection id; without it the id derives from the event's content."""
-        candidates = self.bucket(self.pipeline.route_key(event)).candidates(event)
+        key = self._route(event)
+        bucket = self._buckets.get(key) or self.bucket(key)
+        candidates = bucket.candidates(event)
         if not candidates:
             return []
         view = self._tenants.get(tenant) if tenant is not None else None

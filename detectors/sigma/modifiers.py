@@ -15,24 +15,12 @@ A non-string event value is compared with string values through `str()` (numbers
 from __future__ import annotations
 
 import ipaddress
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sigma.types import (
-    CompareOperators,
-    SigmaBool,
-    SigmaCasedString,
-    SigmaCIDRExpression,
-    SigmaCompareExpression,
-    SigmaExpansion,
-    SigmaNumber,
-    SigmaRegularExpression,
-    SigmaString,
-    SigmaTimestampPart,
-    TimestampPart,
-)
-
+from detectors.sigma.ir import Value
 from detectors.sigma.strings import Pred, StrPatterns, add_string, as_text, regex_pred, string_pred
 
 
@@ -52,8 +40,7 @@ def _to_number(v: Any) -> float | None:
         return None
 
 
-def number_pred(value: SigmaNumber) -> Pred:
-    n = value.number
+def number_pred(n: float) -> Pred:
     text = str(n)
 
     def pred(v: Any) -> bool:
@@ -67,17 +54,17 @@ def number_pred(value: SigmaNumber) -> Pred:
     return pred
 
 
-_OPS: dict[CompareOperators, Callable[[float, float], bool]] = {
-    CompareOperators.LT: lambda a, b: a < b,
-    CompareOperators.LTE: lambda a, b: a <= b,
-    CompareOperators.GT: lambda a, b: a > b,
-    CompareOperators.GTE: lambda a, b: a >= b,
-    CompareOperators.NEQ: lambda a, b: a != b,
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "LT": operator.lt,
+    "LTE": operator.le,
+    "GT": operator.gt,
+    "GTE": operator.ge,
+    "NEQ": operator.ne,
 }
 
 
-def compare_pred(value: SigmaCompareExpression) -> Pred:
-    op, ref = _OPS[value.op], value.number.number
+def compare_pred(op_name: str, ref: float) -> Pred:
+    op = _OPS[op_name]
 
     def pred(v: Any) -> bool:
         num = _to_number(v)
@@ -86,8 +73,8 @@ def compare_pred(value: SigmaCompareExpression) -> Pred:
     return pred
 
 
-def cidr_pred(value: SigmaCIDRExpression) -> Pred:
-    net = value.network
+def cidr_pred(network: str) -> Pred:
+    net = ipaddress.ip_network(network)
 
     def pred(v: Any) -> bool:
         try:
@@ -98,8 +85,7 @@ def cidr_pred(value: SigmaCIDRExpression) -> Pred:
     return pred
 
 
-def bool_pred(value: SigmaBool) -> Pred:
-    b = value.boolean
+def bool_pred(b: bool) -> Pred:
     text = "true" if b else "false"
     return lambda v: v is b if isinstance(v, bool) else as_text(v).strip().lower() == text
 
@@ -117,18 +103,18 @@ def parse_timestamp(v: Any) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-_PARTS: dict[TimestampPart, Callable[[datetime], int]] = {
-    TimestampPart.MINUTE: lambda d: d.minute,
-    TimestampPart.HOUR: lambda d: d.hour,
-    TimestampPart.DAY: lambda d: d.day,
-    TimestampPart.WEEK: lambda d: d.isocalendar().week,
-    TimestampPart.MONTH: lambda d: d.month,
-    TimestampPart.YEAR: lambda d: d.year,
+_PARTS: dict[str, Callable[[datetime], int]] = {
+    "MINUTE": lambda d: d.minute,
+    "HOUR": lambda d: d.hour,
+    "DAY": lambda d: d.day,
+    "WEEK": lambda d: d.isocalendar().week,
+    "MONTH": lambda d: d.month,
+    "YEAR": lambda d: d.year,
 }
 
 
-def timestamp_part_pred(value: SigmaTimestampPart) -> Pred:
-    part, n = _PARTS[value.timestamp_part], value.number
+def timestamp_part_pred(part_name: str, n: int) -> Pred:
+    part = _PARTS[part_name]
 
     def pred(v: Any) -> bool:
         dt = parse_timestamp(v)
@@ -137,45 +123,38 @@ def timestamp_part_pred(value: SigmaTimestampPart) -> Pred:
     return pred
 
 
-def scalar_preds(  # noqa: PLR0912 - one branch per Sigma value type
-    values: Iterable[Any], placeholders: Mapping[str, Sequence[str]]
+def scalar_preds(  # noqa: PLR0912 - one branch per value kind
+    values: Iterable[Value], placeholders: Mapping[str, Sequence[str]]
 ) -> tuple[list[Pred], set[str] | None]:
-    """Predicates for OR-joined values of one field, and the needles the prefilter may use."""
+    """Predicates for OR-joined values (ir.py) of one field, and the needles the prefilter may use."""
     insensitive, cased = StrPatterns(cased=False), StrPatterns(cased=True)
     preds: list[Pred] = []
     needles: set[str] | None = set()
-    flat: list[Any] = []
     for v in values:
-        flat.extend(v.values if isinstance(v, SigmaExpansion) else [v])
-    for v in flat:
-        if isinstance(v, SigmaCasedString):
-            add_string(cased, v, placeholders)
-        elif isinstance(v, SigmaString):
-            add_string(insensitive, v, placeholders)
-        elif isinstance(v, SigmaRegularExpression):
-            pred, literal = regex_pred(v)
+        kind = v[0]
+        if kind == "s":
+            add_string(cased if v[1] else insensitive, v[2], placeholders)
+        elif kind == "re":
+            pred, literal = regex_pred(v[1], v[2])
             preds.append(pred)
             if needles is not None and literal:
                 needles.add(literal.lower())
             else:
                 needles = None
-        elif isinstance(v, SigmaTimestampPart):
-            preds.append(timestamp_part_pred(v))
-            needles = None
-        elif isinstance(v, SigmaNumber):
-            preds.append(number_pred(v))
-            needles = None
-        elif isinstance(v, SigmaCompareExpression):
-            preds.append(compare_pred(v))
-            needles = None
-        elif isinstance(v, SigmaCIDRExpression):
-            preds.append(cidr_pred(v))
-            needles = None
-        elif isinstance(v, SigmaBool):
-            preds.append(bool_pred(v))
-            needles = None
         else:
-            raise UnsupportedValueError(f"value type {type(v).__name__} ({v!s}) is not supported")
+            if kind == "ts":
+                preds.append(timestamp_part_pred(v[1], v[2]))
+            elif kind == "n":
+                preds.append(number_pred(v[1]))
+            elif kind == "cmp":
+                preds.append(compare_pred(v[1], v[2]))
+            elif kind == "cidr":
+                preds.append(cidr_pred(v[1]))
+            elif kind == "b":
+                preds.append(bool_pred(v[1]))
+            else:
+                raise UnsupportedValueError(f"value kind {kind!r} is not supported")
+            needles = None
     for pats in (insensitive, cased):
         if pats.eq or pats.sw or pats.ew or pats.ct or pats.rx:
             preds.append(string_pred(pats))

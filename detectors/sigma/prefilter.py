@@ -18,9 +18,11 @@ from typing import Any
 import ahocorasick
 
 from detectors.sigma.compiler import CompiledRule
-from detectors.sigma.conditions import KEYWORD_NAMES, MISSING, getter
+from detectors.sigma.conditions import KEYWORD_NAMES, getter
 from detectors.sigma.strings import as_text
 
+_first = itemgetter(0)
+_NOTHING: frozenset[int] = frozenset()
 _second = itemgetter(1)
 MEMO_SIZE = 20_000  # values remembered per field and bucket
 _NUMERIC_TEXT = set("0123456789.-+einfatrusl")  # characters of str(number), 'true', 'false'
@@ -42,6 +44,7 @@ class _Scanner:
     """
 
     def __init__(self, names: tuple[str, ...], words: dict[str, set[int]]) -> None:
+        self.names = names
         self.get = getter(names)
         self.clauses: list[tuple[int, ...]] = [tuple(sorted(c)) for c in words.values()]
         self.automaton = _automaton(list(words))
@@ -66,24 +69,40 @@ class _Scanner:
         clauses = self.clauses
         return frozenset(c for nid in set(map(_second, self.automaton.iter(text))) for c in clauses[nid])
 
-    def scan_all(self, event: Mapping[str, Any]) -> set[int]:
+    def scan_all(self, event: Mapping[str, Any]) -> frozenset[int]:
         """Keyword literals: clause ids hit by any value of the event.
 
-        Numbers and booleans are skipped unless some literal could occur in their text form.
+        Strings seen before are one memo lookup each; the new ones are joined (NUL between them, so
+        no literal spans two) and scanned in one pass, and when that finds nothing, as it almost
+        always does, each is remembered as hitting nothing. Numbers and booleans are skipped unless
+        some literal could occur in their text form.
         """
-        hits: set[int] = set()
         memo, numeric = self.memo, self.numeric
+        hits: frozenset[int] = _NOTHING
+        misses: list[str] = []
         for v in event.values():
             if type(v) is str:
                 found = memo.get(v)
                 if found is None:
-                    found = self.scan(v)
+                    misses.append(v)
+                    continue
             elif v is None or not (numeric or type(v) is list):
                 continue
             else:
                 found = self.scan(v)
             if found:
-                hits |= found
+                hits = hits | found
+        if misses:
+            found = self._scan("\x00".join(misses).lower())
+            if found:  # rare: learn each value's own hits
+                for v in misses:
+                    self.scan(v)
+                hits = hits | found
+            else:
+                if len(memo) + len(misses) > MEMO_SIZE:
+                    memo.clear()
+                for v in misses:
+                    memo[v] = _NOTHING
         return hits
 
 
@@ -114,30 +133,50 @@ class Bucket:
         keyword = words.pop(KEYWORD_NAMES, None)
         self._keywords = _Scanner(KEYWORD_NAMES, keyword) if keyword else None
         self._scanners = [_Scanner(names, w) for names, w in words.items()]
+        self._fields = [(sc.names, sc.memo, sc.scan) for sc in self._scanners]
         self._empty = not self._scanners and self._keywords is None
 
+    def _field_hits(self, event: Mapping[str, Any]) -> set[int]:
+        hits: set[int] = set()
+        get = event.get
+        for names, memo, scan in self._fields:
+            for name in names:
+                v = get(name)
+                if v is not None:
+                    break
+            else:
+                continue
+            found = memo.get(v) if type(v) is str else None
+            if found is None:
+                found = scan(v)
+            if found:
+                hits |= found
+        return hits
+
     def candidates(self, event: Mapping[str, Any]) -> list[tuple[int, CompiledRule]]:
-        """Rules worth evaluating on the event, in rule-set order."""
+        """Rules worth evaluating on the event, in rule-set order.
+
+        A field's value is read from the first of its names holding a non-null value; the matcher may
+        read an earlier name holding null, whose value then never matches: scanning the later one
+        can only add hits, and extra hits cost time, never a detection.
+        """
         if self._empty:
             return self.always
-        hits: set[int] = set()
-        for scanner in self._scanners:
-            v = scanner.get(event)
-            if v is not MISSING and v is not None:
-                found = scanner.scan(v)
-                if found:
-                    hits |= found
+        hits = self._field_hits(event)
         if self._keywords is not None:
             hits |= self._keywords.scan_all(event)
         if not hits:
             return self.always
-        picked: set[int] = set()
+        picked: list[int] = []
         rule_clauses = self._rule_clauses
+        seen: set[int] = set()
         for cid in hits:
             for idx in self._clause_rules[cid]:
-                if idx not in picked and rule_clauses[idx] <= hits:
-                    picked.add(idx)
+                if idx not in seen:
+                    seen.add(idx)
+                    if rule_clauses[idx] <= hits:
+                        picked.append(idx)
         if not picked:
             return self.always
         by_index = self._by_index
-        return sorted(self.always + [by_index[i] for i in picked])
+        return sorted(self.always + [by_index[i] for i in picked], key=_first)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
-from sigma.types import Placeholder, SigmaRegularExpression, SigmaString, SpecialChars
+
+from detectors.sigma.ir import ANY, ONE
 
 Pred = Callable[[Any], bool]
 CONTAINS_LOOP_MAX = 8  # up to this many `contains` needles, `in` in a loop beats the automaton
@@ -50,12 +51,12 @@ class StrPatterns:
             self.needles.add(needle.lower())
 
 
-def _parts(value: SigmaString, placeholders: Mapping[str, Sequence[str]]) -> list[list[Any]]:
-    """The SigmaString as lists of parts, one list per combination of placeholder values."""
+def _parts(parts: Sequence[Any], placeholders: Mapping[str, Sequence[str]]) -> list[list[Any]]:
+    """A string value's parts as lists, one list per combination of placeholder values."""
     variants: list[list[Any]] = [[]]
-    for part in value.s:
-        if isinstance(part, Placeholder):
-            repl = placeholders.get(part.name)
+    for part in parts:
+        if type(part) is tuple:  # ("%", name)
+            repl = placeholders.get(part[1])
             if not repl:
                 return []  # no value for this placeholder: the value matches nothing
             variants = [[*v, r] for v in variants for r in repl]
@@ -74,14 +75,13 @@ def _merge(parts: list[Any]) -> list[Any]:
     return out
 
 
-def add_string(pats: StrPatterns, value: SigmaString, placeholders: Mapping[str, Sequence[str]]) -> None:
-    """Classify one Sigma string value (equals / prefix / suffix / contains / wildcard regex)."""
+def add_string(pats: StrPatterns, value: Sequence[Any], placeholders: Mapping[str, Sequence[str]]) -> None:
+    """Classify one string value's parts (equals / prefix / suffix / contains / wildcard regex)."""
     cased = pats.cased
     for raw in _parts(value, placeholders):
         parts = _merge(raw)
-        star = SpecialChars.WILDCARD_MULTI
-        lead = bool(parts) and parts[0] is star
-        trail = len(parts) > 1 and parts[-1] is star
+        lead = bool(parts) and parts[0] == ANY
+        trail = len(parts) > 1 and parts[-1] == ANY
         core = parts[1 if lead else 0 : len(parts) - 1 if trail else len(parts)]
         if not core and (lead or trail):
             pats.rx.append(re.compile(".*", re.DOTALL))  # '*' matches any value
@@ -103,9 +103,7 @@ def add_string(pats: StrPatterns, value: SigmaString, placeholders: Mapping[str,
             pats.eq.add("")
             pats.add_needle(None)
             continue
-        regex = "".join(
-            ".*" if p is star else "." if p is SpecialChars.WILDCARD_SINGLE else re.escape(p) for p in parts
-        )
+        regex = "".join(".*" if p == ANY else "." if p == ONE else re.escape(p) for p in parts)
         flags = re.DOTALL | (0 if cased else re.IGNORECASE)
         pats.rx.append(re.compile(regex, flags))
         literals = [p for p in parts if isinstance(p, str)]
@@ -163,12 +161,9 @@ def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per
     return pred
 
 
-def regex_pred(value: SigmaRegularExpression) -> tuple[Pred, str | None]:
+def regex_pred(pattern: str, flags: int) -> tuple[Pred, str | None]:
     """A `re` value: Python `re.search` with the i/m/s flags; plus a literal every match contains."""
-    flags = 0
-    for f in value.flags:
-        flags |= SigmaRegularExpression.sigma_to_python_flags[f]
-    compiled = re.compile(str(value.regexp), flags)
+    compiled = re.compile(pattern, flags)
     search = compiled.search
     literal = regex_literal(compiled)
     if not literal:

@@ -11,18 +11,27 @@ import pytest
 from sigma_helpers import rule_yaml
 
 from detectors.sigma import Engine, TenantConfig, load_rules
+from detectors.sigma.cache import RuleCache
 
 
 @pytest.fixture
 def make_engine(tmp_path: Path) -> Callable[..., Engine]:
-    """make_engine(*rule_texts, config=None) -> Engine over those rules (written to tmp files)."""
+    """make_engine(*rule_texts, config=None) -> Engine over those rules (written to tmp files).
+
+    The rules are loaded twice through a fresh rule cache and the engine is built from the second,
+    warm load: every engine test thereby checks that the cached form behaves like the parsed one.
+    """
 
     def make(*texts: str, config: TenantConfig | None = None, strict: bool = True) -> Engine:
         d = tmp_path / f"rules-{uuid.uuid4().hex[:6]}"
         d.mkdir()
         for i, text in enumerate(texts):
             (d / f"r{i}.yml").write_text(text, encoding="utf-8")
-        return Engine(load_rules([d], strict=strict), tenant_config=config)
+        store = RuleCache(tmp_path / f"cache-{d.name}")
+        load_rules([d], strict=strict, cache=store)
+        warm = load_rules([d], strict=strict, cache=store)
+        assert warm.from_cache
+        return Engine(warm, tenant_config=config)
 
     return make
 

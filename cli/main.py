@@ -1,7 +1,8 @@
 """Entry point of the `socpipe` console script.
 
-Subcommand groups live in their own modules and are registered here, so that each stays small
-and the import of one stage's code never slows another's command.
+Subcommand groups live in their own modules and are loaded by name only when invoked (`COMMANDS`),
+so that each stays small and the import of one stage's code never slows another's command: a scan
+does not pay for the HTTP receiver's or Elasticsearch's imports.
 
 Errors a person must act on are caught here, once, for every command (`SocpipeGroup.invoke`):
 a bad configuration (`socpipe.errors.ConfigurationError` and its family) exits 2 with every problem
@@ -11,6 +12,7 @@ and what to do. Neither prints a traceback.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
@@ -74,8 +76,40 @@ def _setting(name: str, get: Any) -> str:
         return "(the configured address)"
 
 
+# name -> (module, attribute) of every top-level command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("cli.demo", "demo"),
+    "dev": ("cli.dev", "dev"),
+    "ingest": ("cli.ingest", "ingest"),
+    "normalise": ("cli.normalise", "normalise"),
+    "detector": ("cli.detector", "detector"),
+    "correlate": ("cli.correlate", "correlate"),
+    "responder": ("cli.responder", "responder"),
+    "dlq": ("cli.dlq", "dlq"),
+    "scan": ("cli.scan", "scan"),
+    "parse": ("cli.parse", "parse"),
+    "rules": ("cli.rules", "rules_group"),
+    "intel": ("cli.intel", "intel"),
+    "incident": ("cli.incident", "incident"),
+    "notice": ("cli.notice", "notice"),
+    "evidence": ("cli.evidence", "evidence"),
+    "kibana": ("cli.kibana", "kibana"),
+    "schemas": ("cli.schemas", "schemas_group"),
+}
+
+
 class SocpipeGroup(click.Group):
-    """The top-level group: turns configuration errors and servers that are down into one clear line."""
+    """The top-level group: loads a command when it is asked for, and turns configuration errors and
+    servers that are down into one clear line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context | None, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -112,50 +146,11 @@ def cli(log_level: str) -> None:
     get_settings()  # a bad setting stops every command here, before it does anything (exit 2)
 
 
-def _register() -> None:
-    from cli import (
-        correlate,
-        demo,
-        detector,
-        dev,
-        dlq,
-        evidence,
-        incident,
-        ingest,
-        intel,
-        kibana,
-        normalise,
-        notice,
-        parse,
-        responder,
-        rules,
-        scan,
-        schemas,
-    )
-
-    for command in (
-        demo.demo,
-        dev.dev,
-        ingest.ingest,
-        normalise.normalise,
-        detector.detector,
-        correlate.correlate,
-        responder.responder,
-        dlq.dlq,
-        scan.scan,
-        parse.parse,
-        rules.rules_group,
-        intel.intel,
-        incident.incident,
-        notice.notice,
-        evidence.evidence,
-        kibana.kibana,
-        schemas.schemas_group,
-    ):
-        cli.add_command(command)
-
-
-_register()
+def load_all() -> click.Group:
+    """The top-level group with every command loaded (for tools and tests that walk the tree)."""
+    for name in COMMANDS:
+        cli.get_command(None, name)
+    return cli
 
 
 def main() -> None:

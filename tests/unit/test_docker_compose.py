@@ -43,7 +43,9 @@ def test_elasticsearch_and_kibana_share_a_major_version_with_the_client() -> Non
 
 def test_worker_commands_exist_in_the_cli() -> None:
     """Each worker service runs a command the socpipe CLI really has."""
-    from cli.main import cli
+    from cli.main import load_all
+
+    cli = load_all()
 
     for name in ("normalise", "detector", "correlate", "responder", "ingest-http"):
         group, sub = SERVICES[name]["command"][:2]

@@ -24,7 +24,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from cli.main import cli
+from cli.main import cli, load_all
 from socpipe.logging import configure_logging
 from socpipe.settings import get_settings
 
@@ -61,7 +61,7 @@ def leaf_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> Ite
             yield (*prefix, name)
 
 
-COMMANDS = [" ".join(path) for path in leaf_commands()]
+COMMANDS = [" ".join(path) for path in leaf_commands(load_all())]
 
 
 @dataclass(frozen=True)

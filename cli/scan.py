@@ -151,9 +151,8 @@ def scan(
     workers publish (Sigma, correlation and heuristic alike), its event_ref naming the file and line.
     With --strict, a rule that fails to load or a record that cannot be read makes the exit status 1.
     """
-    from detectors.detector import OfflineDetector
+    from detectors.detector import FileRef, OfflineDetector
     from detectors.heuristics.fields import event_time
-    from schemas.detection import EventRef
 
     read = _reader(parser, tenant, timezone)
     engine = _engine(rule_paths, tenant_config, strict)
@@ -177,10 +176,12 @@ def scan(
 
     with _Progress(show, sum(f.stat().st_size for f in files)) as advance:
         for f in files:
+            name = str(f)
             for line, event in read(f, bad):
                 n_events += 1
-                ref = EventRef(event_id=f"{f}:{line}", path=str(f), line=line)
-                emit(detector.detect(event, tenant=tenant, time=event_time(event), ref=ref))
+                ref = FileRef(name, line)
+                if found := detector.detect(event, tenant=tenant, time=event_time(event), ref=ref):
+                    emit(found)
             advance(f.stat().st_size)
     emit(detector.finish())
     if fmt == "table":

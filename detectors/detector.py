@@ -72,6 +72,22 @@ class IntelSource(Protocol):
     def current(self) -> IndicatorMatcher: ...
 
 
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """An event's place in a file (offline), made an EventRef only when something matched: most events
+    match nothing, and a scan then never pays for the model."""
+
+    path: str
+    line: int
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def build(self) -> EventRef:
+        return EventRef(event_id=self.event_id, path=self.path, line=self.line)
+
+
 @dataclass(frozen=True)
 class FixedIntel:
     """Indicators that never change (`socpipe scan --intel`)."""
@@ -100,7 +116,7 @@ class Detector:
         *,
         tenant: str,
         time: datetime | None,
-        ref: EventRef,
+        ref: EventRef | FileRef,
         origin: Origin | None = None,
     ) -> tuple[list[Detection], list[Contribution]]:
         """Sigma detections of the event, and its contributions. An event without a time (only offline:
@@ -108,9 +124,13 @@ class Detector:
         Sigma detections are dated when they were made."""
         matches = self.engine.match(flat, tenant=tenant, event_ref=ref.event_id)
         when = time or utc_now()
-        found = self.intel.current.match(flat, tenant, when, ref) if self.intel is not None else []
+        found: list[Detection] = []
+        if self.intel is not None:
+            ref = ref.build() if isinstance(ref, FileRef) else ref
+            found = self.intel.current.match(flat, tenant, when, ref)
         if not matches and self.router.heuristics is None:
             return found, []
+        ref = ref.build() if isinstance(ref, FileRef) else ref
         entity = entity_of(flat)
         detections = [
             detection_from_match(m, tenant=tenant, event_time=when, entity=entity, event_ref=ref)
@@ -166,7 +186,7 @@ class OfflineDetector:
         return cls(Detector(engine, heuristics, intel), ComponentFactory(engine.ruleset, heuristics)())
 
     def detect(
-        self, flat: Mapping[str, Any], *, tenant: str, time: datetime | None, ref: EventRef
+        self, flat: Mapping[str, Any], *, tenant: str, time: datetime | None, ref: EventRef | FileRef
     ) -> list[Detection]:
         detections, contributions = self.detector.detect(flat, tenant=tenant, time=time, ref=ref)
         if time is None:

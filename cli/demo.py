@@ -38,7 +38,7 @@ def sample_files() -> dict[str, Path]:
 def ship_files(settings: Settings, files: dict[str, Path], state_dir: Path, *, replay: bool = False) -> int:
     """Ship each tenant's file to events.raw with the file-tail shipper, once, from its checkpoint
     (or, with `replay`, from the start again: what an operator does to re-drive a day of logs)."""
-    from ingest.shippers.filetail import FileTail, TailOptions
+    from ingest.shippers.tail import FileTail, TailOptions
 
     bus = KafkaBus(settings)
     shipped = 0

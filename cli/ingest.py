@@ -118,10 +118,10 @@ def file_command(
     Glob patterns ('/var/log/app/*.log', quoted) or several paths: every matching file, each with its
     own checkpoint; with --follow, files that appear later too (looked for every --rescan-interval).
     """
-    from ingest.shippers.filetail import FileTail, TailOptions
     from ingest.shippers.globs import absolute_pattern, expand, is_pattern
-    from ingest.shippers.globtail import GlobTail
+    from ingest.shippers.tail import FileTail, TailOptions
     from socpipe.bus import KafkaBus
+    from socpipe.outage import Stopped, wait_out
     from socpipe.worker import stop_on_signals
 
     single = len(paths) == 1 and not is_pattern(paths[0])
@@ -140,12 +140,14 @@ def file_command(
     )  # fmt: skip
     with bound_metrics(settings) as metrics:
         bus = KafkaBus(settings)
-        bus.ensure_pipeline_topics()
-        if single:
-            tail: FileTail | GlobTail = FileTail(Path(paths[0]), options, bus, stop_on_signals(), metrics)
-        else:
-            tail = GlobTail(paths, options, bus, stop_on_signals(), metrics)
-        stats = tail.run()
+        stop = stop_on_signals()
+        try:
+            waiting_for = f"kafka at {settings.kafka_bootstrap_servers} to create the pipeline topics"
+            wait_out(bus.ensure_pipeline_topics, stop=stop, waiting_for=waiting_for)
+        except Stopped:
+            return
+        targets: list[Path | str] = [Path(paths[0])] if single else list(paths)
+        stats = FileTail(targets, options, bus, stop, metrics).run()
     click.echo(f"{' '.join(paths)}: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered")
 
 

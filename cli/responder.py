@@ -10,15 +10,16 @@ from socpipe.worker import Stage
 
 
 def _build(settings: Settings) -> Stage:
-    from responders.config import ConfigError
+    from responders.config import ConfigError, load_config
     from responders.worker import build_stage, ensure_indices
 
     try:
-        stage = build_stage(settings)
+        config = load_config(settings)
+        # Indices first: while Elasticsearch is away this fails (and is retried) before a sweep thread starts.
+        ensure_indices(settings, config)
+        return build_stage(settings, config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    ensure_indices(settings, stage.config)
-    return stage
 
 
 responder = stage_command("responder", _build, lambda s: s.responder_group, lambda s: s.topics.detections)

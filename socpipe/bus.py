@@ -7,13 +7,13 @@ manual commits) cannot differ between stages by accident.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata
 
 from socpipe.settings import Settings
@@ -47,7 +47,19 @@ class Inbound:
 
 
 class DeliveryError(RuntimeError):
-    """Kafka did not acknowledge a write: the batch's input offsets must not be committed."""
+    """Kafka did not acknowledge a write: the batch's input offsets must not be committed.
+
+    `transient` when every failure is one Kafka recovers from (timeouts, a broker away): the caller
+    waits the outage out and writes again (socpipe.outage); otherwise the write itself is refused.
+    """
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def _transient(error: BaseException | None) -> bool:
+    return error is None or bool(getattr(error, "retriable", False)) or isinstance(error, KafkaTimeoutError)
 
 
 def _security(settings: Settings) -> dict[str, Any]:
@@ -72,6 +84,7 @@ class Publisher:
 
     producer: KafkaProducer
     max_pending: int = 50_000
+    factory: Callable[[], KafkaProducer] | None = None  # builds a fresh producer for `reset`
     _pending: list[FutureRecordMetadata] = field(default_factory=list)
 
     def send(self, message: Outbound) -> None:
@@ -88,19 +101,37 @@ class Publisher:
             self.send(message)
 
     def flush(self, timeout_s: float = 60.0) -> int:
-        """Block until all sent messages are acknowledged; raise DeliveryError if any failed."""
-        self.producer.flush(timeout=timeout_s)
+        """Block until all sent messages are acknowledged; raise DeliveryError if any failed.
+
+        Either way nothing stays pending: after a DeliveryError the caller sends the lot again
+        (after `reset`, so the old producer's retries do not add copies of their own)."""
+        timed_out: KafkaTimeoutError | None = None
+        try:
+            self.producer.flush(timeout=timeout_s)
+        except KafkaTimeoutError as exc:
+            timed_out = exc
         pending, self._pending = self._pending, []
         failures = [f.exception for f in pending if f.failed()]
         unfinished = sum(1 for f in pending if not f.is_done)
-        if failures or unfinished:
+        if failures or unfinished or timed_out:
             raise DeliveryError(
-                f"{len(failures)} writes failed, {unfinished} unacknowledged; first: {failures[:1]}"
+                f"{len(failures)} writes failed, {unfinished} unacknowledged"
+                f"{' (flush timed out)' if timed_out else ''}; first: {failures[:1]}",
+                transient=all(_transient(f) for f in failures),
             )
         return len(pending)
 
-    def close(self) -> None:
-        self.producer.close(timeout=10)
+    def reset(self) -> None:
+        """After a failed flush: drop the producer (and whatever it still retries) for a fresh one."""
+        self._pending = []
+        if self.factory is None:
+            return
+        with contextlib.suppress(Exception):
+            self.producer.close(timeout=0)
+        self.producer = self.factory()
+
+    def close(self, timeout_s: float = 10) -> None:
+        self.producer.close(timeout=timeout_s)
 
 
 class KafkaBus:
@@ -127,7 +158,7 @@ class KafkaBus:
             # kafka-python 3 has no buffer_memory (its accumulator is unbounded) and refuses unknown
             # settings: callers that must bound memory cap their unacknowledged sends and flush.
             conf.pop("buffer_memory", None)
-        return Publisher(KafkaProducer(**conf))
+        return Publisher(KafkaProducer(**conf), factory=lambda: KafkaProducer(**conf))
 
     def consumer(self, group_id: str, topics: Sequence[str], **overrides: Any) -> KafkaConsumer:
         conf: dict[str, Any] = {
@@ -137,8 +168,13 @@ class KafkaBus:
             "auto_offset_reset": "earliest",
             "max_poll_records": self.settings.batch_size,
             "isolation_level": "read_committed",
+            "session_timeout_ms": self.settings.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": self.settings.kafka_heartbeat_interval_ms,
+            "max_poll_interval_ms": self.settings.kafka_max_poll_interval_ms,
             **_security(self.settings),
         }
+        if self.settings.kafka_group_instance_id and group_id:
+            conf["group_instance_id"] = f"{group_id}-{self.settings.kafka_group_instance_id}"
         conf.update(overrides)
         consumer = KafkaConsumer(**conf)
         consumer.subscribe(list(topics))

@@ -162,15 +162,23 @@ def stdin_command(tenant: str, parser: str, host: str, source_name: str, max_rec
     from ingest.shippers.records import Origin, RawSink, ingest_producer_settings
     from ingest.shippers.stream import ship_stream
     from socpipe.bus import KafkaBus
+    from socpipe.outage import Stopped, wait_out
     from socpipe.worker import stop_on_signals
 
-    bus = KafkaBus(get_settings())
-    bus.ensure_pipeline_topics()
-    publisher = bus.publisher(**ingest_producer_settings())
+    settings = get_settings()
+    bus = KafkaBus(settings)
+    stop = stop_on_signals()
+    waiting_for = f"kafka at {settings.kafka_bootstrap_servers} to create the pipeline topics"
+    try:
+        wait_out(bus.ensure_pipeline_topics, waiting_for=waiting_for, stop=stop)
+        publisher = wait_out(lambda: bus.publisher(**ingest_producer_settings()), waiting_for=waiting_for,
+                             stop=stop).survive_outages(stop)  # fmt: skip
+    except Stopped:
+        return
     try:
         sink = RawSink(publisher, bus.topics, max_record_bytes)
         origin = Origin(tenant, source_name, parser, host)
-        stats = ship_stream(sys.stdin.buffer, origin, sink, stop=stop_on_signals())
+        stats = ship_stream(sys.stdin.buffer, origin, sink, stop=stop)
     finally:
         publisher.close()
     click.echo(f"stdin: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered", err=True)
@@ -300,9 +308,13 @@ def _network_sink(
     from ingest.shippers.records import RawSink, ingest_producer_settings
     from ingest.shippers.shipper_metrics import ShipperMetrics
     from socpipe.bus import KafkaBus
+    from socpipe.outage import wait_out
 
     bus = KafkaBus(settings)
-    bus.ensure_pipeline_topics()
-    publisher = bus.publisher(**ingest_producer_settings())
+    waiting_for = f"kafka at {settings.kafka_bootstrap_servers} to start receiving"
+    wait_out(bus.ensure_pipeline_topics, waiting_for=waiting_for)
+    publisher = wait_out(lambda: bus.publisher(**ingest_producer_settings()), waiting_for=waiting_for)
+    # Received messages cannot be asked for again: their flush waits out a Kafka outage and resends.
+    publisher.survive_outages(metrics=metrics)
     sink = RawSink(publisher, bus.topics, max_record_bytes, metrics=ShipperMetrics(metrics))
     return NetworkSink(sink, max_queued_bytes=max_queued_bytes).start()

@@ -7,15 +7,18 @@ manual commits) cannot differ between stages by accident.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata
 
+from socpipe.metrics import Metrics, NullMetrics
+from socpipe.outage import Availability, wait_out
 from socpipe.settings import Settings
 
 # Largest message socpipe writes (detector state snapshots); compacted topics are created to accept it.
@@ -46,16 +49,17 @@ class Inbound:
     timestamp_ms: int | None = None
 
 
-class DeliveryError(RuntimeError):
+class DeliveryError(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
     """Kafka did not acknowledge a write: the batch's input offsets must not be committed.
 
-    `transient` when every failure is one Kafka recovers from (timeouts, a broker away): the caller
-    waits the outage out and writes again (socpipe.outage); otherwise the write itself is refused.
+    `retriable` (as kafka-python's own errors) when every failure is one Kafka recovers from (timeouts,
+    a broker away): the caller waits the outage out and writes again (socpipe.outage); otherwise the
+    write itself was refused.
     """
 
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
-        self.transient = transient
+        self.retriable = transient
 
 
 def _transient(error: BaseException | None) -> bool:
@@ -74,22 +78,50 @@ def _security(settings: Settings) -> dict[str, Any]:
 
 
 @dataclass
+class OutagePolicy:
+    """How a publisher waits out Kafka outages: until `stop`, reporting to `metrics`."""
+
+    stop: threading.Event
+    metrics: Metrics | None = None
+
+    availability: Availability = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.availability = Availability(self.metrics or NullMetrics())
+
+
+@dataclass
 class Publisher:
     """Sends messages and waits for every acknowledgement on `flush`.
 
     kafka-python 3 has no bounded send buffer of its own, so the bound is here: once `max_pending`
     messages await acknowledgement, `send` blocks on a flush. When Kafka is slow, callers slow down
     (a receiver stops reading, a file tail stops reading) instead of memory growing.
+
+    `outages`: set (by `survive_outages`) on publishers whose input cannot be read again (stdin, the
+    network receivers): a flush then waits out a Kafka outage of any length and sends what it had not
+    got acknowledged again, instead of raising. Not for transactional publishers (the file tail ends
+    its transaction and resumes from its checkpoint instead).
     """
 
     producer: KafkaProducer
     max_pending: int = 50_000
     factory: Callable[[], KafkaProducer] | None = None  # builds a fresh producer for `reset`
+    outages: OutagePolicy | None = None
     _pending: list[FutureRecordMetadata] = field(default_factory=list)
+    _sent: list[Outbound] = field(default_factory=list)  # what _pending carries, while outages are waited out
+
+    def survive_outages(
+        self, stop: threading.Event | None = None, metrics: Metrics | None = None
+    ) -> Publisher:
+        self.outages = OutagePolicy(stop or threading.Event(), metrics)
+        return self
 
     def send(self, message: Outbound) -> None:
         if len(self._pending) >= self.max_pending:
             self.flush()
+        if self.outages is not None:
+            self._sent.append(message)
         self._pending.append(
             self.producer.send(
                 message.topic, value=message.value, key=message.key, headers=list(message.headers)
@@ -101,6 +133,28 @@ class Publisher:
             self.send(message)
 
     def flush(self, timeout_s: float = 60.0) -> int:
+        """Block until all sent messages are acknowledged (through outages, with `outages` set)."""
+        if self.outages is None:
+            return self._flush_once(timeout_s)
+        policy, batch, attempts = self.outages, self._sent, [0]
+        self._sent = []
+
+        def attempt() -> int:
+            if attempts[0]:
+                self.reset()
+                for message in batch:
+                    self._pending.append(self.producer.send(
+                        message.topic, value=message.value, key=message.key, headers=list(message.headers)
+                    ))  # fmt: skip
+            attempts[0] += 1
+            return self._flush_once(timeout_s)
+
+        return wait_out(
+            attempt, waiting_for="kafka, to deliver what was received", stop=policy.stop,
+            availability=policy.availability,
+        )  # fmt: skip
+
+    def _flush_once(self, timeout_s: float) -> int:
         """Block until all sent messages are acknowledged; raise DeliveryError if any failed.
 
         Either way nothing stays pending: after a DeliveryError the caller sends the lot again

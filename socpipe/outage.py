@@ -25,7 +25,6 @@ import elastic_transport
 from kafka import errors as kafka_errors
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_never, wait_random_exponential
 
-from socpipe.bus import DeliveryError
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics, NullMetrics
 
@@ -43,9 +42,7 @@ class Stopped(Exception):  # noqa: N818 - not an error: the process was asked to
 
 def server_of(exc: BaseException) -> str | None:
     """The server whose outage `exc` shows (KAFKA or ELASTICSEARCH), or None for any other failure."""
-    if isinstance(exc, DeliveryError):
-        return KAFKA if exc.transient else None
-    if isinstance(exc, kafka_errors.KafkaError):
+    if isinstance(exc, kafka_errors.KafkaError):  # socpipe.bus.DeliveryError too: retriable when transient
         retriable = getattr(exc, "retriable", False) or isinstance(
             exc, kafka_errors.NoBrokersAvailable | kafka_errors.KafkaTimeoutError
         )

@@ -134,7 +134,10 @@ def one_run(base: Settings, scenario: str, setting: str, logs: Path) -> float:
     stream = Stream(settings)
     stream.start()
     extra = SETTINGS[setting]
-    workers = [_worker(settings, extra, logs / f"{setting}-{scenario}-{i}.log") for i in range(2 if scenario == "replica" else 1)]
+    workers = [
+        _worker(settings, extra, logs / f"{setting}-{scenario}-{i}.log")
+        for i in range(2 if scenario == "replica" else 1)
+    ]
     try:
         _steady(stream, partitions)
         time.sleep(random.uniform(2, 5))  # a random moment, with the workers settled
@@ -162,7 +165,9 @@ def one_run(base: Settings, scenario: str, setting: str, logs: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--settings", default="before,after,static")
     args = parser.parse_args()

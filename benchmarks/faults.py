@@ -84,6 +84,20 @@ SCHEDULES = {
 # --- input -----------------------------------------------------------------------------------------
 
 
+SYSTEM32 = "C:\\Windows\\System32\\"
+OFFICE = "C:\\Program Files\\Microsoft Office\\root\\Office16\\"
+POWERSHELL = "WindowsPowerShell\\v1.0\\powershell.exe"
+
+
+def _process(image: str, command: str, parent: str, original: str) -> dict[str, str]:
+    return {
+        "Image": SYSTEM32 + image,
+        "CommandLine": command,
+        "ParentImage": parent,
+        "OriginalFileName": original,
+    }
+
+
 def events(tenant: str, count: int, seed: int) -> list[str]:
     """Background process starts with an attack chain (whoami from Word, encoded PowerShell) every 150
     events on one of 8 hosts: deterministic, so the clean and the faulty run read the same lines."""
@@ -98,16 +112,13 @@ def events(tenant: str, count: int, seed: int) -> list[str]:
             "User": f"CORP\\user{n % 5}", "ProcessId": 1000 + n, "ParentProcessId": rng.randint(300, 900),
         }  # fmt: skip
         if n % 150 == 75:
-            event |= {"Image": "C:\\Windows\\System32\\whoami.exe", "CommandLine": "whoami /all",
-                      "ParentImage": "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
-                      "OriginalFileName": "WHOAMI.EXE"}  # fmt: skip
+            event |= _process("whoami.exe", "whoami /all", OFFICE + "WINWORD.EXE", "WHOAMI.EXE")
         elif n % 150 == 76:
-            event |= {"Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-                      "CommandLine": f"powershell.exe -nop -w hidden -enc SQBFAFgA{n:08d}",
-                      "ParentImage": "C:\\Windows\\System32\\whoami.exe", "OriginalFileName": "PowerShell.EXE"}  # fmt: skip
+            event |= _process(POWERSHELL, f"powershell.exe -nop -w hidden -enc SQBFAFgA{n:08d}",
+                              SYSTEM32 + "whoami.exe", "PowerShell.EXE")  # fmt: skip
         else:
-            event |= {"Image": "C:\\Windows\\System32\\svchost.exe", "CommandLine": f"svchost.exe -k netsvcs -p {n}",
-                      "ParentImage": "C:\\Windows\\System32\\services.exe", "OriginalFileName": "SVCHOST.EXE"}  # fmt: skip
+            event |= _process("svchost.exe", f"svchost.exe -k netsvcs -p {n}", SYSTEM32 + "services.exe",
+                              "SVCHOST.EXE")  # fmt: skip
         lines.append(json.dumps(event))
     return lines
 
@@ -139,7 +150,9 @@ class Endpoints:
 
     def start(self) -> None:
         self._smtp_port = free_ports(1)[0]
-        self.smtp = Controller(_Smtp(self.smtp_delay_s, self.mails), hostname="127.0.0.1", port=self._smtp_port)
+        self.smtp = Controller(
+            _Smtp(self.smtp_delay_s, self.mails), hostname="127.0.0.1", port=self._smtp_port
+        )
         self.smtp.start()
         endpoints = self
 
@@ -235,11 +248,17 @@ def position(settings: Settings, stage: str) -> tuple[int, int]:
         consumer = bus.reader(request_timeout_ms=5000)
         try:
             if stage not in STAGE_COMMANDS:
-                tps = [TopicPartition(settings.topics.raw, p) for p in consumer.partitions_for_topic(settings.topics.raw) or ()]
+                tps = [
+                    TopicPartition(settings.topics.raw, p)
+                    for p in consumer.partitions_for_topic(settings.topics.raw) or ()
+                ]
                 end = sum(consumer.end_offsets(tps).values()) if tps else 0
                 return end, end + 1  # never "caught up": a shipper's progress is the raw topic growing
             _, group, topic = STAGE_COMMANDS[stage]
-            tps = [TopicPartition(topic(settings), p) for p in consumer.partitions_for_topic(topic(settings)) or ()]
+            tps = [
+                TopicPartition(topic(settings), p)
+                for p in consumer.partitions_for_topic(topic(settings)) or ()
+            ]
             end = sum(consumer.end_offsets(tps).values()) if tps else 0
         finally:
             consumer.close()
@@ -248,16 +267,18 @@ def position(settings: Settings, stage: str) -> tuple[int, int]:
             committed = admin.list_consumer_group_offsets(group(settings))
         finally:
             admin.close()
-        done = sum(meta.offset for tp, meta in committed.items() if tp.topic == topic(settings) and meta.offset >= 0)
+        done = sum(
+            meta.offset for tp, meta in committed.items() if tp.topic == topic(settings) and meta.offset >= 0
+        )
         return done, end
-    except Exception:  # noqa: BLE001 - Kafka is down: no progress to see
+    except Exception:
         return -1, -1
 
 
 def es_count(es: Elasticsearch, settings: Settings, kind: str) -> int:
     try:
         return int(es.count(index=f"{settings.index_prefix}-{kind}-*")["count"])
-    except Exception:  # noqa: BLE001 - Elasticsearch is down or the index not there yet
+    except Exception:
         return -1
 
 
@@ -315,9 +336,11 @@ class Run:
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers, "ELASTICSEARCH_URL": s.elasticsearch_url,
             "SOCPIPE_TOPIC_PREFIX": s.topic_prefix, "SOCPIPE_INDEX_PREFIX": s.index_prefix,
-            "SOCPIPE_TENANTS_FILE": str(self.work / "tenants.yaml"), "SOCPIPE_SMTP_PORT": str(self.notices.smtp_port),
+            "SOCPIPE_TENANTS_FILE": str(self.work / "tenants.yaml"),
+            "SOCPIPE_SMTP_PORT": str(self.notices.smtp_port),
             "SOCPIPE_FAULTS_WHSEC": WEBHOOK_SECRET, "SOCPIPE_NOTICE_SWEEP_INTERVAL_S": "5",
-            "SOCPIPE_NOTICE_ATTEMPTS": "2", "SOCPIPE_NOTICE_BACKOFF_S": "0.5", "SOCPIPE_POLL_TIMEOUT_MS": "300",
+            "SOCPIPE_NOTICE_ATTEMPTS": "2", "SOCPIPE_NOTICE_BACKOFF_S": "0.5",
+            "SOCPIPE_POLL_TIMEOUT_MS": "300",
             "SOCPIPE_CLAIM_TIMEOUT_S": "30",
         }  # fmt: skip
 
@@ -331,10 +354,11 @@ class Run:
         for tenant in TENANTS:
             path = self.work / f"{tenant}.jsonl"
             path.touch()
-            self.procs.append(Proc(f"shipper-{tenant}", socpipe(
-                "ingest", "file", str(path), "--tenant", tenant, "--parser", "windows", "--follow",
-                "--host", "faults", "--state-dir", str(self.work / "state")), env, self.work / f"shipper-{tenant}.log"))  # fmt: skip
-        for name, (command, _) in STAGE_COMMANDS.items():
+            command = socpipe("ingest", "file", str(path), "--tenant", tenant, "--parser", "windows",
+                              "--follow", "--host", "faults", "--state-dir", str(self.work / "state"),
+                              )  # fmt: skip
+            self.procs.append(Proc(f"shipper-{tenant}", command, env, self.work / f"shipper-{tenant}.log"))
+        for name, (command, *_) in STAGE_COMMANDS.items():
             self.procs.append(Proc(name, socpipe(*command), env, self.work / f"{name}.log"))
         for proc in self.procs:
             proc.start()
@@ -416,7 +440,9 @@ class Run:
                 self._watch(self.schedule.outage_s)
                 self.pair.start()
                 for stage in ("normalise", "responder") if target == KAFKA else ("responder",):
-                    stalls.append((f"{target} down {self.schedule.outage_s:.0f} s: {stage}", self._stall(stage, 240)))
+                    stalls.append(
+                        (f"{target} down {self.schedule.outage_s:.0f} s: {stage}", self._stall(stage, 240))
+                    )
         return stalls
 
     def _until_quiet(self, es: Elasticsearch, quiet_s: float = 25, limit_s: float = 600) -> None:
@@ -511,11 +537,12 @@ def main() -> None:
     died = {k: v for k, v in faulty.died.items() if v}
     print(f"\nprocesses that died by themselves: {died or 'none'}")
     print(f"evidence verify: clean {clean.verified}, faulty {faulty.verified}")
-    print(
-        f"webhook 503 answers while failing: (see logs); emails {len(faulty.mails)}, webhooks {len(faulty.hooks)}"
-    )
-    ok = (not died and all(faulty.verified.values()) and all(lost == 0 for _, _, lost, _ in rows)
-          and all(d == 0 for what, _, _, d in rows if "(stored)" in what or what.startswith("evidence")))  # fmt: skip
+    print(f"deliveries: emails {len(faulty.mails)}, webhooks {len(faulty.hooks)} (clean run: "
+          f"{len(clean.mails)}, {len(clean.hooks)}); a resend under the same id after a crash mid-send "
+          "is allowed")  # fmt: skip
+    stored_duplicates = [d for what, _, _, d in rows if "(stored)" in what or what.startswith("evidence")]
+    ok = not died and all(faulty.verified.values()) and not any(lost for _, _, lost, _ in rows)
+    ok = ok and not any(stored_duplicates)
     print("RESULT:", "PASS" if ok else "FAIL")
     if not args.keep and ok:
         import shutil

@@ -14,6 +14,7 @@ from fault_helpers import log_lines, socpipe_process, stop_process, wait_for
 
 from devtools.private import ELASTICSEARCH, PrivatePair
 from responders.evidence.audit import verify_live
+from schemas.common import Severity
 from schemas.detection import Detection, Entity, EventRef, RuleRef
 from schemas.envelope import Envelope
 from socpipe.bus import KafkaBus, Outbound
@@ -30,7 +31,7 @@ def _detection(n: int, tenant: str) -> Detection:
     return Detection(
         id=Detection.make_id(tenant, "rule-a", f"evt-{n}"),
         tenant=tenant,
-        rule=RuleRef(id="rule-a", title="Rule a", level="high", tags=["attack.t1059.001"]),
+        rule=RuleRef(id="rule-a", title="Rule a", level=Severity.high, tags=["attack.t1059.001"]),
         event_time=T0 + timedelta(minutes=n),
         entity=Entity(host=f"{tenant}-host-{n % 3}", user="alice"),
         event_ref=EventRef(event_id=f"evt-{n}", topic="events.ecs", partition=0, offset=n),

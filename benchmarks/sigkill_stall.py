@@ -92,13 +92,17 @@ class Stream:
                     self.outputs.append((time.monotonic(), tp.partition))
         consumer.close()
 
-    def resumed_after(self, since: float, partitions: int) -> float | None:
-        """Seconds from `since` until every partition had output again (None: not yet)."""
+    def partitions(self) -> set[int]:
+        """The events.ecs partitions the stream's keys land on."""
+        return {partition for _, partition in self.outputs}
+
+    def resumed_after(self, since: float, partitions: set[int]) -> float | None:
+        """Seconds from `since` until each of `partitions` had output again (None: not yet)."""
         firsts: dict[int, float] = {}
         for seen, partition in self.outputs:
             if seen > since and partition not in firsts:
                 firsts[partition] = seen
-        if len(firsts) < partitions:
+        if not partitions or not partitions <= set(firsts):
             return None
         return max(firsts.values()) - since
 
@@ -117,12 +121,16 @@ def _worker(settings: Settings, extra: dict[str, str], log: Path) -> subprocess.
     )
 
 
-def _steady(stream: Stream, partitions: int, timeout_s: float = 120) -> None:
-    """Until every partition has had output in the last 2 s (the workers joined and are processing)."""
+def _steady(stream: Stream, timeout_s: float = 120) -> set[int]:
+    """Until every partition the stream uses has had output in the last 2 s (the workers joined)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if stream.resumed_after(time.monotonic() - 2, partitions) is not None:
-            return
+        partitions = stream.partitions()
+        if (
+            stream.resumed_after(time.monotonic() - 2, partitions) is not None
+            and time.monotonic() > deadline - timeout_s + 10
+        ):
+            return partitions
         time.sleep(0.5)
     raise RuntimeError("the workers did not reach a steady state in 120 s")
 
@@ -130,7 +138,6 @@ def _steady(stream: Stream, partitions: int, timeout_s: float = 120) -> None:
 def one_run(base: Settings, scenario: str, setting: str, logs: Path) -> float:
     settings = base.model_copy(update={"topic_prefix": f"stall{uuid.uuid4().hex[:8]}."})
     KafkaBus(settings).ensure_pipeline_topics()
-    partitions = settings.topic_partitions
     stream = Stream(settings)
     stream.start()
     extra = SETTINGS[setting]
@@ -139,7 +146,7 @@ def one_run(base: Settings, scenario: str, setting: str, logs: Path) -> float:
         for i in range(2 if scenario == "replica" else 1)
     ]
     try:
-        _steady(stream, partitions)
+        partitions = _steady(stream)
         time.sleep(random.uniform(2, 5))  # a random moment, with the workers settled
         killed = workers.pop(0)
         killed.send_signal(signal.SIGKILL)

@@ -2,8 +2,8 @@
 
 A steady stream (about 40 records/s over 6 hosts) goes to events.raw; `socpipe normalise run` workers
 turn it into events.ecs. At a random moment one worker is SIGKILLed. The stall is the time from the
-kill until every events.ecs partition has output again (the partitions of the surviving or restarted
-worker), measured by a reader that sees each record as it is committed.
+kill until every host has output on events.ecs again (the hosts of the killed worker's partitions
+come back last), measured by a reader that sees each record as it is written.
 
 Scenarios, each `--runs` times (median and max reported), for each consumer-group setting:
 - replica: two workers; one is killed and not replaced (its partitions must move to the other);
@@ -21,6 +21,7 @@ import argparse
 import os
 import platform
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -54,7 +55,7 @@ class Stream:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stop = threading.Event()
-        self.outputs: list[tuple[float, int]] = []  # (monotonic time seen, partition)
+        self.outputs: list[tuple[float, bytes]] = []  # (monotonic time seen, the event's host)
         self._threads = [threading.Thread(target=self._write), threading.Thread(target=self._watch)]
 
     def start(self) -> None:
@@ -87,24 +88,33 @@ class Stream:
         consumer.assign(tps)
         consumer.seek_to_end(*tps)
         while not self.stop.is_set():
-            for tp, records in consumer.poll(timeout_ms=100).items():
-                if records:
-                    self.outputs.append((time.monotonic(), tp.partition))
+            for records in consumer.poll(timeout_ms=100).values():
+                now = time.monotonic()
+                self.outputs += [(now, _host(r.value)) for r in records]
         consumer.close()
 
-    def partitions(self) -> set[int]:
-        """The events.ecs partitions the stream's keys land on."""
-        return {partition for _, partition in self.outputs}
+    def partitions(self) -> set[bytes]:
+        """The hosts seen so far: each host's raw records are on one partition, read by one worker."""
+        return {key for _, key in self.outputs}
 
-    def resumed_after(self, since: float, partitions: set[int]) -> float | None:
-        """Seconds from `since` until each of `partitions` had output again (None: not yet)."""
-        firsts: dict[int, float] = {}
-        for seen, partition in self.outputs:
-            if seen > since and partition not in firsts:
-                firsts[partition] = seen
+    def resumed_after(self, since: float, partitions: set[bytes]) -> float | None:
+        """Seconds from `since` until each host had output again (None: not yet)."""
+        firsts: dict[bytes, float] = {}
+        for seen, key in self.outputs:
+            if seen > since and key not in firsts:
+                firsts[key] = seen
         if not partitions or not partitions <= set(firsts):
             return None
         return max(firsts.values()) - since
+
+
+_HOST = re.compile(rb"host-\d+")
+
+
+def _host(value: bytes) -> bytes:
+    """The stream's host name in an ECS event (events.ecs is keyed by tenant only)."""
+    found = _HOST.search(value)
+    return found.group(0) if found else b""
 
 
 def _worker(settings: Settings, extra: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -121,7 +131,7 @@ def _worker(settings: Settings, extra: dict[str, str], log: Path) -> subprocess.
     )
 
 
-def _steady(stream: Stream, timeout_s: float = 120) -> set[int]:
+def _steady(stream: Stream, timeout_s: float = 120) -> set[bytes]:
     """Until every partition the stream uses has had output in the last 2 s (the workers joined)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

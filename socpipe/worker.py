@@ -218,6 +218,7 @@ class _Loop:
         except Stopped:
             return True
         self.stats.redone += 1
+        self.metrics.count("batches_redone", 1, stage=self.stage.name)
         return True
 
 

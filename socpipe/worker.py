@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 import structlog
 from kafka import KafkaConsumer
@@ -77,36 +77,31 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+class LoopOptions(TypedDict, total=False):
+    """The loop's keyword options (defaults in `run_loop`), passed on by `run_worker`."""
+
+    stop: threading.Event | None
+    poll_timeout_ms: int
+    max_records: int
+    idle_polls_before_exit: int | None
+    on_batch: Callable[[WorkerStats], None] | None
+    max_backoff_s: float
+
+
 def run_worker(
     stage: Stage,
     consumer: KafkaConsumer,
     publisher: Publisher,
     dlq_topic: str,
     *,
-    stop: threading.Event | None = None,
-    poll_timeout_ms: int = 1000,
-    max_records: int = 500,
-    idle_polls_before_exit: int | None = None,
-    on_batch: Callable[[WorkerStats], None] | None = None,
     metrics: Metrics | None = None,
     lag_interval_s: float = 5.0,
-    max_backoff_s: float = 30.0,
+    **options: Unpack[LoopOptions],
 ) -> WorkerStats:
     """Run until `stop` is set (or after `idle_polls_before_exit` empty polls, for demos and tests)."""
     metrics = metrics or NullMetrics()
-    return run_loop(
-        stage,
-        KafkaSource(consumer, metrics, stage.name, lag_interval_s),
-        PublisherSink(publisher),
-        dlq_topic,
-        stop=stop,
-        poll_timeout_ms=poll_timeout_ms,
-        max_records=max_records,
-        idle_polls_before_exit=idle_polls_before_exit,
-        on_batch=on_batch,
-        metrics=metrics,
-        max_backoff_s=max_backoff_s,
-    )
+    source = KafkaSource(consumer, metrics, stage.name, lag_interval_s)
+    return run_loop(stage, source, PublisherSink(publisher), dlq_topic, metrics=metrics, **options)
 
 
 def run_loop(

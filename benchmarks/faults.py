@@ -144,12 +144,13 @@ class Endpoints:
 
     smtp_delay_s: float
     fails_until: float
+    ports: tuple[int, int]  # (smtp, webhook): the same in both runs, since notice ids cover destinations
     mails: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
     refused: int = 0
 
     def start(self) -> None:
-        self._smtp_port = free_ports(1)[0]
+        self._smtp_port = self.ports[0]
         self.smtp = Controller(
             _Smtp(self.smtp_delay_s, self.mails), hostname="127.0.0.1", port=self._smtp_port
         )
@@ -170,7 +171,7 @@ class Endpoints:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        self.http = ThreadingHTTPServer(("127.0.0.1", self.ports[1]), Hook)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
     @property
@@ -317,7 +318,15 @@ class Outcome:
 
 
 class Run:
-    def __init__(self, pair: PrivatePair, schedule: Schedule, work: Path, label: str, faults: bool) -> None:
+    def __init__(  # noqa: PLR0913, PLR0917 - one run's whole set-up
+        self,
+        pair: PrivatePair,
+        schedule: Schedule,
+        work: Path,
+        label: str,
+        faults: bool,
+        ports: tuple[int, int],
+    ) -> None:
         self.pair, self.schedule, self.faults = pair, schedule, faults
         self.work = work / label
         self.work.mkdir(parents=True)
@@ -327,7 +336,10 @@ class Run:
             kafka_bootstrap_servers=endpoints.kafka_bootstrap, elasticsearch_url=endpoints.elasticsearch_url,
             topic_prefix=f"{label}{unique}.", index_prefix=f"{label}{unique}-socpipe",
         )  # fmt: skip
-        self.notices = Endpoints(schedule.smtp_delay_s, 0.0)
+        self.notices = Endpoints(schedule.smtp_delay_s, 0.0, ports)
+        # The input at one path for both runs: record ids (hence detection ids) cover the source path.
+        self.input = work / "input"
+        self.input.mkdir(exist_ok=True)
         self.procs: list[Proc] = []
 
     def env(self) -> dict[str, str]:
@@ -352,7 +364,8 @@ class Run:
         KafkaBus(self.settings).ensure_pipeline_topics()
         env = self.env()
         for tenant in TENANTS:
-            path = self.work / f"{tenant}.jsonl"
+            path = self.input / f"{tenant}.jsonl"
+            path.unlink(missing_ok=True)
             path.touch()
             command = socpipe("ingest", "file", str(path), "--tenant", tenant, "--parser", "windows",
                               "--follow", "--host", "faults", "--state-dir", str(self.work / "state"),
@@ -390,7 +403,7 @@ class Run:
         for b in range(bursts):
             for tenant in TENANTS:
                 chunk = lines[tenant][b * step : (b + 1) * step if b < bursts - 1 else None]
-                with (self.work / f"{tenant}.jsonl").open("a") as handle:
+                with (self.input / f"{tenant}.jsonl").open("a") as handle:
                     handle.write("\n".join(chunk) + "\n")
             time.sleep(self.schedule.write_s / bursts)
 
@@ -482,6 +495,12 @@ class Run:
 # --- report ----------------------------------------------------------------------------------------
 
 
+#: Evidence types whose count is the same however the input is batched; an incident's update records
+#: follow its versions (one per batch that touched it) and failed-notice records follow the webhook's
+#: timing, so those are shown, not judged.
+EXACT_EVIDENCE = frozenset({"detection", "incident_opened", "notice_sent"})
+
+
 def compare(clean: Outcome, faulty: Outcome) -> list[tuple[str, int, int, int]]:
     """(what, clean count, lost, duplicated) per kind."""
     rows = []
@@ -501,7 +520,8 @@ def compare(clean: Outcome, faulty: Outcome) -> list[tuple[str, int, int, int]]:
         for kind in sorted(set(want) | set(got)):
             lost = max(0, want[kind] - got[kind])
             extra = max(0, got[kind] - want[kind])
-            rows.append((f"evidence {tenant} {kind}", want[kind], lost, extra))
+            note = "" if kind in EXACT_EVIDENCE else " (varies with batching and timing)"
+            rows.append((f"evidence {tenant} {kind}{note}", want[kind], lost, extra))
     return rows
 
 
@@ -521,9 +541,11 @@ def main() -> None:
     try:
         pair.start()
         print("clean run ...", flush=True)
-        clean = Run(pair, schedule, work, "clean", faults=False).execute()
+        smtp_port, webhook_port = free_ports(2)
+        ports = (smtp_port, webhook_port)
+        clean = Run(pair, schedule, work, "clean", faults=False, ports=ports).execute()
         print(f"clean run: {clean.seconds:.0f} s; faulty run ...", flush=True)
-        faulty = Run(pair, schedule, work, "faulty", faults=True).execute()
+        faulty = Run(pair, schedule, work, "faulty", faults=True, ports=ports).execute()
         print(f"faulty run: {faulty.seconds:.0f} s\n")
     finally:
         pair.close()
@@ -540,8 +562,9 @@ def main() -> None:
     print(f"deliveries: emails {len(faulty.mails)}, webhooks {len(faulty.hooks)} (clean run: "
           f"{len(clean.mails)}, {len(clean.hooks)}); a resend under the same id after a crash mid-send "
           "is allowed")  # fmt: skip
-    stored_duplicates = [d for what, _, _, d in rows if "(stored)" in what or what.startswith("evidence")]
-    ok = not died and all(faulty.verified.values()) and not any(lost for _, _, lost, _ in rows)
+    judged = [row for row in rows if "varies" not in row[0]]
+    stored_duplicates = [d for what, _, _, d in judged if "(stored)" in what or what.startswith("evidence")]
+    ok = not died and all(faulty.verified.values()) and not any(lost for _, _, lost, _ in judged)
     ok = ok and not any(stored_duplicates)
     print("RESULT:", "PASS" if ok else "FAIL")
     if not args.keep and ok:

@@ -318,7 +318,7 @@ class Outcome:
 
 
 class Run:
-    def __init__(  # noqa: PLR0913, PLR0917 - one run's whole set-up
+    def __init__(  # noqa: PLR0917 - one run's whole set-up
         self,
         pair: PrivatePair,
         schedule: Schedule,

@@ -181,6 +181,7 @@ class Endpoints:
     def close(self) -> None:
         self.smtp.stop()
         self.http.shutdown()
+        self.http.server_close()
 
 
 def tenants_yaml(path: Path, webhook_port: int) -> Path:

@@ -15,13 +15,13 @@ gauge `server_available{server=...}` (1 up, 0 down) per server a process uses.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import elastic_transport
 from kafka import errors as kafka_errors
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_never, wait_random_exponential
 
@@ -47,11 +47,15 @@ def server_of(exc: BaseException) -> str | None:
             exc, kafka_errors.NoBrokersAvailable | kafka_errors.KafkaTimeoutError
         )
         return KAFKA if retriable else None
-    if isinstance(exc, elastic_transport.ConnectionError | elastic_transport.ConnectionTimeout):
-        return ELASTICSEARCH
-    if isinstance(exc, elastic_transport.ApiError):
-        status = exc.meta.status if exc.meta is not None else 0
-        return ELASTICSEARCH if status == 429 or status >= 500 else None
+    # Elasticsearch's client is imported only by processes that use it (its import is slow): an error
+    # of a module never imported cannot be this exception.
+    transport = sys.modules.get("elastic_transport")
+    if transport is not None:
+        if isinstance(exc, transport.ConnectionError | transport.ConnectionTimeout):
+            return ELASTICSEARCH
+        if isinstance(exc, transport.ApiError):
+            status = exc.meta.status if exc.meta is not None else 0
+            return ELASTICSEARCH if status == 429 or status >= 500 else None
     bulk_errors = getattr(exc, "errors", None)  # elasticsearch.helpers.BulkIndexError
     if type(exc).__name__ == "BulkIndexError" and isinstance(bulk_errors, list) and bulk_errors:
         statuses = [_bulk_status(item) for item in bulk_errors]

@@ -43,7 +43,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiosmtpd.controller import Controller
 from elasticsearch import Elasticsearch
-from kafka import KafkaAdminClient
 from kafka.structs import TopicPartition
 
 from devtools.private import ELASTICSEARCH, KAFKA, PrivatePair, free_ports
@@ -244,35 +243,23 @@ def socpipe(*args: str) -> list[str]:
 
 def position(settings: Settings, stage: str) -> tuple[int, int]:
     """(how far the stage got, how far it could get): its group's committed offsets and its input's end
-    offsets, summed over partitions; a shipper's are the raw topic's end, twice. (-1, -1): Kafka is down."""
+    offsets, summed over partitions; a shipper's are the raw topic's end (never "caught up": its progress
+    is the raw topic growing). (-1, -1) while Kafka does not answer."""
+    if stage in STAGE_COMMANDS:
+        _, group, topic = STAGE_COMMANDS[stage]
+        group_id, name = group(settings), topic(settings)
+    else:
+        group_id, name = None, settings.topics.raw
     try:
-        bus = KafkaBus(settings)
-        consumer = bus.reader(request_timeout_ms=5000)
+        consumer = KafkaBus(settings).reader(group_id=group_id, request_timeout_ms=5000)
         try:
-            if stage not in STAGE_COMMANDS:
-                tps = [
-                    TopicPartition(settings.topics.raw, p)
-                    for p in consumer.partitions_for_topic(settings.topics.raw) or ()
-                ]
-                end = sum(consumer.end_offsets(tps).values()) if tps else 0
-                return end, end + 1  # never "caught up": a shipper's progress is the raw topic growing
-            _, group, topic = STAGE_COMMANDS[stage]
-            tps = [
-                TopicPartition(topic(settings), p)
-                for p in consumer.partitions_for_topic(topic(settings)) or ()
-            ]
+            tps = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or ())]
             end = sum(consumer.end_offsets(tps).values()) if tps else 0
+            if group_id is None:
+                return end, end + 1
+            return sum(consumer.committed(tp) or 0 for tp in tps), end
         finally:
             consumer.close()
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5000)
-        try:
-            committed = admin.list_consumer_group_offsets(group(settings))
-        finally:
-            admin.close()
-        done = sum(
-            meta.offset for tp, meta in committed.items() if tp.topic == topic(settings) and meta.offset >= 0
-        )
-        return done, end
     except Exception:
         return -1, -1
 

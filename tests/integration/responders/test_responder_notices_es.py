@@ -253,3 +253,17 @@ def test_an_incident_jumping_past_the_threshold_gets_one_notice_then_real_escala
     )
     assert notice_records == ["escalate:critical", "escalate:critical", "open", "open"]
     assert all(e["record_type"] == "notice_sent" for e in evidence if e["record_type"].startswith("notice"))
+
+
+def test_notice_outcomes_become_metrics(
+    responders: Responders, smtp: SmtpSink, webhooks: WebhookSink
+) -> None:
+    """The stage handed the worker's metrics counts each notice it sent, per tenant."""
+    from socpipe.metrics import InMemoryMetrics
+
+    metrics = InMemoryMetrics()
+    stage = responders.stage()
+    stage.use_metrics(metrics)
+    stage.process(inbound([detection(1)]))
+    sent = metrics.counts[("notices", (("result", "sent"), ("stage", "responder"), ("tenant", "red")))]
+    assert sent == len(webhooks.at("/red")) + len(smtp.to("soc@red.example")) > 0

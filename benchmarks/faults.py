@@ -363,13 +363,15 @@ class Run:
             self.procs.append(Proc(name, socpipe(*command), env, self.work / f"{name}.log"))
         for proc in self.procs:
             proc.start()
-        writer = threading.Thread(target=self._write)
+        faults_done = threading.Event()
+        writer = threading.Thread(target=self._write, args=(faults_done,))
         writer.start()
         es = Elasticsearch(self.settings.elasticsearch_url, request_timeout=10)
         stalls: list[tuple[str, float | None]] = []
         try:
             if self.faults:
-                stalls = self._faults(es)
+                stalls = self._faults()
+            faults_done.set()
             writer.join()
             self._until_quiet(es)
             outcome = self._collect(es)
@@ -383,12 +385,15 @@ class Run:
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    def _write(self) -> None:
-        """Every tenant's events appended in small bursts over `write_s`: a live stream."""
+    def _write(self, faults_done: threading.Event) -> None:
+        """Every tenant's events appended in small bursts over `write_s`: a live stream. The last tenth
+        waits for the fault schedule's end, so every fault lands while there is input to process."""
         lines = {t: events(t, self.schedule.events_per_tenant, 1) for t in TENANTS}
         bursts = 100
         step = self.schedule.events_per_tenant // bursts
         for b in range(bursts):
+            if b == 90:
+                faults_done.wait()
             for tenant in TENANTS:
                 chunk = lines[tenant][b * step : (b + 1) * step if b < bursts - 1 else None]
                 with (self.input / f"{tenant}.jsonl").open("a") as handle:
@@ -402,10 +407,17 @@ class Run:
                 proc.check()
             time.sleep(0.5)
 
-    def _stall(self, stage: str, limit_s: float = 120) -> float | None:
-        """Seconds until the stage moves on (its group commits further) or has caught up with its input
-        (None: neither within `limit_s`)."""
+    def _stall(self, stage: str, limit_s: float = 120, log: Path | None = None) -> float | None:
+        """Seconds until the stage moves on (its group commits further) or has caught up with its input;
+        for a shipper (`log`), until its replacement resumed reading (None: not within `limit_s`)."""
         since = time.monotonic()
+        if log is not None:
+            lines = len(log.read_text().splitlines())
+            while time.monotonic() - since < limit_s:
+                if any('"reading file"' in line for line in log.read_text().splitlines()[lines:]):
+                    return round(time.monotonic() - since, 1)
+                time.sleep(0.2)
+            return None
         before, _ = position(self.settings, stage)
         while time.monotonic() - since < limit_s:
             for proc in self.procs:
@@ -418,14 +430,14 @@ class Run:
             time.sleep(0.3)
         return None
 
-    def _faults(self, es: Elasticsearch) -> list[tuple[str, float | None]]:
+    def _faults(self) -> list[tuple[str, float | None]]:
         rng = random.Random(7)
         kills = [p for p in self.procs if p.name != "shipper-green"] * self.schedule.kills_each
         rng.shuffle(kills)
         plan: list[tuple[str, Any]] = [("kill", p) for p in kills]
         plan.insert(len(plan) // 3, ("outage", KAFKA))
         plan.insert(2 * len(plan) // 3, ("outage", ELASTICSEARCH))
-        gap = max(1.0, (self.schedule.write_s - 2 * self.schedule.outage_s - 20) / max(1, len(plan)))
+        gap = max(1.0, 0.9 * self.schedule.write_s / max(1, len(plan)))
         stalls = []
         self._watch(8)
         for kind, target in plan:
@@ -434,7 +446,8 @@ class Run:
                 stage = target.name if target.name in STAGE_COMMANDS else "shipper"
                 print(f"  SIGKILL {target.name}", flush=True)
                 target.kill()
-                stalls.append((f"SIGKILL {target.name}", self._stall(stage)))
+                log = target.log if stage == "shipper" else None
+                stalls.append((f"SIGKILL {target.name}", self._stall(stage, log=log)))
             else:
                 print(f"  {target} stopped for {self.schedule.outage_s:.0f} s", flush=True)
                 self.pair.stop(target, kill=True)

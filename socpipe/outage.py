@@ -35,6 +35,10 @@ T = TypeVar("T")
 KAFKA = "kafka"
 ELASTICSEARCH = "elasticsearch"
 
+#: The longest wait between two attempts while a server is away: an attempt costs one connection, and
+#: after the server is back, work resumes within this (a SOC's detection latency), half of it on average.
+MAX_WAIT_S = 10.0
+
 
 class Stopped(Exception):  # noqa: N818 - not an error: the process was asked to stop while it waited
     """The stop event was set while waiting for a server: the caller ends without its step done."""
@@ -113,7 +117,7 @@ class Backoff:
     """Capped exponential backoff with full jitter for loops that retry on their own (the worker loop):
     the n-th consecutive wait is uniform in [0, min(max_s, first_s * 2**n)]."""
 
-    def __init__(self, first_s: float = 0.5, max_s: float = 30.0) -> None:
+    def __init__(self, first_s: float = 0.5, max_s: float = MAX_WAIT_S) -> None:
         self._wait = wait_random_exponential(multiplier=first_s, max=max_s)
         self._attempt = 0
 
@@ -135,7 +139,7 @@ def wait_out(
     waiting_for: str,
     availability: Availability | None = None,
     stop: threading.Event | None = None,
-    max_wait_s: float = 30.0,
+    max_wait_s: float = MAX_WAIT_S,
     first_wait_s: float = 0.5,
     on_retry: Callable[[BaseException], None] | None = None,
 ) -> T:

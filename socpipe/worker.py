@@ -39,7 +39,7 @@ from schemas.deadletter import DeadLetter, SourcePosition
 from socpipe.bus import Inbound, Outbound, Publisher
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics, NullMetrics
-from socpipe.outage import Availability, Backoff, Stopped, server_of, wait_out
+from socpipe.outage import MAX_WAIT_S, Availability, Backoff, Stopped, server_of, wait_out
 from socpipe.worker_io import KafkaSource, PublisherSink, Sink, Source
 
 log = get_logger(__name__)
@@ -116,7 +116,7 @@ def run_loop(
     idle_polls_before_exit: int | None = None,
     on_batch: Callable[[WorkerStats], None] | None = None,
     metrics: Metrics | None = None,
-    max_backoff_s: float = 30.0,
+    max_backoff_s: float = MAX_WAIT_S,
 ) -> WorkerStats:
     """The loop on any Source and Sink; `run_worker` binds Kafka's."""
     stop = stop or threading.Event()

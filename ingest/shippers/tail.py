@@ -69,7 +69,7 @@ from schemas.raw import FileCheckpoint
 from socpipe.bus import DeliveryError, KafkaBus, Outbound, Publisher
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics, NullMetrics
-from socpipe.outage import KAFKA, Availability, Backoff, Stopped, server_of
+from socpipe.outage import KAFKA, MAX_WAIT_S, Availability, Backoff, Stopped, server_of
 
 log = get_logger(__name__)
 
@@ -91,7 +91,7 @@ class TailOptions:
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     producer_overrides: dict[str, Any] = field(default_factory=dict)
     timezone: str | None = None  # IANA zone of times without an offset (syslog parser only)
-    max_backoff_s: float = 30.0  # longest wait between attempts while Kafka is away
+    max_backoff_s: float = MAX_WAIT_S  # longest wait between attempts while Kafka is away
 
     def __post_init__(self) -> None:
         source_timezone(self.timezone, self.parser)

@@ -34,7 +34,7 @@ def test_file_shipper_waits_out_a_kafka_outage(
     pair: PrivatePair, fault_settings: Settings, tmp_path: Path
 ) -> None:
     """Lines written before, during and after the outage all arrive once; the shipper never exits, and
-    says once that Kafka went away and once that it is back."""
+    says at most once that Kafka went away, and then once that it is back."""
     path, log = tmp_path / "app.jsonl", tmp_path / "shipper.log"
     _append(path, 0, 500)
     shipper = socpipe_process(
@@ -60,6 +60,8 @@ def test_file_shipper_waits_out_a_kafka_outage(
     finally:
         code = stop_process(shipper)
     assert code == 0
+    # One line when the shipper finds Kafka gone and one when it is back; none when its producer simply
+    # waited (kafka-python blocks a send or commit up to a minute, so a short outage may pass unseen).
     events = [line.get("event") for line in log_lines(log)]
-    assert events.count("kafka unavailable: waiting") == 1, events
-    assert events.count("kafka available again: resuming") == 1, events
+    downs = events.count("kafka unavailable: waiting")
+    assert downs <= 1 and events.count("kafka available again: resuming") == downs, events

@@ -109,7 +109,8 @@ class Publisher:
     factory: Callable[[], KafkaProducer] | None = None  # builds a fresh producer for `reset`
     outages: OutagePolicy | None = None
     _pending: list[FutureRecordMetadata] = field(default_factory=list)
-    _sent: list[Outbound] = field(default_factory=list)  # what _pending carries, while outages are waited out
+    _sent: list[Outbound] = field(default_factory=list)  # what _pending carries, with `outages` set
+    _stale: bool = False  # the producer was closed by `reset`: rebuilt at the next send
 
     def survive_outages(
         self, stop: threading.Event | None = None, metrics: Metrics | None = None
@@ -123,7 +124,7 @@ class Publisher:
         if self.outages is not None:
             self._sent.append(message)
         self._pending.append(
-            self.producer.send(
+            self._live().send(
                 message.topic, value=message.value, key=message.key, headers=list(message.headers)
             )
         )
@@ -143,7 +144,7 @@ class Publisher:
             if attempts[0]:
                 self.reset()
                 for message in batch:
-                    self._pending.append(self.producer.send(
+                    self._pending.append(self._live().send(
                         message.topic, value=message.value, key=message.key, headers=list(message.headers)
                     ))  # fmt: skip
             attempts[0] += 1
@@ -161,7 +162,8 @@ class Publisher:
         (after `reset`, so the old producer's retries do not add copies of their own)."""
         timed_out: KafkaTimeoutError | None = None
         try:
-            self.producer.flush(timeout=timeout_s)
+            if not self._stale:  # nothing was sent on a producer not yet rebuilt
+                self.producer.flush(timeout=timeout_s)
         except KafkaTimeoutError as exc:
             timed_out = exc
         pending, self._pending = self._pending, []
@@ -182,10 +184,17 @@ class Publisher:
             return
         with contextlib.suppress(Exception):
             self.producer.close(timeout=0)
-        self.producer = self.factory()
+        self._stale = True  # rebuilt at the next send: while Kafka is away, building one would fail here
+
+    def _live(self) -> KafkaProducer:
+        if self._stale and self.factory is not None:
+            self.producer = self.factory()
+            self._stale = False
+        return self.producer
 
     def close(self, timeout_s: float = 10) -> None:
-        self.producer.close(timeout=timeout_s)
+        if not self._stale:
+            self.producer.close(timeout=timeout_s)
 
 
 class KafkaBus:

@@ -37,8 +37,8 @@ from kafka import KafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest.shippers.filetail import FileTail, TailOptions
 from ingest.shippers.records import ingest_producer_settings
+from ingest.shippers.tail import FileTail, TailOptions
 from socpipe.bus import KafkaBus, Outbound
 from socpipe.paths import corpus_dir
 from socpipe.settings import Settings, load_settings

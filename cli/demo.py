@@ -47,7 +47,7 @@ def ship_files(
     """Ship each tenant's file to events.raw with the file-tail shipper, once, from its checkpoint
     (or, with `replay`, from the start again: what an operator does to re-drive a day of logs).
     `parsers` names each tenant's parser (default: windows, the samples' format)."""
-    from ingest.shippers.filetail import FileTail, TailOptions
+    from ingest.shippers.tail import FileTail, TailOptions
 
     bus = KafkaBus(settings)
     shipped = 0

@@ -134,10 +134,10 @@ def file_command(
     Glob patterns ('/var/log/app/*.log', quoted) or several paths: every matching file, each with its
     own checkpoint; with --follow, files that appear later too (looked for every --rescan-interval).
     """
-    from ingest.shippers.filetail import FileTail, TailOptions
     from ingest.shippers.globs import absolute_pattern, expand, is_pattern
-    from ingest.shippers.globtail import GlobTail
+    from ingest.shippers.tail import FileTail, TailOptions
     from socpipe.bus import KafkaBus
+    from socpipe.outage import Stopped, wait_out
     from socpipe.worker import stop_on_signals
 
     single = len(paths) == 1 and not is_pattern(paths[0])
@@ -156,14 +156,16 @@ def file_command(
     )  # fmt: skip
     with bound_metrics(settings) as metrics:
         bus = KafkaBus(settings)
+        stop = stop_on_signals()
         if not follow:  # a one-shot run fails fast; a --follow tail is a service that waits for Kafka
             bus.check()
-        bus.ensure_pipeline_topics()
-        if single:
-            tail: FileTail | GlobTail = FileTail(Path(paths[0]), options, bus, stop_on_signals(), metrics)
-        else:
-            tail = GlobTail(paths, options, bus, stop_on_signals(), metrics)
-        stats = tail.run()
+        try:
+            waiting_for = f"kafka at {settings.kafka_bootstrap_servers} to create the pipeline topics"
+            wait_out(bus.ensure_pipeline_topics, stop=stop, waiting_for=waiting_for)
+        except Stopped:
+            return
+        targets: list[Path | str] = [Path(paths[0])] if single else list(paths)
+        stats = FileTail(targets, options, bus, stop, metrics).run()
     click.echo(f"{' '.join(paths)}: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered")
 
 
@@ -178,15 +180,23 @@ def stdin_command(tenant: str, parser: str, host: str, source_name: str, max_rec
     from ingest.shippers.records import Origin, RawSink, ingest_producer_settings
     from ingest.shippers.stream import ship_stream
     from socpipe.bus import KafkaBus
+    from socpipe.outage import Stopped, wait_out
     from socpipe.worker import stop_on_signals
 
-    bus = KafkaBus(get_settings()).check()
-    bus.ensure_pipeline_topics()
-    publisher = bus.publisher(**ingest_producer_settings())
+    settings = get_settings()
+    bus = KafkaBus(settings).check()  # fails fast at start; once shipping, an outage is waited out
+    stop = stop_on_signals()
+    waiting_for = f"kafka at {settings.kafka_bootstrap_servers} to create the pipeline topics"
+    try:
+        wait_out(bus.ensure_pipeline_topics, waiting_for=waiting_for, stop=stop)
+        publisher = wait_out(lambda: bus.publisher(**ingest_producer_settings()), waiting_for=waiting_for,
+                             stop=stop).survive_outages(stop)  # fmt: skip
+    except Stopped:
+        return
     try:
         sink = RawSink(publisher, bus.topics, max_record_bytes)
         origin = Origin(tenant, source_name, parser, host)
-        stats = ship_stream(sys.stdin.buffer, origin, sink, stop=stop_on_signals())
+        stats = ship_stream(sys.stdin.buffer, origin, sink, stop=stop)
     finally:
         publisher.close()
     click.echo(f"stdin: {stats.shipped} records shipped, {stats.dead_letters} dead-lettered", err=True)
@@ -412,10 +422,14 @@ def _network_sink(
     from ingest.shippers.records import RawSink, ingest_producer_settings
     from ingest.shippers.shipper_metrics import ShipperMetrics
     from socpipe.bus import KafkaBus
+    from socpipe.outage import wait_out
 
     bus = KafkaBus(settings)
-    bus.ensure_pipeline_topics()
-    publisher = bus.publisher(**ingest_producer_settings())
+    waiting_for = f"kafka at {settings.kafka_bootstrap_servers} to start receiving"
+    wait_out(bus.ensure_pipeline_topics, waiting_for=waiting_for)
+    publisher = wait_out(lambda: bus.publisher(**ingest_producer_settings()), waiting_for=waiting_for)
     shipper = metrics if isinstance(metrics, ShipperMetrics) else ShipperMetrics(metrics)
+    # Received messages cannot be asked for again: their flush waits out a Kafka outage and resends.
+    publisher.survive_outages(metrics=shipper.metrics)
     sink = RawSink(publisher, bus.topics, max_record_bytes, metrics=shipper)
     return NetworkSink(sink, max_queued_bytes=max_queued_bytes).start()

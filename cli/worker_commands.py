@@ -16,6 +16,7 @@ import click
 from socpipe.bus import KafkaBus
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics, NullMetrics
+from socpipe.outage import Stopped, wait_out
 from socpipe.settings import Settings, SettingsError, get_settings
 from socpipe.worker import Stage, WorkerStats, run_worker, stop_on_signals
 
@@ -74,10 +75,17 @@ def consume(
     idle_exit: int | None = None,
     metrics: Metrics | None = None,
 ) -> WorkerStats:
-    """One stage in its consumer group on the one loop, with a consumer and publisher it closes after."""
+    """One stage in its consumer group on the one loop, with a consumer and publisher it closes after.
+
+    Started while Kafka is away, it waits for it (one log line), as the loop waits out later outages."""
     bus = KafkaBus(settings)
-    consumer = bus.consumer(group, [topic])
-    publisher = bus.publisher()
+    waiting_for = f"kafka at {settings.kafka_bootstrap_servers} to join group {group}"
+    consumer = wait_out(lambda: bus.consumer(group, [topic]), waiting_for=waiting_for, stop=stop)
+    try:
+        publisher = wait_out(bus.publisher, waiting_for=waiting_for, stop=stop)
+    except BaseException:
+        consumer.close()
+        raise
     try:
         return run_worker(
             stage,
@@ -96,15 +104,40 @@ def consume(
         publisher.close()
 
 
-def run_stage(settings: Settings, stage: Stage, group: str, topic: str, idle_exit: int | None = None) -> None:
-    """The same start-up for every stage: metrics, topics exist, then `consume` until SIGTERM."""
+def run_stage(
+    settings: Settings,
+    stage: Stage | Callable[[], Stage],
+    group: str,
+    topic: str,
+    idle_exit: int | None = None,
+    *,
+    stop: threading.Event | None = None,
+) -> None:
+    """The same start-up for every stage: metrics, topics exist, the stage built, then `consume` until
+    SIGTERM. A server that is down at start is waited for (one log line saying which), not a crash."""
+    stop = stop or stop_on_signals()
     with bound_metrics(settings) as metrics:
-        KafkaBus(settings).ensure_pipeline_topics()
-        stats = consume(
-            settings, stage, group, topic, stop=stop_on_signals(), idle_exit=idle_exit, metrics=metrics
-        )
+        try:
+            wait_out(
+                KafkaBus(settings).ensure_pipeline_topics,
+                waiting_for=f"kafka at {settings.kafka_bootstrap_servers} to create the pipeline topics",
+                stop=stop,
+            )
+            built: Stage = (
+                wait_out(
+                    stage,
+                    waiting_for=f"kafka and elasticsearch ({settings.elasticsearch_url}) to start the stage",
+                    stop=stop,
+                )
+                if callable(stage) and not hasattr(stage, "process")
+                else stage  # type: ignore[assignment]
+            )
+            stats = consume(settings, built, group, topic, stop=stop, idle_exit=idle_exit, metrics=metrics)
+        except Stopped:
+            log.info("stopped before the servers came back")
+            return
     click.echo(
-        f"{stage.name}: {stats.records} records, {stats.outputs} outputs, {stats.dead_letters} dead letters"
+        f"{built.name}: {stats.records} records, {stats.outputs} outputs, {stats.dead_letters} dead letters"
     )
 
 
@@ -128,7 +161,7 @@ def stage_command(
     @metrics_port_option
     def run(exit_when_idle: int | None, metrics_port: int | None) -> None:
         settings = with_metrics_port(get_settings(), metrics_port)
-        run_stage(settings, build(settings), group(settings), topic(settings), exit_when_idle)
+        run_stage(settings, lambda: build(settings), group(settings), topic(settings), exit_when_idle)
 
     run.help = f"Run a {name} worker in its consumer group (scale by starting more)."
     group_cmd.help = f"The {name} stage."

@@ -49,6 +49,7 @@ from schemas.incident import Incident
 from socpipe.bus import Inbound
 from socpipe.es import es_client
 from socpipe.logging import get_logger
+from socpipe.metrics import Metrics, NullMetrics
 from socpipe.settings import Settings
 from socpipe.worker import StageOutput, dead_letter
 
@@ -81,7 +82,12 @@ class ResponderStage:
         self.notifier = notifier
         self.tenants_at_once = tenants_at_once
         self._ready: set[str] = set()
+        self.metrics: Metrics = NullMetrics()
         self.busy = threading.Lock()  # held while a batch is processed: the notice sweep runs outside it
+
+    def use_metrics(self, metrics: Metrics) -> None:
+        """The worker's metrics: notice outcomes are counted per tenant, not only logged."""
+        self.metrics = metrics
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
         with self.busy:
@@ -131,6 +137,9 @@ class ResponderStage:
         items += [incident_evidence(i) for i in applied.incidents]
         written = self.evidence.record(tenant, items)
         notified = self.notifier.notify(tenant, applied.incidents)
+        for result, notices in (("sent", notified.sent), ("failed", notified.failed),
+                                ("superseded", notified.superseded)):  # fmt: skip
+            self.metrics.count("notices", len(notices), stage=self.name, tenant=tenant, result=result)
         log.info(
             "responded",
             detections=len(detections),

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata
 
 from socpipe.errors import ServerUnavailableError
+from socpipe.metrics import Metrics, NullMetrics
+from socpipe.outage import Availability, wait_out
 from socpipe.settings import Settings
 
 # Largest message socpipe writes (detector state snapshots); compacted topics are created to accept it.
@@ -48,8 +51,21 @@ class Inbound:
     timestamp_ms: int | None = None
 
 
-class DeliveryError(RuntimeError):
-    """Kafka did not acknowledge a write: the batch's input offsets must not be committed."""
+class DeliveryError(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
+    """Kafka did not acknowledge a write: the batch's input offsets must not be committed.
+
+    `retriable` (as kafka-python's own errors) when every failure is one Kafka recovers from (timeouts,
+    a broker away): the caller waits the outage out and writes again (socpipe.outage); otherwise the
+    write itself was refused.
+    """
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.retriable = transient
+
+
+def _transient(error: BaseException | None) -> bool:
+    return error is None or bool(getattr(error, "retriable", False)) or isinstance(error, KafkaTimeoutError)
 
 
 def _security(settings: Settings) -> dict[str, Any]:
@@ -76,23 +92,53 @@ def _security(settings: Settings) -> dict[str, Any]:
 
 
 @dataclass
+class OutagePolicy:
+    """How a publisher waits out Kafka outages: until `stop`, reporting to `metrics`."""
+
+    stop: threading.Event
+    metrics: Metrics | None = None
+
+    availability: Availability = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.availability = Availability(self.metrics or NullMetrics())
+
+
+@dataclass
 class Publisher:
     """Sends messages and waits for every acknowledgement on `flush`.
 
     kafka-python 3 has no bounded send buffer of its own, so the bound is here: once `max_pending`
     messages await acknowledgement, `send` blocks on a flush. When Kafka is slow, callers slow down
     (a receiver stops reading, a file tail stops reading) instead of memory growing.
+
+    `outages`: set (by `survive_outages`) on publishers whose input cannot be read again (stdin, the
+    network receivers): a flush then waits out a Kafka outage of any length and sends what it had not
+    got acknowledged again, instead of raising. Not for transactional publishers (the file tail ends
+    its transaction and resumes from its checkpoint instead).
     """
 
     producer: KafkaProducer
     max_pending: int = 50_000
+    factory: Callable[[], KafkaProducer] | None = None  # builds a fresh producer for `reset`
+    outages: OutagePolicy | None = None
     _pending: list[FutureRecordMetadata] = field(default_factory=list)
+    _sent: list[Outbound] = field(default_factory=list)  # what _pending carries, with `outages` set
+    _stale: bool = False  # the producer was closed by `reset`: rebuilt at the next send
+
+    def survive_outages(
+        self, stop: threading.Event | None = None, metrics: Metrics | None = None
+    ) -> Publisher:
+        self.outages = OutagePolicy(stop or threading.Event(), metrics)
+        return self
 
     def send(self, message: Outbound) -> None:
         if len(self._pending) >= self.max_pending:
             self.flush()
+        if self.outages is not None:
+            self._sent.append(message)
         self._pending.append(
-            self.producer.send(
+            self._live().send(
                 message.topic, value=message.value, key=message.key, headers=list(message.headers)
             )
         )
@@ -102,19 +148,67 @@ class Publisher:
             self.send(message)
 
     def flush(self, timeout_s: float = 60.0) -> int:
-        """Block until all sent messages are acknowledged; raise DeliveryError if any failed."""
-        self.producer.flush(timeout=timeout_s)
+        """Block until all sent messages are acknowledged (through outages, with `outages` set)."""
+        if self.outages is None:
+            return self._flush_once(timeout_s)
+        policy, batch, attempts = self.outages, self._sent, [0]
+        self._sent = []
+
+        def attempt() -> int:
+            if attempts[0]:
+                self.reset()
+                for message in batch:
+                    self._pending.append(self._live().send(
+                        message.topic, value=message.value, key=message.key, headers=list(message.headers)
+                    ))  # fmt: skip
+            attempts[0] += 1
+            return self._flush_once(timeout_s)
+
+        return wait_out(
+            attempt, waiting_for="kafka, to deliver what was received", stop=policy.stop,
+            availability=policy.availability,
+        )  # fmt: skip
+
+    def _flush_once(self, timeout_s: float) -> int:
+        """Block until all sent messages are acknowledged; raise DeliveryError if any failed.
+
+        Either way nothing stays pending: after a DeliveryError the caller sends the lot again
+        (after `reset`, so the old producer's retries do not add copies of their own)."""
+        timed_out: KafkaTimeoutError | None = None
+        try:
+            if not self._stale:  # nothing was sent on a producer not yet rebuilt
+                self.producer.flush(timeout=timeout_s)
+        except KafkaTimeoutError as exc:
+            timed_out = exc
         pending, self._pending = self._pending, []
         failures = [f.exception for f in pending if f.failed()]
         unfinished = sum(1 for f in pending if not f.is_done)
-        if failures or unfinished:
+        if failures or unfinished or timed_out:
             raise DeliveryError(
-                f"{len(failures)} writes failed, {unfinished} unacknowledged; first: {failures[:1]}"
+                f"{len(failures)} writes failed, {unfinished} unacknowledged"
+                f"{' (flush timed out)' if timed_out else ''}; first: {failures[:1]}",
+                transient=all(_transient(f) for f in failures),
             )
         return len(pending)
 
-    def close(self) -> None:
-        self.producer.close(timeout=10)
+    def reset(self) -> None:
+        """After a failed flush: drop the producer (and whatever it still retries) for a fresh one."""
+        self._pending = []
+        if self.factory is None:
+            return
+        with contextlib.suppress(Exception):
+            self.producer.close(timeout=0)
+        self._stale = True  # rebuilt at the next send: while Kafka is away, building one would fail here
+
+    def _live(self) -> KafkaProducer:
+        if self._stale and self.factory is not None:
+            self.producer = self.factory()
+            self._stale = False
+        return self.producer
+
+    def close(self, timeout_s: float = 10) -> None:
+        if not self._stale:
+            self.producer.close(timeout=timeout_s)
 
 
 def check_kafka(settings: Settings, timeout_s: float = 3.0) -> None:
@@ -166,7 +260,7 @@ class KafkaBus:
             # kafka-python 3 has no buffer_memory (its accumulator is unbounded) and refuses unknown
             # settings: callers that must bound memory cap their unacknowledged sends and flush.
             conf.pop("buffer_memory", None)
-        return Publisher(KafkaProducer(**conf))
+        return Publisher(KafkaProducer(**conf), factory=lambda: KafkaProducer(**conf))
 
     def consumer(self, group_id: str, topics: Sequence[str], **overrides: Any) -> KafkaConsumer:
         conf: dict[str, Any] = {
@@ -176,8 +270,13 @@ class KafkaBus:
             "auto_offset_reset": "earliest",
             "max_poll_records": self.settings.batch_size,
             "isolation_level": "read_committed",
+            "session_timeout_ms": self.settings.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": self.settings.kafka_heartbeat_interval_ms,
+            "max_poll_interval_ms": self.settings.kafka_max_poll_interval_ms,
             **_security(self.settings),
         }
+        if self.settings.kafka_group_instance_id and group_id:
+            conf["group_instance_id"] = f"{group_id}-{self.settings.kafka_group_instance_id}"
         conf.update(overrides)
         consumer = KafkaConsumer(**conf)
         consumer.subscribe(list(topics))

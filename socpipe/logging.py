@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+from types import TracebackType
 
 import structlog
 
@@ -16,7 +18,13 @@ _state = {"configured": False}
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
-    """Configure structlog and the standard library once; later calls only change the level."""
+    """Configure structlog and the standard library once; later calls only change the level.
+
+    Everything a process writes goes through the same processors and renderer: socpipe's structlog
+    lines, the standard library's (kafka-python, elastic_transport, urllib3: their `logger` name kept),
+    and uncaught exceptions of the main thread and of other threads (one JSON line with the traceback
+    in `exception`, instead of Python's multi-line print).
+    """
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}: use DEBUG, INFO, WARNING or ERROR")
@@ -24,24 +32,72 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=not _state["configured"],
     )
-    # Libraries (kafka-python, elasticsearch) log through the standard library; keep them quiet.
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
-    # kafka-python warns about transient metadata gaps (a topic just created) that it recovers from.
-    logging.getLogger("kafka").setLevel(max(numeric, logging.ERROR))
+    _route_stdlib(numeric, shared, renderer)
+    _route_uncaught()
     _state["configured"] = True
+
+
+def _route_stdlib(
+    level: int, shared: list[structlog.types.Processor], renderer: structlog.types.Processor
+) -> None:
+    """The standard library's records rendered by structlog, on stderr, one handler on the root logger."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared, structlog.stdlib.ExtraAdder()],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_socpipe", False)]:
+        root.removeHandler(old)
+    handler._socpipe = True  # type: ignore[attr-defined]  # ours, replaced on reconfiguration
+    root.addHandler(handler)
+    # Libraries (kafka-python, elasticsearch) are quiet unless something is wrong.
+    root.setLevel(max(level, logging.WARNING))
+    # kafka-python warns about transient metadata gaps (a topic just created) and logs every failed
+    # connection attempt during an outage at ERROR: socpipe.outage logs the outage once instead.
+    logging.getLogger("kafka").setLevel(max(level, logging.CRITICAL))
+    # elastic_transport logs each failed attempt of a request: the outage is reported once, as above.
+    logging.getLogger("elastic_transport").setLevel(max(level, logging.ERROR))
+
+
+def _route_uncaught() -> None:
+    crash = structlog.get_logger("socpipe.crash")
+
+    def main_hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, tb)
+            return
+        crash.critical("uncaught exception: the process stops", exc_info=(kind, value, tb))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+            return
+        crash.critical(
+            "uncaught exception in a thread",
+            thread=args.thread.name if args.thread else None,
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        )
+
+    sys.excepthook = main_hook
+    threading.excepthook = thread_hook
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -38,6 +38,9 @@ HELP: dict[str, str] = {
     "outputs": "Messages a stage wrote, by output topic.",
     "batch_duration_seconds": "Wall time of one batch: process, write, wait for acknowledgements, commit.",
     "consumer_lag": "Records behind: end offset minus the worker's position, per assigned partition.",
+    "server_available": "1 while the process reaches the server (kafka, elasticsearch), 0 during an outage.",
+    "notices": "Client notices the responder handled, by tenant and result (sent, failed, superseded).",
+    "batches_redone": "Batches done again from the last commit after an outage or a lost partition.",
     # The shippers' (socpipe ingest file | syslog | http), from ingest.shippers.shipper_metrics.
     "ingest_records_received": "Records a shipper read and took on for Kafka.",
     "ingest_records_published": "Records a shipper wrote to the raw topic, acknowledged by Kafka.",

@@ -12,7 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, FilePath, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,6 +58,20 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    # Consumer group timing. A worker that dies without leaving its group (SIGKILL, OOM, a lost host)
+    # holds its partitions until the broker misses its heartbeats for session_timeout_ms: for a SOC that
+    # is detection latency, so the default is the broker's smallest allowed session (6 s), not
+    # kafka-python's 45 s. Heartbeats run on their own thread, so a slow batch does not end a session;
+    # max_poll_interval_ms bounds one batch (an outage waited out inside a batch longer than that
+    # rejoins the group and redoes the batch). Static membership: a worker restarted with the same
+    # group instance id (a StatefulSet pod name, a compose replica number) takes its partitions back at
+    # once, without a rebalance; leave it unset where workers are not restarted under a stable name.
+    kafka_session_timeout_ms: int = Field(default=6_000, ge=1_000, le=1_800_000)
+    kafka_heartbeat_interval_ms: int = Field(default=1_500, ge=100, le=600_000)
+    kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1_000, le=3_600_000)
+    kafka_group_instance_id: str | None = Field(
+        default=None, min_length=1, max_length=249, description="Static group membership (KIP-345)."
+    )
     topic_prefix: str = ""
     topic_partitions: int = Field(
         default=6,
@@ -131,6 +153,16 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> Settings:
+        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+            raise ValueError(
+                f"SOCPIPE_KAFKA_HEARTBEAT_INTERVAL_MS ({self.kafka_heartbeat_interval_ms}) must be at most a "
+                f"third of SOCPIPE_KAFKA_SESSION_TIMEOUT_MS ({self.kafka_session_timeout_ms}), so a member "
+                "is not dropped for one late heartbeat"
+            )
+        return self
 
     @property
     def topics(self) -> Topics:

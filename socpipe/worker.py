@@ -5,12 +5,19 @@ wait for Kafka's acknowledgements (and the stage's own durable writes, done insi
 commit the input offsets. A crash anywhere before the commit means the batch is processed again,
 so delivery is at least once and every stage must write idempotently (deterministic ids).
 
-Bad input is data: a stage turns it into a DeadLetter and the loop goes on. A broken program is
-an exception: it propagates, nothing is committed, and the process stops for its supervisor to restart.
+Bad input is data: a stage turns it into a DeadLetter and the loop goes on. An outage of Kafka or
+Elasticsearch is waited out (socpipe.outage): the loop backs off, goes back to the last commit and
+does the batch again once the server answers, however long that takes. Any other exception is a
+broken program: it propagates, nothing is committed, and the process stops for its supervisor.
+
+The loop reads a Source and writes a Sink (socpipe.worker_io): Kafka in production, in-memory lists
+in unit tests. A stage with a `use_metrics(metrics)` method is handed the worker's metrics before
+the first batch, so its own events (rule errors, notices) become metrics too.
 
 Metrics, labelled like the log context (stage, topic, partition): per committed batch the records,
 outputs per topic, dead letters and the batch's duration; between batches, at most every
-`lag_interval_s`, the consumer lag per assigned partition (one broker round trip, not per batch).
+`lag_interval_s`, the consumer lag per assigned partition (one broker round trip, not per batch);
+`server_available{server}` while an outage is waited out.
 """
 
 from __future__ import annotations
@@ -21,18 +28,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 import structlog
 from kafka import KafkaConsumer
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter, SourcePosition
 from socpipe.bus import Inbound, Outbound, Publisher
-from socpipe.consumer_lag import LagReporter
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics, NullMetrics
+from socpipe.outage import MAX_WAIT_S, Availability, Backoff, Stopped, server_of, wait_out
+from socpipe.worker_io import KafkaSource, PublisherSink, Sink, Source
 
 log = get_logger(__name__)
 
@@ -57,19 +65,8 @@ class WorkerStats:
     records: int = 0
     outputs: int = 0
     dead_letters: int = 0
+    redone: int = 0  # batches done again after an outage or a lost partition
     outputs_by_topic: Counter[str] = field(default_factory=Counter)
-
-
-def _to_inbound(record: object) -> Inbound:
-    return Inbound(
-        topic=record.topic,  # type: ignore[attr-defined]
-        partition=record.partition,  # type: ignore[attr-defined]
-        offset=record.offset,  # type: ignore[attr-defined]
-        value=record.value,  # type: ignore[attr-defined]
-        key=record.key,  # type: ignore[attr-defined]
-        headers=tuple(record.headers or ()),  # type: ignore[attr-defined]
-        timestamp_ms=record.timestamp,  # type: ignore[attr-defined]
-    )
 
 
 def stop_on_signals() -> threading.Event:
@@ -80,10 +77,37 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+class LoopOptions(TypedDict, total=False):
+    """The loop's keyword options (defaults in `run_loop`), passed on by `run_worker`."""
+
+    stop: threading.Event | None
+    poll_timeout_ms: int
+    max_records: int
+    idle_polls_before_exit: int | None
+    on_batch: Callable[[WorkerStats], None] | None
+    max_backoff_s: float
+
+
 def run_worker(
     stage: Stage,
     consumer: KafkaConsumer,
     publisher: Publisher,
+    dlq_topic: str,
+    *,
+    metrics: Metrics | None = None,
+    lag_interval_s: float = 5.0,
+    **options: Unpack[LoopOptions],
+) -> WorkerStats:
+    """Run until `stop` is set (or after `idle_polls_before_exit` empty polls, for demos and tests)."""
+    metrics = metrics or NullMetrics()
+    source = KafkaSource(consumer, metrics, stage.name, lag_interval_s)
+    return run_loop(stage, source, PublisherSink(publisher), dlq_topic, metrics=metrics, **options)
+
+
+def run_loop(
+    stage: Stage,
+    source: Source,
+    sink: Sink,
     dlq_topic: str,
     *,
     stop: threading.Event | None = None,
@@ -92,45 +116,106 @@ def run_worker(
     idle_polls_before_exit: int | None = None,
     on_batch: Callable[[WorkerStats], None] | None = None,
     metrics: Metrics | None = None,
-    lag_interval_s: float = 5.0,
+    max_backoff_s: float = MAX_WAIT_S,
 ) -> WorkerStats:
-    """Run until `stop` is set (or after `idle_polls_before_exit` empty polls, for demos and tests)."""
+    """The loop on any Source and Sink; `run_worker` binds Kafka's."""
     stop = stop or threading.Event()
     metrics = metrics or NullMetrics()
-    lag = LagReporter(consumer, metrics, stage.name, interval_s=lag_interval_s)
-    stats = WorkerStats()
+    use_metrics = getattr(stage, "use_metrics", None)
+    if callable(use_metrics):
+        use_metrics(metrics)
+    loop = _Loop(stage, source, sink, dlq_topic, metrics, stop, Backoff(max_s=max_backoff_s))
     idle = 0
     with structlog.contextvars.bound_contextvars(stage=stage.name):
         log.info("worker started", dlq=dlq_topic)
         for counter in ("records_processed", "dead_letters"):  # at 0 from the start, so alerts on rate() work
             metrics.count(counter, 0, stage=stage.name)
         while not stop.is_set():
-            lag.maybe_report()
-            polled = consumer.poll(timeout_ms=poll_timeout_ms, max_records=max_records)
-            batch = [_to_inbound(r) for records in polled.values() for r in records]
-            if not batch:
-                # Polls before the group gave this consumer its partitions prove nothing is left.
-                idle += 1 if consumer.assignment() else 0
-                if idle_polls_before_exit is not None and idle >= idle_polls_before_exit:
-                    break
+            polled = loop.step(max_records, poll_timeout_ms)
+            if polled:
+                idle = 0
+                if on_batch and loop.stats.batches:
+                    on_batch(loop.stats)
                 continue
-            idle = 0
-            started = time.perf_counter()
-            output = stage.process(batch)
-            publisher.send_all(output.messages)
-            publisher.send_all(
-                Outbound(topic=dlq_topic, value=d.model_dump_json().encode(), key=(d.tenant or "").encode())
+            # Polls before the group gave this consumer its partitions prove nothing is left.
+            idle += 1 if source.ready() else 0
+            if idle_polls_before_exit is not None and idle >= idle_polls_before_exit:
+                break
+        log.info("worker stopped", records=loop.stats.records, dead_letters=loop.stats.dead_letters)
+    return loop.stats
+
+
+@dataclass
+class _Loop:
+    stage: Stage
+    source: Source
+    sink: Sink
+    dlq_topic: str
+    metrics: Metrics
+    stop: threading.Event
+    backoff: Backoff
+    stats: WorkerStats = field(default_factory=WorkerStats)
+
+    def __post_init__(self) -> None:
+        self.availability = Availability(self.metrics, {"stage": self.stage.name})
+
+    def step(self, max_records: int, poll_timeout_ms: int) -> bool:
+        """Poll, and process, write and commit what came (True), or False when nothing came. An outage
+        is waited out inside the step (True: try again at once); any other failure propagates."""
+        try:
+            self.source.report_lag()
+            batch = self.source.poll(max_records, poll_timeout_ms)
+            if not batch:
+                return False
+            self._batch(batch)
+            self.availability.all_up()
+            self.backoff.reset()
+        except Exception as exc:
+            if not self._recover(exc):
+                raise
+        return True
+
+    def _batch(self, batch: list[Inbound]) -> None:
+        started = time.perf_counter()
+        output = self.stage.process(batch)
+        self.sink.send_all(output.messages)
+        self.sink.send_all(
+            [
+                Outbound(
+                    topic=self.dlq_topic, value=d.model_dump_json().encode(), key=(d.tenant or "").encode()
+                )
                 for d in output.dead_letters
-            )
-            publisher.flush()
-            consumer.commit(_next_offsets(batch))
-            _account(stats, metrics, stage.name, len(batch), output, seconds=time.perf_counter() - started)
-            for dead in output.dead_letters:
-                log.warning("dead letter", reason=dead.reason, **dead.position.model_dump(exclude_none=True))
-            if on_batch:
-                on_batch(stats)
-        log.info("worker stopped", records=stats.records, dead_letters=stats.dead_letters)
-    return stats
+            ]
+        )
+        self.sink.flush()
+        self.source.commit(batch)
+        _account(self.stats, self.metrics, self.stage.name, len(batch), output,
+                 seconds=time.perf_counter() - started)  # fmt: skip
+        for dead in output.dead_letters:
+            log.warning("dead letter", reason=dead.reason, **dead.position.model_dump(exclude_none=True))
+
+    def _recover(self, exc: Exception) -> bool:
+        """After a failed batch: False if `exc` is a bug (the caller re-raises); otherwise wait the outage
+        out, drop what was sent, and go back to the last commit so the batch is done again."""
+        if isinstance(exc, CommitFailedError):
+            # The group moved our partitions while the batch was processed (a long outage, a slow batch):
+            # their new owner, or we after rejoining, redo it from the last commit.
+            log.warning("partitions reassigned before the commit: the batch is redone from the last commit")
+        else:
+            server = server_of(exc)
+            if server is None:
+                return False
+            self.availability.down(server, exc, "the batch to be written and committed")
+        self.sink.reset()
+        try:
+            self.backoff.sleep(self.stop)
+            wait_out(self.source.rewind, waiting_for="kafka, to go back to the last commit",
+                     availability=self.availability, stop=self.stop)  # fmt: skip
+        except Stopped:
+            return True
+        self.stats.redone += 1
+        self.metrics.count("batches_redone", 1, stage=self.stage.name)
+        return True
 
 
 def _account(
@@ -147,14 +232,6 @@ def _account(
         stats.outputs_by_topic[topic] += sent
         metrics.count("outputs", sent, stage=stage, topic=topic)
     metrics.observe("batch_duration_seconds", seconds, stage=stage)
-
-
-def _next_offsets(batch: Sequence[Inbound]) -> dict[TopicPartition, OffsetAndMetadata]:
-    highest: dict[TopicPartition, int] = {}
-    for record in batch:
-        tp = TopicPartition(record.topic, record.partition)
-        highest[tp] = max(highest.get(tp, -1), record.offset)
-    return {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in highest.items()}
 
 
 def dead_letter(record: Inbound, stage: str, exc: Exception, *, tenant: str | None = None) -> DeadLetter:

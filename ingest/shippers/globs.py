@@ -37,14 +37,15 @@ def identity_of(path: Path) -> Identity:
     return st.st_dev, st.st_ino
 
 
-def expand(patterns: Iterable[str]) -> dict[Identity, Path]:
+def expand(patterns: Iterable[str], *, literal_gz: bool = False) -> dict[Identity, Path]:
     """Regular files the patterns name now, one path per identity (the first in sorted order, so a hard
-    link or a symbolic link to a matched file is not a second file); a literal path names itself."""
+    link or a symbolic link to a matched file is not a second file); a literal path names itself.
+    `.gz` files only when `literal_gz` and named by a pattern without wildcards (a one-shot read)."""
     found: dict[Identity, Path] = {}
     for pattern in patterns:
         for name in sorted(glob.glob(pattern)):
             path = Path(name)
-            if path.suffix == ".gz":
+            if path.suffix == ".gz" and not (literal_gz and glob.escape(name) == pattern):
                 continue
             try:
                 st = path.stat()

@@ -41,6 +41,7 @@ from schemas.incident import Incident
 from schemas.notice import Notice, NoticeStatus
 from socpipe.es import index_name
 from socpipe.logging import get_logger
+from socpipe.outage import server_of
 from socpipe.settings import Settings
 
 log = get_logger(__name__)
@@ -208,6 +209,9 @@ class PeriodicSweep:
             try:
                 self.run_once()
             except Exception as exc:  # a failed sweep is retried next interval; the worker goes on
-                log.exception("notice sweep failed")
+                if server_of(exc) is None:
+                    log.exception("notice sweep failed")
+                else:  # an outage: the worker loop logs it once, when it starts and when it ends
+                    log.debug("notice sweep waits for the next interval: a server is away", error=str(exc))
                 if self.on_error:
                     self.on_error(exc)

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from ingest_helpers import kill_repeatedly, raw_records, socpipe_command, socpipe_env, write_json_lines
 
-from ingest.shippers.filetail import FileTail, TailOptions
-from ingest.shippers.globtail import GlobTail
+from ingest.shippers.tail import FileTail, TailOptions
 from socpipe.bus import KafkaBus
 from socpipe.settings import Settings
 
@@ -34,10 +33,10 @@ def _options(tmp_path: Path, **overrides: object) -> TailOptions:
 
 def _glob(
     settings: Settings, patterns: list[str], options: TailOptions, stop: threading.Event | None = None
-) -> GlobTail:
+) -> FileTail:
     bus = KafkaBus(settings)
     bus.ensure_pipeline_topics()
-    return GlobTail(patterns, options, bus, stop=stop)
+    return FileTail(patterns, options, bus, stop=stop)
 
 
 def _wait_for(predicate: object, timeout_s: float = 20) -> None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ingest_helpers import dead_letters, events, raw_records, run_normalise, socpipe_command, socpipe_env
 
-from ingest.shippers.filetail import FileTail, TailOptions
+from ingest.shippers.tail import FileTail, TailOptions
 from socpipe.bus import KafkaBus
 from socpipe.settings import Settings
 

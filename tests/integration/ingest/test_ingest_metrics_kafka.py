@@ -17,11 +17,11 @@ import pytest
 from ingest_helpers import dead_letters, raw_records, socpipe_command, socpipe_env, syslog_receiver
 from prometheus_client.parser import text_string_to_metric_families
 
-from ingest.shippers.filetail import FileTail, TailOptions
 from ingest.shippers.network_sink import NetworkSink
 from ingest.shippers.records import RawSink, ingest_producer_settings
 from ingest.shippers.shipper_metrics import ShipperMetrics
 from ingest.shippers.syslog import SyslogListener
+from ingest.shippers.tail import FileTail, TailOptions
 from socpipe.bus import KafkaBus
 from socpipe.metrics import InMemoryMetrics
 from socpipe.metrics_prometheus import PrometheusMetrics

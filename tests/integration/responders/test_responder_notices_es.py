@@ -282,3 +282,17 @@ def test_hostile_event_values_stay_one_quoted_line_in_emails_and_webhooks(
         assert "copied from your logs" in body
     for value in (entity["host"], entity["user"]):  # the payload's fields: one line each, bounded
         assert len(value.splitlines()) == 1 and len(value) <= 200
+
+
+def test_notice_outcomes_become_metrics(
+    responders: Responders, smtp: SmtpSink, webhooks: WebhookSink
+) -> None:
+    """The stage handed the worker's metrics counts each notice it sent, per tenant."""
+    from socpipe.metrics import InMemoryMetrics
+
+    metrics = InMemoryMetrics()
+    stage = responders.stage()
+    stage.use_metrics(metrics)
+    stage.process(inbound([detection(1)]))
+    sent = metrics.counts[("notices", (("result", "sent"), ("stage", "responder"), ("tenant", "red")))]
+    assert sent == len(webhooks.at("/red")) + len(smtp.to("soc@red.example")) > 0

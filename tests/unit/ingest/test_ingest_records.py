@@ -10,9 +10,9 @@ import pytest
 from ingest_fakes import RecordingPublisher
 from kafka.partitioner.default import DefaultPartitioner
 
-from ingest.shippers.filetail import TailOptions
 from ingest.shippers.records import CachedKeyPartitioner, Origin, RawSink, source_timezone
 from ingest.shippers.syslog import SyslogListener
+from ingest.shippers.tail import TailOptions
 from schemas.deadletter import DeadLetter
 from schemas.raw import RawRecord
 from schemas.topics import Topics

@@ -55,3 +55,16 @@ def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCPIPE_CONFIG", "/nonexistent/socpipe.yaml")
     with pytest.raises(SettingsError, match=re.escape("/nonexistent/socpipe.yaml")):
         load_settings()
+
+
+def test_consumer_group_timing_defaults_and_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions end within seconds of a worker's death by default; a heartbeat slower than a third of the
+    session is refused at start, naming both settings."""
+    settings = load_settings()
+    assert settings.kafka_session_timeout_ms <= 10_000
+    assert settings.kafka_heartbeat_interval_ms * 3 <= settings.kafka_session_timeout_ms
+    monkeypatch.setenv("SOCPIPE_KAFKA_HEARTBEAT_INTERVAL_MS", "5000")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "SOCPIPE_KAFKA_HEARTBEAT_INTERVAL_MS" in str(err.value)
+    assert "SOCPIPE_KAFKA_SESSION_TIMEOUT_MS" in str(err.value)

@@ -53,8 +53,9 @@ from socpipe.settings import Settings, load_settings
 #: Every stage as a process: one entry per stage, so a new stage (the lead's `correlate run`) is one edit.
 #: name -> (command, its consumer group, the topic it reads): the group's position shows its progress.
 STAGE_COMMANDS: dict[str, tuple[list[str], Callable[[Settings], str], Callable[[Settings], str]]] = {
-    "normalise": (["normalise", "run"], lambda s: "socpipe-normalise", lambda s: s.topics.raw),
+    "normalise": (["normalise", "run"], lambda s: s.normalise_group, lambda s: s.topics.raw),
     "detector": (["detector", "run"], lambda s: s.detector_group, lambda s: s.topics.ecs),
+    "correlate": (["correlate", "run"], lambda s: s.correlate_group, lambda s: s.topics.contributions),
     "responder": (["responder", "run"], lambda s: s.responder_group, lambda s: s.topics.detections),
 }
 TENANTS = ("red", "blue", "green")

@@ -106,14 +106,16 @@ def run_normalise(settings: Settings) -> WorkerStats:
         publisher.close()
 
 
-def write_json_lines(path: Path, done: threading.Event, lines: int, seed: int = 7) -> None:
-    """Appends `lines` JSON lines (`{"seq": n}`, padded) in bursts every 0.1 s, like a busy application;
-    sets `done` at the end."""
+def write_json_lines(
+    path: Path, done: threading.Event, lines: int, seed: int = 7, bursts: tuple[int, int] = (50, 400)
+) -> None:
+    """Appends `lines` JSON lines (`{"seq": n}`, padded) in bursts of `bursts` lines every 0.1 s, like a
+    busy application; sets `done` at the end."""
     rng = random.Random(seed)
     with path.open("a", encoding="utf-8") as handle:
         n = 0
         while n < lines:
-            burst = min(rng.randint(50, 400), lines - n)
+            burst = min(rng.randint(*bursts), lines - n)
             handle.write(
                 "".join(
                     json.dumps({"seq": n + i, "pad": "x" * rng.randint(10, 200)}) + "\n" for i in range(burst)

@@ -131,7 +131,7 @@ def test_a_restart_finishes_a_file_rotated_out_of_the_pattern_while_down(
     assert [r.data for r in raw_records(settings, at_least=35)] == [f"line {i}" for i in range(35)]
 
 
-LINES = 40_000  # per file, written over about eighteen seconds
+LINES = 40_000  # per file
 
 
 def _start(settings: Settings, pattern: str, state: Path) -> subprocess.Popen[bytes]:
@@ -154,7 +154,9 @@ def test_sigkill_with_two_globbed_files_loses_nothing_and_repeats_nothing(
     first, second = logs / "one.jsonl", logs / "two.jsonl"
     first.touch()
     done = [threading.Event(), threading.Event()]
-    writers = [threading.Thread(target=write_json_lines, args=(p, d, LINES, seed))
+    # Written over about 35 s: three restarts of the shipper must land before the writers finish, even
+    # on a loaded machine where each start takes seconds.
+    writers = [threading.Thread(target=write_json_lines, args=(p, d, LINES, seed, (25, 200)))
                for p, d, seed in ((first, done[0], 7), (second, done[1], 8))]  # fmt: skip
     writers[0].start()
     threading.Timer(2.0, writers[1].start).start()  # the second file appears about when the shipper is up

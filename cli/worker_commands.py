@@ -118,11 +118,8 @@ def run_stage(
     stop = stop or stop_on_signals()
     with bound_metrics(settings) as metrics:
         try:
-            wait_out(
-                KafkaBus(settings).ensure_pipeline_topics,
-                waiting_for=f"kafka at {settings.kafka_bootstrap_servers} to create the pipeline topics",
-                stop=stop,
-            )
+            # The stage first: a bad configuration stops the start (exit 2) whatever the servers do; a
+            # stage that needs a server to be built (the responder's indices) waits for it here.
             built: Stage = (
                 wait_out(
                     stage,
@@ -131,6 +128,11 @@ def run_stage(
                 )
                 if callable(stage) and not hasattr(stage, "process")
                 else stage  # type: ignore[assignment]
+            )
+            wait_out(
+                KafkaBus(settings).ensure_pipeline_topics,
+                waiting_for=f"kafka at {settings.kafka_bootstrap_servers} to create the pipeline topics",
+                stop=stop,
             )
             stats = consume(settings, built, group, topic, stop=stop, idle_exit=idle_exit, metrics=metrics)
         except Stopped:

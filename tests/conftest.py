@@ -15,8 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from socpipe import logging as socpipe_logging
 from socpipe.paths import corpus_dir
 from socpipe.settings import Settings, load_settings
+
+# Tests run many commands in one process: loggers must never be cached on first use (what
+# configure_logging does once in a real process), or structlog.testing.capture_logs in a later test
+# would miss the lines of every logger a command used before it.
+socpipe_logging._state["configured"] = True
 
 
 def _docker_answers() -> bool:

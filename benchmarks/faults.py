@@ -48,6 +48,7 @@ from kafka.structs import TopicPartition
 from devtools.private import ELASTICSEARCH, KAFKA, PrivatePair, free_ports
 from responders.evidence.verify import verify_live
 from socpipe.bus import KafkaBus
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings, load_settings
 
 #: Every stage as a process: one entry per stage, so a new stage (the lead's `correlate run`) is one edit.
@@ -276,7 +277,7 @@ def es_count(es: Elasticsearch, settings: Settings, kind: str) -> int:
 
 
 def ids(es: Elasticsearch, settings: Settings, kind: str, tenant: str) -> list[str]:
-    index = f"{settings.index_prefix}-{kind}-{tenant}"
+    index = tenant_indices(settings, tenant).of(kind)
     try:
         es.indices.refresh(index=index)
         hits = es.search(index=index, size=10_000, source=False, sort=["_doc"])["hits"]["hits"]
@@ -286,7 +287,7 @@ def ids(es: Elasticsearch, settings: Settings, kind: str, tenant: str) -> list[s
 
 
 def evidence_types(es: Elasticsearch, settings: Settings, tenant: str) -> Counter[str]:
-    index = f"{settings.index_prefix}-evidence-{tenant}"
+    index = tenant_indices(settings, tenant).evidence
     try:
         answer = es.search(index=index, size=0, aggs={"t": {"terms": {"field": "event.action", "size": 50}}})
     except Exception:

@@ -45,9 +45,9 @@ def _check_control(settings: Settings, control: str) -> None:
 
 def _require_evidence(es: Elasticsearch, settings: Settings, tenant: str) -> None:
     """An unknown tenant (no evidence index) is said in one line, naming the index and the prefix."""
-    from socpipe.es import index_name
+    from socpipe.es import tenant_indices
 
-    index = index_name(settings, "evidence", tenant)
+    index = tenant_indices(settings, tenant).evidence
     if not es.indices.exists(index=index):
         raise click.ClickException(
             f"no evidence for tenant {tenant!r} (no index {index} at {settings.elasticsearch_url}): check "

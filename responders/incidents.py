@@ -30,7 +30,7 @@ from responders.evidence.documents import detection_doc, incident_doc, incident_
 from schemas.common import utc_now
 from schemas.detection import Detection
 from schemas.incident import Incident
-from socpipe.es import index_name
+from socpipe.es import tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -133,9 +133,9 @@ class IncidentStore:
         raise ConcurrentUpdateError(f"tenant {tenant}: {MAX_PASSES} passes met version conflicts")
 
     def _pass(self, tenant: str, detections: list[Detection]) -> Applied:
-        idx_det = index_name(self.settings, "detections", tenant)
-        idx_inc = index_name(self.settings, "incidents", tenant)
-        idx_state = index_name(self.settings, "state", tenant)
+        idx_det = tenant_indices(self.settings, tenant).detections
+        idx_inc = tenant_indices(self.settings, tenant).incidents
+        idx_state = tenant_indices(self.settings, tenant).state
         tenant_cfg = self.config.tenant(tenant)
         now = utc_now()
 
@@ -213,9 +213,9 @@ class IncidentStore:
         incidents all of these name: two real-time reads. The detection documents and every group head
         the batch may need come in one `mget` (a head is read for nothing only when all its detections
         are assigned already, as in a replay)."""
-        idx_det = index_name(self.settings, "detections", tenant)
-        idx_state = index_name(self.settings, "state", tenant)
-        idx_inc = index_name(self.settings, "incidents", tenant)
+        idx_det = tenant_indices(self.settings, tenant).detections
+        idx_state = tenant_indices(self.settings, tenant).state
+        idx_inc = tenant_indices(self.settings, tenant).incidents
         head_ids = {d.id: grouping.group_head_id(tenant, keys[d.id]) for d in detections}
         read = _mget(self.es, {idx_det: [d.id for d in detections], idx_state: list(head_ids.values())})
         assigned = {d: v.source["incident"]["id"] for d, v in read[idx_det].items() if v.source}

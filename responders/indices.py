@@ -26,11 +26,11 @@ from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch
 
-from socpipe.es import index_name
+from socpipe.es import IndexKind, tenant_indices
 from socpipe.settings import Settings
 
-KINDS = ("incidents", "detections", "notices", "evidence", "state")
-CLIENT_KINDS = ("incidents", "detections", "notices", "evidence")
+KINDS: tuple[IndexKind, ...] = ("incidents", "detections", "notices", "evidence", "state")
+CLIENT_KINDS: tuple[IndexKind, ...] = ("incidents", "detections", "notices", "evidence")
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
 DATE: dict[str, Any] = {"type": "date"}
@@ -168,10 +168,6 @@ def ensure_templates(es: Elasticsearch, settings: Settings) -> None:
         es.indices.put_index_template(name=f"{settings.index_prefix}-{kind}", **_template(settings, kind))
 
 
-def tenant_alias(settings: Settings, tenant: str) -> str:
-    return f"{settings.index_prefix}-tenant-{tenant}"
-
-
 def ensure_tenant(es: Elasticsearch, settings: Settings, tenant: str) -> None:
     """Create a tenant's indices (from the templates) and its alias; a second call changes nothing.
 
@@ -180,8 +176,8 @@ def ensure_tenant(es: Elasticsearch, settings: Settings, tenant: str) -> None:
     It reads first and writes only what is missing: each write is a cluster-state update, which waits in
     the master's queue; on a busy cluster that held a responder's first batch of each tenant for seconds.
     """
-    names = {kind: index_name(settings, kind, tenant) for kind in KINDS}
-    alias = tenant_alias(settings, tenant)
+    names = {kind: tenant_indices(settings, tenant).of(kind) for kind in KINDS}
+    alias = tenant_indices(settings, tenant).alias
     existing = es.indices.get(index=",".join(names.values()), ignore_unavailable=True, allow_no_indices=True)
     for kind, index in names.items():
         if index not in existing:

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import orjson
 
-from responders.indices import CLIENT_KINDS, tenant_alias
-from socpipe.es import index_name
+from responders.indices import CLIENT_KINDS
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 SAVED_OBJECTS = Path(__file__).resolve().parent / "kibana" / "saved_objects.ndjson"
@@ -176,8 +176,8 @@ def space_setup(settings: Settings, tenant: str, name: str, *, url: str | None =
             response = kibana.put(f"/api/spaces/space/{tenant}", json=space)
         response.raise_for_status()
         done.append(f"space {tenant}")
-        names = [index_name(settings, kind, tenant) for kind in CLIENT_KINDS] + [
-            tenant_alias(settings, tenant)
+        names = [tenant_indices(settings, tenant).of(kind) for kind in CLIENT_KINDS] + [
+            tenant_indices(settings, tenant).alias
         ]
         role = {
             # Exact names only: a wildcard like socpipe-*-acme would also match a tenant called x-acme.

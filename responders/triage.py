@@ -23,6 +23,7 @@ from responders.grouping import GDPR_CLOCK
 from responders.notices.notifier import Notifier, NotifyResult
 from schemas.common import Severity, utc_now
 from schemas.incident import Incident, IncidentStatus, TriageAction, Verdict
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 
@@ -130,13 +131,10 @@ class Triage:
         self.evidence = evidence
         self.notifier = notifier
 
-    def _indices(self, tenant: str | None) -> str:
-        return f"{self.settings.index_prefix}-incidents-{tenant or '*'}"
-
     def find(self, incident_id: str, tenant: str | None = None) -> Found:
         """By id, within one tenant's index, or (provider side) across all of them."""
         hits = self.es.search(
-            index=self._indices(tenant),
+            index=tenant_indices(self.settings, tenant).incidents,
             query={"ids": {"values": [incident_id]}},
             seq_no_primary_term=True,
             size=2,
@@ -170,9 +168,13 @@ class Triage:
             )
         if assignee:
             filters.append({"term": {"incident.assignee": assignee}})
-        self.es.indices.refresh(index=self._indices(tenant), ignore_unavailable=True, allow_no_indices=True)
+        self.es.indices.refresh(
+            index=tenant_indices(self.settings, tenant).incidents,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
         hits = self.es.search(
-            index=self._indices(tenant),
+            index=tenant_indices(self.settings, tenant).incidents,
             query={"bool": {"filter": filters}},
             size=size,
             sort=[{"event.severity": "desc"}, {"incident.last_seen": "desc"}],

@@ -7,7 +7,8 @@ info() or ping(): readiness is checked with cluster health instead.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -30,9 +31,53 @@ def es_client(settings: Settings, **overrides: Any) -> Elasticsearch:
     return Elasticsearch(settings.elasticsearch_url, **conf)
 
 
-def index_name(settings: Settings, kind: str, tenant: str) -> str:
-    """Per-tenant index names (`socpipe-incidents-<tenant>`), so Kibana roles can keep clients apart."""
-    return f"{settings.index_prefix}-{kind}-{tenant}"
+IndexKind = Literal["incidents", "detections", "notices", "evidence", "state"]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantIndices:
+    """The names of one tenant's indices: the one place that spells them.
+
+    Names are per tenant (`socpipe-incidents-<tenant>`) so that Kibana roles can keep clients apart by
+    naming exact indices. `tenant="*"` gives the provider's patterns across every tenant.
+    """
+
+    prefix: str
+    tenant: str
+
+    def of(self, kind: IndexKind) -> str:
+        return f"{self.prefix}-{kind}-{self.tenant}"
+
+    @property
+    def incidents(self) -> str:
+        return self.of("incidents")
+
+    @property
+    def detections(self) -> str:
+        return self.of("detections")
+
+    @property
+    def notices(self) -> str:
+        return self.of("notices")
+
+    @property
+    def evidence(self) -> str:
+        return self.of("evidence")
+
+    @property
+    def state(self) -> str:
+        """The responder's bookkeeping: never shown to the client."""
+        return self.of("state")
+
+    @property
+    def alias(self) -> str:
+        """One name over the client-visible indices."""
+        return f"{self.prefix}-tenant-{self.tenant}"
+
+
+def tenant_indices(settings: Settings, tenant: str | None) -> TenantIndices:
+    """A tenant's indices; `None` means every tenant (patterns, for the provider's searches)."""
+    return TenantIndices(settings.index_prefix, tenant or "*")
 
 
 def check_elasticsearch(settings: Settings, timeout_s: float = 3.0) -> None:

@@ -21,7 +21,7 @@ from elasticsearch import Elasticsearch
 from responders.evidence.chain import read_head
 from responders.evidence.verify import Break
 from schemas.common import utc_now
-from socpipe.es import index_name
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 
@@ -90,7 +90,7 @@ def check_anchors(
             )
     if not anchors:
         return None, None
-    index = index_name(settings, "evidence", tenant)
+    index = tenant_indices(settings, tenant).evidence
     es.indices.refresh(index=index)
     sequences = sorted({a.sequence for a in anchors})
     hits = es.search(

@@ -33,7 +33,7 @@ from responders.evidence.verify import (
 )
 from schemas.common import utc_now
 from schemas.evidence import EvidenceRecord
-from socpipe.es import index_name
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 # Verifying a live chain lives in verify.py; callers keep importing it from here, beside the export's.
@@ -123,7 +123,7 @@ def export(
 ) -> dict[str, Any]:
     """Write the tenant's records (occurred in [start, end), or [start, end] with `end_inclusive`,
     supporting `control`) and a manifest."""
-    index = index_name(settings, "evidence", tenant)
+    index = tenant_indices(settings, tenant).evidence
     es.indices.refresh(index=index)
     filters: list[dict[str, Any]] = [{"term": {"evidence.tenant": tenant}}]
     if start or end:

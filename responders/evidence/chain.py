@@ -43,7 +43,7 @@ from responders.evidence.claims import bulk
 from responders.evidence.documents import evidence_doc, evidence_doc_problem, evidence_from_doc, record_id
 from schemas.common import deterministic_id, utc_now
 from schemas.evidence import GENESIS_HASH, EvidenceRecord
-from socpipe.es import index_name
+from socpipe.es import tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -97,7 +97,7 @@ class Head:
 def read_head(es: Elasticsearch, settings: Settings, tenant: str) -> Head:
     """The head as stored (a real-time get), or the empty chain's."""
     try:
-        doc = es.get(index=index_name(settings, "state", tenant), id=CHAIN_HEAD_ID)
+        doc = es.get(index=tenant_indices(settings, tenant).state, id=CHAIN_HEAD_ID)
     except NotFoundError:
         return Head()
     return Head.from_doc(dict(doc.body))
@@ -174,7 +174,7 @@ class ChainWriter:
                 "records": [r.model_dump(mode="json") for r in records],
             },
         }
-        state = index_name(self.settings, "state", tenant)
+        state = tenant_indices(self.settings, tenant).state
         try:
             if head.seq_no is None or head.primary_term is None:
                 response = self.es.create(index=state, id=CHAIN_HEAD_ID, document=body)
@@ -199,7 +199,7 @@ class ChainWriter:
     def _catch_up(self, tenant: str, head: Head) -> Head:
         """A head without a block (none yet, or written by a responder before blocks) was only a hint,
         advanced after its records: records past it are the truth, so the next block starts after them."""
-        index = index_name(self.settings, "evidence", tenant)
+        index = tenant_indices(self.settings, tenant).evidence
         hinted = head.next_sequence
         while True:
             ids = [record_id(tenant, head.next_sequence + i) for i in range(CATCH_UP_WINDOW)]
@@ -226,7 +226,8 @@ class ChainWriter:
         first = head.block[0].sequence if head.block else head.next_sequence - 1
         sequences = list(range(max(0, first - 1), head.next_sequence))
         docs = self.es.mget(
-            index=index_name(self.settings, "evidence", tenant), ids=[record_id(tenant, s) for s in sequences]
+            index=tenant_indices(self.settings, tenant).evidence,
+            ids=[record_id(tenant, s) for s in sequences],
         )["docs"]
         copies = {r.sequence: r for r in head.block}
         previous: str | None = None
@@ -282,8 +283,8 @@ class ChainWriter:
 
     def _write(self, tenant: str, creates: list[EvidenceRecord], keys: list[EvidenceRecord]) -> None:
         """One bulk request: create the records, mark the keys done; an existing record must be the same."""
-        evidence = index_name(self.settings, "evidence", tenant)
-        state = index_name(self.settings, "state", tenant)
+        evidence = tenant_indices(self.settings, tenant).evidence
+        state = tenant_indices(self.settings, tenant).state
         ops: list[dict[str, Any]] = []
         for record in creates:
             action = {"create": {"_index": evidence, "_id": record_id(tenant, record.sequence)}}
@@ -307,7 +308,7 @@ class ChainWriter:
 
     def _stored_hashes(self, tenant: str, records: list[EvidenceRecord]) -> dict[int, str]:
         docs = self.es.mget(
-            index=index_name(self.settings, "evidence", tenant),
+            index=tenant_indices(self.settings, tenant).evidence,
             ids=[record_id(tenant, r.sequence) for r in records],
             source_includes=["evidence.sequence", "evidence.content_hash"],
         )["docs"]

@@ -32,7 +32,7 @@ from responders.evidence.chain import CHAIN_HEAD_ID, ChainWriter, key_doc_id
 from responders.evidence.claims import Claimed, Claims, bulk
 from responders.evidence.documents import record_id
 from schemas.evidence import EvidenceRecord, EvidenceType
-from socpipe.es import index_name
+from socpipe.es import tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -84,7 +84,7 @@ class EvidenceStore:
         wait = False
         while by_doc:
             claimed = self.claims.claim(
-                index_name(self.settings, "state", tenant),
+                tenant_indices(self.settings, tenant).state,
                 {doc_id: {"kind": "evidence_key", "key": item.key} for doc_id, item in by_doc.items()},
                 is_done=lambda source: source.get("sequence") is not None,
                 wait=wait,
@@ -108,7 +108,7 @@ class EvidenceStore:
             self.chain.settled_head(tenant)
             already = self._find_keys(tenant, [item.key for item in recovered])
             todo += [item for item in recovered if item.key not in already]
-            self._mark_done(index_name(self.settings, "state", tenant), already)
+            self._mark_done(tenant_indices(self.settings, tenant).state, already)
         return todo
 
     def _draft(self, tenant: str, item: EvidenceItem) -> EvidenceRecord:
@@ -126,7 +126,7 @@ class EvidenceStore:
         )
 
     def _find_keys(self, tenant: str, keys: list[str]) -> dict[str, int]:
-        index = index_name(self.settings, "evidence", tenant)
+        index = tenant_indices(self.settings, tenant).evidence
         self.es.indices.refresh(index=index)
         hits = self.es.search(
             index=index,

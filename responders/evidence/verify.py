@@ -23,7 +23,7 @@ from elasticsearch import Elasticsearch
 from responders.evidence.chain import read_head
 from responders.evidence.documents import evidence_doc_problem, evidence_from_doc
 from schemas.evidence import GENESIS_HASH, EvidenceRecord
-from socpipe.es import index_name
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 
@@ -104,7 +104,7 @@ def search_sorted(
 
 def live_hits(es: Elasticsearch, settings: Settings, tenant: str, start: int = 0) -> Iterator[dict[str, Any]]:
     """The tenant's evidence documents (id and source) from sequence `start` on, in order."""
-    index = index_name(settings, "evidence", tenant)
+    index = tenant_indices(settings, tenant).evidence
     es.indices.refresh(index=index)
     query = {"range": {"evidence.sequence": {"gte": start}}} if start else {"match_all": {}}
     yield from search_sorted(es, index, query)

@@ -41,7 +41,7 @@ from schemas.evidence import EvidenceType
 from schemas.incident import Incident, IncidentStatus
 from schemas.notice import Notice, NoticeStatus
 from schemas.tenant import NoticeRoute, Tenant
-from socpipe.es import index_name
+from socpipe.es import tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -134,7 +134,7 @@ class Notifier:
         planned = {p.notice.id: p for incident in incidents for p in self._plan(tenant, incident)}
         if not planned:
             return NotifyResult()
-        index = index_name(self.settings, "notices", tenant_id)
+        index = tenant_indices(self.settings, tenant_id).notices
         now = utc_now().isoformat()
         docs = {
             nid: {k: v for k, v in notice_doc(p.notice).items() if k != "claim"} | {"@timestamp": now}
@@ -191,7 +191,7 @@ class Notifier:
             planned[notice.id] = _Planned(pending, incident, route)
         if not planned:
             return NotifyResult(), left
-        index = index_name(self.settings, "notices", tenant_id)
+        index = tenant_indices(self.settings, tenant_id).notices
         now = utc_now().isoformat()
         docs = {
             nid: {k: v for k, v in notice_doc(p.notice).items() if k != "claim"} | {"@timestamp": now}

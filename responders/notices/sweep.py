@@ -39,7 +39,7 @@ from responders.notices.notifier import Notifier, NotifyResult, retryable
 from schemas.common import utc_now
 from schemas.incident import Incident
 from schemas.notice import Notice, NoticeStatus
-from socpipe.es import index_name
+from socpipe.es import tenant_indices
 from socpipe.logging import get_logger
 from socpipe.outage import server_of
 from socpipe.settings import Settings
@@ -112,7 +112,7 @@ class NoticeSweep:
         take-over re-reads each one in real time)."""
         before = (utc_now() - age).isoformat()
         hits = self.es.search(
-            index=index_name(self.settings, "notices", tenant),
+            index=tenant_indices(self.settings, tenant).notices,
             query={
                 "bool": {
                     "filter": [
@@ -133,7 +133,7 @@ class NoticeSweep:
         ]
 
     def _incidents(self, tenant: str, ids: Iterable[str]) -> dict[str, Incident]:
-        docs = self.es.mget(index=index_name(self.settings, "incidents", tenant), ids=sorted(ids))["docs"]
+        docs = self.es.mget(index=tenant_indices(self.settings, tenant).incidents, ids=sorted(ids))["docs"]
         found = {d["_id"]: incident_from_doc(d["_source"]) for d in docs if d.get("found")}
         for missing in set(ids) - found.keys():
             log.warning("notice of an incident that does not exist", tenant=tenant, incident=missing)

@@ -28,7 +28,7 @@ from responders.evidence.audit import verify_live
 from responders.worker import build_stage as build_responder_stage
 from responders.worker import ensure_indices
 from socpipe.bus import KafkaBus
-from socpipe.es import es_client, index_name
+from socpipe.es import es_client, tenant_indices
 from socpipe.settings import Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch]
@@ -187,7 +187,7 @@ def _outcome(settings: Settings) -> dict[str, Any]:
         for tenant in TENANTS:
 
             def docs(kind: str, tenant: str = tenant) -> list[dict[str, Any]]:
-                index = index_name(settings, kind, tenant)
+                index = tenant_indices(settings, tenant).of(kind)
                 es.indices.refresh(index=index, ignore_unavailable=True)
                 found = es.search(index=index, size=10_000, query={"match_all": {}}, ignore_unavailable=True)
                 return [{"_id": h["_id"], **h["_source"]} for h in found["hits"]["hits"]]
@@ -219,7 +219,7 @@ def _outcome(settings: Settings) -> dict[str, Any]:
 def _sent(settings: Settings) -> int:
     es: Elasticsearch = es_client(settings)
     try:
-        index = ",".join(index_name(settings, "notices", t) for t in TENANTS)
+        index = ",".join(tenant_indices(settings, t).notices for t in TENANTS)
         es.indices.refresh(index=index)
         return int(es.count(index=index, query={"term": {"notice.status": "sent"}})["count"])
     finally:

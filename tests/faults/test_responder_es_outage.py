@@ -18,6 +18,7 @@ from schemas.common import Severity
 from schemas.detection import Detection, Entity, EventRef, RuleRef
 from schemas.envelope import Envelope
 from socpipe.bus import KafkaBus, Outbound
+from socpipe.es import IndexKind, tenant_indices
 from socpipe.settings import Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.faults]
@@ -49,8 +50,8 @@ def _produce(settings: Settings, numbers: range) -> None:
     publisher.close()
 
 
-def _count(es: Elasticsearch, settings: Settings, kind: str, tenant: str) -> int:
-    index = f"{settings.index_prefix}-{kind}-{tenant}"
+def _count(es: Elasticsearch, settings: Settings, kind: IndexKind, tenant: str) -> int:
+    index = tenant_indices(settings, tenant).of(kind)
     try:
         es.indices.refresh(index=index)
         return int(es.count(index=index)["count"])
@@ -93,7 +94,7 @@ def test_responder_waits_out_an_elasticsearch_outage(
         assert responder.poll() is None, "the responder exited after the outage"
         time.sleep(3)  # the last batch's evidence and commit
         for tenant in TENANTS:
-            incidents = es.search(index=f"{fault_settings.index_prefix}-incidents-{tenant}", size=100)
+            incidents = es.search(index=tenant_indices(fault_settings, tenant).incidents, size=100)
             counted = sum(h["_source"]["incident"]["detection_count"] for h in incidents["hits"]["hits"])
             assert counted == 40, f"{tenant}: detections counted {counted} times, not 40"
             assert verify_live(es, fault_settings, tenant).ok

@@ -14,6 +14,7 @@ from elasticsearch import Elasticsearch
 from schemas.detection import Detection, Entity, EventRef, RuleRef
 from schemas.envelope import Envelope
 from socpipe.bus import Inbound
+from socpipe.es import IndexKind, tenant_indices
 from socpipe.settings import Settings
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -124,14 +125,14 @@ def inbound(detections: list[Detection], start_offset: int = 0) -> list[Inbound]
 
 
 def count(
-    es: Elasticsearch, settings: Settings, kind: str, tenant: str, query: dict[str, Any] | None = None
+    es: Elasticsearch, settings: Settings, kind: IndexKind, tenant: str, query: dict[str, Any] | None = None
 ) -> int:
-    index = f"{settings.index_prefix}-{kind}-{tenant}"
+    index = tenant_indices(settings, tenant).of(kind)
     es.indices.refresh(index=index)
     return int(es.count(index=index, query=query or {"match_all": {}})["count"])
 
 
-def sources(es: Elasticsearch, settings: Settings, kind: str, tenant: str) -> list[dict[str, Any]]:
-    index = f"{settings.index_prefix}-{kind}-{tenant}"
+def sources(es: Elasticsearch, settings: Settings, kind: IndexKind, tenant: str) -> list[dict[str, Any]]:
+    index = tenant_indices(settings, tenant).of(kind)
     es.indices.refresh(index=index)
     return [h["_source"] for h in es.search(index=index, size=1000)["hits"]["hits"]]

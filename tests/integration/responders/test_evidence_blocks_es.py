@@ -18,6 +18,7 @@ from responders.evidence.recorder import EvidenceItem, EvidenceStore, key_doc_id
 from responders.evidence.verify import verify_live
 from responders.worker import Responders
 from schemas.evidence import EvidenceRecord, EvidenceType
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -192,7 +193,7 @@ def test_two_workers_racing_batches_on_one_tenant_make_one_unforked_chain(
     assert result.ok, result.first_break
     keys = _keys(es, rsettings, "red")
     assert result.checked == len(keys) == len(set(keys)) == 2 * 8 * 20 + 8 * 20
-    head = es.get(index=f"{rsettings.index_prefix}-state-red", id=CHAIN_HEAD_ID)["_source"]
+    head = es.get(index=tenant_indices(rsettings, "red").state, id=CHAIN_HEAD_ID)["_source"]
     assert head["next_sequence"] == result.checked and head["last_hash"] == result.last_hash
 
 
@@ -202,7 +203,7 @@ def test_a_worker_writes_its_own_keys_before_waiting_for_anothers(
     """With one of its keys freshly claimed by another worker, a writer first appends the rest (so that
     other worker, were it waiting for these, could go on: no deadlock until the claim timeout), then waits;
     when the other claim goes away it writes that key too, each key once."""
-    state = f"{rsettings.index_prefix}-state-red"
+    state = tenant_indices(rsettings, "red").state
     held = key_doc_id("k2")
     fresh = {"owner": "other", "at": datetime.now(UTC).isoformat()}
     es.create(index=state, id=held, document={"kind": "evidence_key", "key": "k2", "claim": fresh})
@@ -254,7 +255,7 @@ def test_a_record_written_outside_the_protocol_is_a_fork_not_overwritten(
         def _write(self, tenant: str, creates: list[EvidenceRecord], keys: list[EvidenceRecord]) -> None:
             other = creates[1].model_copy(update={"subject_id": "someone else"}).sealed()
             es.create(
-                index=f"{rsettings.index_prefix}-evidence-red",
+                index=tenant_indices(rsettings, "red").evidence,
                 id=record_id(tenant, other.sequence),
                 document=evidence_doc(other),
             )
@@ -275,7 +276,7 @@ def test_records_past_an_old_style_head_are_chained_after(
     first = sources(es, rsettings, "evidence", "red")
     hash_of = {s["evidence"]["sequence"]: s["evidence"]["content_hash"] for s in first}
     es.index(
-        index=f"{rsettings.index_prefix}-state-red",
+        index=tenant_indices(rsettings, "red").state,
         id=CHAIN_HEAD_ID,
         document={"kind": "chain_head", "next_sequence": 2, "last_hash": hash_of[1]},
     )
@@ -292,13 +293,13 @@ def test_verify_names_a_record_past_the_head_and_a_resealed_last_record(
     store = _store(responders, "w")
     for tenant in ("red", "blue"):
         store.record(tenant, [_item(f"k{i}") for i in range(4)])
-    red = f"{rsettings.index_prefix}-evidence-red"
+    red = tenant_indices(rsettings, "red").evidence
     last = EvidenceRecord.model_validate(es.get(index=red, id=record_id("red", 3))["_source"]["evidence"])
     extra = last.model_copy(
         update={"sequence": 4, "previous_hash": last.content_hash, "subject_id": "x"}
     ).sealed()
     es.create(index=red, id=record_id("red", 4), document=evidence_doc(extra))
-    blue = f"{rsettings.index_prefix}-evidence-blue"
+    blue = tenant_indices(rsettings, "blue").evidence
     doc = es.get(index=blue, id=record_id("blue", 3))["_source"]
     forged = EvidenceRecord.model_validate(doc["evidence"]).model_copy(update={"details": {"k": "forged"}})
     es.index(index=blue, id=record_id("blue", 3), document=evidence_doc(forged.sealed()))

@@ -19,6 +19,7 @@ from responders.evidence.recorder import EvidenceItem, EvidenceStore
 from responders.evidence.verify import verify_live
 from responders.worker import Responders
 from schemas.evidence import EvidenceType
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -39,7 +40,7 @@ def _tamper(
     es: Elasticsearch, settings: Settings, sequence: int, change: Callable[[dict[str, Any]], None]
 ) -> None:
     """Edit one stored document in place, its content_hash left as it was."""
-    index, doc_id = f"{settings.index_prefix}-evidence-red", record_id("red", sequence)
+    index, doc_id = tenant_indices(settings, "red").evidence, record_id("red", sequence)
     source = es.get(index=index, id=doc_id)["_source"]
     change(source)
     es.index(index=index, id=doc_id, document=source, refresh=True)
@@ -61,7 +62,7 @@ def test_a_record_altered_in_the_last_block_stops_the_writer_even_with_its_head_
         store.record("red", [_item("on top")])
     with pytest.raises(ChainTamperedError):
         _store(responders, "fresh").record("red", [_item("on top, again")])
-    assert es.count(index=f"{rsettings.index_prefix}-evidence-red")["count"] == 3
+    assert es.count(index=tenant_indices(rsettings, "red").evidence)["count"] == 3
     assert not verify_live(es, rsettings, "red").ok
 
 
@@ -72,8 +73,8 @@ def test_the_responder_dead_letters_a_tampered_tenant_and_appends_nothing(
     letter naming the chain, before any write: no detection, no incident change, no evidence on top."""
     stage = responders.stage()
     stage.process(inbound([detection(1)]))
-    es.indices.refresh(index=f"{rsettings.index_prefix}-evidence-red")
-    before = es.count(index=f"{rsettings.index_prefix}-evidence-red")["count"]
+    es.indices.refresh(index=tenant_indices(rsettings, "red").evidence)
+    before = es.count(index=tenant_indices(rsettings, "red").evidence)["count"]
     _tamper(es, rsettings, before - 1, _set_details)
     output = stage.process(inbound([detection(2)], start_offset=1))
     [letter] = output.dead_letters
@@ -82,8 +83,8 @@ def test_the_responder_dead_letters_a_tampered_tenant_and_appends_nothing(
         and "evidence chain of tenant red is broken" in letter.reason
     )
     for kind, expected in (("evidence", before), ("detections", 1)):
-        es.indices.refresh(index=f"{rsettings.index_prefix}-{kind}-red")
-        assert es.count(index=f"{rsettings.index_prefix}-{kind}-red")["count"] == expected, kind
+        es.indices.refresh(index=tenant_indices(rsettings, "red").of(kind))
+        assert es.count(index=tenant_indices(rsettings, "red").of(kind))["count"] == expected, kind
     [incident] = sources(es, rsettings, "incidents", "red")
     assert incident["incident"]["detection_count"] == 1  # the incident did not move on either
 

@@ -14,8 +14,8 @@ import pytest
 from responder_helpers import detection
 
 from responders.evidence.documents import detection_doc
-from responders.indices import CLIENT_KINDS, KINDS, MAPPINGS, ensure_templates, ensure_tenant, tenant_alias
-from socpipe.es import es_client, index_name
+from responders.indices import CLIENT_KINDS, KINDS, MAPPINGS, ensure_templates, ensure_tenant
+from socpipe.es import es_client, tenant_indices
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -28,7 +28,7 @@ def test_an_index_made_before_event_ref_received_at_accepts_detections_carrying_
     detection with its receipt time is stored and searchable by it."""
     es = es_client(settings)
     try:
-        index = index_name(settings, "detections", "acme")
+        index = tenant_indices(settings, "acme").detections
         old = copy.deepcopy(MAPPINGS["detections"])
         del old["detection"]["properties"]["event_ref"]["properties"]["received_at"]
         # Before the templates: a template's mappings would be merged into the index's own.
@@ -56,19 +56,19 @@ def test_ensure_tenant_makes_what_is_missing_and_keeps_what_is_there(settings: S
     """Indices and the alias over the client-visible ones; an index deleted since is made again and
     joins the alias; a call on a complete tenant leaves it as it was."""
     es = es_client(settings)
-    alias = tenant_alias(settings, "acme")
-    client_indices = {index_name(settings, kind, "acme") for kind in CLIENT_KINDS}
+    alias = tenant_indices(settings, "acme").alias
+    client_indices = {tenant_indices(settings, "acme").of(kind) for kind in CLIENT_KINDS}
     try:
         ensure_templates(es, settings)
         ensure_tenant(es, settings, "acme")
         assert set(es.indices.get_alias(name=alias)) == client_indices
-        es.indices.delete(index=index_name(settings, "notices", "acme"))
+        es.indices.delete(index=tenant_indices(settings, "acme").notices)
 
         ensure_tenant(es, settings, "acme")
         ensure_tenant(es, settings, "acme")
         assert set(es.indices.get_alias(name=alias)) == client_indices
         assert set(es.indices.get(index=f"{settings.index_prefix}-*")) == {
-            index_name(settings, kind, "acme") for kind in KINDS
+            tenant_indices(settings, "acme").of(kind) for kind in KINDS
         }
     finally:
         indices = list(es.indices.get(index=f"{settings.index_prefix}-*", allow_no_indices=True))

@@ -15,6 +15,7 @@ from responder_helpers import WebhookSink
 
 from cli.main import cli
 from responders.kibana import data_view_of, for_deployment, read_objects, referenced_fields
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings, get_settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -58,7 +59,7 @@ def test_kibana_load_and_space_call_the_saved_objects_spaces_and_roles_apis(
     [upload, *_] = webhooks.requests
     assert upload.path == "/s/red/api/saved_objects/_import" and upload.headers["kbn-xsrf"]
     assert upload.headers["content-type"].startswith("multipart/form-data")
-    assert f"{rsettings.index_prefix}-incidents-red".encode() in upload.body
+    assert tenant_indices(rsettings, "red").incidents.encode() in upload.body
     assert not re.search(rb"socpipe-incidents-\*", upload.body)
     assert spaced.exit_code == 0, spaced.output
     assert "/api/spaces/space" in [r.path for r in webhooks.requests]

@@ -21,6 +21,7 @@ from schemas.deadletter import DeadLetter
 from schemas.detection import Detection
 from schemas.envelope import Envelope
 from socpipe.bus import Inbound, KafkaBus, Outbound
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings, get_settings
 from socpipe.worker import StageOutput, WorkerStats, run_worker
 
@@ -133,7 +134,7 @@ def test_a_tampered_chain_dead_letters_only_its_tenant_until_repaired_and_replay
     responders.stage().process(inbound([detection(0, "red"), detection(0, "blue")]))
     before = {t: _state(es, ksettings, t) for t in ("red", "blue")}
     original = read_head(es, ksettings, "red").block[-1]
-    evidence_red = f"{ksettings.index_prefix}-evidence-red"
+    evidence_red = tenant_indices(ksettings, "red").evidence
     altered = original.model_copy(update={"subject_id": "tampered"}).sealed()
     es.index(index=evidence_red, id=record_id("red", original.sequence), document=evidence_doc(altered))
 

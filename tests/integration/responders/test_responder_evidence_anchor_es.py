@@ -18,6 +18,7 @@ from responders.evidence.documents import evidence_doc, record_id
 from responders.evidence.verify import live_records
 from responders.worker import Responders
 from schemas.evidence import GENESIS_HASH
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -32,8 +33,8 @@ def _export(socpipe: Callable[..., Result], tenant: str, out: Path) -> dict:
 def _rewrite_from(es: Elasticsearch, settings: Settings, tenant: str, start: int) -> None:
     """What an attacker with write access does: alter the record at `start`, then re-link and re-seal
     every record after it and rewrite the chain head (its last hash and its block's copies) to match."""
-    evidence = f"{settings.index_prefix}-evidence-{tenant}"
-    state = f"{settings.index_prefix}-state-{tenant}"
+    evidence = tenant_indices(settings, tenant).evidence
+    state = tenant_indices(settings, tenant).state
     records = list(live_records(es, settings, tenant))
     previous = records[start - 1].content_hash if start else GENESIS_HASH
     rewritten = {}
@@ -116,8 +117,8 @@ def test_a_chain_cut_short_and_resealed_fails_the_anchor(
     kept = a["anchor"]["sequence"] - 1
     records = list(live_records(es, rsettings, "red"))
     for record in records[kept + 1 :]:
-        es.delete(index=f"{rsettings.index_prefix}-evidence-red", id=record_id("red", record.sequence))
-    state = f"{rsettings.index_prefix}-state-red"
+        es.delete(index=tenant_indices(rsettings, "red").evidence, id=record_id("red", record.sequence))
+    state = tenant_indices(rsettings, "red").state
     head = es.get(index=state, id=CHAIN_HEAD_ID)["_source"]
     head |= {"next_sequence": kept + 1, "last_hash": records[kept].content_hash, "block": None}
     es.index(index=state, id=CHAIN_HEAD_ID, document=head, refresh=True)

@@ -20,6 +20,7 @@ from responders.evidence.claims import Claims
 from responders.evidence.recorder import EvidenceItem, EvidenceStore, key_doc_id, record_id
 from responders.worker import Responders
 from schemas.evidence import EvidenceType
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings, get_settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -78,7 +79,7 @@ def test_a_crash_between_claim_and_record_is_recovered_without_duplicates(
     whose record was not written gets it, after the claim timeout."""
     store = _store(responders, "first")
     store.record("red", [_item("written")])
-    state = f"{rsettings.index_prefix}-state-red"
+    state = tenant_indices(rsettings, "red").state
     stale = {"kind": "evidence_key", "claim": {"owner": "dead", "at": "2020-01-01T00:00:00+00:00"}}
     es.index(index=state, id=key_doc_id("written"), document={**stale, "key": "written"})  # as if crashed
     es.index(index=state, id=key_doc_id("lost"), document={**stale, "key": "lost"})
@@ -97,12 +98,12 @@ def test_verify_names_an_altered_a_deleted_and_a_truncated_record(
         store.record(tenant, [_item(f"k{i}") for i in range(6)])
         assert verify_live(es, rsettings, tenant).ok
 
-    red = f"{rsettings.index_prefix}-evidence-red"
+    red = tenant_indices(rsettings, "red").evidence
     doc = es.get(index=red, id=record_id("red", 2))["_source"]
     doc["evidence"]["details"] = {"k": "something else"}
     es.index(index=red, id=record_id("red", 2), document=doc)
-    es.delete(index=f"{rsettings.index_prefix}-evidence-blue", id=record_id("blue", 2))
-    es.delete(index=f"{rsettings.index_prefix}-evidence-green", id=record_id("green", 5))
+    es.delete(index=tenant_indices(rsettings, "blue").evidence, id=record_id("blue", 2))
+    es.delete(index=tenant_indices(rsettings, "green").evidence, id=record_id("green", 5))
 
     expected = {"red": (2, "altered"), "blue": (2, "missing"), "green": (5, "tail deleted")}
     for tenant, (sequence, problem) in expected.items():

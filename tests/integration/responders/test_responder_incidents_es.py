@@ -12,6 +12,7 @@ from responders.evidence.audit import verify_live
 from responders.worker import Responders
 from schemas.envelope import Envelope
 from socpipe.bus import Inbound
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -103,7 +104,7 @@ def test_documents_are_ecs_aligned_and_mappings_strict(
     det = sources(es, rsettings, "detections", "red")[0]
     assert det["incident"]["id"] == incident["incident"]["id"] and det["rule"]["id"] == "rule-a"
     with pytest.raises(BadRequestError, match="strict"):
-        es.index(index=f"{rsettings.index_prefix}-incidents-red", document={"surprise": 1})
+        es.index(index=tenant_indices(rsettings, "red").incidents, document={"surprise": 1})
 
 
 def test_two_responders_racing_on_one_batch_neither_duplicate_nor_lose(

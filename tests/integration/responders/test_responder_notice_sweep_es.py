@@ -23,6 +23,7 @@ from responders.notices.sweep import SweepResult
 from responders.worker import Responders
 from schemas.incident import Verdict
 from schemas.notice import Notice
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -77,7 +78,7 @@ def _closes(webhooks: WebhookSink) -> list[dict[str, Any]]:
 def _age_claims(es: Elasticsearch, settings: Settings, ids: list[str]) -> None:
     """Make these notices' claims (or last tries) a day old, older than any claim timeout here (the CLI's
     is the default 60 s), as time would."""
-    index = f"{settings.index_prefix}-notices-red"
+    index = tenant_indices(settings, "red").notices
     old = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     for nid in ids:
         es.update(index=index, id=nid, doc={"claim": {"owner": "gone", "at": old}})
@@ -139,7 +140,7 @@ def test_two_sweeps_racing_over_the_same_stale_notices_send_each_once(
 
     stale = rsettings.model_copy(update={"claim_timeout_s": 0.5})
     time.sleep(0.7)
-    es.indices.refresh(index=f"{rsettings.index_prefix}-notices-red")
+    es.indices.refresh(index=tenant_indices(rsettings, "red").notices)
     sweepers = [Responders(stale) for _ in range(2)]
     start = threading.Barrier(2)
     results: list[SweepResult] = []
@@ -187,7 +188,7 @@ def test_a_fresh_claim_of_a_live_worker_is_left_alone_until_it_goes_stale(
         destination=destination,
         subject="",
     )
-    index = f"{rsettings.index_prefix}-notices-red"
+    index = tenant_indices(rsettings, "red").notices
     es.create(
         index=index, id=nid, document=notice_doc(held, owner="live", claimed_at=datetime.now(UTC).isoformat())
     )
@@ -265,15 +266,15 @@ def test_the_worker_sweep_takes_a_few_notices_per_round(
     _crashed_opens(rsettings)
     stale = rsettings.model_copy(update={"claim_timeout_s": 0.5})
     time.sleep(0.7)
-    es.indices.refresh(index=f"{rsettings.index_prefix}-notices-red")
+    es.indices.refresh(index=tenant_indices(rsettings, "red").notices)
     monkeypatch.setattr(sweep_module, "PERIODIC_LIMIT", 4)
     worker = Responders(stale)
     periodic = worker.periodic_sweep(worker.stage())
     try:
         first = sum(len(r.delivered.sent) for r in periodic.run_once())
-        es.indices.refresh(index=f"{rsettings.index_prefix}-notices-red")
+        es.indices.refresh(index=tenant_indices(rsettings, "red").notices)
         second = sum(len(r.delivered.sent) for r in periodic.run_once())
-        es.indices.refresh(index=f"{rsettings.index_prefix}-notices-red")
+        es.indices.refresh(index=tenant_indices(rsettings, "red").notices)
         third = sum(len(r.delivered.sent) for r in periodic.run_once())
     finally:
         worker.close()
@@ -298,7 +299,7 @@ def test_a_notice_that_gave_up_is_resent_once_with_include_failed(
     responders.stage().process(inbound([detection(1)]))
     notices = _notices(es, rsettings)
     hook_id = notices[("webhook", "open")]["notice"]["id"]
-    index = f"{rsettings.index_prefix}-notices-red"
+    index = tenant_indices(rsettings, "red").notices
     es.update(index=index, id=hook_id, doc={"notice": {"attempts": 100}})  # every round spent: gave up
     _age_claims(es, rsettings, [n["notice"]["id"] for n in notices.values()])
 

@@ -29,6 +29,7 @@ from schemas.common import Severity
 from schemas.detection import Entity
 from schemas.incident import Incident
 from schemas.notice import Notice
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -181,7 +182,7 @@ def test_a_notifier_sends_its_own_notices_before_waiting_for_anothers(
         destination=webhooks.url("/red"),
         subject="",
     )
-    index = f"{rsettings.index_prefix}-notices-red"
+    index = tenant_indices(rsettings, "red").notices
     es.create(index=index, id=hook_id, document=notice_doc(held, owner="other", claimed_at=now.isoformat()))
     results: list[NotifyResult] = []
     notifying = threading.Thread(target=lambda: results.append(responders.notifier.notify("red", [incident])))

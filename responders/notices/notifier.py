@@ -48,6 +48,7 @@ from socpipe.settings import Settings
 log = get_logger(__name__)
 
 ESCALATE = "escalate:"
+SLA_BREACH = "sla_breach:"  # a provider-side escalation: `sla_breach:<clock>` to the on-call routes
 GAVE_UP = "gave up after "  # how a transient failure's error starts: the sweep (sweep.py) may retry it
 
 
@@ -107,6 +108,7 @@ class _Planned:
     notice: Notice
     incident: Incident
     route: NoticeRoute
+    extra: dict[str, Any] = field(default_factory=dict)  # more template context (an escalation's clock)
 
 
 class Notifier:
@@ -132,6 +134,31 @@ class Notifier:
     def notify(self, tenant_id: str, incidents: list[Incident]) -> NotifyResult:
         tenant = self.config.tenant(tenant_id)
         planned = {p.notice.id: p for incident in incidents for p in self._plan(tenant, incident)}
+        return self._claim_and_send(tenant, planned)
+
+    def escalate(self, tenant_id: str, incident: Incident, clock: str, extra: dict[str, Any]) -> NotifyResult:
+        """The provider's on-call hears that `clock` of this incident breached: once per route, under the
+        deterministic id of (tenant, incident, `sla_breach:<clock>`, route), claimed like client notices."""
+        tenant = self.config.tenant(tenant_id)
+        state = f"{SLA_BREACH}{clock}"
+        planned = {}
+        for route in self.config.provider.oncall:
+            nid = Notice.make_id(tenant.id, incident.id, state, route.channel, route.destination)
+            notice = Notice(
+                id=nid,
+                tenant=tenant.id,
+                incident_id=incident.id,
+                incident_state=state,
+                channel=route.channel,
+                destination=route.destination,
+                subject="",
+            )
+            planned[nid] = _Planned(notice, incident, route, extra)
+        return self._claim_and_send(tenant, planned)
+
+    def _claim_and_send(self, tenant: Tenant, planned: dict[str, _Planned]) -> NotifyResult:
+        """Claim each planned notice (`op_type=create`), send those this call won, record the outcomes."""
+        tenant_id = tenant.id
         if not planned:
             return NotifyResult()
         index = index_name(self.settings, "notices", tenant_id)
@@ -179,10 +206,12 @@ class Notifier:
         """
         tenant = self.config.tenant(tenant_id)
         routes: dict[tuple[str, str], NoticeRoute] = {(r.channel, r.destination): r for r in tenant.routes}
+        oncall = {(r.channel, r.destination): r for r in self.config.provider.oncall}
         planned: dict[str, _Planned] = {}
         left: list[Notice] = []
         for notice, incident in stale:
-            route = routes.get((notice.channel, notice.destination))
+            escalation = notice.incident_state.startswith(SLA_BREACH)
+            route = (oncall if escalation else routes).get((notice.channel, notice.destination))
             if route is None:
                 log.warning("stale notice has no route any more", tenant=tenant_id, notice=notice.id)
                 left.append(notice)
@@ -292,8 +321,9 @@ class Notifier:
 
     def _deliver(self, tenant: Tenant, planned: _Planned) -> Notice:
         notice, route = planned.notice, planned.route
-        context = notice_context(planned.incident, tenant, notice.incident_state)
-        rendered = self.renderer.render(tenant.id, context)
+        context = notice_context(planned.incident, tenant, notice.incident_state) | planned.extra
+        kind = "escalation" if notice.incident_state.startswith(SLA_BREACH) else "notice"
+        rendered = self.renderer.render(tenant.id, context, kind=kind)
         attempts = 0
         update: dict[str, object] = {"subject": rendered.subject}
         try:

@@ -73,13 +73,13 @@ def _escalations(es: Elasticsearch, settings: Settings, tenant: str = "red") -> 
     )
 
 
-class _Crash(Exception):
+class _CrashError(Exception):
     """The process dies in the middle of sending the escalation."""
 
 
 class _CrashingChannel:
     def send(self, message: Message) -> str:
-        raise _Crash(message.notice_id)
+        raise _CrashError(message.notice_id)
 
 
 def test_breach_recorded_and_escalated_once_across_racing_workers_a_restart_and_a_crash(
@@ -112,7 +112,7 @@ def test_breach_recorded_and_escalated_once_across_racing_workers_a_restart_and_
     much_later = utc_now() + timedelta(hours=25)
     dying = make_responders()
     dying.notifier.channels["email"] = _CrashingChannel()  # type: ignore[assignment]
-    with pytest.raises(_Crash):
+    with pytest.raises(_CrashError):
         dying.sla_watch().check("red", much_later)
     assert len(_breaches(es, sla_settings)) == 2  # the record comes first: it is in
     assert len(smtp.to(ONCALL)) == 1  # the escalation is claimed, not sent

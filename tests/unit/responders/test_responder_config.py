@@ -126,7 +126,7 @@ def test_bad_service_levels_are_reported_with_their_location(tmp_path: Path) -> 
     assert "tenants.0.timezone" in message and "unknown timezone 'Mars/Olympus'" in message
     assert "tenants.0.service_levels.business_hours" in message and "must be after start" in message
     (rules / "tenants.yaml").write_text("provider: {oncall: [{channel: email, destination: nobody}]}\n")
-    with pytest.raises(ConfigError, match="provider.oncall.0: 'nobody' is not an email address"):
+    with pytest.raises(ConfigError, match=r"provider\.oncall\.0: 'nobody' is not an email address"):
         load_config(load_settings(), rules=rules)
 
 

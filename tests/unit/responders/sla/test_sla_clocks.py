@@ -100,8 +100,9 @@ def test_business_hours_clock_does_not_run_over_the_weekend() -> None:
     )
     friday = datetime(2026, 11, 6, 15, 0, tzinfo=UTC)
     i = _incident().model_copy(update={"opened_at": friday})
-    [ack] = incident_clocks(i, levels, zone="Europe/Berlin", notified=None, notify_applies=True,
-                            now=friday + 2 * 24 * H)  # fmt: skip
+    [ack] = incident_clocks(
+        i, levels, zone="Europe/Berlin", notified=None, notify_applies=True, now=friday + 2 * 24 * H
+    )
     assert ack.state == ClockState.running and ack.left_s == 3600
     assert ack.deadline == datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
 

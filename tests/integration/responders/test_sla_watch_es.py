@@ -19,6 +19,7 @@ from elasticsearch import Elasticsearch
 from responder_helpers import SmtpSink, detection, inbound, sources
 
 from responders.notices.channels import Message
+from responders.report.gather import ReportReader
 from responders.worker import Responders
 from schemas.common import utc_now
 from socpipe.metrics import InMemoryMetrics
@@ -129,6 +130,17 @@ def test_breach_recorded_and_escalated_once_across_racing_workers_a_restart_and_
     gauges = {dict(k[1])["clock"]: v for k, v in metrics.gauges.items() if dict(k[1])["state"] == "breached"}
     assert gauges == {"acknowledge": 1, "resolve": 1}
 
+    # The client's report lists both breaches, explained, and the verified evidence chain's head.
+    reader = ReportReader(es, sla_settings, first.config)
+    report, _ = reader.tenant_report("red", f"{much_later:%Y-%m}", much_later)
+    assert [(b.incident_id, b.kind.value) for b in report.breaches] == [
+        (incident_id, "acknowledge"),
+        (incident_id, "resolve"),
+    ]
+    assert report.incidents == 1 and report.notices_sent >= 1 and report.compliance_pct is not None
+    assert report.evidence is not None and report.evidence.ok and report.evidence.period_head_hash
+    assert [r.key for r in report.top_rules] == ["rule-a"] and report.top_rules[0].count == 1
+
 
 @pytest.fixture
 def sla_cli(
@@ -139,12 +151,16 @@ def sla_cli(
     return socpipe
 
 
-def test_personal_data_breach_flag_regulator_notification_and_sla_status(
-    sla_cli: Callable[..., Result], make_responders: Callable[[], Responders], es: Elasticsearch,
+def test_personal_data_breach_flag_regulator_notification_sla_status_and_reports(
+    sla_cli: Callable[..., Result],
+    make_responders: Callable[[], Responders],
+    es: Elasticsearch,
     sla_settings: Settings,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+) -> None:
     """Flag a blue incident as a personal-data breach: a regulator clock appears in `sla status`; the
-    regulator notification stops it and is evidence; a hold shows the resolve clock paused."""
+    regulator notification stops it and is evidence; a hold shows the resolve clock paused. Then the
+    client's report and the provider's are written from what was recorded."""
     make_responders().stage().process(inbound([detection(1, "blue")]))
     [clock_line, *_] = sla_cli("sla", "status", "--tenant", "blue", "--json").output.splitlines()
     incident_id = orjson.loads(clock_line)["incident_id"]
@@ -172,3 +188,15 @@ def test_personal_data_breach_flag_regulator_notification_and_sla_status(
     )
     checked = sla_cli("sla", "check", "--tenant", "blue")
     assert checked.exit_code == 0 and "recorded 0" in checked.output
+
+    month = f"{utc_now():%Y-%m}"
+    written = sla_cli("report", "--tenant", "blue", "--month", month, "--out", str(tmp_path))
+    assert written.exit_code == 0, written.output
+    html, pdf = (Path(line) for line in written.output.splitlines())
+    assert pdf.read_bytes().startswith(b"%PDF") and "Blue Org" in html.read_text()
+    assert (
+        "BfDI" not in html.read_text()
+    )  # the regulator's reference is the provider's record, not the client's
+    provider = sla_cli("report", "--provider", "--month", month, "--out", str(tmp_path))
+    assert provider.exit_code == 0, provider.output
+    assert "ann" in Path(provider.output.splitlines()[0]).read_text()  # the analyst's workload

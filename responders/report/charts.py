@@ -20,6 +20,7 @@ COLOURS = {
     Severity.informational: "#868e96",
 }
 MET, BREACHED = "#2b8a3e", "#c92a2a"
+LABELS = {k: f"time to {k.value}" for k in KINDS} | {KINDS[3]: "regulator notified"}
 
 
 def _figure(width: float = 7.0, height: float = 2.0) -> tuple[Figure, Any]:
@@ -65,17 +66,16 @@ def incidents_by_severity(report: TenantReport) -> bytes:
 
 def compliance(report: TenantReport) -> bytes:
     """Met and breached clocks per promise, all severities together."""
-    fig, ax = _figure(height=1.7)
     met = {k: sum(s.met for s in report.stats if s.kind == k) for k in KINDS}
     breached = {k: sum(s.breached for s in report.stats if s.kind == k) for k in KINDS}
     kinds = [k for k in KINDS if met[k] or breached[k]] or list(KINDS[:3])
-    labels = [f"time to {k.value}" if k != "regulator" else "regulator (72 h)" for k in kinds]
-    ax.barh(labels, [met[k] for k in kinds], color=MET, label="met")
-    ax.barh(
-        labels, [breached[k] for k in kinds], left=[met[k] for k in kinds], color=BREACHED, label="breached"
-    )
+    fig, ax = _figure(height=0.9 + 0.35 * len(kinds))
+    labels = [LABELS[k] for k in kinds]
+    ax.barh(labels, [met[k] for k in kinds], height=0.6, color=MET, label="met")
+    ax.barh(labels, [breached[k] for k in kinds], height=0.6, left=[met[k] for k in kinds], color=BREACHED,
+            label="breached")  # fmt: skip
     ax.invert_yaxis()
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title("Service levels: promises met and breached", loc="left", fontsize=10)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.tick_params(labelsize=8)

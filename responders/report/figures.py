@@ -136,9 +136,11 @@ def p90(values: list[float]) -> float | None:
 
 
 def human(seconds: float) -> str:
-    """`45 min`, `3 h 05 min`, `2 d 4 h`."""
+    """`40 s`, `45 min`, `3 h 05 min`, `2 d 4 h`."""
     s = round(abs(seconds))
     d, h, m = s // 86400, s % 86400 // 3600, s % 3600 // 60
+    if s < 60:
+        return f"{s} s"
     return f"{d} d {h} h" if d else f"{h} h {m:02d} min" if h else f"{m} min"
 
 

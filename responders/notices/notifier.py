@@ -111,6 +111,22 @@ class _Planned:
     extra: dict[str, Any] = field(default_factory=dict)  # more template context (an escalation's clock)
 
 
+def _planned(
+    tenant: Tenant, incident: Incident, state: str, route: NoticeRoute, extra: dict[str, Any] | None = None
+) -> _Planned:
+    """The notice of this incident state to this route, under its deterministic id."""
+    notice = Notice(
+        id=Notice.make_id(tenant.id, incident.id, state, route.channel, route.destination),
+        tenant=tenant.id,
+        incident_id=incident.id,
+        incident_state=state,
+        channel=route.channel,
+        destination=route.destination,
+        subject="",
+    )
+    return _Planned(notice, incident, route, extra or {})
+
+
 class Notifier:
     def __init__(
         self,
@@ -141,20 +157,8 @@ class Notifier:
         deterministic id of (tenant, incident, `sla_breach:<clock>`, route), claimed like client notices."""
         tenant = self.config.tenant(tenant_id)
         state = f"{SLA_BREACH}{clock}"
-        planned = {}
-        for route in self.config.provider.oncall:
-            nid = Notice.make_id(tenant.id, incident.id, state, route.channel, route.destination)
-            notice = Notice(
-                id=nid,
-                tenant=tenant.id,
-                incident_id=incident.id,
-                incident_state=state,
-                channel=route.channel,
-                destination=route.destination,
-                subject="",
-            )
-            planned[nid] = _Planned(notice, incident, route, extra)
-        return self._claim_and_send(tenant, planned)
+        plans = [_planned(tenant, incident, state, route, extra) for route in self.config.provider.oncall]
+        return self._claim_and_send(tenant, {p.notice.id: p for p in plans})
 
     def _claim_and_send(self, tenant: Tenant, planned: dict[str, _Planned]) -> NotifyResult:
         """Claim each planned notice (`op_type=create`), send those this call won, record the outcomes."""
@@ -303,21 +307,11 @@ class Notifier:
         return finals
 
     def _plan(self, tenant: Tenant, incident: Incident) -> list[_Planned]:
-        out = []
-        for route in tenant.routes:
-            for state in notice_states(incident, route):
-                nid = Notice.make_id(tenant.id, incident.id, state, route.channel, route.destination)
-                notice = Notice(
-                    id=nid,
-                    tenant=tenant.id,
-                    incident_id=incident.id,
-                    incident_state=state,
-                    channel=route.channel,
-                    destination=route.destination,
-                    subject="",
-                )
-                out.append(_Planned(notice, incident, route))
-        return out
+        return [
+            _planned(tenant, incident, state, route)
+            for route in tenant.routes
+            for state in notice_states(incident, route)
+        ]
 
     def _deliver(self, tenant: Tenant, planned: _Planned) -> Notice:
         notice, route = planned.notice, planned.route

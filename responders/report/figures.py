@@ -127,6 +127,11 @@ class TenantReport(BaseModel):
     evidence: EvidenceSummary | None = None
 
 
+def compliance_pct(met: int, breached: int) -> float | None:
+    """Met of decided clocks, in percent to one decimal; None when none is decided."""
+    return round(100 * met / (met + breached), 1) if met + breached else None
+
+
 def p90(values: list[float]) -> float | None:
     """Nearest rank: the smallest value with at least 90 % of the values at or below it."""
     if not values:
@@ -247,7 +252,7 @@ def tenant_report(
         stats=_stats(counted),
         met=met,
         breached=len(breached),
-        compliance_pct=round(100 * met / (met + len(breached)), 1) if met + len(breached) else None,
+        compliance_pct=compliance_pct(met, len(breached)),
         breaches=[
             Breach(
                 incident_id=c.incident_id,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from responders.report.figures import Month, TenantReport
+from responders.report.figures import Month, TenantReport, compliance_pct
 from schemas.incident import Incident
 
 
@@ -96,5 +96,5 @@ def provider_report(
         incidents=sum(r.incidents for r in reports),
         met=met,
         breached=breached,
-        compliance_pct=round(100 * met / (met + breached), 1) if met + breached else None,
+        compliance_pct=compliance_pct(met, breached),
     )

@@ -200,3 +200,37 @@ def test_personal_data_breach_flag_regulator_notification_sla_status_and_reports
     provider = sla_cli("report", "--provider", "--month", month, "--out", str(tmp_path))
     assert provider.exit_code == 0, provider.output
     assert "ann" in Path(provider.output.splitlines()[0]).read_text()  # the analyst's workload
+
+
+def test_the_responder_runs_the_watch_between_batches(
+    rsettings: Settings, tmp_path: Path, es: Elasticsearch, smtp: SmtpSink
+) -> None:
+    """A responder built as `responder run` builds it, with a 1-second acknowledge target: its own watch
+    thread records the breach and pages the on-call within a few of its rounds, and gauges it."""
+    assert rsettings.tenants_file is not None
+    path = tmp_path / "tenants-fast.yaml"
+    path.write_text(
+        LEVELS.replace("acknowledge_within: 2h", "acknowledge_within: 1s")
+        + Path(rsettings.tenants_file).read_text()
+    )
+    settings = rsettings.model_copy(update={"tenants_file": path, "sla_check_interval_s": 0.3})
+    responders = Responders(settings)
+    try:
+        stage = responders.stage()
+        periodic = responders.periodic_sla(stage)
+        metrics = InMemoryMetrics()
+        stage.use_metrics(metrics)
+        stage.process(inbound([detection(1)]))
+        periodic.start()
+        deadline = time.monotonic() + 15
+        while not smtp.to(ONCALL) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        periodic.stop(5)
+    finally:
+        responders.close()
+    assert len(smtp.to(ONCALL)) == 1 and "acknowledge deadline missed" in smtp.to(ONCALL)[0]["Subject"]
+    assert [k.rsplit(":", 1)[1] for k in _breaches(es, settings)] == ["acknowledge"]
+    assert (
+        "sla_breaches",
+        (("clock", "acknowledge"), ("severity", "high"), ("tenant", "red")),
+    ) in metrics.counts

@@ -1,4 +1,5 @@
 """Analyst triage: acknowledge, assign, close with a verdict, flag personal data; each one evidence.
+(Also hold / resume, reopen and the regulator notification, which the service-level clocks read.)
 
 Every action is a read-modify-write of the incident conditional on the version read
 (`if_seq_no`/`if_primary_term`), retried from a fresh read when the responder (or another analyst)
@@ -21,6 +22,7 @@ from responders.evidence.recorder import EvidenceStore
 from responders.evidence.records import triage_evidence
 from responders.grouping import GDPR_CLOCK
 from responders.notices.notifier import Notifier, NotifyResult
+from responders.sla.clocks import timeline
 from schemas.common import Severity, utc_now
 from schemas.incident import Incident, IncidentStatus, TriageAction, Verdict
 from socpipe.settings import Settings
@@ -72,9 +74,9 @@ def _flag_personal_data(incident: Incident, new: Incident, request: _Request) ->
 
 
 def _held(incident: Incident) -> bool:
-    """The client holds it: its last hold is not yet followed by a resume or a close."""
-    marks = [h.action for h in incident.history if h.action in ("hold", "resume", "close")]
-    return bool(marks) and marks[-1] == "hold"
+    """The client holds it: its last hold has no resume or close after it (as the clocks read it)."""
+    holds = timeline(incident).holds
+    return bool(holds) and holds[-1][1] is None
 
 
 def _hold(incident: Incident, new: Incident, request: _Request) -> None:

@@ -1,7 +1,8 @@
 """`socpipe demo`: the whole pipeline on the shipped sample logs, in one command.
 
 Starts the local servers unless a cluster is configured, receives the notices in a local SMTP
-mailbox, runs every stage until it is idle, and prints what was found and where to look. Runs are
+mailbox, runs every stage until it is idle, and prints what was found and where to look, with each
+tenant's monthly report (HTML and PDF) so far. Runs are
 idempotent: a second run ships nothing new (the file checkpoints) and duplicates nothing.
 """
 
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -150,10 +152,14 @@ def _report(settings: Settings, run: PipelineRun, mailbox: Path) -> None:
     """The summary, built whole and then printed at once, so log lines (stderr) cannot land inside it
     when both go to one file."""
     from responders.evidence.audit import verify_live
+    from responders.report.gather import ReportReader, write_tenant
     from responders.worker import Responders
+    from schemas.common import utc_now
 
     lines: list[str] = []
     responders = Responders(settings, check=False)
+    reports = ReportReader(responders.es, settings, responders.config)
+    now = utc_now()
     try:
         lines.append(f"\nshipped {run.shipped} new log lines from {samples_dir()}")
         for name, stats in run.stages.items():
@@ -176,12 +182,16 @@ def _report(settings: Settings, run: PipelineRun, mailbox: Path) -> None:
             result = verify_live(responders.es, settings, tenant)
             verdict = "intact" if result.ok else f"BROKEN at {result.first_break}"
             lines.append(f"  evidence chain: {result.checked} records, {verdict}")
+            month = f"{now.astimezone(ZoneInfo(responders.config.tenant(tenant).timezone)):%Y-%m}"
+            files = write_tenant(reports.tenant_report(tenant, month, now)[0], DEMO_DIR / "reports")
+            lines.append(f"  monthly report: {files.pdf} (and .html)")
         mails = sorted(mailbox.glob("*.eml"))
         lines.append(f"\n{len(mails)} client notices in the demo mailbox {mailbox}")
         lines.append(
             f"\nElasticsearch indices: {settings.index_prefix}-incidents-<tenant>, -evidence-<tenant> ... at "
             f"{settings.elasticsearch_url}\n"
             f"triage:  {_triage_hint(settings)}\n"
+            f"service levels: {_triage_hint(settings).replace('incident list', 'sla status')}\n"
             f"stop the local servers: socpipe dev down"
         )
     finally:

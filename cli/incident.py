@@ -1,4 +1,5 @@
-"""`socpipe incident list | show | ack | assign | close | flag`: analyst triage from the command line.
+"""`socpipe incident list | show | ack | assign | hold | resume | close | reopen | flag | notify-regulator`:
+analyst triage from the command line.
 
 Every state change records who (`--actor`, default $SOCPIPE_ACTOR or the login name), when and why
 (`--reason`) in the incident's history and as a compliance evidence record, and sends the client the
@@ -66,7 +67,7 @@ def _age(at: datetime) -> str:
 
 def _line(i: Incident) -> str:
     gdpr = ""
-    if i.gdpr_deadline and i.status != "closed":
+    if i.gdpr_deadline and i.status != "closed" and not i.regulator_notified_at:
         left = (i.gdpr_deadline - datetime.now(UTC)).total_seconds() / 3600
         gdpr = f"  GDPR art.33 due in {left:.0f}h" if left > 0 else f"  GDPR art.33 OVERDUE by {-left:.0f}h"
     return (
@@ -81,7 +82,7 @@ def _echo(incident: Incident, as_json: bool) -> None:
 
 @click.group("incident")
 def incident() -> None:
-    """Triage incidents: list, show, acknowledge, assign, close with a verdict."""
+    """Triage incidents: list, show, acknowledge, assign, hold, close with a verdict, reopen."""
 
 
 @incident.command("list")
@@ -161,6 +162,11 @@ def show(incident_id: str, tenant: str | None, as_json: bool) -> None:
         + ", ".join(i.detection_ids[:20])
         + (" ..." if i.detection_count > 20 else ""),
         "personal data": f"yes, GDPR art.33 deadline {i.gdpr_deadline.isoformat()}"
+        + (
+            f", regulator notified {i.regulator_notified_at.isoformat()} ({i.regulator_reference})"
+            if i.regulator_notified_at
+            else ""
+        )
         if i.gdpr_deadline
         else "no",
         "version": i.version,
@@ -226,11 +232,69 @@ def close(incident_id: str, verdict: str, reason: str, tenant: str | None, actor
 
 @incident.command("flag")
 @click.argument("incident_id")
-@click.option("--personal-data", is_flag=True, required=True, help="It touches personal data (GDPR art. 33).")
+@click.option(
+    "--personal-data-breach",
+    "--personal-data",
+    "personal_data",
+    is_flag=True,
+    required=True,
+    help="A personal-data breach (GDPR art. 33); --personal-data is the older name.",
+)
 @incident_tenant
 @actor_option
 @reason_option
 def flag(incident_id: str, personal_data: bool, tenant: str | None, actor: str, reason: str | None) -> None:
-    """Flag as touching personal data: starts GDPR art. 33's 72-hour clock."""
+    """Flag as a personal-data breach: GDPR art. 33's 72-hour clock starts now (awareness)."""
     with _triage() as triage:
         _done(triage.act(incident_id, "flag_personal_data", actor, tenant=tenant, reason=reason))
+
+
+@incident.command("notify-regulator")
+@click.argument("incident_id")
+@click.option("--reference", required=True, help="The supervisory authority's case reference.")
+@incident_tenant
+@actor_option
+@reason_option
+def notify_regulator(
+    incident_id: str, reference: str, tenant: str | None, actor: str, reason: str | None
+) -> None:
+    """Record that the regulator was notified: stops the GDPR art. 33 clock."""
+    with _triage() as triage:
+        _done(
+            triage.act(
+                incident_id, "notify_regulator", actor, tenant=tenant, reason=reason, reference=reference
+            )
+        )
+
+
+@incident.command("hold")
+@click.argument("incident_id")
+@click.option("--reason", required=True, help="What the client is asked for (recorded, required).")
+@incident_tenant
+@actor_option
+def hold(incident_id: str, reason: str, tenant: str | None, actor: str) -> None:
+    """The client holds it (we wait for their answer): its resolve clock pauses until `resume`."""
+    with _triage() as triage:
+        _done(triage.act(incident_id, "hold", actor, tenant=tenant, reason=reason))
+
+
+@incident.command("resume")
+@click.argument("incident_id")
+@incident_tenant
+@actor_option
+@reason_option
+def resume(incident_id: str, tenant: str | None, actor: str, reason: str | None) -> None:
+    """The client answered: the resolve clock runs again."""
+    with _triage() as triage:
+        _done(triage.act(incident_id, "resume", actor, tenant=tenant, reason=reason))
+
+
+@incident.command("reopen")
+@click.argument("incident_id")
+@click.option("--reason", required=True, help="Why (recorded, required).")
+@incident_tenant
+@actor_option
+def reopen(incident_id: str, reason: str, tenant: str | None, actor: str) -> None:
+    """Reopen a closed incident: its resolve clock runs on from where it stopped."""
+    with _triage() as triage:
+        _done(triage.act(incident_id, "reopen", actor, tenant=tenant, reason=reason))

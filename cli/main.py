@@ -92,6 +92,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "intel": ("cli.intel", "intel"),
     "incident": ("cli.incident", "incident"),
     "notice": ("cli.notice", "notice"),
+    "sla": ("cli.sla", "sla"),
+    "report": ("cli.report", "report"),
     "evidence": ("cli.evidence", "evidence"),
     "kibana": ("cli.kibana", "kibana"),
     "schemas": ("cli.schemas", "schemas_group"),

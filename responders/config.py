@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from responders.notices.channels import CHANNELS
 from schemas.durations import parse_timedelta
 from schemas.evidence import EvidenceType
-from schemas.tenant import NoticeRoute, Tenant
+from schemas.sla import ServiceLevels
+from schemas.tenant import NoticeRoute, Provider, Tenant
 from socpipe.errors import ConfigurationError, Problem
 from socpipe.paths import rules_dir
 from socpipe.registry import UnknownNameError
@@ -140,6 +141,10 @@ class ControlsConfig(BaseModel):
 class TenantsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    provider: Provider = Field(default_factory=Provider)
+    service_levels: ServiceLevels = Field(
+        default_factory=ServiceLevels, description="The provider's default; a tenant overrides it."
+    )
     tenants: list[Tenant] = Field(default_factory=list)
 
 
@@ -149,6 +154,12 @@ class ResponderConfig:
     grouping: GroupingConfig
     controls: ControlsConfig
     sources: dict[str, Path] = field(default_factory=dict)
+    provider: Provider = field(default_factory=Provider)
+    service_levels: ServiceLevels = field(default_factory=ServiceLevels)
+
+    def levels(self, tenant_id: str) -> ServiceLevels:
+        """The tenant's service levels: the provider's default with the tenant's own overrides."""
+        return self.service_levels.merged(self.tenant(tenant_id).service_levels)
 
     def tenant(self, tenant_id: str) -> Tenant:
         """A configured tenant, or a default one (no routes) for a tenant nobody configured yet."""
@@ -212,13 +223,9 @@ def load_config(settings: Settings | None = None, *, rules: Path | None = None) 
         if tenant.id in tenants:
             problems.append(f"{where}: tenant {tenant.id!r} is listed twice")
         tenants[tenant.id] = tenant
-        for j, route in enumerate(tenant.routes):
-            try:
-                kind = CHANNELS.get(route.channel)
-            except UnknownNameError as exc:
-                problems.append(f"{where}.routes.{j}.channel: {exc}")
-                continue
-            problems += [f"{where}.routes.{j}: {p}" for p in kind.route_problems(route)]
+        problems += _route_problems(f"{where}.routes", tenant.routes)
+    provider = tenants_file.provider if tenants_file else Provider()
+    problems += _route_problems(f"{sources['tenants']}: provider.oncall", provider.oncall)
     if problems:
         raise ConfigError(problems)
     assert controls is not None  # a missing or empty file is a problem above
@@ -227,14 +234,29 @@ def load_config(settings: Settings | None = None, *, rules: Path | None = None) 
         grouping=grouping or GroupingConfig(),
         controls=controls,
         sources=sources,
+        provider=provider,
+        service_levels=tenants_file.service_levels if tenants_file else ServiceLevels(),
     )
+
+
+def _route_problems(where: str, routes: list[NoticeRoute]) -> list[str]:
+    problems = []
+    for j, route in enumerate(routes):
+        try:
+            kind = CHANNELS.get(route.channel)
+        except UnknownNameError as exc:
+            problems.append(f"{where}.{j}.channel: {exc}")
+            continue
+        problems += [f"{where}.{j}: {p}" for p in kind.route_problems(route)]
+    return problems
 
 
 def missing_secrets(config: ResponderConfig) -> list[str]:
     """Routes whose secret variable is unset: checked at start, so delivery never finds out."""
+    owners = [(f"tenant {t.id}", t.routes) for t in config.tenants.values()]
     return [
-        f"tenant {t.id}: {r.channel} {r.destination}: variable {missing} is not set"
-        for t in config.tenants.values()
-        for r in t.routes
+        f"{who}: {r.channel} {r.destination}: variable {missing} is not set"
+        for who, routes in [*owners, ("provider on-call", config.provider.oncall)]
+        for r in routes
         if (missing := CHANNELS.get(r.channel).missing_secret(r))
     ]

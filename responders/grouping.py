@@ -72,6 +72,7 @@ def open_incident(detection: Detection, key: str, new_id: str, tenant: Tenant, n
         last_seen=detection.event_time,
         personal_data=tenant.personal_data,
         gdpr_deadline=now + GDPR_CLOCK if tenant.personal_data else None,
+        opened_at=now,
         updated_at=now,
     )
 

@@ -33,6 +33,7 @@ from responders.evidence.records import detection_evidence, incident_evidence
 from responders.incidents import IncidentStore
 from responders.indices import ensure_tenant
 from responders.notices.notifier import Notifier
+from responders.sla.watch import SlaWatch
 from schemas.deadletter import DeadLetter
 from schemas.detection import Detection
 from schemas.envelope import Envelope
@@ -73,10 +74,14 @@ class ResponderStage:
         self._ready: set[str] = set()
         self.metrics: Metrics = NullMetrics()
         self.busy = threading.Lock()  # held while a batch is processed: the notice sweep runs outside it
+        self.sla: SlaWatch | None = None  # the service-level watch run beside it (build_stage)
 
     def use_metrics(self, metrics: Metrics) -> None:
-        """The worker's metrics: notice outcomes are counted per tenant, not only logged."""
+        """The worker's metrics: notice outcomes are counted per tenant, not only logged; service-level
+        clocks are gauged per tenant, severity, clock and state."""
         self.metrics = metrics
+        if self.sla is not None:
+            self.sla.metrics = metrics
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
         with self.busy:

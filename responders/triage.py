@@ -1,4 +1,5 @@
 """Analyst triage: acknowledge, assign, close with a verdict, flag personal data; each one evidence.
+(Also hold / resume, reopen and the regulator notification, which the service-level clocks read.)
 
 Every action is a read-modify-write of the incident conditional on the version read
 (`if_seq_no`/`if_primary_term`), retried from a fresh read when the responder (or another analyst)
@@ -21,6 +22,7 @@ from responders.evidence.recorder import EvidenceStore
 from responders.evidence.records import triage_evidence
 from responders.grouping import GDPR_CLOCK
 from responders.notices.notifier import Notifier, NotifyResult
+from responders.sla.clocks import timeline
 from schemas.common import Severity, utc_now
 from schemas.incident import Incident, IncidentStatus, TriageAction, Verdict
 from socpipe.es import tenant_indices
@@ -39,6 +41,7 @@ class _Request:
     reason: str | None
     assignee: str | None
     verdict: Verdict | None
+    reference: str | None = None
 
 
 def _acknowledge(incident: Incident, new: Incident, request: _Request) -> None:
@@ -71,12 +74,55 @@ def _flag_personal_data(incident: Incident, new: Incident, request: _Request) ->
     new.personal_data, new.gdpr_deadline = True, request.now + GDPR_CLOCK
 
 
+def _held(incident: Incident) -> bool:
+    """The client holds it: its last hold has no resume or close after it (as the clocks read it)."""
+    holds = timeline(incident).holds
+    return bool(holds) and holds[-1][1] is None
+
+
+def _hold(incident: Incident, new: Incident, request: _Request) -> None:
+    if incident.status == IncidentStatus.closed or _held(incident):
+        raise TriageError("only an open or acknowledged incident not already on hold can be held")
+    if not request.reason:
+        raise TriageError("hold needs a reason (--reason): what the client is asked for")
+
+
+def _resume(incident: Incident, new: Incident, request: _Request) -> None:
+    if not _held(incident):
+        raise TriageError("incident is not on hold")
+
+
+def _reopen(incident: Incident, new: Incident, request: _Request) -> None:
+    if incident.status != IncidentStatus.closed:
+        raise TriageError(f"incident is {incident.status.value}, only a closed one can be reopened")
+    if not request.reason:
+        raise TriageError("reopen needs a reason (--reason)")
+    acked = any(h.action == "acknowledge" for h in incident.history)
+    new.status = IncidentStatus.acknowledged if acked else IncidentStatus.open
+    new.verdict = None
+
+
+def _notify_regulator(incident: Incident, new: Incident, request: _Request) -> None:
+    if incident.gdpr_deadline is None:
+        raise TriageError("incident is not flagged as a personal-data breach (incident flag first)")
+    if incident.regulator_notified_at is not None:
+        raise TriageError(f"regulator already notified ({incident.regulator_reference})")
+    if not request.reference or not request.reference.strip():
+        raise TriageError("notify-regulator needs the authority's reference (--reference)")
+    new.regulator_notified_at, new.regulator_reference = request.now, request.reference.strip()
+
+
 # Each action checks that it applies to the incident as it is, then changes the copy (`new`).
 ACTIONS: dict[str, Callable[[Incident, Incident, _Request], None]] = {
     "acknowledge": _acknowledge,
     "assign": _assign,
     "close": _close,
     "flag_personal_data": _flag_personal_data,
+    # Service levels (responders/sla): the client holds (pauses the resolve clock), reopen, GDPR art. 33.
+    "hold": _hold,
+    "resume": _resume,
+    "reopen": _reopen,
+    "notify_regulator": _notify_regulator,
 }
 
 
@@ -89,11 +135,12 @@ def apply_action(
     reason: str | None = None,
     assignee: str | None = None,
     verdict: Verdict | None = None,
+    reference: str | None = None,
 ) -> Incident:
     """The incident after the action (a copy); raise TriageError when the action does not apply."""
     if not actor.strip():
         raise TriageError("who did it is required (--actor)")
-    request = _Request(now, reason, assignee, Verdict(verdict) if verdict is not None else None)
+    request = _Request(now, reason, assignee, Verdict(verdict) if verdict is not None else None, reference)
     change = ACTIONS.get(action)
     if change is None:
         raise TriageError(f"unknown action {action!r}")
@@ -102,6 +149,8 @@ def apply_action(
     detail = reason
     if action == "assign":
         detail = f"to {assignee}" + (f": {reason}" if reason else "")
+    elif action == "notify_regulator":
+        detail = f"reference {new.regulator_reference}" + (f": {reason}" if reason else "")
     new.history.append(TriageAction(action=action, actor=actor, at=now, reason=detail))
     new.updated_at = now
     new.version += 1

@@ -21,6 +21,8 @@ from responders.notices.notifier import Notifier
 from responders.notices.render import Renderer
 from responders.notices.sweep import NoticeSweep, PeriodicSweep
 from responders.paths import tenant_templates_dir
+from responders.sla.reader import ClockReader
+from responders.sla.watch import SlaWatch
 from responders.stage import ResponderStage
 from responders.triage import Triage
 from schemas.common import Severity
@@ -28,6 +30,7 @@ from schemas.detection import Entity
 from schemas.incident import Incident
 from socpipe.es import es_client
 from socpipe.logging import get_logger
+from socpipe.periodic import Periodic
 from socpipe.settings import Settings
 
 log = get_logger(__name__)
@@ -100,6 +103,20 @@ class Responders:
     def sweep(self) -> NoticeSweep:
         return NoticeSweep(self.es, self.settings, self.notifier, owner=self.claims.owner)
 
+    def sla_watch(self) -> SlaWatch:
+        return SlaWatch(
+            ClockReader(self.es, self.settings, self.config),
+            self.evidence,
+            self.notifier,
+            interval_s=self.settings.sla_check_interval_s,
+        )
+
+    def periodic_sla(self, stage: ResponderStage) -> Periodic:
+        """The service-level watch every `sla_check_interval_s`, between the stage's batches (not started)."""
+        stage.sla = self.sla_watch()
+        watch = stage.sla
+        return Periodic("sla-watch", self.settings.sla_check_interval_s, lambda: watch.run_once(stage.busy))
+
     def periodic_sweep(self, stage: ResponderStage) -> PeriodicSweep:
         """The stage's tenants swept every `notice_sweep_interval_s`, between its batches (not started)."""
         return PeriodicSweep(self.sweep(), self.settings.notice_sweep_interval_s, stage.busy)
@@ -120,11 +137,13 @@ def _longest_delivery_s(settings: Settings) -> float:
 def build_stage(settings: Settings, config: ResponderConfig | None = None) -> ResponderStage:
     """The stage for `socpipe.worker.run_worker`; a bad configuration fails here, before any message.
 
-    Its notice sweep is started here too (a daemon thread: it runs between batches, ends with the process).
+    Its notice sweep and service-level watch are started here too (daemon threads: they run between
+    batches, and end with the process).
     """
     responders = Responders(settings, config)
     stage = responders.stage()
     responders.periodic_sweep(stage).start()
+    responders.periodic_sla(stage).start()
     return stage
 
 

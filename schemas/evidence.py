@@ -21,6 +21,7 @@ class EvidenceType(StrEnum):
     notice_sent = "notice_sent"
     notice_failed = "notice_failed"
     triage_action = "triage_action"
+    sla_breach = "sla_breach"  # a service-level clock passed its deadline (responders/sla/check.py)
 
 
 class EvidenceRecord(BaseModel):

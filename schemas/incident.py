@@ -53,6 +53,13 @@ class Incident(BaseModel):
     verdict: Verdict | None = None
     personal_data: bool = False
     gdpr_deadline: datetime | None = Field(default=None, description="GDPR art. 33: aware + 72 hours.")
+    regulator_notified_at: datetime | None = Field(
+        default=None, description="When the supervisory authority was notified (stops the art. 33 clock)."
+    )
+    regulator_reference: str | None = Field(default=None, description="The authority's case reference.")
+    opened_at: datetime | None = Field(
+        default=None, description="When socpipe opened it: service-level clocks start here (else first_seen)."
+    )
     history: list[TriageAction] = Field(default_factory=list)
     updated_at: datetime
     version: int = Field(default=0, ge=0, description="Incremented by every write; evidence is keyed on it.")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.common import Severity, TenantId
+from schemas.sla import ServiceLevels, check_zone
 
 IncidentChange = Literal["open", "escalate", "acknowledge", "close"]
 DEFAULT_NOTIFY_ON: tuple[IncidentChange, ...] = ("open", "escalate", "close")
@@ -33,8 +34,26 @@ class Tenant(BaseModel):
     name: str
     routes: list[NoticeRoute] = Field(default_factory=list)
     sensitive_fields: list[str] = Field(default_factory=list)
-    timezone: str = "UTC"
+    timezone: str = Field(default="UTC", description="IANA zone: business hours and the report's days.")
     personal_data: bool = Field(
         default=False,
         description="Its incidents touch personal data: the GDPR art. 33 72-hour clock applies.",
     )
+    service_levels: ServiceLevels | None = Field(
+        default=None, description="Overrides the provider's default service levels (what it names)."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        check_zone(value)
+        return value
+
+
+class Provider(BaseModel):
+    """The provider's own side: who is paged when a service level is breached (never the client)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "SOC provider"
+    oncall: list[NoticeRoute] = Field(default_factory=list, description="Where breach escalations go.")

@@ -41,6 +41,9 @@ HELP: dict[str, str] = {
     "server_available": "1 while the process reaches the server (kafka, elasticsearch), 0 during an outage.",
     "notices": "Client notices the responder handled, by tenant and result (sent, failed, superseded).",
     "batches_redone": "Batches done again from the last commit after an outage or a lost partition.",
+    # The responder's service-level watch (responders/sla/watch.py).
+    "sla_clocks": "Open service-level clocks by tenant, severity, clock, state (running, paused, breached).",
+    "sla_breaches": "Service-level breaches recorded (each once, as evidence, and escalated to the on-call).",
     # The shippers' (socpipe ingest file | syslog | http), from ingest.shippers.shipper_metrics.
     "ingest_records_received": "Records a shipper read and took on for Kafka.",
     "ingest_records_published": "Records a shipper wrote to the raw topic, acknowledged by Kafka.",

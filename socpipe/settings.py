@@ -136,6 +136,11 @@ class Settings(BaseSettings):
         ge=0,
         description="The responder delivers notices left pending by a crash this often; 0: never.",
     )
+    sla_check_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="The responder looks for breached service-level clocks this often; 0: never.",
+    )
     kibana_url: str = "http://127.0.0.1:5601"
 
     @field_validator("kafka_bootstrap_servers")

@@ -45,6 +45,7 @@ def triage_evidence(incident: Incident, action: str) -> list[EvidenceItem]:
                 "assignee": incident.assignee,
                 "verdict": incident.verdict.value if incident.verdict else None,
                 "gdpr_deadline": incident.gdpr_deadline.isoformat() if incident.gdpr_deadline else None,
+                "regulator_reference": incident.regulator_reference,
             },
             personal_data=incident.personal_data,
         )

@@ -48,6 +48,7 @@ from socpipe.settings import Settings
 log = get_logger(__name__)
 
 ESCALATE = "escalate:"
+SLA_BREACH = "sla_breach:"  # a provider-side escalation: `sla_breach:<clock>` to the on-call routes
 GAVE_UP = "gave up after "  # how a transient failure's error starts: the sweep (sweep.py) may retry it
 
 
@@ -107,6 +108,23 @@ class _Planned:
     notice: Notice
     incident: Incident
     route: NoticeRoute
+    extra: dict[str, Any] = field(default_factory=dict)  # more template context (an escalation's clock)
+
+
+def _planned(
+    tenant: Tenant, incident: Incident, state: str, route: NoticeRoute, extra: dict[str, Any] | None = None
+) -> _Planned:
+    """The notice of this incident state to this route, under its deterministic id."""
+    notice = Notice(
+        id=Notice.make_id(tenant.id, incident.id, state, route.channel, route.destination),
+        tenant=tenant.id,
+        incident_id=incident.id,
+        incident_state=state,
+        channel=route.channel,
+        destination=route.destination,
+        subject="",
+    )
+    return _Planned(notice, incident, route, extra or {})
 
 
 class Notifier:
@@ -132,6 +150,19 @@ class Notifier:
     def notify(self, tenant_id: str, incidents: list[Incident]) -> NotifyResult:
         tenant = self.config.tenant(tenant_id)
         planned = {p.notice.id: p for incident in incidents for p in self._plan(tenant, incident)}
+        return self._claim_and_send(tenant, planned)
+
+    def escalate(self, tenant_id: str, incident: Incident, clock: str, extra: dict[str, Any]) -> NotifyResult:
+        """The provider's on-call hears that `clock` of this incident breached: once per route, under the
+        deterministic id of (tenant, incident, `sla_breach:<clock>`, route), claimed like client notices."""
+        tenant = self.config.tenant(tenant_id)
+        state = f"{SLA_BREACH}{clock}"
+        plans = [_planned(tenant, incident, state, route, extra) for route in self.config.provider.oncall]
+        return self._claim_and_send(tenant, {p.notice.id: p for p in plans})
+
+    def _claim_and_send(self, tenant: Tenant, planned: dict[str, _Planned]) -> NotifyResult:
+        """Claim each planned notice (`op_type=create`), send those this call won, record the outcomes."""
+        tenant_id = tenant.id
         if not planned:
             return NotifyResult()
         index = tenant_indices(self.settings, tenant_id).notices
@@ -179,10 +210,12 @@ class Notifier:
         """
         tenant = self.config.tenant(tenant_id)
         routes: dict[tuple[str, str], NoticeRoute] = {(r.channel, r.destination): r for r in tenant.routes}
+        oncall = {(r.channel, r.destination): r for r in self.config.provider.oncall}
         planned: dict[str, _Planned] = {}
         left: list[Notice] = []
         for notice, incident in stale:
-            route = routes.get((notice.channel, notice.destination))
+            escalation = notice.incident_state.startswith(SLA_BREACH)
+            route = (oncall if escalation else routes).get((notice.channel, notice.destination))
             if route is None:
                 log.warning("stale notice has no route any more", tenant=tenant_id, notice=notice.id)
                 left.append(notice)
@@ -274,26 +307,17 @@ class Notifier:
         return finals
 
     def _plan(self, tenant: Tenant, incident: Incident) -> list[_Planned]:
-        out = []
-        for route in tenant.routes:
-            for state in notice_states(incident, route):
-                nid = Notice.make_id(tenant.id, incident.id, state, route.channel, route.destination)
-                notice = Notice(
-                    id=nid,
-                    tenant=tenant.id,
-                    incident_id=incident.id,
-                    incident_state=state,
-                    channel=route.channel,
-                    destination=route.destination,
-                    subject="",
-                )
-                out.append(_Planned(notice, incident, route))
-        return out
+        return [
+            _planned(tenant, incident, state, route)
+            for route in tenant.routes
+            for state in notice_states(incident, route)
+        ]
 
     def _deliver(self, tenant: Tenant, planned: _Planned) -> Notice:
         notice, route = planned.notice, planned.route
-        context = notice_context(planned.incident, tenant, notice.incident_state)
-        rendered = self.renderer.render(tenant.id, context)
+        context = notice_context(planned.incident, tenant, notice.incident_state) | planned.extra
+        kind = "escalation" if notice.incident_state.startswith(SLA_BREACH) else "notice"
+        rendered = self.renderer.render(tenant.id, context, kind=kind)
         attempts = 0
         update: dict[str, object] = {"subject": rendered.subject}
         try:

@@ -24,6 +24,7 @@ from schemas.tenant import Tenant
 
 REDACTED = "[redacted]"
 TEMPLATES = ("subject", "body")
+KINDS = {"notice": "", "escalation": "escalation_"}  # an escalation goes to the provider's on-call
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -121,11 +122,12 @@ class Renderer:
         )
         self.env.filters["q"] = quoted
 
-    def render(self, tenant_id: str, context: dict[str, Any]) -> Rendered:
+    def render(self, tenant_id: str, context: dict[str, Any], *, kind: str = "notice") -> Rendered:
         parts = {}
-        for name in TEMPLATES:
+        for part in TEMPLATES:
+            name = KINDS[kind] + part
             template = self.env.select_template([f"{tenant_id}/{name}.j2", f"{name}.j2"])
-            parts[name] = template.render(context)
+            parts[part] = template.render(context)
         return Rendered(subject=" ".join(parts["subject"].split()), body=parts["body"])
 
     def check(self, tenants: list[Tenant], sample: Incident) -> list[str]:

@@ -190,7 +190,42 @@ def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
         ],
         "incident flag": [
             case("incident flag abc --personal-data", "elasticsearch at http://127.0.0.1:1", 1),
+            case("incident flag abc --personal-data-breach", "elasticsearch at http://127.0.0.1:1", 1),
             case("incident flag abc", "personal-data", 2),
+        ],
+        "incident hold": [
+            case("incident hold abc --reason x", "elasticsearch at http://127.0.0.1:1", 1),
+            case("incident hold abc", "--reason", 2),
+        ],
+        "incident resume": [
+            case("incident resume abc", "elasticsearch at http://127.0.0.1:1", 1),
+            case(["incident", "resume", "abc", "--tenant", "Not Valid"], "tenant id", 2),
+        ],
+        "incident reopen": [
+            case("incident reopen abc --reason x", "elasticsearch at http://127.0.0.1:1", 1),
+            case("incident reopen abc", "--reason", 2),
+        ],
+        "incident notify-regulator": [
+            case("incident notify-regulator abc --reference R-1", "elasticsearch at http://127.0.0.1:1", 1),
+            case("incident notify-regulator abc", "--reference", 2),
+        ],
+        "sla status": [
+            case("sla status", "elasticsearch at http://127.0.0.1:1", 1),
+            case(["sla", "status", "--tenant", "Not Valid"], "tenant id", 2),
+        ],
+        "sla check": [
+            case("sla check", "elasticsearch at http://127.0.0.1:1", 1),
+            case(["sla", "check", "--tenant", "Not Valid"], "tenant id", 2),
+        ],
+        "report": [
+            case(
+                ["report", "--tenant", "acme", "--out", str(f / "r")],
+                "elasticsearch at http://127.0.0.1:1",
+                1,
+            ),
+            case(["report", "--tenant", "acme", "--month", "2026-13", "--out", str(f)], "month", 2),
+            case(["report", "--out", str(f)], "--provider", 2),
+            case(["report", "--tenant", "acme", "--out", str(f / "a-file")], "a-file", 2),
         ],
         "incident list": [
             case("incident list", "elasticsearch at http://127.0.0.1:1", 1),
@@ -360,6 +395,10 @@ def test_a_broken_configuration_file_stops_every_command(command: str, tmp_path:
         "incident assign": ("abc", "--to", "ann"),
         "incident close": ("abc", "--verdict", "benign", "--reason", "x"),
         "incident flag": ("abc", "--personal-data"),
+        "incident hold": ("abc", "--reason", "x"),
+        "incident reopen": ("abc", "--reason", "x"),
+        "incident notify-regulator": ("abc", "--reference", "R-1"),
+        "report": ("--tenant", "acme", "--out", str(tmp_path / "r")),
         "incident show": ("abc",),
         "ingest file": (str(config), "--tenant", "acme"),
         "ingest http": ("--keys", str(config)),

@@ -97,3 +97,41 @@ def test_unknown_tenant_gets_defaults_without_routes(shipped_config: ResponderCo
     """A tenant nobody configured is still processed, but nobody is notified."""
     tenant = shipped_config.tenant("newco")
     assert tenant.id == "newco" and tenant.routes == [] and not tenant.personal_data
+
+
+def test_bad_service_levels_are_reported_with_their_location(tmp_path: Path) -> None:
+    """A bad duration, an unknown severity, a bad timezone, business hours ending before they start and a
+    bad on-call route: every one located in tenants.yaml, all in one error."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "tenants.yaml").write_text(
+        "provider: {oncall: [{channel: email, destination: nobody}]}\n"
+        "service_levels:\n"
+        "  targets:\n"
+        "    critical: {notify_within: soon}\n"
+        "    urgent: {notify_within: 5m}\n"
+        "tenants:\n"
+        "  - id: a\n"
+        "    name: A\n"
+        "    timezone: Mars/Olympus\n"
+        "    service_levels: {hours: business, business_hours: {start: '17:00', end: '09:00'}}\n"
+    )
+    for name in ("incident_grouping.yaml", "controls.yaml"):
+        (rules / name).write_text((rules_dir() / name).read_text())
+    with pytest.raises(ConfigError) as caught:
+        load_config(load_settings(), rules=rules)
+    message = str(caught.value)
+    assert "service_levels.targets.critical.notify_within" in message and "got 'soon'" in message
+    assert "service_levels.targets.urgent" in message
+    assert "tenants.0.timezone" in message and "unknown timezone 'Mars/Olympus'" in message
+    assert "tenants.0.service_levels.business_hours" in message and "must be after start" in message
+    (rules / "tenants.yaml").write_text("provider: {oncall: [{channel: email, destination: nobody}]}\n")
+    with pytest.raises(ConfigError, match=r"provider\.oncall\.0: 'nobody' is not an email address"):
+        load_config(load_settings(), rules=rules)
+
+
+def test_shipped_service_levels_and_oncall(shipped_config: ResponderConfig) -> None:
+    """The provider pages its own on-call; globex counts business hours in its own timezone."""
+    assert [r.destination for r in shipped_config.provider.oncall] == ["soc-oncall@provider.example"]
+    assert shipped_config.levels("globex").hours == "business"
+    assert shipped_config.levels("acme").hours == "24x7" and shipped_config.levels("newco").targets

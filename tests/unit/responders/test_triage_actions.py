@@ -77,3 +77,29 @@ def test_flagging_personal_data_starts_the_72_hour_clock() -> None:
     """GDPR art. 33: the deadline is 72 hours after the analyst became aware."""
     flagged = apply_action(_incident(), "flag_personal_data", "ann", NOW, reason="customer emails")
     assert flagged.personal_data and flagged.gdpr_deadline == NOW + timedelta(hours=72)
+
+
+def test_service_level_actions_refuse_what_does_not_apply() -> None:
+    """hold needs a reason and an open incident not held; resume needs a hold; reopen a closed incident
+    and a reason; notify_regulator a flagged incident, a reference, and only once."""
+    with pytest.raises(TriageError, match="reason"):
+        apply_action(_incident(), "hold", "ann", NOW)
+    held = apply_action(_incident(), "hold", "ann", NOW, reason="asked the client")
+    with pytest.raises(TriageError, match="on hold"):
+        apply_action(held, "hold", "ann", NOW, reason="again")
+    with pytest.raises(TriageError, match="not on hold"):
+        apply_action(_incident(), "resume", "ann", NOW)
+    with pytest.raises(TriageError, match="only a closed one"):
+        apply_action(_incident(), "reopen", "ann", NOW, reason="back")
+    closed = apply_action(_incident(), "close", "ann", NOW, verdict=Verdict.benign, reason="ok")
+    reopened = apply_action(closed, "reopen", "ann", NOW, reason="back")
+    assert reopened.status == IncidentStatus.open and reopened.verdict is None
+    with pytest.raises(TriageError, match="not flagged"):
+        apply_action(_incident(), "notify_regulator", "dpo", NOW, reference="X-1")
+    flagged = apply_action(_incident(), "flag_personal_data", "ann", NOW)
+    with pytest.raises(TriageError, match="--reference"):
+        apply_action(flagged, "notify_regulator", "dpo", NOW, reference=" ")
+    told = apply_action(flagged, "notify_regulator", "dpo", NOW, reference="X-1")
+    assert told.regulator_notified_at == NOW and told.history[-1].reason == "reference X-1"
+    with pytest.raises(TriageError, match="already notified"):
+        apply_action(told, "notify_regulator", "dpo", NOW, reference="X-2")

@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         description="The responder delivers notices left pending by a crash this often; 0: never.",
     )
     kibana_url: str = "http://127.0.0.1:5601"
+    triage_url: str = Field(
+        default="http://127.0.0.1:8470",
+        description="Where analysts' browsers reach `socpipe triage serve`: Kibana's incident ids link "
+        "there, and login links are made on it.",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -237,6 +237,7 @@ def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
         "kibana load": [
             case("kibana load", "kibana at http://127.0.0.1:1", 1),
             case(["kibana", "load", "--tenant", "Not Valid"], "tenant id", 2),
+            case("kibana load --space acme", "--space acme needs --tenant", 2),
         ],
         "kibana space": [
             case("kibana space --tenant acme", "kibana at http://127.0.0.1:1", 1),

@@ -1,4 +1,6 @@
-"""Analyst triage: acknowledge, assign, close with a verdict, flag personal data; each one evidence.
+"""Analyst triage: acknowledge, assign, escalate, close with a verdict, flag personal data; each one evidence.
+
+The one code path for the CLI (`socpipe incident ...`) and the triage web page (`socpipe triage serve`).
 
 Every action is a read-modify-write of the incident conditional on the version read
 (`if_seq_no`/`if_primary_term`), retried from a fresh read when the responder (or another analyst)
@@ -38,6 +40,7 @@ class _Request:
     reason: str | None
     assignee: str | None
     verdict: Verdict | None
+    severity: Severity | None
 
 
 def _acknowledge(incident: Incident, new: Incident, request: _Request) -> None:
@@ -52,6 +55,19 @@ def _assign(incident: Incident, new: Incident, request: _Request) -> None:
     if not request.assignee:
         raise TriageError("assign needs an assignee (--to)")
     new.assignee = request.assignee
+
+
+def _escalate(incident: Incident, new: Incident, request: _Request) -> None:
+    """Raise the severity (to the one asked for, else one step): the client's escalation notice follows."""
+    if incident.status == IncidentStatus.closed:
+        raise TriageError("incident is closed")
+    if not request.reason:
+        raise TriageError("escalate needs a reason (--reason)")
+    levels = list(Severity)
+    target = request.severity or levels[min(incident.severity.rank + 1, len(levels) - 1)]
+    if target.rank <= incident.severity.rank:
+        raise TriageError(f"incident is already {incident.severity.value}: escalate to a higher severity")
+    new.severity = target
 
 
 def _close(incident: Incident, new: Incident, request: _Request) -> None:
@@ -74,6 +90,7 @@ def _flag_personal_data(incident: Incident, new: Incident, request: _Request) ->
 ACTIONS: dict[str, Callable[[Incident, Incident, _Request], None]] = {
     "acknowledge": _acknowledge,
     "assign": _assign,
+    "escalate": _escalate,
     "close": _close,
     "flag_personal_data": _flag_personal_data,
 }
@@ -88,11 +105,18 @@ def apply_action(
     reason: str | None = None,
     assignee: str | None = None,
     verdict: Verdict | None = None,
+    severity: Severity | None = None,
 ) -> Incident:
     """The incident after the action (a copy); raise TriageError when the action does not apply."""
     if not actor.strip():
         raise TriageError("who did it is required (--actor)")
-    request = _Request(now, reason, assignee, Verdict(verdict) if verdict is not None else None)
+    request = _Request(
+        now,
+        reason,
+        assignee,
+        Verdict(verdict) if verdict is not None else None,
+        Severity(severity) if severity is not None else None,
+    )
     change = ACTIONS.get(action)
     if change is None:
         raise TriageError(f"unknown action {action!r}")
@@ -101,6 +125,8 @@ def apply_action(
     detail = reason
     if action == "assign":
         detail = f"to {assignee}" + (f": {reason}" if reason else "")
+    elif action == "escalate":
+        detail = f"to {new.severity.value}: {reason}"
     new.history.append(TriageAction(action=action, actor=actor, at=now, reason=detail))
     new.updated_at = now
     new.version += 1

@@ -188,6 +188,11 @@ def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
             case("incident close abc --verdict benign --reason x", "elasticsearch at http://127.0.0.1:1", 1),
             case("incident close abc --verdict maybe --reason x", "verdict", 2),
         ],
+        "incident escalate": [
+            case("incident escalate abc --reason x", "elasticsearch at http://127.0.0.1:1", 1),
+            case("incident escalate abc --reason x --severity huge", "severity", 2),
+            case("incident escalate abc", "--reason", 2),
+        ],
         "incident flag": [
             case("incident flag abc --personal-data", "elasticsearch at http://127.0.0.1:1", 1),
             case("incident flag abc", "personal-data", 2),
@@ -360,6 +365,7 @@ def test_a_broken_configuration_file_stops_every_command(command: str, tmp_path:
         "incident ack": ("abc",),
         "incident assign": ("abc", "--to", "ann"),
         "incident close": ("abc", "--verdict", "benign", "--reason", "x"),
+        "incident escalate": ("abc", "--reason", "x"),
         "incident flag": ("abc", "--personal-data"),
         "incident show": ("abc",),
         "ingest file": (str(config), "--tenant", "acme"),

@@ -77,3 +77,24 @@ def test_flagging_personal_data_starts_the_72_hour_clock() -> None:
     """GDPR art. 33: the deadline is 72 hours after the analyst became aware."""
     flagged = apply_action(_incident(), "flag_personal_data", "ann", NOW, reason="customer emails")
     assert flagged.personal_data and flagged.gdpr_deadline == NOW + timedelta(hours=72)
+
+
+def test_escalate_raises_the_severity_one_step_or_to_the_one_asked_for() -> None:
+    """Escalating a high incident: to critical by default; asked for a lower or equal severity, or with
+    no reason, or on a closed incident: refused."""
+    escalated = apply_action(_incident(), "escalate", "ann", NOW, reason="domain admin involved")
+    assert escalated.severity == "critical" and escalated.version == 4
+    assert [(h.action, h.reason) for h in escalated.history] == [
+        ("escalate", "to critical: domain admin involved")
+    ]
+    for kwargs, message in [
+        ({"reason": "x", "severity": "medium"}, "already high"),
+        ({}, "needs a reason"),
+    ]:
+        with pytest.raises(TriageError, match=message):
+            apply_action(_incident(), "escalate", "ann", NOW, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TriageError, match="already critical"):
+        apply_action(escalated, "escalate", "ann", NOW, reason="x")
+    closed = apply_action(_incident(), "close", "ann", NOW, verdict=Verdict.benign, reason="ok")
+    with pytest.raises(TriageError, match="closed"):
+        apply_action(closed, "escalate", "ann", NOW, reason="x")

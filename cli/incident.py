@@ -1,4 +1,4 @@
-"""`socpipe incident list | show | ack | assign | escalate | close | flag`: analyst triage from the command line.
+"""`socpipe incident list | show | ack | assign | escalate | close | flag`: triage from the command line.
 
 Every state change records who (`--actor`, default $SOCPIPE_ACTOR or the login name), when and why
 (`--reason`) in the incident's history and as a compliance evidence record, and sends the client the

@@ -94,6 +94,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "notice": ("cli.notice", "notice"),
     "evidence": ("cli.evidence", "evidence"),
     "kibana": ("cli.kibana", "kibana"),
+    "triage": ("cli.triage", "triage"),
     "schemas": ("cli.schemas", "schemas_group"),
 }
 

@@ -10,8 +10,10 @@ Talking to Kibana (import, spaces, roles) is responders/kibana_api.py.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -153,3 +155,21 @@ def for_deployment(
         for ref in o.get("references", []):
             ref["id"] += suffix
     return out
+
+
+def _rison_string(text: str) -> str:
+    return "'" + text.replace("!", "!!").replace("'", "!'") + "'"
+
+
+def timeline_url(kibana_url: str, field: str, value: str, start: datetime, end: datetime) -> str:
+    """Discover on the host (`host.name`) or user (`user.name`) timeline, filtered to one value over an
+    exact time window: the triage page's link to what the host or user did around an incident."""
+    search = {"host.name": "socpipe-host-timeline", "user.name": "socpipe-user-timeline"}[field]
+    kql = f'{field}:"{value.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+    time = f"(time:(from:{_rison_string(start.isoformat())},to:{_rison_string(end.isoformat())}))"
+    query = f"(query:(language:kuery,query:{_rison_string(kql)}))"
+    safe = "():,!'*"
+    return (
+        f"{kibana_url.rstrip('/')}/app/discover#/view/{search}"
+        f"?_g={quote(time, safe=safe)}&_a={quote(query, safe=safe)}"
+    )

@@ -11,6 +11,7 @@ calls for.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -206,6 +207,20 @@ class Triage:
             allow_no_indices=True,
         )["hits"]["hits"]
         return [incident_from_doc(h["_source"]) for h in hits]
+
+    def detections(self, incident: Incident, size: int = 100) -> builtins.list[dict[str, Any]]:
+        """The detection documents grouped into the incident, oldest first (each with the event behind it,
+        `detection.event`, where the detector stored one)."""
+        index = f"{self.settings.index_prefix}-detections-{incident.tenant}"
+        hits = self.es.search(
+            index=index,
+            query={"term": {"incident.id": incident.id}},
+            sort=[{"@timestamp": "asc"}],
+            size=size,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )["hits"]["hits"]
+        return [h["_source"] for h in hits]
 
     def act(
         self, incident_id: str, action: str, actor: str, *, tenant: str | None = None, **kwargs: Any

@@ -142,6 +142,11 @@ class Settings(BaseSettings):
         description="Where analysts' browsers reach `socpipe triage serve`: Kibana's incident ids link "
         "there, and login links are made on it.",
     )
+    triage_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the triage page's login links and session cookies: a long random string, the "
+        "same for `triage login-link` and `triage serve`.",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -47,15 +47,21 @@ def _incidents(responders: Responders) -> dict[str, str]:
     return {t: triage.list(t)[0].id for t in ("red", "blue")}
 
 
-def test_a_login_link_opens_one_session_only(web: TestClient, responders: Responders) -> None:
-    """Opening the link shows a confirmation (a GET spends nothing); confirming signs in; the same link
-    again, a forged one, or none at all: refused. Signed out, every page asks to sign in."""
+def test_a_login_link_opens_one_session_and_every_form_needs_its_csrf_token(
+    web: TestClient, responders: Responders
+) -> None:
+    """Signed out, every page asks to sign in. Opening a link shows a confirmation (a GET spends
+    nothing); confirming signs in; the same link again, a forged or an expired one: refused. An action
+    posted without the session's CSRF token, or with another one, is refused (403) and changes nothing;
+    with it, the incident is acknowledged."""
+    ids = _incidents(responders)
     assert web.get("/").status_code == 401
     token = login_token(SECRET, Analyst(name="ann"), 60)
     assert web.get(f"/login?token={token}").status_code == 200
     assert web.get(f"/login?token={token}").status_code == 200
     assert web.post("/login", data={"token": token}).status_code == 303
-    assert web.get("/").status_code == 200
+    page = web.get("/").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     again = web.post("/login", data={"token": token})
     assert again.status_code == 403 and "used already" in again.text
     forged = login_token("another-secret-0123456789", Analyst(name="mallory"), 60)
@@ -63,12 +69,6 @@ def test_a_login_link_opens_one_session_only(web: TestClient, responders: Respon
     expired = login_token(SECRET, Analyst(name="ann"), -1)
     assert "expired" in web.get(f"/login?token={expired}").text
 
-
-def test_every_form_needs_the_sessions_csrf_token(web: TestClient, responders: Responders) -> None:
-    """An action posted without the CSRF token, or with another one, is refused (403) and changes
-    nothing; with it, the incident is acknowledged."""
-    ids = _incidents(responders)
-    csrf = sign_in(web, "ann")
     url = f"/incidents/{ids['red']}/acknowledge"
     assert web.post(url, data={"reason": "x"}).status_code == 403
     assert web.post(url, data={"reason": "x", "csrf": "forged"}).status_code == 403

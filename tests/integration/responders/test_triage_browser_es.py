@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from responder_helpers import _free_port, detection, inbound, sources
 from selenium import webdriver
@@ -28,8 +29,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from cli.main import cli
 from responders.evidence.audit import verify_live
-from responders.triage_web.auth import Analyst, login_token
 from responders.worker import Responders
 from socpipe.paths import REPO_DIR
 from socpipe.settings import Settings
@@ -115,8 +116,9 @@ def test_an_analyst_acknowledges_and_closes_in_the_browser_and_the_chain_records
     rsettings: Settings,
     tmp_path: Path,
 ) -> None:
-    """Sign in with a login link, open red's incident from the list, acknowledge it, close it as a true
-    positive: two triage_action evidence records with the analyst as actor, and the chain verifies."""
+    """Sign in with a link from `socpipe triage login-link`, open red's incident from the list,
+    acknowledge it, close it as a true positive: two triage_action evidence records with the analyst as
+    actor, and the chain verifies."""
     responders.stage().process(
         inbound(
             [
@@ -129,7 +131,18 @@ def test_an_analyst_acknowledges_and_closes_in_the_browser_and_the_chain_records
     )
     base, listening = server
     listening()
-    link = f"{base}/login?token={login_token(SECRET, Analyst(name='ann', tenants=('red',)), 300)}"
+    made = CliRunner().invoke(
+        cli,
+        ["triage", "login-link", "--analyst", "ann", "--tenants", "red"],
+        env={
+            "SOCPIPE_TRIAGE_SECRET": SECRET,
+            "SOCPIPE_TRIAGE_URL": base,
+            "SOCPIPE_TENANTS_FILE": str(rsettings.tenants_file),
+        },
+    )
+    assert made.exit_code == 0, made.output
+    link = made.stdout.strip()
+    assert link.startswith(f"{base}/login?token=")
     browser.get(link)
     browser.find_element(By.CSS_SELECTOR, "#login button").click()
     rows = browser.find_elements(By.CSS_SELECTOR, "#incidents tr")

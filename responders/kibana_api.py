@@ -104,28 +104,29 @@ def client_index_names(settings: Settings, tenant: str) -> list[str]:
 
 
 def _role_body(existing: dict[str, Any] | None, names: list[str], tenant: str) -> dict[str, Any]:
-    """The role to PUT: what socpipe owns (its index entry, its Kibana entry for the tenant's space)
-    replaced, everything else an administrator added (other indices, spaces, metadata) kept."""
+    """The role to PUT: what socpipe owns (its index entry; Discover and Dashboard read in the tenant's
+    space, with no base privilege, which would grant every feature) set, everything else an
+    administrator added kept: other index entries, other spaces' entries, other features in this space,
+    cluster privileges, run_as, metadata. Kibana's read-only parts of a role (transient_metadata, name)
+    are not sent back."""
     ours = {"names": names, "privileges": ["read", "view_index_metadata"]}
-    kibana_ours = {"spaces": [tenant], "base": [], "feature": CLIENT_FEATURES}
-    es: dict[str, Any] = {"cluster": [], "indices": [ours]}
-    kibana: list[dict[str, Any]] = [kibana_ours]
+    had = (existing or {}).get("elasticsearch") or {}
+    indices = [i for i in had.get("indices", []) if not set(i.get("names", [])) & set(names)]
+    es: dict[str, Any] = {"cluster": had.get("cluster", []), "indices": [*indices, ours]}
+    for key in ("run_as", "remote_indices"):
+        if had.get(key):
+            es[key] = had[key]
+    kibana: list[dict[str, Any]] = []
+    features: dict[str, list[str]] = {}
+    for entry in (existing or {}).get("kibana", []):
+        if entry.get("spaces") == [tenant]:
+            features = dict(entry.get("feature") or {})
+        else:
+            kibana.append({k: v for k, v in entry.items() if k in ("base", "feature", "spaces")})
+    kibana.append({"spaces": [tenant], "base": [], "feature": features | CLIENT_FEATURES})
     body: dict[str, Any] = {"elasticsearch": es, "kibana": kibana}
-    if existing:
-        had = existing.get("elasticsearch") or {}
-        es["cluster"] = had.get("cluster", [])
-        es["indices"] = [i for i in had.get("indices", []) if not set(i.get("names", [])) & set(names)]
-        es["indices"].append(ours)
-        for key in ("run_as", "remote_indices"):
-            if had.get(key):
-                es[key] = had[key]
-        kibana[:0] = [
-            {k: v for k, v in entry.items() if k in ("base", "feature", "spaces")}
-            for entry in existing.get("kibana", [])
-            if entry.get("spaces") != [tenant]
-        ]
-        if existing.get("metadata"):
-            body["metadata"] = existing["metadata"]
+    if (existing or {}).get("metadata"):
+        body["metadata"] = existing["metadata"]  # type: ignore[index]
     return body
 
 

@@ -160,8 +160,9 @@ def test_space_makes_the_space_and_a_discover_and_dashboard_read_role(
 def test_space_again_keeps_what_was_set_by_hand(
     httpserver: HTTPServer, kibana: Callable[..., Result]
 ) -> None:
-    """A second run: the existing space is not written at all; the role keeps an index, a space and
-    metadata an administrator added, and only socpipe's own entries are replaced."""
+    """A second run: the existing space is not written at all; the role keeps an index, a space, a
+    feature in red's space and metadata an administrator added; socpipe's own index entry is replaced
+    and the old base privilege (which granted every feature) gives way to Discover and Dashboard read."""
     httpserver.expect_request("/api/spaces/space/red", method="GET").respond_with_json(
         {"id": "red", "name": "Red (renamed by hand)", "disabledFeatures": ["canvas"], "color": "#f00"}
     )
@@ -179,7 +180,7 @@ def test_space_again_keeps_what_was_set_by_hand(
                 "run_as": [],
             },
             "kibana": [
-                {"spaces": ["red"], "base": ["read"], "feature": {}},
+                {"spaces": ["red"], "base": ["read"], "feature": {"maps": ["read"]}},
                 {"spaces": ["shared"], "base": [], "feature": {"maps": ["read"]}},
             ],
         }
@@ -199,7 +200,11 @@ def test_space_again_keeps_what_was_set_by_hand(
     assert ["red-extra"] in names and len(names) == 2
     assert role["kibana"] == [
         {"spaces": ["shared"], "base": [], "feature": {"maps": ["read"]}},
-        {"spaces": ["red"], "base": [], "feature": {"discover_v2": ["read"], "dashboard_v2": ["read"]}},
+        {
+            "spaces": ["red"],
+            "base": [],
+            "feature": {"maps": ["read"], "discover_v2": ["read"], "dashboard_v2": ["read"]},
+        },
     ]
 
 

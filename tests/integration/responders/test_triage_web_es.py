@@ -78,11 +78,13 @@ def test_a_login_link_opens_one_session_and_every_form_needs_its_csrf_token(
     assert responders.triage().find(ids["red"]).incident.status == "acknowledged"
 
 
-def test_an_analyst_limited_to_some_tenants_sees_and_changes_only_those(
-    web: TestClient, responders: Responders
+def test_tenant_limits_hold_and_actions_are_recorded_as_the_cli_records_them(
+    web: TestClient, responders: Responders, es: Elasticsearch, rsettings: Settings
 ) -> None:
-    """Signed in for blue only: the list holds blue's incident; red's is 404, to read or to change, and
-    stays untouched; asking for red's list is 404 too."""
+    """An analyst signed in for blue only: the list holds blue's incident; red's is 404, to read or to
+    change, and stays untouched; red's list is 404 too. Then an analyst of every tenant assigns,
+    escalates and closes red's from the page: the history and the triage_action evidence name the
+    signed-in analyst; a refused action (closing without a reason) says why; the chain verifies."""
     ids = _incidents(responders)
     csrf = sign_in(web, "bob", ("blue",))
     listed = web.get("/").text
@@ -94,13 +96,6 @@ def test_an_analyst_limited_to_some_tenants_sees_and_changes_only_those(
     assert changed.status_code == 404
     assert responders.triage().find(ids["red"]).incident.history == []
 
-
-def test_actions_are_recorded_as_the_cli_records_them(
-    web: TestClient, responders: Responders, es: Elasticsearch, rsettings: Settings
-) -> None:
-    """Assign, escalate and close from the page: the history and the triage_action evidence name the
-    signed-in analyst; a refused action (closing without a reason) says why; the chain verifies."""
-    ids = _incidents(responders)
     csrf = sign_in(web, "ann")
     red = f"/incidents/{ids['red']}"
     page = web.get(red).text

@@ -1,5 +1,5 @@
-"""`socpipe incident list | show | ack | assign | hold | resume | close | reopen | flag | notify-regulator`:
-analyst triage from the command line.
+"""`socpipe incident list | show | ack | assign | escalate | hold | resume | close | reopen | flag |
+notify-regulator`: analyst triage from the command line.
 
 Every state change records who (`--actor`, default $SOCPIPE_ACTOR or the login name), when and why
 (`--reason`) in the incident's history and as a compliance evidence record, and sends the client the
@@ -82,7 +82,7 @@ def _echo(incident: Incident, as_json: bool) -> None:
 
 @click.group("incident")
 def incident() -> None:
-    """Triage incidents: list, show, acknowledge, assign, hold, close with a verdict, reopen."""
+    """Triage incidents: list, show, acknowledge, assign, escalate, hold, close with a verdict, reopen."""
 
 
 @incident.command("list")
@@ -209,6 +209,34 @@ def assign(incident_id: str, assignee: str, tenant: str | None, actor: str, reas
     """Assign to an analyst."""
     with _triage() as triage:
         _done(triage.act(incident_id, "assign", actor, tenant=tenant, reason=reason, assignee=assignee))
+
+
+@incident.command("escalate")
+@click.argument("incident_id")
+@click.option(
+    "--severity",
+    type=click.Choice(["low", "medium", "high", "critical"]),
+    default=None,
+    help="Raise to this severity (default: one step up).",
+)
+@click.option("--reason", required=True, help="Why (recorded, and required to escalate).")
+@incident_tenant
+@actor_option
+def escalate(incident_id: str, severity: str | None, reason: str, tenant: str | None, actor: str) -> None:
+    """Escalate: raise the severity; the client gets the escalation notice its routes ask for."""
+    from schemas.common import Severity
+
+    with _triage() as triage:
+        _done(
+            triage.act(
+                incident_id,
+                "escalate",
+                actor,
+                tenant=tenant,
+                reason=reason,
+                severity=Severity(severity) if severity else None,
+            )
+        )
 
 
 @incident.command("close")

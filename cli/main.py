@@ -96,6 +96,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("cli.report", "report"),
     "evidence": ("cli.evidence", "evidence"),
     "kibana": ("cli.kibana", "kibana"),
+    "triage": ("cli.triage", "triage"),
     "schemas": ("cli.schemas", "schemas_group"),
 }
 

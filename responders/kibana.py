@@ -3,22 +3,19 @@
 The objects live in `responders/kibana/saved_objects.ndjson`, written for the default index prefix
 (`socpipe-...-*`: the provider's SOC space sees every tenant). For a client's own space they are
 rewritten to that tenant's exact index names, with ids suffixed by the tenant so that each space holds
-its own copies. `socpipe kibana load` imports them through Kibana's saved objects API; `socpipe kibana
-space` creates a tenant's space and a role that reads only that tenant's indices.
+its own copies; the provider-only objects (the events data view and the timelines) stay out of it.
+Talking to Kibana (import, spaces, roles) is responders/kibana_api.py.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-import httpx
 import orjson
-
-from responders.indices import CLIENT_KINDS
-from socpipe.es import tenant_indices
-from socpipe.settings import Settings
 
 SAVED_OBJECTS = Path(__file__).resolve().parent / "kibana" / "saved_objects.ndjson"
 DEFAULT_PREFIX = "socpipe"
@@ -42,11 +39,13 @@ def _search_source(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def referenced_fields(obj: dict[str, Any]) -> set[str]:
-    """The document fields a saved object names: time field, columns, sort, query and filters."""
+    """The document fields a saved object names: time field, field formats, columns, sort, query, filters."""
     attrs = obj["attributes"]
     fields: set[str] = set()
-    if obj["type"] == "index-pattern" and attrs.get("timeFieldName"):
-        fields.add(attrs["timeFieldName"])
+    if obj["type"] == "index-pattern":
+        if attrs.get("timeFieldName"):
+            fields.add(attrs["timeFieldName"])
+        fields.update(orjson.loads(attrs.get("fieldFormatMap") or "{}"))
     if obj["type"] == "search":
         fields.update(c for c in attrs.get("columns", []) if c != "_source")
         fields.update(s[0] for s in attrs.get("sort", []))
@@ -107,83 +106,70 @@ def check_objects(objects: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+# Provider-side only: the events indices are not redacted by a tenant's sensitive_fields (and are not in
+# the tenant alias), so a client's space gets neither the events data view nor the timelines on it, and
+# none of the links to them or to the analysts' triage page.
+PROVIDER_ONLY = frozenset({"socpipe-events", "socpipe-host-timeline", "socpipe-user-timeline"})
+# Where the file's links to the triage page point; replaced by the `triage_url` setting on deployment.
+TRIAGE_URL_IN_FILE = "http://127.0.0.1:8470"
+_VIEW_ID = re.compile(r"(#/view/[\w-]+)")
+
+
+def _field_formats(attrs: dict[str, Any], suffix: str, triage_url: str, client: bool) -> None:
+    """Point a data view's URL field formats at this deployment: the timelines' ids, the triage page.
+    A client's space gets none: they all lead to provider-only pages."""
+    raw = attrs.get("fieldFormatMap")
+    if not raw:
+        return
+    formats: dict[str, Any] = {} if client else orjson.loads(raw)
+    for spec in formats.values():
+        params = spec.get("params") or {}
+        template: str = params.get("urlTemplate") or ""
+        if template.startswith(TRIAGE_URL_IN_FILE):
+            template = triage_url.rstrip("/") + template.removeprefix(TRIAGE_URL_IN_FILE)
+        params["urlTemplate"] = _VIEW_ID.sub(rf"\g<1>{suffix}", template)
+    attrs["fieldFormatMap"] = orjson.dumps(formats).decode()
+
+
 def for_deployment(
-    objects: list[dict[str, Any]], prefix: str, tenant: str | None = None
+    objects: list[dict[str, Any]],
+    prefix: str,
+    tenant: str | None = None,
+    triage_url: str = TRIAGE_URL_IN_FILE,
 ) -> list[dict[str, Any]]:
-    """Rewrite index patterns to `prefix` and, for a client's space, to that tenant's exact indices."""
+    """Rewrite index patterns to `prefix` and, for a client's space, to that tenant's exact indices (the
+    provider-only objects and links left out); point the triage links at `triage_url`."""
     out: list[dict[str, Any]] = orjson.loads(orjson.dumps(objects))
+    if tenant:
+        out = [o for o in out if o["id"] not in PROVIDER_ONLY]
     suffix = f"-{tenant}" if tenant else ""
     for o in out:
         if o["type"] == "index-pattern":
-            title: str = o["attributes"]["title"]
-            kind = title.removeprefix(f"{DEFAULT_PREFIX}-").removesuffix("-*")
-            o["attributes"]["title"] = f"{prefix}-{kind}-{tenant}" if tenant else f"{prefix}-{kind}-*"
+            attrs = o["attributes"]
+            kind = attrs["title"].removeprefix(f"{DEFAULT_PREFIX}-").removesuffix("-*")
+            attrs["title"] = f"{prefix}-{kind}-{tenant}" if tenant else f"{prefix}-{kind}-*"
             if tenant:
-                o["attributes"]["name"] = f"{o['attributes'].get('name', kind)} ({tenant})"
+                attrs["name"] = f"{attrs.get('name', kind)} ({tenant})"
+            _field_formats(attrs, suffix, triage_url, client=tenant is not None)
         o["id"] += suffix
         for ref in o.get("references", []):
             ref["id"] += suffix
     return out
 
 
-def _auth(settings: Settings) -> dict[str, Any]:
-    if settings.elasticsearch_api_key:
-        return {"headers": {"Authorization": f"ApiKey {settings.elasticsearch_api_key.get_secret_value()}"}}
-    if settings.elasticsearch_username and settings.elasticsearch_password:
-        return {"auth": (settings.elasticsearch_username, settings.elasticsearch_password.get_secret_value())}
-    return {}
+def _rison_string(text: str) -> str:
+    return "'" + text.replace("!", "!!").replace("'", "!'") + "'"
 
 
-def _space_path(space: str | None) -> str:
-    return f"/s/{space}" if space and space != "default" else ""
-
-
-def load(
-    settings: Settings, *, space: str | None = None, tenant: str | None = None, url: str | None = None
-) -> dict[str, Any]:
-    """Import the saved objects into Kibana (overwriting earlier versions); return Kibana's answer."""
-    objects = for_deployment(read_objects(), settings.index_prefix, tenant)
-    base = (url or settings.kibana_url).rstrip("/")
-    auth = _auth(settings)
-    response = httpx.post(
-        f"{base}{_space_path(space)}/api/saved_objects/_import",
-        params={"overwrite": "true"},
-        files={"file": ("socpipe.ndjson", to_ndjson(objects), "application/ndjson")},
-        headers={"kbn-xsrf": "socpipe", **auth.get("headers", {})},
-        auth=auth.get("auth"),
-        timeout=60,
+def timeline_url(kibana_url: str, field: str, value: str, start: datetime, end: datetime) -> str:
+    """Discover on the host (`host.name`) or user (`user.name`) timeline, filtered to one value over an
+    exact time window: the triage page's link to what the host or user did around an incident."""
+    search = {"host.name": "socpipe-host-timeline", "user.name": "socpipe-user-timeline"}[field]
+    kql = f'{field}:"{value.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+    time = f"(time:(from:{_rison_string(start.isoformat())},to:{_rison_string(end.isoformat())}))"
+    query = f"(query:(language:kuery,query:{_rison_string(kql)}))"
+    safe = "():,!'*"
+    return (
+        f"{kibana_url.rstrip('/')}/app/discover#/view/{search}"
+        f"?_g={quote(time, safe=safe)}&_a={quote(query, safe=safe)}"
     )
-    response.raise_for_status()
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-def space_setup(settings: Settings, tenant: str, name: str, *, url: str | None = None) -> list[str]:
-    """Create the tenant's space and a read-only role on exactly its indices; return what was done."""
-    base = (url or settings.kibana_url).rstrip("/")
-    auth = _auth(settings)
-    headers = {"kbn-xsrf": "socpipe", **auth.get("headers", {})}
-    done = []
-    with httpx.Client(base_url=base, headers=headers, auth=auth.get("auth"), timeout=30) as kibana:
-        space = {
-            "id": tenant,
-            "name": name,
-            "description": f"socpipe: incidents and evidence of {name}",
-            "disabledFeatures": [],
-        }
-        response = kibana.post("/api/spaces/space", json=space)
-        if response.status_code == 409:
-            response = kibana.put(f"/api/spaces/space/{tenant}", json=space)
-        response.raise_for_status()
-        done.append(f"space {tenant}")
-        names = [tenant_indices(settings, tenant).of(kind) for kind in CLIENT_KINDS] + [
-            tenant_indices(settings, tenant).alias
-        ]
-        role = {
-            # Exact names only: a wildcard like socpipe-*-acme would also match a tenant called x-acme.
-            "elasticsearch": {"indices": [{"names": names, "privileges": ["read", "view_index_metadata"]}]},
-            "kibana": [{"spaces": [tenant], "base": ["read"]}],
-        }
-        kibana.put(f"/api/security/role/socpipe-client-{tenant}", json=role).raise_for_status()
-        done.append(f"role socpipe-client-{tenant}: read {', '.join(names)}; Kibana read in space {tenant}")
-    return done

@@ -1,5 +1,7 @@
-"""Analyst triage: acknowledge, assign, close with a verdict, flag personal data; each one evidence.
+"""Analyst triage: acknowledge, assign, escalate, close with a verdict, flag personal data; each one evidence.
 (Also hold / resume, reopen and the regulator notification, which the service-level clocks read.)
+
+The one code path for the CLI (`socpipe incident ...`) and the triage web page (`socpipe triage serve`).
 
 Every action is a read-modify-write of the incident conditional on the version read
 (`if_seq_no`/`if_primary_term`), retried from a fresh read when the responder (or another analyst)
@@ -10,6 +12,7 @@ calls for.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +44,7 @@ class _Request:
     reason: str | None
     assignee: str | None
     verdict: Verdict | None
+    severity: Severity | None = None
     reference: str | None = None
 
 
@@ -56,6 +60,19 @@ def _assign(incident: Incident, new: Incident, request: _Request) -> None:
     if not request.assignee:
         raise TriageError("assign needs an assignee (--to)")
     new.assignee = request.assignee
+
+
+def _escalate(incident: Incident, new: Incident, request: _Request) -> None:
+    """Raise the severity (to the one asked for, else one step): the client's escalation notice follows."""
+    if incident.status == IncidentStatus.closed:
+        raise TriageError("incident is closed")
+    if not request.reason:
+        raise TriageError("escalate needs a reason (--reason)")
+    levels = list(Severity)
+    target = request.severity or levels[min(incident.severity.rank + 1, len(levels) - 1)]
+    if target.rank <= incident.severity.rank:
+        raise TriageError(f"incident is already {incident.severity.value}: escalate to a higher severity")
+    new.severity = target
 
 
 def _close(incident: Incident, new: Incident, request: _Request) -> None:
@@ -116,6 +133,7 @@ def _notify_regulator(incident: Incident, new: Incident, request: _Request) -> N
 ACTIONS: dict[str, Callable[[Incident, Incident, _Request], None]] = {
     "acknowledge": _acknowledge,
     "assign": _assign,
+    "escalate": _escalate,
     "close": _close,
     "flag_personal_data": _flag_personal_data,
     # Service levels (responders/sla): the client holds (pauses the resolve clock), reopen, GDPR art. 33.
@@ -135,12 +153,20 @@ def apply_action(
     reason: str | None = None,
     assignee: str | None = None,
     verdict: Verdict | None = None,
+    severity: Severity | None = None,
     reference: str | None = None,
 ) -> Incident:
     """The incident after the action (a copy); raise TriageError when the action does not apply."""
     if not actor.strip():
         raise TriageError("who did it is required (--actor)")
-    request = _Request(now, reason, assignee, Verdict(verdict) if verdict is not None else None, reference)
+    request = _Request(
+        now,
+        reason,
+        assignee,
+        Verdict(verdict) if verdict is not None else None,
+        Severity(severity) if severity is not None else None,
+        reference,
+    )
     change = ACTIONS.get(action)
     if change is None:
         raise TriageError(f"unknown action {action!r}")
@@ -151,6 +177,8 @@ def apply_action(
         detail = f"to {assignee}" + (f": {reason}" if reason else "")
     elif action == "notify_regulator":
         detail = f"reference {new.regulator_reference}" + (f": {reason}" if reason else "")
+    elif action == "escalate":
+        detail = f"to {new.severity.value}: {reason}"
     new.history.append(TriageAction(action=action, actor=actor, at=now, reason=detail))
     new.updated_at = now
     new.version += 1
@@ -231,6 +259,20 @@ class Triage:
             allow_no_indices=True,
         )["hits"]["hits"]
         return [incident_from_doc(h["_source"]) for h in hits]
+
+    def detections(self, incident: Incident, size: int = 100) -> builtins.list[dict[str, Any]]:
+        """The detection documents grouped into the incident, oldest first (each with the event behind it,
+        `detection.event`, where the detector stored one)."""
+        index = f"{self.settings.index_prefix}-detections-{incident.tenant}"
+        hits = self.es.search(
+            index=index,
+            query={"term": {"incident.id": incident.id}},
+            sort=[{"@timestamp": "asc"}],
+            size=size,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )["hits"]["hits"]
+        return [h["_source"] for h in hits]
 
     def act(
         self, incident_id: str, action: str, actor: str, *, tenant: str | None = None, **kwargs: Any

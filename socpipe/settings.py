@@ -142,6 +142,16 @@ class Settings(BaseSettings):
         description="The responder looks for breached service-level clocks this often; 0: never.",
     )
     kibana_url: str = "http://127.0.0.1:5601"
+    triage_url: str = Field(
+        default="http://127.0.0.1:8470",
+        description="Where analysts' browsers reach `socpipe triage serve`: Kibana's incident ids link "
+        "there, and login links are made on it.",
+    )
+    triage_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the triage page's login links and session cookies: a long random string, the "
+        "same for `triage login-link` and `triage serve`.",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

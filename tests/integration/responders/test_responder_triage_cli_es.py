@@ -110,7 +110,8 @@ def test_one_tenants_queries_never_return_anothers_incidents(
 def test_flagging_personal_data_starts_the_gdpr_clock(
     socpipe: Callable[..., Result], responders: Responders
 ) -> None:
-    """Blue does not flag its incidents; an analyst flags one, which gets the art. 33 deadline."""
+    """Blue does not flag its incidents; an analyst flags one, which gets the art. 33 deadline; then
+    escalates it (`incident escalate`) to critical."""
     responders.stage().process(inbound([detection(2, "blue")]))
     blue = orjson.loads(socpipe("incident", "list", "--tenant", "blue", "--json").output)
     assert blue["gdpr_deadline"] is None
@@ -120,3 +121,11 @@ def test_flagging_personal_data_starts_the_gdpr_clock(
     )
     flagged = orjson.loads(socpipe("incident", "show", blue["id"], "--json").output)
     assert flagged["personal_data"] and flagged["gdpr_deadline"]
+    escalated = socpipe("incident", "escalate", blue["id"], "--severity", "critical", "--reason", "exfil")
+    assert escalated.exit_code == 0, escalated.output
+    shown = orjson.loads(socpipe("incident", "show", blue["id"], "--json").output)
+    assert shown["severity"] == "critical"
+    assert (shown["history"][-1]["action"], shown["history"][-1]["reason"]) == (
+        "escalate",
+        "to critical: exfil",
+    )

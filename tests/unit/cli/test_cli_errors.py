@@ -47,7 +47,7 @@ LONG_RUNNING = {
 # Commands that talk to no server (local files, or the dev servers' own state).
 NO_SERVER = {
     "dev down", "dev status", "rules check", "rules test", "scan", "parse", "schemas export",
-    "intel load", "intel list", "intel stats", "intel test",
+    "intel load", "intel list", "intel stats", "intel test", "triage login-link",
 }  # fmt: skip
 # Commands whose options' help text is someone else's change in flight.
 HELP_OWNED_ELSEWHERE: set[str] = set()
@@ -69,10 +69,19 @@ class Case:
     args: tuple[str, ...]
     codes: tuple[int, ...]
     says: str  # what stderr must mention (case-insensitive)
+    env: tuple[tuple[str, str], ...] = ()  # settings the case needs besides the servers-down ones
 
 
-def case(args: str | list[str], says: str, *codes: int) -> Case:
-    return Case(tuple(args.split() if isinstance(args, str) else args), codes or (1, 2), says)
+def case(args: str | list[str], says: str, *codes: int, env: dict[str, str] | None = None) -> Case:
+    return Case(
+        tuple(args.split() if isinstance(args, str) else args),
+        codes or (1, 2),
+        says,
+        tuple((env or {}).items()),
+    )
+
+
+TRIAGE_SECRET = {"SOCPIPE_TRIAGE_SECRET": "a-test-secret-of-32-characters!!"}
 
 
 @pytest.fixture
@@ -188,6 +197,11 @@ def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
             case("incident close abc --verdict benign --reason x", "elasticsearch at http://127.0.0.1:1", 1),
             case("incident close abc --verdict maybe --reason x", "verdict", 2),
         ],
+        "incident escalate": [
+            case("incident escalate abc --reason x", "elasticsearch at http://127.0.0.1:1", 1),
+            case("incident escalate abc --reason x --severity huge", "severity", 2),
+            case("incident escalate abc", "--reason", 2),
+        ],
         "incident flag": [
             case("incident flag abc --personal-data", "elasticsearch at http://127.0.0.1:1", 1),
             case("incident flag abc --personal-data-breach", "elasticsearch at http://127.0.0.1:1", 1),
@@ -272,6 +286,7 @@ def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
         "kibana load": [
             case("kibana load", "kibana at http://127.0.0.1:1", 1),
             case(["kibana", "load", "--tenant", "Not Valid"], "tenant id", 2),
+            case("kibana load --space acme", "--space acme needs --tenant", 2),
         ],
         "kibana space": [
             case("kibana space --tenant acme", "kibana at http://127.0.0.1:1", 1),
@@ -310,6 +325,23 @@ def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
             case(["parse", "--parser", "syslog", missing], "no such file", 2),
         ],
         "schemas export": [case(["schemas", "export", str(f / "a-file")], "a-file", 1, 2)],
+        "triage login-link": [
+            case("triage login-link --analyst ann", "SOCPIPE_TRIAGE_SECRET", 2),
+            case("triage login-link --analyst ann --valid-for 0", "valid-for", 2),
+            case(["triage", "login-link", "--analyst", "a b"], "--analyst", 2, env=TRIAGE_SECRET),
+            case(
+                "triage login-link --analyst ann --tenants nosuch",
+                "unknown tenant nosuch",
+                2,
+                env=TRIAGE_SECRET,
+            ),
+        ],
+        "triage serve": [
+            case("triage serve", "elasticsearch at http://127.0.0.1:1", 1, env=TRIAGE_SECRET),
+            case("triage serve", "SOCPIPE_TRIAGE_SECRET", 2),
+            case("triage serve --listen nowhere", "host:port", 2, env=TRIAGE_SECRET),
+            case(["triage", "serve", "--listen", f"127.0.0.1:{busy_port}"], "in use", 2, env=TRIAGE_SECRET),
+        ],
     }.get(command, [])
 
 
@@ -361,7 +393,7 @@ def busy_port() -> Iterator[int]:
 def test_own_cases_fail_clearly_and_fast(command: str, files: Path, busy_port: int, invoke) -> None:  # type: ignore[no-untyped-def]
     """Each command's bad inputs, missing files and servers-down case: exit 1 or 2, said on stderr."""
     for expected in own_cases(command, files, busy_port):
-        result, took = invoke(expected.args)
+        result, took = invoke(expected.args, dict(expected.env))
         check_failure(result, took, expected)
 
 
@@ -394,6 +426,7 @@ def test_a_broken_configuration_file_stops_every_command(command: str, tmp_path:
         "incident ack": ("abc",),
         "incident assign": ("abc", "--to", "ann"),
         "incident close": ("abc", "--verdict", "benign", "--reason", "x"),
+        "incident escalate": ("abc", "--reason", "x"),
         "incident flag": ("abc", "--personal-data"),
         "incident hold": ("abc", "--reason", "x"),
         "incident reopen": ("abc", "--reason", "x"),

@@ -23,7 +23,7 @@ def test_searches_name_fields() -> None:
     """The field extraction the integration test relies on finds columns, sort and KQL fields."""
     by_id = {o["id"]: o for o in read_objects()}
     fields = referenced_fields(by_id["socpipe-open-incidents"])
-    assert {"incident.status", "incident.title", "event.severity", "@timestamp"} <= fields
+    assert {"incident.status", "incident.title", "event.severity", "incident.last_seen"} <= fields
 
 
 def test_a_clients_space_gets_its_exact_indices_and_its_own_ids() -> None:

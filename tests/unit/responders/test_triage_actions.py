@@ -103,3 +103,24 @@ def test_service_level_actions_refuse_what_does_not_apply() -> None:
     assert told.regulator_notified_at == NOW and told.history[-1].reason == "reference X-1"
     with pytest.raises(TriageError, match="already notified"):
         apply_action(told, "notify_regulator", "dpo", NOW, reference="X-2")
+
+
+def test_escalate_raises_the_severity_one_step_or_to_the_one_asked_for() -> None:
+    """Escalating a high incident: to critical by default; asked for a lower or equal severity, or with
+    no reason, or on a closed incident: refused."""
+    escalated = apply_action(_incident(), "escalate", "ann", NOW, reason="domain admin involved")
+    assert escalated.severity == "critical" and escalated.version == 4
+    assert [(h.action, h.reason) for h in escalated.history] == [
+        ("escalate", "to critical: domain admin involved")
+    ]
+    for kwargs, message in [
+        ({"reason": "x", "severity": "medium"}, "already high"),
+        ({}, "needs a reason"),
+    ]:
+        with pytest.raises(TriageError, match=message):
+            apply_action(_incident(), "escalate", "ann", NOW, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TriageError, match="already critical"):
+        apply_action(escalated, "escalate", "ann", NOW, reason="x")
+    closed = apply_action(_incident(), "close", "ann", NOW, verdict=Verdict.benign, reason="ok")
+    with pytest.raises(TriageError, match="closed"):
+        apply_action(closed, "escalate", "ann", NOW, reason="x")

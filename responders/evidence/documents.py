@@ -11,6 +11,7 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
+from responders.redaction import redact_event
 from schemas.detection import Detection, Entity
 from schemas.evidence import EvidenceRecord
 from schemas.incident import Incident
@@ -56,7 +57,14 @@ def incident_from_doc(source: dict[str, Any]) -> Incident:
     return Incident.model_validate(source["incident"])
 
 
-def detection_doc(detection: Detection, incident_id: str) -> dict[str, Any]:
+def detection_doc(
+    detection: Detection, incident_id: str, *, sensitive: list[str] | None = None
+) -> dict[str, Any]:
+    """The detection document; the event it carries (`detection.event`) redacted by `sensitive`, the
+    tenant's policy (responders/redaction.py), since the detections index is client-visible."""
+    model = detection.model_dump(mode="json")
+    if sensitive and model.get("event") is not None:
+        model["event"] = redact_event(model["event"], sensitive)
     return {
         "@timestamp": detection.event_time.isoformat(),
         "organization": {"id": detection.tenant},
@@ -69,7 +77,7 @@ def detection_doc(detection: Detection, incident_id: str) -> dict[str, Any]:
         "message": detection.explanation or detection.rule.title,
         **_entity_ecs(detection.entity),
         **_threat(detection.rule.attack_techniques),
-        "detection": detection.model_dump(mode="json"),
+        "detection": model,
         "incident": {"id": incident_id},
     }
 

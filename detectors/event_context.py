@@ -18,6 +18,7 @@ tenant's policy: responders/redaction.py).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,7 +52,18 @@ _TOP_LEVEL = frozenset(
 
 def ecs_event(event: EcsEvent) -> dict[str, Any]:
     """The event as it travels on events.ecs (nested ECS, by alias), without empty fields."""
-    return event.model_dump(mode="json", by_alias=True, exclude_none=True)
+    compact = _compact(event.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return compact if isinstance(compact, dict) else {}
+
+
+def _compact(value: Any) -> Any:
+    """Without empty lists and objects (`host.ip: []`): they say nothing and cost bytes per detection."""
+    if isinstance(value, dict):
+        kept = {k: _compact(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in ([], {})}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
 
 
 def bounded(event: Mapping[str, Any], limit: int = MAX_EVENT_BYTES) -> dict[str, Any]:
@@ -63,7 +75,7 @@ def bounded(event: Mapping[str, Any], limit: int = MAX_EVENT_BYTES) -> dict[str,
     for path in KEPT:
         value = _get(event, path)
         if value is not None:
-            _put(kept, path, value)
+            _put(kept, path, copy.deepcopy(value))  # cut below: the caller's event stays whole
     for path in _DROPPED_WHEN_CUT:
         _pop(kept, path)
     kept[TRUNCATED] = True

@@ -62,11 +62,14 @@ def redact_event(event: dict[str, Any], sensitive: list[str]) -> dict[str, Any]:
         return event
     names = [alias for name in sensitive for alias in (name, *EVENT_NAMES.get(name, ()))]
     removed: list[str] = []
-    redacted = redact(event, names, removed=removed)
+    redacted: dict[str, Any] = redact(event, names, removed=removed)
     # Values of fewer than MIN_SCRUBBED characters (a user id 0, a two-letter domain) stay in free text:
     # scrubbing them would shred every string; the field itself is redacted all the same.
     quoted = [v for v in removed if len(v) >= MIN_SCRUBBED and not v.isdigit()]
-    return _scrub_all(redacted, quoted) if quoted else redacted
+    if not quoted:
+        return redacted
+    scrubbed: dict[str, Any] = _scrub_all(redacted, quoted)
+    return scrubbed
 
 
 def _scrub_all(value: Any, removed: list[str]) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any, cast
 
 from elasticsearch import Elasticsearch
 
@@ -58,7 +59,8 @@ def _tenant_of(rest: str) -> str | None:
 
 def list_events_indices(es: Elasticsearch, settings: Settings) -> list[str]:
     found = es.cat.indices(index=events_pattern(settings), h="index", format="json", expand_wildcards="all")
-    return sorted(str(row["index"]) for row in found.body)
+    rows = cast(list[dict[str, Any]], found.body)  # format=json: one object a row (typed as text too)
+    return sorted(str(row["index"]) for row in rows)
 
 
 def prune(

@@ -15,15 +15,10 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from responders.events.names import events_pattern
-from responders.indices import DATE, KW, LONG, TEXT_KW
+from responders.indices import DATE, KW, LONG, TEXT_KW, _obj  # the one way to write the mappings
 from socpipe.settings import Settings
 
 IP: dict[str, Any] = {"type": "ip"}
-
-
-def _obj(**properties: Any) -> dict[str, Any]:
-    return {"properties": properties}
-
 
 _PROCESS_FIELDS: dict[str, Any] = {
     "pid": LONG,

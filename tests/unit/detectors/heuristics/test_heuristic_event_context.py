@@ -13,11 +13,14 @@ from detectors.sigma.engine import Engine
 from detectors.sigma.loader import load_rules
 from schemas.detection import Detection, EventRef
 
+# Scenarios of 5,000+ events: the path under test is the component's, the same for every heuristic.
+_LONG = {"beaconing", "dns_tunnelling", "dns_volume", "outbound_volume"}
+
 
 def test_heuristic_detections_carry_the_event_that_fired_them() -> None:
     """Every heuristic scenario: each detection carries its firing event, nested from the contribution's
     fields (host and the source's own names), and without the raw line."""
-    for make in ALL:
+    for make in [m for m in ALL if m.__name__ not in _LONG]:
         scenario = make()
         config = parse_config(config_data(scenario))
         engine = Engine(load_rules([]))

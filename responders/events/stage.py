@@ -9,7 +9,9 @@ the day being the event's `@timestamp` in UTC. Then the loop commits.
   the source record), written with `op_type=create`: a replayed batch finds its documents there (409)
   and writes nothing twice.
 - **Tenants apart.** The index is named by the envelope's tenant, and an event whose payload names
-  another tenant is a dead letter, never indexed anywhere.
+  another tenant is a dead letter, never indexed anywhere. A record that is no event envelope at all
+  is logged and counted (`events_invalid`) but not dead-lettered: the detector group reads the same
+  record and keeps it as its dead letter, and two letters would re-drive it twice.
 - **Outages.** Elasticsearch away (connection errors, 429, 5xx, per request or per document) raises an
   error the loop recognises as an outage (socpipe/outage.py): it waits, rewinds to the last commit and
   redoes the batch. A document Elasticsearch refuses for itself (400) is a dead letter with the reason.
@@ -82,7 +84,7 @@ class EventsIndexStage:
         out = StageOutput()
         ops: list[dict[str, Any]] = []
         records: list[Inbound] = []
-        skipped = 0
+        skipped = invalid = 0
         oldest = {t.id: self.today() - timedelta(days=t.events_index.retention_days) for t in self._on()}
         try:
             for record in batch:
@@ -91,13 +93,18 @@ class EventsIndexStage:
                 )
                 try:
                     envelope = EventEnvelope.model_validate_json(record.value)
-                    if envelope.kind != "event" or envelope.payload.tenant != envelope.tenant:
-                        raise ValueError(
-                            f"not an event of tenant {envelope.tenant!r}: kind {envelope.kind!r}, "
-                            f"payload tenant {envelope.payload.tenant!r}"
-                        )
-                except (ValidationError, ValueError) as exc:
-                    out.dead_letters.append(dead_letter(record, self.name, exc))
+                except ValidationError as exc:
+                    # The detector, reading the same record, dead-letters it already: a second letter
+                    # would only replay it twice into events.ecs.
+                    log.warning("not an event envelope: left to the detector's dead letter", error=str(exc))
+                    invalid += 1
+                    continue
+                if envelope.kind != "event" or envelope.payload.tenant != envelope.tenant:
+                    wrong = ValueError(
+                        f"not an event of tenant {envelope.tenant!r}: kind {envelope.kind!r}, "
+                        f"payload tenant {envelope.payload.tenant!r}"
+                    )
+                    out.dead_letters.append(dead_letter(record, self.name, wrong, tenant=envelope.tenant))
                     continue
                 tenant = envelope.tenant
                 if tenant not in oldest:
@@ -113,6 +120,7 @@ class EventsIndexStage:
         indexed = self._write(ops, records, out)
         self.metrics.count("events_indexed", indexed, stage=self.name)
         self.metrics.count("events_skipped_past_retention", skipped, stage=self.name)
+        self.metrics.count("events_invalid", invalid, stage=self.name)
         return out
 
     def _on(self) -> list[Tenant]:

@@ -102,7 +102,8 @@ def test_each_tenant_gets_its_own_days_once_however_often_replayed(
     """Acme (two days) and globex (today; an event older than its 7 days is skipped) get their indices;
     initech, not opted in, none. Every event sent twice, and the whole topic read again by a new group,
     still gives one document each. A globex envelope carrying an acme event is a dead letter: it reaches
-    no index. Pivot fields are mapped (host.name term query); others stay in _source only."""
+    no index; a record that is no envelope is left to the detector's dead letter. Pivot fields are
+    mapped (host.name term query); others stay in _source only."""
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     yesterday = today - timedelta(days=1)
     values = (
@@ -112,6 +113,7 @@ def test_each_tenant_gets_its_own_days_once_however_often_replayed(
         + [_event("globex", today - timedelta(days=10), 9)]
         + [_event("initech", today, n) for n in range(2)]
         + [_event("globex", today, 7, payload_tenant="acme")]
+        + [b"not an envelope"]  # the detector's dead letter, not the indexer's
     )
     bus = KafkaBus(esettings)
     bus.ensure_pipeline_topics()

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from schemas.contribution import ComponentKind, Contribution
+from schemas.detection import Detection
 from schemas.event import EcsEvent
 
 MAX_EVENT_BYTES = 16 * 1024
@@ -64,6 +66,19 @@ def _compact(value: Any) -> Any:
     if isinstance(value, list):
         return [_compact(v) for v in value]
     return value
+
+
+def attach_event(event: EcsEvent, detections: list[Detection], contributions: list[Contribution]) -> None:
+    """The bounded event onto its detections and correlation contributions (computed once, and only
+    when something needs it: most events match nothing)."""
+    wanting = [c for c in contributions if c.component is ComponentKind.correlation]
+    if not detections and not wanting:
+        return
+    context = bounded(ecs_event(event))
+    for detection in detections:
+        detection.event = context
+    for contribution in wanting:
+        contribution.context = context
 
 
 def bounded(event: Mapping[str, Any], limit: int = MAX_EVENT_BYTES) -> dict[str, Any]:

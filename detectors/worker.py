@@ -17,10 +17,10 @@ import structlog
 from pydantic import ValidationError
 
 from detectors.detector import Detector
-from detectors.event_context import bounded, ecs_event
+from detectors.event_context import attach_event
 from detectors.intel.reload import IntelHolder
 from detectors.sigma.engine import Engine
-from schemas.contribution import ComponentKind, Contribution, Origin
+from schemas.contribution import Contribution, Origin
 from schemas.detection import Detection, EventRef
 from schemas.envelope import Envelope
 from schemas.event import EcsEvent
@@ -101,19 +101,6 @@ class DetectorStage:
         for detection in detections:
             log.info("detection", rule=detection.rule.id, kind=detection.kind, detection=detection.id)
         return detections, contributions
-
-
-def attach_event(event: EcsEvent, detections: list[Detection], contributions: list[Contribution]) -> None:
-    """The bounded event onto its detections and correlation contributions (computed once, and only
-    when something needs it: most events match nothing)."""
-    wanting = [c for c in contributions if c.component is ComponentKind.correlation]
-    if not detections and not wanting:
-        return
-    context = bounded(ecs_event(event))
-    for detection in detections:
-        detection.event = context
-    for contribution in wanting:
-        contribution.context = context
 
 
 def detection_message(detection: Detection, topics: Topics) -> Outbound:

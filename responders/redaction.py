@@ -56,12 +56,15 @@ def scrub(text: str, removed: list[str]) -> str:
     return text
 
 
-def redact_event(event: dict[str, Any], sensitive: list[str]) -> dict[str, Any]:
-    """The event with the tenant's sensitive fields replaced and their values scrubbed from every string."""
-    if not sensitive:
+def redact_event(
+    event: dict[str, Any], sensitive: list[str], *, values: list[str] | None = None
+) -> dict[str, Any]:
+    """The event with the tenant's sensitive fields replaced and their values scrubbed from every string;
+    `values` are scrubbed too wherever they occur (a TLP:RED indicator the event matched)."""
+    if not sensitive and not values:
         return event
     names = [alias for name in sensitive for alias in (name, *EVENT_NAMES.get(name, ()))]
-    removed: list[str] = []
+    removed: list[str] = list(values or [])
     redacted: dict[str, Any] = redact(event, names, removed=removed)
     # Values of fewer than MIN_SCRUBBED characters (a user id 0, a two-letter domain) stay in free text:
     # scrubbing them would shred every string; the field itself is redacted all the same.

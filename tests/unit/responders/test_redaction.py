@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from responders.evidence.documents import detection_doc
 from responders.redaction import REDACTED, redact_event
-from schemas.detection import Detection, EventRef, RuleRef
+from schemas.detection import INTEL_RESTRICTED_RULE_ID, Detection, EventRef, RuleRef
 
 EVENT = {
     "@timestamp": "2026-05-04T10:00:00Z",
@@ -60,3 +60,21 @@ def test_the_detection_document_carries_the_redacted_event() -> None:
     assert "alice" not in str(doc["detection"]["event"])
     assert detection.event is not None and detection.event["user"]["name"] == "alice"
     assert detection_doc(detection, "inc-1")["detection"]["event"] == EVENT
+
+
+def test_a_restricted_indicators_value_is_scrubbed_from_the_stored_event() -> None:
+    """A TLP:RED match names neither its indicator in the title nor the address in the entity; the
+    stored event loses the value too (here the source address), with no policy of the tenant's."""
+    detection = Detection(
+        id="d2",
+        tenant="acme",
+        kind="intel",
+        rule=RuleRef(id=INTEL_RESTRICTED_RULE_ID, title="Threat intelligence match"),
+        event_time=datetime(2026, 5, 4, tzinfo=UTC),
+        event_ref=EventRef(event_id="e1"),
+        matched={"field": "source.ip", "value": "192.0.2.10"},
+        event=EVENT,
+    )
+    event = detection_doc(detection, "inc-1")["detection"]["event"]
+    assert event["source"]["ip"] == REDACTED and "192.0.2.10" not in str(event)
+    assert event["user"]["name"] == "alice"

@@ -85,6 +85,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "detector": ("cli.detector", "detector"),
     "correlate": ("cli.correlate", "correlate"),
     "responder": ("cli.responder", "responder"),
+    "events": ("cli.events", "events"),
     "dlq": ("cli.dlq", "dlq"),
     "scan": ("cli.scan", "scan"),
     "parse": ("cli.parse", "parse"),

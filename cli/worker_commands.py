@@ -148,12 +148,14 @@ def stage_command(
     build: Callable[[Settings], Stage],
     group: Callable[[Settings], str],
     topic: Callable[[Settings], str],
+    *,
+    run_name: str = "run",
 ) -> click.Group:
     @click.group(name)
     def group_cmd() -> None:
         pass
 
-    @group_cmd.command("run")
+    @group_cmd.command(run_name)
     @click.option(
         "--exit-when-idle",
         type=click.IntRange(1),

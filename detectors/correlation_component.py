@@ -7,6 +7,11 @@ feeds a correlation chained on it (`generate: false`, Sigma's default). State is
 a tenant with no open window has nothing worth a record (its watermark alone only decides whether a
 late match is dropped, and losing it treats one as after a cold start). `follow_rules` moves the open
 windows onto a reloaded rule set (detectors/reload.py).
+
+A detection carries the event that completed its window (the contribution's `context`) and names the
+first contributing events by id with their count (`Detection.related`): the windows keep references,
+not events, since the state is changelogged whole per tenant and batch, and events of up to 16 KiB in
+every window entry would multiply its size; an analyst opens the others in the events index by id.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from detectors.sigma.correlation_state import CorrelationMatch
 from detectors.sigma.loader import RuleSet
 from schemas.common import Severity
 from schemas.contribution import Contribution
-from schemas.detection import Detection, DetectionKind, RuleRef
+from schemas.detection import Detection, DetectionKind, RelatedEvents, RuleRef
 
 END_OF_INPUT = 10 * 365 * 86400.0  # seconds past the last event: every window has closed by then
 
@@ -82,6 +87,8 @@ def _detection(match: CorrelationMatch, c: Contribution) -> Detection:
         matched={"group": match.group, "value": match.value, "rules": match.rules},
         entity=c.entity,
         event_ref=c.event_ref,
+        event=c.context,
+        related=RelatedEvents(count=len(match.event_refs), event_ids=list(match.first_refs)),
         explanation=(
             f"{match.type} correlation: value {match.value:g} for group {match.group} "
             f"between {start} and {end} over {len(match.event_refs)} events of rules {', '.join(match.rules)}"

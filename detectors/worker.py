@@ -17,6 +17,7 @@ import structlog
 from pydantic import ValidationError
 
 from detectors.detector import Detector
+from detectors.event_context import attach_event
 from detectors.intel.reload import IntelHolder
 from detectors.sigma.engine import Engine
 from schemas.contribution import Contribution, Origin
@@ -96,6 +97,7 @@ class DetectorStage:
         detections, contributions = self.detector.detect(
             event.flat(), tenant=event.tenant, time=event.timestamp, ref=ref, origin=origin
         )
+        attach_event(event, detections, contributions)
         for detection in detections:
             log.info("detection", rule=detection.rule.id, kind=detection.kind, detection=detection.id)
         return detections, contributions

@@ -194,19 +194,43 @@ def _validate(model: type[BaseModel], data: Any, path: Path, problems: list[str]
     return None
 
 
+def tenants_path(settings: Settings | None, rules: Path | None = None) -> Path:
+    if settings and settings.tenants_file:
+        return settings.tenants_file
+    return (rules or rules_dir()) / "tenants.yaml"
+
+
+def _tenants_file(raw: Any, path: Path, problems: list[str]) -> TenantsFile | None:
+    """The tenants file validated; every problem (with its key path) added to `problems`."""
+    tenants_file: TenantsFile | None = _validate(TenantsFile, raw, path, problems) if raw else None
+    seen: set[str] = set()
+    for i, tenant in enumerate(tenants_file.tenants if tenants_file else []):
+        if tenant.id in seen:
+            problems.append(f"{path}: tenants.{i}: tenant {tenant.id!r} is listed twice")
+        seen.add(tenant.id)
+    return tenants_file
+
+
+def load_tenants(settings: Settings | None = None, *, rules: Path | None = None) -> dict[str, Tenant]:
+    """The tenants file alone (for stages that need no grouping or controls: the events indexer)."""
+    path = tenants_path(settings, rules)
+    problems: list[str] = []
+    tenants_file = _tenants_file(_read_yaml(path, problems), path, problems)
+    if problems:
+        raise ConfigError(problems, title="invalid tenants file")
+    return {t.id: t for t in (tenants_file.tenants if tenants_file else [])}
+
+
 def load_config(settings: Settings | None = None, *, rules: Path | None = None) -> ResponderConfig:
     """Load and check the three files; raise ConfigError listing every problem found."""
     base = rules or rules_dir()
     sources = {
-        "tenants": (settings.tenants_file if settings and settings.tenants_file else base / "tenants.yaml"),
+        "tenants": tenants_path(settings, base),
         "grouping": base / "incident_grouping.yaml",
         "controls": base / "controls.yaml",
     }
     problems: list[str] = []
     raw = {name: _read_yaml(path, problems) for name, path in sources.items()}
-    tenants_file = (
-        _validate(TenantsFile, raw["tenants"], sources["tenants"], problems) if raw["tenants"] else None
-    )
     grouping = (
         _validate(GroupingConfig, raw["grouping"], sources["grouping"], problems) if raw["grouping"] else None
     )
@@ -217,13 +241,10 @@ def load_config(settings: Settings | None = None, *, rules: Path | None = None) 
         problems += [f"{sources['controls']}: {p}" for p in controls.check()]
     elif raw["controls"] == {}:
         problems.append(f"{sources['controls']}: empty: every evidence record type needs its controls")
-    tenants: dict[str, Tenant] = {}
+    tenants_file = _tenants_file(raw["tenants"], sources["tenants"], problems)
+    tenants = {t.id: t for t in (tenants_file.tenants if tenants_file else [])}
     for i, tenant in enumerate(tenants_file.tenants if tenants_file else []):
-        where = f"{sources['tenants']}: tenants.{i}"
-        if tenant.id in tenants:
-            problems.append(f"{where}: tenant {tenant.id!r} is listed twice")
-        tenants[tenant.id] = tenant
-        problems += _route_problems(f"{where}.routes", tenant.routes)
+        problems += _route_problems(f"{sources['tenants']}: tenants.{i}.routes", tenant.routes)
     provider = tenants_file.provider if tenants_file else Provider()
     problems += _route_problems(f"{sources['tenants']}: provider.oncall", provider.oncall)
     if problems:

@@ -25,12 +25,11 @@ from elasticsearch import Elasticsearch
 
 from responders import grouping
 from responders.config import Grouping, ResponderConfig
-from responders.evidence.claims import bulk
 from responders.evidence.documents import detection_doc, incident_doc, incident_from_doc
 from schemas.common import utc_now
 from schemas.detection import Detection
 from schemas.incident import Incident
-from socpipe.es import tenant_indices
+from socpipe.es import bulk, tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -172,18 +171,21 @@ class IncidentStore:
             assigned[detection.id] = incident_id
 
         self._write_heads(idx_state, heads)
-        self._write_detections(idx_det, new, assigned)
+        self._write_detections(idx_det, new, assigned, tenant_cfg.sensitive_fields)
         self._write_incidents(idx_inc, incidents, models)
         touched = list(dict.fromkeys(assigned[d.id] for d in detections))
         return Applied([models[i] for i in touched], dict(assigned), [d.id for d in new])
 
-    def _write_detections(self, index: str, new: list[Detection], assigned: dict[str, str]) -> None:
-        """The new detections' assignments (`op_type=create`): one bulk request."""
+    def _write_detections(
+        self, index: str, new: list[Detection], assigned: dict[str, str], sensitive: list[str]
+    ) -> None:
+        """The new detections' assignments (`op_type=create`): one bulk request. The index is the client's
+        too, so the events they carry are redacted by the tenant's policy."""
         ops: list[dict[str, Any]] = []
         for detection_id, detection in {d.id: d for d in new}.items():
             ops += [
                 {"create": {"_index": index, "_id": detection_id}},
-                detection_doc(detection, assigned[detection_id]),
+                detection_doc(detection, assigned[detection_id], sensitive=sensitive),
             ]
         self._check(bulk(self.es, ops), "detection already assigned")
 

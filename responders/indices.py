@@ -18,6 +18,17 @@ Every document keeps socpipe's own model under its kind's name (`incident.*`, `d
 `evidence.*`) and copies what ECS has a field for to the ECS names (`@timestamp`, `organization.id`,
 `event.*`, `host.name`, `user.name`, `source.ip`, `rule.*`, `threat.*`), so Kibana's and Elastic's own
 content work on them. Mappings are strict: a field nobody mapped is refused, not guessed.
+
+A detection document carries the event behind it: `detection.event` is the normalised ECS event (nested,
+as on events.ecs; at most 16 KiB, `truncated: true` inside when cut down to its triage fields, see
+detectors/event_context.py), redacted by the tenant's `sensitive_fields` (responders/redaction.py). It is
+mapped `{"type": "object", "enabled": false}`: kept in `_source` and shown by Kibana, never indexed, so
+no field of any source can break the strict mapping. A correlation's `detection.related` holds the
+count of its contributing events and the ids of the first ten (`related.count`, `related.event_ids`),
+which are the `_id`s of those events in the tenant's events index.
+
+Events indices (`P-events-T-YYYY.MM.DD`, daily, provider-side and outside the tenant alias: they are not
+redacted) are made by `socpipe events index`; their template is in responders/events/template.py.
 """
 
 from __future__ import annotations
@@ -108,6 +119,8 @@ MAPPINGS: dict[str, dict[str, Any]] = {
                 received_at=DATE,
             ),
             explanation={"type": "text"},
+            event=OFF,
+            related=_obj(count={"type": "integer"}, event_ids=KW),
         ),
         "incident": _obj(id=KW),
     },

@@ -263,7 +263,7 @@ class Triage:
     def detections(self, incident: Incident, size: int = 100) -> builtins.list[dict[str, Any]]:
         """The detection documents grouped into the incident, oldest first (each with the event behind it,
         `detection.event`, where the detector stored one)."""
-        index = f"{self.settings.index_prefix}-detections-{incident.tenant}"
+        index = tenant_indices(self.settings, incident.tenant).detections
         hits = self.es.search(
             index=index,
             query={"term": {"incident.id": incident.id}},

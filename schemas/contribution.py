@@ -7,8 +7,9 @@ of `detectors.contributions`, wherever the events came from (the Kafka Streams r
 The stateful stage (`socpipe correlate run`) consumes that topic.
 
 A correlation contribution carries the group-by values and the aggregated field's value, computed by
-the detector from the event, not the event itself. A heuristic contribution carries the fields of the
-event that the heuristics read (see detectors/contributions.py).
+the detector from the event, and the event itself bounded (`context`), for the detection it may
+complete to carry. A heuristic contribution carries the fields of the event that the heuristics read
+(see detectors/contributions.py), which serve as its detection's event too.
 
 `origin` is the event's position on events.ecs plus the contribution's index among that event's
 contributions: a detector that crashed before committing replays its events and publishes their
@@ -67,6 +68,11 @@ class Contribution(BaseModel):
     group: dict[str, Any] | None = Field(default=None, description="Correlation: the group-by values.")
     value: Any = Field(default=None, description="Correlation: the value of the aggregated field.")
     event: dict[str, Any] | None = Field(default=None, description="Heuristic: the fields it reads.")
+    context: dict[str, Any] | None = Field(
+        default=None,
+        description="Correlation: the event, bounded (detectors/event_context.py), for the detection "
+        "it may complete. Heuristic contributions carry none: their `event` serves.",
+    )
 
     def partition_key(self) -> bytes:
         """The Kafka key: one piece of state, one partition."""

@@ -75,6 +75,25 @@ class Entity(BaseModel):
     source_ip: str | None = None
 
 
+# How many contributing events a correlation detection names; it carries their total count besides.
+MAX_RELATED_EVENTS = 10
+
+
+class RelatedEvents(BaseModel):
+    """The events that made a correlation fire: how many, and the ids of the first of them in event time.
+
+    The ids are the events' ids on events.ecs, which are also their document ids (`_id`) in the tenant's
+    events index (`<prefix>-events-<tenant>-YYYY.MM.DD`, when the tenant has one). The correlation state
+    keeps only these references, never the events themselves (see detectors/correlation_component.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=0, description="Every contributing event (or chained correlation match).")
+    event_ids: list[str] = Field(
+        default_factory=list, description=f"The first {MAX_RELATED_EVENTS}, in event time."
+    )
+
+
 class Detection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -88,6 +107,15 @@ class Detection(BaseModel):
     entity: Entity = Field(default_factory=Entity)
     event_ref: EventRef
     explanation: str | None = None
+    event: dict[str, Any] | None = Field(
+        default=None,
+        description="The triggering event as normalised on events.ecs (ECS, nested), size-bounded by the "
+        "detector (`truncated: true` when cut); a heuristic's holds the fields it read. Redacted for the "
+        "tenant in the detections index. None from older detectors and offline scans.",
+    )
+    related: RelatedEvents | None = Field(
+        default=None, description="Correlation: the contributing events (count, first ids)."
+    )
 
     @staticmethod
     def make_id(tenant: str, rule_id: str, event_id: str) -> str:

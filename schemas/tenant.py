@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from schemas.common import Severity, TenantId
 from schemas.sla import ServiceLevels, check_zone
@@ -27,6 +27,18 @@ class NoticeRoute(BaseModel):
     )
 
 
+class EventsIndex(BaseModel):
+    """The tenant's own events index (`socpipe events index`): off unless the tenant opts in.
+
+    Daily indices `<prefix>-events-<tenant>-YYYY.MM.DD`; `socpipe events prune` deletes those whose day
+    is more than `retention_days` before today (UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    retention_days: StrictInt = Field(default=30, ge=1, le=3650, description="Days of events kept.")
+
+
 class Tenant(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,6 +51,7 @@ class Tenant(BaseModel):
         default=False,
         description="Its incidents touch personal data: the GDPR art. 33 72-hour clock applies.",
     )
+    events_index: EventsIndex = Field(default_factory=EventsIndex)
     service_levels: ServiceLevels | None = Field(
         default=None, description="Overrides the provider's default service levels (what it names)."
     )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+import orjson
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import Elasticsearch
@@ -103,3 +104,32 @@ def check_elasticsearch(settings: Settings, timeout_s: float = 3.0) -> None:
     finally:
         pool_log.setLevel(level)
         es.close()
+
+
+class BulkError(RuntimeError):
+    """Elasticsearch refused a write for another reason than a version conflict: a broken program."""
+
+
+def bulk_items(es: Elasticsearch, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run a bulk request; return one result per action (`status`, and `error` when it failed).
+
+    The lines are encoded with orjson here (the client forwards bytes as they are) and the response is
+    cut to each action's status and error: with batches of hundreds of documents, that takes about a tenth
+    off the responder's own CPU time (benchmarks/responder.py: 0.73 -> 0.66 s for 2,000 detections).
+    """
+    if not operations:
+        return []
+    response = es.bulk(
+        operations=cast(list[dict[str, Any]], [orjson.dumps(op) for op in operations]),  # typed too narrowly
+        filter_path=["errors", "items.*.status", "items.*.error"],
+    )
+    return [next(iter(item.values())) for item in response["items"]]
+
+
+def bulk(es: Elasticsearch, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`bulk_items`, raising BulkError on any failure but a version conflict (409: already written)."""
+    results = bulk_items(es, operations)
+    errors = [r for r in results if r.get("error") and r.get("status") != 409]
+    if errors:
+        raise BulkError(f"{len(errors)} bulk writes failed; first: {errors[0]['error']}")
+    return results

@@ -107,6 +107,7 @@ class Settings(BaseSettings):
     detector_group: str = "socpipe-detectors"
     correlate_group: str = "socpipe-correlators"
     responder_group: str = "socpipe-responders"
+    events_index_group: str = "socpipe-events-index"
     batch_size: int = Field(default=500, ge=1, le=100_000)
     poll_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
     log_level: str = "INFO"

@@ -117,6 +117,7 @@ def settings(backends: tuple[str, str]) -> Settings:
         detector_group=f"t{unique}-detectors",
         correlate_group=f"t{unique}-correlators",
         responder_group=f"t{unique}-responders",
+        events_index_group=f"t{unique}-events-index",
         poll_timeout_ms=200,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from detectors.event_context import bounded, from_flat
 from detectors.heuristics.config import HeuristicsConfig
 from detectors.heuristics.engine import HeuristicEngine
 from detectors.heuristics.finding import findings_to_detections
@@ -25,7 +26,12 @@ class HeuristicsComponent:
     def apply(self, contribution: Contribution) -> list[Detection]:
         c = contribution
         findings = self.engine.feed(c.event or {}, c.tenant, c.time, only=c.name)
-        return findings_to_detections(findings, c.event_ref)
+        if not findings:
+            return []
+        # The firing event, from the fields the contribution carried (no raw line): the heuristic state
+        # keeps counters, not events, so the other events behind a finding are not named (see `matched`).
+        event = bounded(from_flat(c.event)) if c.event else None
+        return findings_to_detections(findings, c.event_ref, event)
 
     def finish(self, last: Contribution) -> list[Detection]:
         return []  # heuristics fire as events arrive; nothing waits for the end of the input

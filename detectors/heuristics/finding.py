@@ -45,8 +45,11 @@ class Finding(BaseModel):
         )
 
 
-def finding_to_detection(finding: Finding, event_ref: EventRef) -> Detection:
-    """A Detection (kind=heuristic) whose id depends on the finding only, not on the event that fired it."""
+def finding_to_detection(
+    finding: Finding, event_ref: EventRef, event: dict[str, Any] | None = None
+) -> Detection:
+    """A Detection (kind=heuristic) whose id depends on the finding only, not on the event that fired it;
+    `event` is that event, as the detection carries it (detectors/event_context.py)."""
     return Detection(
         id=finding.id,
         tenant=finding.tenant,
@@ -63,10 +66,13 @@ def finding_to_detection(finding: Finding, event_ref: EventRef) -> Detection:
         matched={"heuristic": finding.heuristic, "key": finding.key, **finding.evidence},
         entity=finding.entity,
         event_ref=event_ref,
+        event=event,
         explanation=finding.explanation,
     )
 
 
-def findings_to_detections(findings: Iterable[Finding], event_ref: EventRef) -> list[Detection]:
+def findings_to_detections(
+    findings: Iterable[Finding], event_ref: EventRef, event: dict[str, Any] | None = None
+) -> list[Detection]:
     """Detections of the findings one event produced; `event_ref` points at that event."""
-    return [finding_to_detection(f, event_ref) for f in findings]
+    return [finding_to_detection(f, event_ref, event) for f in findings]

@@ -29,6 +29,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from detectors.event_context import attach_event
 from detectors.intel.feeds import iter_indicators
 from detectors.intel.index import IndicatorIndex
 from detectors.intel.matcher import IndicatorMatcher
@@ -259,7 +260,9 @@ class Hunter:
             partition=record.partition,
             offset=record.offset,
         )
-        return self.matcher.match(event.flat(), event.tenant, event.timestamp, ref)
+        found = self.matcher.match(event.flat(), event.tenant, event.timestamp, ref)
+        attach_event(event, found, [])
+        return found
 
 
 def only_new(old: IndicatorMatcher, new: IndicatorMatcher) -> IndicatorMatcher | None:

@@ -45,6 +45,7 @@ from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import DETECTION_NS, Match
 from detectors.sigma.modifiers import parse_timestamp
 from detectors.sigma.report import RuleProblem
+from schemas.detection import MAX_RELATED_EVENTS
 from socpipe.logging import get_logger
 
 if TYPE_CHECKING:  # pySigma is imported only where correlations are parsed
@@ -356,6 +357,7 @@ class CorrelationEngine:
             value=value,
             rules=sorted({e.rule for e in window}),
             event_refs=refs,
+            first_refs=[e.ref for e in window[:MAX_RELATED_EVENTS]],
             tags=corr.tags,
             author=corr.author,
             output=corr.output,

@@ -58,6 +58,7 @@ class CorrelationMatch(BaseModel):
     value: float  # the aggregate that met the condition (count, distinct count, sum, ...)
     rules: list[str]  # referenced rule ids seen in the window
     event_refs: list[str]
+    first_refs: list[str] = []  # the first contributing refs in event time (a detection names these)
     tags: tuple[str, ...] = ()
     author: str | None = None
     output: bool = True  # False when it only feeds a correlation chained on it (`generate: false`)

@@ -39,11 +39,10 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
-from responders.evidence.claims import bulk
 from responders.evidence.documents import evidence_doc, evidence_doc_problem, evidence_from_doc, record_id
 from schemas.common import deterministic_id, utc_now
 from schemas.evidence import GENESIS_HASH, EvidenceRecord
-from socpipe.es import tenant_indices
+from socpipe.es import bulk, tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 

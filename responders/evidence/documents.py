@@ -11,7 +11,8 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
-from schemas.detection import Detection, Entity
+from responders.redaction import redact_event
+from schemas.detection import INTEL_RESTRICTED_RULE_ID, Detection, Entity
 from schemas.evidence import EvidenceRecord
 from schemas.incident import Incident
 from schemas.notice import Notice
@@ -56,7 +57,18 @@ def incident_from_doc(source: dict[str, Any]) -> Incident:
     return Incident.model_validate(source["incident"])
 
 
-def detection_doc(detection: Detection, incident_id: str) -> dict[str, Any]:
+def detection_doc(
+    detection: Detection, incident_id: str, *, sensitive: list[str] | None = None
+) -> dict[str, Any]:
+    """The detection document; the event it carries (`detection.event`) redacted by `sensitive`, the
+    tenant's policy (responders/redaction.py), since the detections index is client-visible. A TLP:RED
+    or AMBER+STRICT indicator's value is scrubbed from the event too, as the matcher keeps it out of the
+    title and the entity (detectors/intel/matcher.py)."""
+    model = detection.model_dump(mode="json")
+    restricted = detection.rule.id == INTEL_RESTRICTED_RULE_ID and detection.matched.get("value")
+    values = [str(detection.matched["value"])] if restricted else []
+    if (sensitive or values) and model.get("event") is not None:
+        model["event"] = redact_event(model["event"], sensitive or [], values=values)
     return {
         "@timestamp": detection.event_time.isoformat(),
         "organization": {"id": detection.tenant},
@@ -69,7 +81,7 @@ def detection_doc(detection: Detection, incident_id: str) -> dict[str, Any]:
         "message": detection.explanation or detection.rule.title,
         **_entity_ecs(detection.entity),
         **_threat(detection.rule.attack_techniques),
-        "detection": detection.model_dump(mode="json"),
+        "detection": model,
         "incident": {"id": incident_id},
     }
 

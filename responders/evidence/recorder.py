@@ -29,10 +29,10 @@ from elasticsearch import Elasticsearch
 
 from responders.config import ControlsConfig
 from responders.evidence.chain import CHAIN_HEAD_ID, ChainWriter, key_doc_id
-from responders.evidence.claims import Claimed, Claims, bulk
+from responders.evidence.claims import Claimed, Claims
 from responders.evidence.documents import record_id
 from schemas.evidence import EvidenceRecord, EvidenceType
-from socpipe.es import tenant_indices
+from socpipe.es import bulk, tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 

@@ -30,7 +30,7 @@ from elasticsearch import Elasticsearch
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from responders.config import ConfigError, ResponderConfig
-from responders.evidence.claims import Claims, bulk
+from responders.evidence.claims import Claims
 from responders.evidence.documents import notice_doc, notice_from_doc
 from responders.evidence.recorder import EvidenceItem, EvidenceStore
 from responders.notices.channels import Channel, Message, PermanentDeliveryError, TransientDeliveryError
@@ -41,7 +41,7 @@ from schemas.evidence import EvidenceType
 from schemas.incident import Incident, IncidentStatus
 from schemas.notice import Notice, NoticeStatus
 from schemas.tenant import NoticeRoute, Tenant
-from socpipe.es import tenant_indices
+from socpipe.es import bulk, tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 

@@ -18,44 +18,16 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from responders.notices.quoting import finalize, neutralise_all, quoted
+from responders.redaction import REDACTED, redact, scrub
 from schemas.detection import INTEL_RESTRICTED_RULE_ID, INTEL_RULE_ID
 from schemas.incident import Incident
 from schemas.tenant import Tenant
 
-REDACTED = "[redacted]"
+__all__ = ["REDACTED", "Rendered", "Renderer", "notice_context", "redact", "scrub"]
+
 TEMPLATES = ("subject", "body")
 KINDS = {"notice": "", "escalation": "escalation_"}  # an escalation goes to the provider's on-call
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates"
-
-
-def redact(value: Any, sensitive: list[str], path: str = "", removed: list[str] | None = None) -> Any:
-    """Replace the values at sensitive paths (`entity.user`) or keys anywhere (`user`) by [redacted].
-
-    The removed values are appended to `removed` (when given), so free text quoting them can be cleaned too.
-    """
-    if isinstance(value, dict):
-        out = {}
-        for key, inner in value.items():
-            here = f"{path}.{key}" if path else key
-            hit = here in sensitive or key in [s for s in sensitive if "." not in s]
-            if hit and inner not in (None, "", []):
-                out[key] = REDACTED
-                if removed is not None:
-                    removed += [str(v) for v in (inner if isinstance(inner, list) else [inner])]
-            else:
-                out[key] = redact(inner, sensitive, here, removed)
-        return out
-    if isinstance(value, list):
-        return [redact(item, sensitive, path, removed) for item in value]
-    return value
-
-
-def scrub(text: str, removed: list[str]) -> str:
-    """Free text (a title naming the user, say) without any of the redacted values."""
-    for value in sorted(set(removed), key=len, reverse=True):
-        if value:
-            text = text.replace(value, REDACTED)
-    return text
 
 
 def notice_context(incident: Incident, tenant: Tenant, state: str) -> dict[str, Any]:

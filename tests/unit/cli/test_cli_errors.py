@@ -40,6 +40,7 @@ LONG_RUNNING = {
     "detector run",
     "correlate run",
     "responder run",
+    "events index",
     "ingest syslog",
     "ingest http",
     "dev up",
@@ -298,6 +299,15 @@ def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
             case("notice retry --older-than 5parsecs", "duration", 2),
         ],
         "responder run": [case("responder run --metrics-port -1", "metrics-port", 2)],
+        "events index": [
+            case("events index --exit-when-idle 0", "exit-when-idle", 2),
+            case("events index --metrics-port -1", "metrics-port", 2),
+        ],
+        "events prune": [
+            case("events prune", "elasticsearch at http://127.0.0.1:1", 1),
+            case("events prune --dry-run", "elasticsearch at http://127.0.0.1:1", 1),
+            case("events prune --days 3", "no such option", 2),
+        ],
         "rules check": [
             case(["rules", "check", "--rules", str(f / "broken-rules")], "bad.yml", 1),
             case(["rules", "check", "--rules", missing], "does not exist", 2),
@@ -524,3 +534,17 @@ def test_workers_with_a_broken_configuration_exit_2_with_located_problems(
     tenants.write_text("tenants:\n  - {id: acme, name: A, routes: [{channel: pager, destination: x}]}\n")
     result, took = invoke(("responder", "run"), {"SOCPIPE_TENANTS_FILE": str(tenants)})
     check_failure(result, took, case("responder run", f"{tenants}: tenants.0.routes.0.channel", 2))
+
+
+@pytest.mark.parametrize("command", ["events index", "events prune"])
+def test_a_bad_events_retention_is_refused_with_its_location(command: str, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    """A tenant's events_index.retention_days that is not a whole number of days from 1 stops both events
+    commands (exit 2) with the file and the key path, before any server is asked."""
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text(
+        "tenants:\n  - id: acme\n    name: ACME\n    events_index: {enabled: true, retention_days: 0}\n"
+        "  - id: globex\n    name: Globex\n    events_index: {retention_days: two weeks}\n"
+    )
+    result, took = invoke(tuple(command.split()), {"SOCPIPE_TENANTS_FILE": str(tenants)})
+    check_failure(result, took, case(command, f"{tenants}: tenants.0.events_index.retention_days", 2))
+    assert "tenants.1.events_index.retention_days" in result.stderr, result.stderr

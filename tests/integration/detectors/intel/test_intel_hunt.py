@@ -47,6 +47,7 @@ def test_hunt_finds_held_events_from_since_with_their_own_time(settings: Setting
     assert acme.event_time == NOW - timedelta(days=6)  # the event's own time, not the hunt's
     assert "socpipe.retrospective" in acme.rule.tags and acme.matched["retrospective"] is True
     assert acme.event_ref.topic == settings.topics.ecs and acme.event_ref.offset is not None
+    assert acme.event is not None and acme.event["original"]["DestinationIp"] == C2  # the event it carries
 
 
 def test_tenant_filter(settings: Settings) -> None:

@@ -13,4 +13,6 @@ if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${ELASTICSEARCH_URL:-}" ]; the
 fi
 cleanup() { if [ "$started" = 1 ]; then .venv/bin/socpipe dev down || true; fi; }
 trap cleanup EXIT
-.venv/bin/python -m pytest "$@"
+# Two workers: most tests wait on Kafka and Elasticsearch rather than compute; the tests that start
+# servers or processes of their own share one worker (tests/conftest.py). SOCPIPE_TEST_WORKERS=0: serial.
+.venv/bin/python -m pytest -n "${SOCPIPE_TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -132,3 +132,18 @@ def corpus() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (scripts/test.sh runs two workers), the tests that start processes or servers of
+    their own (tests/e2e, tests/faults) run one after another on one worker, beside the rest: two of them
+    at once on a 2-core machine would starve each other's deadlines."""
+    tests = Path(__file__).resolve().parent
+    folders = (tests / "e2e", tests / "faults")
+    files = {  # start a Kafka broker or a server pair of their own
+        tests / "integration" / "socpipe" / "test_bus_tls_kafka.py",
+        tests / "integration" / "devtools" / "test_devservers_integration.py",
+    }
+    for item in items:
+        if item.path in files or any(item.path.is_relative_to(folder) for folder in folders):
+            item.add_marker(pytest.mark.xdist_group("processes"))

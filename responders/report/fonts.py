@@ -63,7 +63,7 @@ def register() -> str:
 def covers(char: str, name: str = REGULAR) -> bool:
     """Whether the registered face has a glyph for `char` (what prints as written, not as a box)."""
     register()
-    face = pdfmetrics.getFont(name).face  # type: ignore[attr-defined]
+    face = pdfmetrics.getFont(name).face
     return ord(char) in face.charToGlyph
 
 

@@ -152,7 +152,7 @@ def tenant_pdf(report: TenantReport, charts: dict[str, bytes]) -> bytes:
                     ]
                     for b in report.breaches
                 ],
-                [4.5 * cm, 1.6 * cm, 2 * cm, 2.6 * cm, None],
+                [4.2 * cm, 1.9 * cm, 2.4 * cm, 2.4 * cm, None],
             )
         )
     else:

@@ -119,12 +119,13 @@ def demo() -> None:
     """Run every stage on the sample logs and show the incidents, notices and evidence."""
     from cli.demo_levels import write_demo_tenants
     from devtools.mailbox import Mailbox
-    from responders.config import tenants_path
+    from responders.config import load_config, tenants_path
     from socpipe.bus import check_kafka
     from socpipe.es import check_elasticsearch
 
     kafka, es = _endpoints()
     servers = load_settings(kafka_bootstrap_servers=kafka, elasticsearch_url=es)
+    load_config(servers)  # the tenants file the demo copies is valid, or one line says where it is not
     check_kafka(servers)
     check_elasticsearch(servers)
     tenants = write_demo_tenants(tenants_path(servers), DEMO_DIR / "tenants.yaml")

@@ -161,13 +161,18 @@ def _triage_hint(settings: Settings) -> str:
 
 
 def _service_levels(responders: Responders, checked: list[CheckResult]) -> str:
-    """What the SLA watch did in this run: breaches recorded, escalations sent to the on-call."""
-    recorded = [key for r in checked for key in r.recorded]
+    """What the SLA watch found: clocks breached, and what this run recorded and escalated of them (a
+    second demo run finds the same breach, already recorded and escalated once)."""
+    from schemas.sla import ClockState
+
+    breached = {c.key for r in checked for c in r.clocks if c.state == ClockState.breached}
+    recorded = sum(len(r.recorded) for r in checked)
     escalated = sum(len(r.escalated) for r in checked)
     oncall = ", ".join(r.destination for r in responders.config.provider.oncall) or "no on-call route"
     return (
-        f"\nservice levels: {len(recorded)} breach(es) recorded as evidence, {escalated} escalation(s) "
-        f"sent to the provider's on-call ({oncall}); promises in {responders.settings.tenants_file}"
+        f"\nservice levels: {len(breached)} promise(s) breached; this run recorded {recorded} breach(es) as "
+        f"evidence and sent {escalated} escalation(s) to the provider's on-call ({oncall})\n"
+        f"  the demo's promises: {responders.settings.tenants_file}"
     )
 
 

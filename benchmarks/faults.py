@@ -43,11 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiosmtpd.controller import Controller
 from elasticsearch import Elasticsearch
+from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from devtools.private import ELASTICSEARCH, KAFKA, PrivatePair, free_ports
 from responders.evidence.verify import verify_live
 from socpipe.bus import KafkaBus
+from socpipe.consumer_lag import group_lag
 from socpipe.es import tenant_indices
 from socpipe.settings import Settings, load_settings
 
@@ -253,20 +255,28 @@ def position(settings: Settings, stage: str) -> tuple[int, int]:
     else:
         group_id, name = None, settings.topics.raw
     try:
-        consumer = KafkaBus(settings).reader(group_id=group_id, request_timeout_ms=5000)
+        bus = KafkaBus(settings)
+        reader = bus.reader(request_timeout_ms=5000)
         try:
-            tps = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or ())]
-            end = sum(consumer.end_offsets(tps).values()) if tps else 0
             if group_id is None:
+                end = sum(reader.end_offsets(_partitions(reader, name)).values())
                 return end, end + 1
-            done = sum(consumer.committed(tp) or 0 for tp in tps)
-            # The shippers write events.raw in transactions: each partition ends with a commit marker,
-            # an offset no consumer commits past. Within one marker a partition is caught up.
-            return (end if name == settings.topics.raw and end - done <= len(tps) else done), end
+            admin = bus.admin(request_timeout_ms=5000)
+            try:  # the shippers write events.raw in transactions: a commit marker per partition is not lag
+                found = group_lag(admin, reader, group_id, name, transactional=name == settings.topics.raw)
+            finally:
+                admin.close()
         finally:
-            consumer.close()
+            reader.close()
     except Exception:
         return -1, -1
+    if found is None:
+        return 0, 0
+    return (found.end if found.lag == 0 else found.done), found.end
+
+
+def _partitions(reader: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
 
 
 def es_count(es: Elasticsearch, settings: Settings, kind: str) -> int:

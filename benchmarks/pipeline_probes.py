@@ -29,6 +29,7 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
+from socpipe.consumer_lag import group_lag
 from socpipe.settings import Settings
 
 POLL_S = 0.25
@@ -77,19 +78,8 @@ class LagSampler(threading.Thread):
 
     def lag_of(self, group: str, topic: str) -> tuple[int, int] | None:
         """(records behind, end offsets summed) of a group on a topic; None before the topic exists."""
-        partitions = self.ends.partitions_for_topic(topic)
-        if not partitions:
-            return None
-        tps = [TopicPartition(topic, p) for p in partitions]
-        ends = self.ends.end_offsets(tps)
-        starts = self.ends.beginning_offsets(tps)
-        committed = self.admin.list_group_offsets({group: tps}).get(group, {})
-        total = 0
-        for tp in tps:
-            meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
-            total += max(0, ends[tp] - done)
-        return total, sum(ends.values())
+        found = group_lag(self.admin, self.ends, group, topic)
+        return None if found is None else (found.lag, found.end)
 
     def assignment(self, group: str, topic: str) -> dict[int, str]:
         out: dict[int, str] = {}

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
@@ -22,6 +23,10 @@ from socpipe.bus import KafkaBus
 from socpipe.paths import REPO_DIR, samples_dir
 from socpipe.settings import Settings, load_settings
 from socpipe.worker import Stage, WorkerStats
+
+if TYPE_CHECKING:
+    from responders.sla.watch import CheckResult
+    from responders.worker import Responders
 
 DEMO_DIR = REPO_DIR / ".socpipe" / "demo"
 IDLE_POLLS = 4  # a stage is done once this many polls in a row bring nothing
@@ -112,18 +117,23 @@ def _endpoints() -> tuple[str, str]:
 @click.command("demo")
 def demo() -> None:
     """Run every stage on the sample logs and show the incidents, notices and evidence."""
+    from cli.demo_levels import write_demo_tenants
     from devtools.mailbox import Mailbox
+    from responders.config import load_config, tenants_path
     from socpipe.bus import check_kafka
     from socpipe.es import check_elasticsearch
 
     kafka, es = _endpoints()
     servers = load_settings(kafka_bootstrap_servers=kafka, elasticsearch_url=es)
+    load_config(servers)  # the tenants file the demo copies is valid, or one line says where it is not
     check_kafka(servers)
     check_elasticsearch(servers)
+    tenants = write_demo_tenants(tenants_path(servers), DEMO_DIR / "tenants.yaml")
     with Mailbox(DEMO_DIR / "mailbox") as mailbox:
         settings = load_settings(
             kafka_bootstrap_servers=kafka,
             elasticsearch_url=es,
+            tenants_file=tenants,
             topic_prefix="demo.",
             index_prefix="socpipe-demo",
             smtp_host=mailbox.host,
@@ -142,15 +152,34 @@ def _triage_hint(settings: Settings) -> str:
     """The triage command as it can be pasted: with the settings a bare `socpipe` would not have."""
     defaults = load_settings()
     env = {"SOCPIPE_INDEX_PREFIX": settings.index_prefix}
+    if settings.tenants_file is not None:
+        env["SOCPIPE_TENANTS_FILE"] = str(settings.tenants_file)
     if settings.elasticsearch_url != defaults.elasticsearch_url:
         env["ELASTICSEARCH_URL"] = settings.elasticsearch_url
     prefix = " ".join(f"{k}={v}" for k, v in env.items())
     return f"{prefix} socpipe incident list"
 
 
+def _service_levels(responders: Responders, checked: list[CheckResult]) -> str:
+    """What the SLA watch found: clocks breached, and what this run recorded and escalated of them (a
+    second demo run finds the same breach, already recorded and escalated once)."""
+    from schemas.sla import ClockState
+
+    breached = {c.key for r in checked for c in r.clocks if c.state == ClockState.breached}
+    recorded = sum(len(r.recorded) for r in checked)
+    escalated = sum(len(r.escalated) for r in checked)
+    oncall = ", ".join(r.destination for r in responders.config.provider.oncall) or "no on-call route"
+    return (
+        f"\nservice levels: {len(breached)} promise(s) breached; this run recorded {recorded} breach(es) as "
+        f"evidence and sent {escalated} escalation(s) to the provider's on-call ({oncall})\n"
+        f"  the demo's promises: {responders.settings.tenants_file}"
+    )
+
+
 def _report(settings: Settings, run: PipelineRun, mailbox: Path) -> None:
     """The summary, built whole and then printed at once, so log lines (stderr) cannot land inside it
     when both go to one file."""
+    from cli.demo_levels import check_service_levels
     from responders.evidence.audit import verify_live
     from responders.report.gather import ReportReader, write_tenant
     from responders.worker import Responders
@@ -159,8 +188,9 @@ def _report(settings: Settings, run: PipelineRun, mailbox: Path) -> None:
     lines: list[str] = []
     responders = Responders(settings, check=False)
     reports = ReportReader(responders.es, settings, responders.config)
-    now = utc_now()
     try:
+        checked = check_service_levels(responders)
+        now = utc_now()
         lines.append(f"\nshipped {run.shipped} new log lines from {samples_dir()}")
         for name, stats in run.stages.items():
             written = ", ".join(
@@ -185,8 +215,9 @@ def _report(settings: Settings, run: PipelineRun, mailbox: Path) -> None:
             month = f"{now.astimezone(ZoneInfo(responders.config.tenant(tenant).timezone)):%Y-%m}"
             files = write_tenant(reports.tenant_report(tenant, month, now)[0], DEMO_DIR / "reports")
             lines.append(f"  monthly report: {files.pdf} (and .html)")
+        lines.append(_service_levels(responders, checked))
         mails = sorted(mailbox.glob("*.eml"))
-        lines.append(f"\n{len(mails)} client notices in the demo mailbox {mailbox}")
+        lines.append(f"\n{len(mails)} notices in the demo mailbox {mailbox}")
         lines.append(
             f"\nElasticsearch indices: {settings.index_prefix}-incidents-<tenant>, -evidence-<tenant> ... at "
             f"{settings.elasticsearch_url}\n"

@@ -19,7 +19,7 @@ from responders.indices import ensure_templates, ensure_tenant
 from responders.notices.channels import build_channels
 from responders.notices.notifier import Notifier
 from responders.notices.render import Renderer
-from responders.notices.sweep import NoticeSweep, PeriodicSweep
+from responders.notices.sweep import NoticeSweep, sweep_round
 from responders.paths import tenant_templates_dir
 from responders.sla.reader import ClockReader
 from responders.sla.watch import SlaWatch
@@ -117,9 +117,12 @@ class Responders:
         watch = stage.sla
         return Periodic("sla-watch", self.settings.sla_check_interval_s, lambda: watch.run_once(stage.busy))
 
-    def periodic_sweep(self, stage: ResponderStage) -> PeriodicSweep:
+    def periodic_sweep(self, stage: ResponderStage) -> Periodic:
         """The stage's tenants swept every `notice_sweep_interval_s`, between its batches (not started)."""
-        return PeriodicSweep(self.sweep(), self.settings.notice_sweep_interval_s, stage.busy)
+        sweeper = self.sweep()
+        return Periodic(
+            "notice-sweep", self.settings.notice_sweep_interval_s, lambda: sweep_round(sweeper, stage.busy)
+        )
 
     def close(self) -> None:
         self.es.close()

@@ -294,12 +294,19 @@ class KafkaBus:
         conf.update(overrides)
         return KafkaConsumer(**conf)
 
+    def admin(self, **overrides: Any) -> KafkaAdminClient:
+        """An admin client (topics, consumer groups' committed offsets); the caller closes it."""
+        conf: dict[str, Any] = {
+            "bootstrap_servers": self.settings.kafka_bootstrap_servers.split(","),
+            **_security(self.settings),
+        }
+        conf.update(overrides)
+        return KafkaAdminClient(**conf)
+
     def ensure_topics(self, names: Iterable[str], compacted: Iterable[str] = ()) -> None:
         """Create missing topics; compacted ones keep the latest value per key (detector state)."""
         compacted_set = set(compacted)
-        admin = KafkaAdminClient(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers.split(","), **_security(self.settings)
-        )
+        admin = self.admin()
         try:
             existing = set(admin.list_topics())
             wanted = [

@@ -7,16 +7,21 @@ with `kafka-consumer-groups.sh --describe`, split by the member that holds each 
 
 Measuring costs one ListOffsets round trip; positions are local. A failed measurement is logged and
 skipped: metrics must never stop a worker that can still process.
+
+`group_lag` is the same figure read from outside the group (its committed offsets, through the admin
+API), for whoever watches a group without being in it: tests waiting for a pipeline to drain, and the
+benchmarks' probes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from kafka.errors import KafkaError
-from kafka.structs import TopicPartition
+from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from socpipe.logging import get_logger
 from socpipe.metrics import Metrics
@@ -96,3 +101,56 @@ class LagReporter:
 
     def _labels(self, tp: TopicPartition) -> dict[str, str]:
         return {"stage": self._stage, "topic": tp.topic, "partition": str(tp.partition)}
+
+
+class GroupOffsets(Protocol):
+    """The part of KafkaAdminClient `group_lag` reads."""
+
+    def list_group_offsets(
+        self, group_specs: dict[str, list[TopicPartition]]
+    ) -> Mapping[str, Mapping[TopicPartition, OffsetAndMetadata]]: ...
+
+
+class TopicOffsets(Protocol):
+    """The part of a KafkaConsumer (outside any group) `group_lag` reads."""
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None: ...
+
+    def beginning_offsets(self, partitions: list[TopicPartition]) -> Mapping[TopicPartition, int]: ...
+
+    def end_offsets(self, partitions: list[TopicPartition]) -> Mapping[TopicPartition, int]: ...
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    lag: int  # records of the topic the group has not committed, summed over partitions
+    done: int  # the group's committed offsets, summed (a partition never committed: its first offset)
+    end: int  # the topic's end offsets, summed: how far the group could get
+    partitions: int
+
+
+def group_lag(
+    admin: GroupOffsets, offsets: TopicOffsets, group: str, topic: str, *, transactional: bool = False
+) -> GroupLag | None:
+    """A consumer group's lag on a topic from its committed offsets; None while the topic has no
+    partitions yet.
+
+    On a topic written in transactions (the file shipper's events.raw) each partition ends with a commit
+    marker, an offset no consumer commits past: with `transactional`, one offset per written partition
+    is not lag.
+    """
+    partitions = offsets.partitions_for_topic(topic)
+    if not partitions:
+        return None
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    ends = offsets.end_offsets(tps)
+    starts = offsets.beginning_offsets(tps)
+    committed = admin.list_group_offsets({group: tps}).get(group, {})
+    lag = done = 0
+    for tp in tps:
+        meta = committed.get(tp)
+        position = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
+        behind = max(0, ends[tp] - position)
+        lag += max(0, behind - 1) if transactional and ends[tp] else behind
+        done += position
+    return GroupLag(lag=lag, done=done, end=sum(ends.values()), partitions=len(tps))

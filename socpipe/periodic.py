@@ -1,7 +1,8 @@
 """A task a long-running worker repeats every `interval_s` in a daemon thread of its own.
 
 A failed round is logged (an outage quietly: the worker loop reports it) and retried at the next
-interval; the worker goes on. Used by the responder's service-level watch (responders/sla/watch.py).
+interval; the worker goes on. Used by the responder's service-level watch (responders/sla/watch.py)
+and its notice sweep (responders/notices/sweep.py `sweep_round`).
 """
 
 from __future__ import annotations

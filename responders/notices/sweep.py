@@ -14,7 +14,8 @@ a sweeper and a worker) only one wins each take-over; a claim fresher than the t
 and is never touched. Permanent failures (4xx, bad address, missing secret) are never retried.
 
 `socpipe notice retry` runs a sweep on demand; the responder worker runs one for its tenants every
-`notice_sweep_interval_s` seconds, between batches or when idle (`PeriodicSweep`).
+`notice_sweep_interval_s` seconds, between batches or when idle (`sweep_round`, repeated by
+`socpipe.periodic.Periodic`).
 
 A notice that gave up (every round failed, or a permanent failure) is resent only when an operator asks,
 after fixing the cause: `socpipe notice retry --include-failed` (`include_failed=True`) takes every failed
@@ -23,9 +24,8 @@ notice whose last try is older than the claim timeout, still under its own id an
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,7 +41,6 @@ from schemas.incident import Incident
 from schemas.notice import Notice, NoticeStatus
 from socpipe.es import tenant_indices
 from socpipe.logging import get_logger
-from socpipe.outage import server_of
 from socpipe.settings import Settings
 
 log = get_logger(__name__)
@@ -160,58 +159,16 @@ def _sent(source: dict[str, Any]) -> bool:
 PERIODIC_LIMIT = 8  # notices per tenant per round of the worker's sweep (the CLI takes up to PAGE)
 
 
-class PeriodicSweep:
-    """Runs `sweep` for every tenant at most every `interval_s`, never during a batch.
+def sweep_round(sweeper: NoticeSweep, busy: AbstractContextManager[Any]) -> list[SweepResult]:
+    """One round of the worker's sweep (run every `notice_sweep_interval_s` by `socpipe.periodic.Periodic`).
 
-    The responder's worker loop calls the stage only when it has a batch, so the sweep has a thread of
-    its own; it takes `busy` (the lock the stage holds while it processes a batch), so it runs between
-    batches or while the worker is idle, and a batch waits for a sweep in progress.
+    `busy` is the lock the stage holds while it processes a batch: taken per tenant, so the sweep runs
+    between batches or while the worker is idle, and a batch waits at most for one small sweep. A
+    tenant's sweep is capped (`PERIODIC_LIMIT` notices, delivered 4 at a time), so a dead endpoint cannot
+    hold the worker past Kafka's poll interval; the rest waits for the next round.
     """
-
-    def __init__(
-        self,
-        sweep: NoticeSweep,
-        interval_s: float,
-        busy: AbstractContextManager[Any],
-        *,
-        on_error: Callable[[BaseException], None] | None = None,
-    ) -> None:
-        self.sweeper = sweep
-        self.interval_s = interval_s
-        self.busy = busy
-        self.on_error = on_error
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self.interval_s <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="notice-sweep", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float | None = None) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def run_once(self) -> list[SweepResult]:
-        """One round: the lock is taken per tenant and a tenant's sweep is capped (`PERIODIC_LIMIT`
-        notices, delivered 4 at a time), so a batch waits at most for one small sweep and a dead
-        endpoint cannot hold the worker past Kafka's poll interval; the rest waits for the next round."""
-        results = []
-        for tenant in self.sweeper.tenants():
-            with self.busy:
-                results.append(self.sweeper.sweep(tenant, limit=PERIODIC_LIMIT))
-        return results
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.run_once()
-            except Exception as exc:  # a failed sweep is retried next interval; the worker goes on
-                if server_of(exc) is None:
-                    log.exception("notice sweep failed")
-                else:  # an outage: the worker loop logs it once, when it starts and when it ends
-                    log.debug("notice sweep waits for the next interval: a server is away", error=str(exc))
-                if self.on_error:
-                    self.on_error(exc)
+    results = []
+    for tenant in sweeper.tenants():
+        with busy:
+            results.append(sweeper.sweep(tenant, limit=PERIODIC_LIMIT))
+    return results

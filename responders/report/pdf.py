@@ -8,7 +8,6 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
@@ -18,18 +17,22 @@ from reportlab.lib.units import cm
 from reportlab.platypus import Flowable, Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from responders.report.figures import TenantReport, human
+from responders.report.fonts import BOLD, REGULAR, markup, register
 from responders.report.provider import ProviderReport
 
 WIDTH = A4[0] - 3 * cm
+register()  # every style below is DejaVu Sans (fonts.py): Helvetica would box non-Latin-1 client data
 _STYLES = getSampleStyleSheet()
-BODY = ParagraphStyle("body", parent=_STYLES["BodyText"], fontSize=9, leading=11.5)
+BODY = ParagraphStyle("body", parent=_STYLES["BodyText"], fontName=REGULAR, fontSize=9, leading=11.5)
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=7.5, leading=9)
-HEAD = ParagraphStyle("head", parent=SMALL, fontName="Helvetica-Bold")
-H1, H2 = _STYLES["Title"], _STYLES["Heading2"]
+HEAD = ParagraphStyle("head", parent=SMALL, fontName=BOLD)
+H1 = ParagraphStyle("h1", parent=_STYLES["Title"], fontName=BOLD)
+H2 = ParagraphStyle("h2", parent=_STYLES["Heading2"], fontName=BOLD)
+H3 = ParagraphStyle("h3", parent=_STYLES["Heading3"], fontName=BOLD)
 
 
 def _p(text: str, style: ParagraphStyle = BODY) -> Paragraph:
-    return Paragraph(escape(text), style)
+    return Paragraph(markup(text), style)
 
 
 def _table(
@@ -133,7 +136,7 @@ def tenant_pdf(report: TenantReport, charts: dict[str, bytes]) -> bytes:
             ]
             or [["No service-level clock this month.", "", "", "", "", "", "", "", ""]],
         ),
-        _p("Every breach, explained", _STYLES["Heading3"]),
+        _p("Every breach, explained", H3),
     ]
     if report.breaches:
         story.append(
@@ -149,7 +152,7 @@ def tenant_pdf(report: TenantReport, charts: dict[str, bytes]) -> bytes:
                     ]
                     for b in report.breaches
                 ],
-                [4.5 * cm, 1.6 * cm, 2 * cm, 2.6 * cm, None],
+                [4.2 * cm, 1.9 * cm, 2.4 * cm, 2.4 * cm, None],
             )
         )
     else:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from cli.demo import run_pipeline_once, run_until_idle, sample_files, ship_files
 from devtools.mailbox import Mailbox
@@ -28,6 +28,7 @@ from responders.evidence.audit import verify_live
 from responders.worker import build_stage as build_responder_stage
 from responders.worker import ensure_indices
 from socpipe.bus import KafkaBus
+from socpipe.consumer_lag import group_lag
 from socpipe.es import es_client, tenant_indices
 from socpipe.settings import Settings
 
@@ -136,26 +137,16 @@ class Workers:
 
 
 def _lag(settings: Settings, group: str, topic: str, *, transactional: bool = False) -> int | None:
-    """Records of `topic` the group has not committed; None while the topic has no partitions yet.
-
-    On a topic written in transactions (the file shipper's events.raw) the commit marker after the last
-    record takes an offset that no consumer commits past: one such offset per partition is not lag.
-    """
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers.split(","))
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers.split(","))
+    """Records of `topic` the group has not committed (socpipe.consumer_lag.group_lag); None while the
+    topic has no partitions yet."""
+    bus = KafkaBus(settings)
+    admin, reader = bus.admin(), bus.reader()
     try:
-        committed = admin.list_group_offsets(group).get(group, {})
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not tps:
-            return None
-        lag = 0
-        for tp, end in consumer.end_offsets(tps).items():
-            behind = end - (committed[tp].offset if tp in committed else 0)
-            lag += max(0, behind - 1) if transactional and end else behind
-        return lag
+        found = group_lag(admin, reader, group, topic, transactional=transactional)
+        return None if found is None else found.lag
     finally:
         admin.close()
-        consumer.close()
+        reader.close()
 
 
 def _wait_idle(settings: Settings, workers: Workers, timeout_s: float = 240.0) -> None:

@@ -7,13 +7,19 @@ workers in their consumer groups, and a real SMTP server receiving the client no
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from cli.demo import run_pipeline_once, sample_files
+from cli.demo_levels import check_service_levels, write_demo_tenants
 from devtools.mailbox import RFC5321_MAX_LINE, Mailbox
+from responders.config import tenants_path
 from responders.evidence.audit import verify_live
+from responders.report.gather import ReportReader
 from responders.worker import Responders
+from schemas.common import utc_now
+from schemas.sla import ClockKind
 from socpipe.settings import Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch]
@@ -28,8 +34,14 @@ def mailbox(tmp_path: Path) -> Mailbox:
 def test_samples_become_grouped_incidents_notices_and_evidence(
     settings: Settings, mailbox: Mailbox, tmp_path: Path
 ) -> None:
-    """Every stage runs for real; each tenant gets its own incidents, notices and an intact chain."""
-    settings = settings.model_copy(update={"smtp_host": mailbox.host, "smtp_port": mailbox.port})
+    """Every stage runs for real; each tenant gets its own incidents, notices and an intact chain. On the
+    demo's tenants file, ACME's critical incident breaches its 3 s acknowledgement promise: one breach
+    recorded, one escalation to the provider's on-call however often the check runs, and the breach in
+    ACME's report."""
+    tenants = write_demo_tenants(tenants_path(None), tmp_path / "tenants.yaml")
+    settings = settings.model_copy(
+        update={"smtp_host": mailbox.host, "smtp_port": mailbox.port, "tenants_file": tenants}
+    )
     run = run_pipeline_once(settings, sample_files(), tmp_path / "checkpoints")
     assert run.shipped == 67
     assert run.stages["normalise"].records == 67 and run.stages["normalise"].dead_letters == 0
@@ -64,12 +76,25 @@ def test_samples_become_grouped_incidents_notices_and_evidence(
         for tenant in ("acme", "globex"):
             result = verify_live(responders.es, settings, tenant)
             assert result.ok and result.checked > 0, (tenant, result)
+        recipients = [p.name for p in mailbox.messages()]
+        # acme is told of incidents from high up (3), globex from medium (1): rules/tenants.yaml.
+        assert len(recipients) == 4, recipients
+
+        checked = check_service_levels(responders) + check_service_levels(responders)
+        assert [k for r in checked for k in r.recorded] == [f"sla_breach:{mimikatz.id}:acknowledge"]
+        assert sum(len(r.escalated) for r in checked) == 1
+        oncall = [p for p in mailbox.messages() if "provider.example" in p.name]
+        assert len(oncall) == 1 and mimikatz.id in oncall[0].read_text(errors="replace")
+        now = utc_now()
+        report, _ = ReportReader(responders.es, settings, responders.config).tenant_report(
+            "acme", f"{now.astimezone(ZoneInfo('Europe/Berlin')):%Y-%m}", now
+        )
+        assert [(b.incident_id, b.kind) for b in report.breaches] == [(mimikatz.id, ClockKind.acknowledge)]
+        assert report.breached == 1 and report.compliance_pct is not None and report.compliance_pct < 100
     finally:
         responders.close()
 
-    recipients = [p.name for p in mailbox.messages()]
-    # acme is told of incidents from high up (3), globex from medium (1): rules/tenants.yaml.
-    assert len(recipients) == 4, recipients
+    recipients = [p.name for p in mailbox.messages() if "provider.example" not in p.name]
     assert all("acme.example" in r or "globex.example" in r for r in recipients)
     for path in mailbox.messages():
         assert max(len(line) for line in path.read_bytes().splitlines()) <= RFC5321_MAX_LINE - 2

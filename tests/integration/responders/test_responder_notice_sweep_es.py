@@ -19,7 +19,7 @@ from responders.evidence.audit import verify_live
 from responders.evidence.documents import notice_doc
 from responders.notices import sweep as sweep_module
 from responders.notices.channels import Message
-from responders.notices.sweep import SweepResult
+from responders.notices.sweep import SweepResult, sweep_round
 from responders.worker import Responders
 from schemas.incident import Verdict
 from schemas.notice import Notice
@@ -269,13 +269,13 @@ def test_the_worker_sweep_takes_a_few_notices_per_round(
     es.indices.refresh(index=tenant_indices(rsettings, "red").notices)
     monkeypatch.setattr(sweep_module, "PERIODIC_LIMIT", 4)
     worker = Responders(stale)
-    periodic = worker.periodic_sweep(worker.stage())
+    sweeper, busy = worker.sweep(), worker.stage().busy
     try:
-        first = sum(len(r.delivered.sent) for r in periodic.run_once())
+        first = sum(len(r.delivered.sent) for r in sweep_round(sweeper, busy))
         es.indices.refresh(index=tenant_indices(rsettings, "red").notices)
-        second = sum(len(r.delivered.sent) for r in periodic.run_once())
+        second = sum(len(r.delivered.sent) for r in sweep_round(sweeper, busy))
         es.indices.refresh(index=tenant_indices(rsettings, "red").notices)
-        third = sum(len(r.delivered.sent) for r in periodic.run_once())
+        third = sum(len(r.delivered.sent) for r in sweep_round(sweeper, busy))
     finally:
         worker.close()
     assert (first, second, third) == (4, 2, 0)

@@ -6,18 +6,23 @@ The browser test (test_triage_browser_es.py) drives the same pages in headless C
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
+from typing import Any
 
+import orjson
 import pytest
 from elasticsearch import Elasticsearch
 from responder_helpers import detection, inbound, sources
 from starlette.testclient import TestClient
 
 from responders.evidence.audit import verify_live
+from responders.redaction import REDACTED
 from responders.triage_web.app import create_app
 from responders.triage_web.auth import Analyst, login_token
 from responders.worker import Responders
+from schemas.detection import Detection
 from socpipe.settings import Settings
 
 pytestmark = pytest.mark.elasticsearch
@@ -127,3 +132,44 @@ def test_tenant_limits_hold_and_actions_are_recorded_as_the_cli_records_them(
         ("close", "ann"),
     ]
     assert verify_live(es, rsettings, "red").ok
+
+
+COMMAND = "powershell.exe -enc SQBFAFgA -user alice"
+
+
+def _with_event(n: int, tenant: str) -> Detection:
+    """A detection carrying its event as the detector attaches it (ECS, nested), naming user alice."""
+    return detection(n, tenant).model_copy(
+        update={
+            "event": {
+                "host": {"name": "ws-1"},
+                "user": {"name": "alice"},
+                "process": {"command_line": COMMAND, "parent": {"name": "winword.exe"}},
+            }
+        }
+    )
+
+
+def test_the_incident_page_shows_each_detections_stored_event_redacted_for_its_tenant(
+    web: TestClient, responders: Responders
+) -> None:
+    """The event the responder stored with a detection (real index, strict mapping) is on the triage
+    page: red redacts `user`, so the event shown has the command line with the user scrubbed and never
+    the name (the incident's own entity line is the provider's and stays whole); blue has no policy and
+    shows the event as the detector made it."""
+    responders.stage().process(inbound([_with_event(1, "red"), _with_event(2, "blue")]))
+    triage = responders.triage()
+    sign_in(web, "ann")
+    red, blue = (_shown_event(web.get(f"/incidents/{triage.list(t)[0].id}").text) for t in ("red", "blue"))
+    assert red["process"] == {
+        "command_line": COMMAND.replace("alice", REDACTED),
+        "parent": {"name": "winword.exe"},
+    }
+    assert red["user"] == REDACTED and "alice" not in orjson.dumps(red).decode()
+    assert blue["process"]["command_line"] == COMMAND and blue["user"] == {"name": "alice"}
+
+
+def _shown_event(page: str) -> dict[str, Any]:
+    """The event the page shows under "the event" (one detection per incident here)."""
+    (shown,) = re.findall(r"<summary>the event</summary><pre>(.*?)</pre>", page, re.DOTALL)
+    return orjson.loads(html.unescape(shown))  # type: ignore[no-any-return]

@@ -114,7 +114,10 @@ def own_cases(command: str, f: Path, busy_port: int) -> list[Case]:
     """Bad inputs, missing files, unknown ids and tenants, and servers down, per command."""
     missing = str(f / "nope.jsonl")
     return {
-        "demo": [case("demo", "kafka at 127.0.0.1:1")],
+        "demo": [
+            case("demo", "kafka at 127.0.0.1:1"),
+            case("demo", "bad.yaml", 2, env={"SOCPIPE_TENANTS_FILE": str(f / "bad.yaml")}),
+        ],
         "dev down": [case(["dev", "down", "--state-dir", str(f / "a-file")], "state-dir")],
         "dev status": [case(["dev", "status", "--state-dir", str(f / "a-file")], "state-dir")],
         "dev up": [case("dev up --timeout -1", "timeout", 2)],

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
 from datetime import UTC, date, datetime, timedelta
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 import pytest
 
 from responders.report.charts import client_compliance, tenant_charts
 from responders.report.figures import EvidenceSummary, Month, TenantReport, tenant_report
+from responders.report.fonts import covers
 from responders.report.html import provider_html, tenant_html
 from responders.report.pdf import provider_pdf, tenant_pdf
 from responders.report.provider import ProviderReport, provider_report
@@ -248,3 +251,35 @@ def test_provider_pdf_renders(report: TenantReport) -> None:
     _, text = _not_blank(provider_pdf(provider, charts))
     assert "Analyst workload" in text and "ann" in text
     assert "Compliance per client" in provider_html(provider, charts)
+
+
+TITLE = "Zürich \u2013 東京 \u2013 Łódź"
+
+
+def _fonts_of(page: pdfium.PdfPage) -> list[tuple[str, str]]:
+    """(character, the name of the font pdfium says draws it) for each character of the page."""
+    text = page.get_textpage()
+    name, flags = ctypes.create_string_buffer(128), ctypes.c_int()
+    out = []
+    for i in range(text.count_chars()):
+        pdfium_c.FPDFText_GetFontInfo(text.raw, i, name, len(name), ctypes.byref(flags))
+        out.append((chr(pdfium_c.FPDFText_GetUnicode(text.raw, i)), name.value.decode()))
+    return out
+
+
+def test_pdf_prints_client_names_in_any_script(report: TenantReport) -> None:
+    """A client name outside Latin-1 comes back out of the PDF as written, and every character DejaVu
+    Sans has a glyph for is drawn in embedded DejaVu (not Helvetica's box); the CJK ones it lacks are set
+    in a CJK font, so they are kept in the text."""
+    pdf = tenant_pdf(report.model_copy(update={"name": TITLE}), tenant_charts(report))
+    page = pdfium.PdfDocument(pdf)[0]
+    assert TITLE in page.get_textpage().get_text_range()
+    drawn = _fonts_of(page)
+    title = drawn[drawn.index(("Z", "DejaVuSans-Bold")) :][: len(TITLE)]
+    assert "".join(c for c, _ in title) == TITLE
+    for char, font in title:
+        if char.isspace():
+            continue
+        expected = "DejaVuSans" if covers(char) else "HeiseiKakuGo"
+        assert font.startswith(expected), (char, font)
+    assert sum(not covers(c) for c in TITLE) == 2  # only 東京 is outside DejaVu

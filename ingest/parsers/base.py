@@ -203,9 +203,12 @@ def within(moment: datetime, received: datetime) -> datetime:
 
     1970 is allowed (devices without a clock send it); more than a year after receipt is not.
     """
-    if moment < _EPOCH or moment - received > timedelta(days=366):
+    if moment < _EPOCH or moment - received > _YEAR_AHEAD:
         raise ParseError(f"timestamp {moment.isoformat()} is implausible (before 1970 or over a year ahead)")
-    return moment.astimezone(UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+_YEAR_AHEAD = timedelta(days=366)
 
 
 def make_event(
@@ -220,28 +223,33 @@ def make_event(
 
     `ecs` holds the ECS fields (event=, host=, process= ...), as models or plain dicts. The host falls
     back to the shipper's host hint, which comes from its configuration or the network peer.
-    `log_extra` adds to ECS `log.*` (e.g. `log.syslog`).
+    `log_extra` adds to ECS `log.*` (e.g. `log.syslog`). The `event` dict is taken over (the
+    caller builds it for this one event), not copied.
+
+    The whole document is validated by one `EcsEvent.model_validate`: the parsers' output is checked
+    at this boundary like any other input. Building the models unvalidated (`model_construct`) was
+    measured and rejected: pydantic's `model_construct` is Python code and costs about four times
+    the compiled validation it would skip (benchmarks/parsers-results.md).
     """
     if ecs.get("host") is None and raw.host_hint:
         ecs["host"] = Host(name=raw.host_hint)
     log: dict[str, Any] = {"file.path": raw.path, "offset": raw.offset, "logger": raw.source}
-    log.update(log_extra or {})
-    event = dict(ecs.pop("event", None) or {})
+    if log_extra:
+        log.update(log_extra)
+    event = ecs.pop("event", None)
+    if event is None:
+        event = {}
     event["ingested"] = raw.received_at
+    ecs["@timestamp"] = within(timestamp, raw.received_at)
+    ecs["tenant"] = raw.tenant
+    ecs["event"] = event
+    ecs["log"] = log
+    ecs["ingest"] = {"source": raw.source, "parser": raw.parser, "received_at": raw.received_at}
+    ecs["original"] = original
     try:
         # One validation of the whole document: nested dicts are checked by the same call, which
         # costs a third of building each part as its own model first (benchmarks/parsers.py).
-        return EcsEvent.model_validate(
-            {
-                "@timestamp": within(timestamp, raw.received_at),
-                "tenant": raw.tenant,
-                "event": event,
-                "log": log,
-                "ingest": {"source": raw.source, "parser": raw.parser, "received_at": raw.received_at},
-                "original": original,
-                **ecs,
-            }
-        )
+        return EcsEvent.model_validate(ecs)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

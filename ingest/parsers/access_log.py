@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from ingest.parsers.base import ParseError, Parser, is_ip, make_event
+from ingest.parsers.base import ParseError, Parser, event_from, is_ip
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 
@@ -155,11 +155,8 @@ def parse(raw: RawRecord) -> EcsEvent:
             source = {"address": client, "domain": client}
     if user_name:
         related["user"] = [user_name]
-    return make_event(
-        raw,
-        timestamp=moment,
-        original=original,
-        event={
+    ecs = {
+        "event": {
             "module": "web",
             "dataset": "web.access",
             "kind": "event",
@@ -167,13 +164,14 @@ def parse(raw: RawRecord) -> EcsEvent:
             "type": ["access"],
             "outcome": None if code is None else ("failure" if code >= 400 else "success"),
         },
-        source=source,
-        user={"name": user_name} if user_name else None,
-        url=_url(target, stem, query, domain, port),
-        http=_http(method, version, referer, code, length),
-        user_agent={"original": agent} if agent else None,
-        related=related or None,
-    )
+        "source": source,
+        "user": {"name": user_name} if user_name else None,
+        "url": _url(target, stem, query, domain, port),
+        "http": _http(method, version, referer, code, length),
+        "user_agent": {"original": agent} if agent else None,
+        "related": related or None,
+    }
+    return event_from(raw, moment, original, None, ecs)
 
 
 def _put(fields: dict[str, Any], name: str, value: Any) -> None:

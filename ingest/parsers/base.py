@@ -209,6 +209,8 @@ def within(moment: datetime, received: datetime) -> datetime:
 
 
 _YEAR_AHEAD = timedelta(days=366)
+# `EcsEvent.model_validate` without its Python wrapper: the same compiled validator, once per event.
+_VALIDATE = EcsEvent.__pydantic_validator__.validate_python
 
 
 def make_event(
@@ -223,12 +225,24 @@ def make_event(
 
     `ecs` holds the ECS fields (event=, host=, process= ...), as models or plain dicts. The host falls
     back to the shipper's host hint, which comes from its configuration or the network peer.
-    `log_extra` adds to ECS `log.*` (e.g. `log.syslog`). The `event` dict is taken over (the
-    caller builds it for this one event), not copied.
+    `log_extra` adds to ECS `log.*` (e.g. `log.syslog`).
+    """
+    return event_from(raw, timestamp, original, log_extra, ecs)
 
-    The whole document is validated by one `EcsEvent.model_validate`: the parsers' output is checked
-    at this boundary like any other input. Building the models unvalidated (`model_construct`) was
-    measured and rejected: pydantic's `model_construct` is Python code and costs about four times
+
+def event_from(
+    raw: RawRecord,
+    timestamp: datetime,
+    original: dict[str, Any],
+    log_extra: dict[str, Any] | None,
+    ecs: dict[str, Any],
+) -> EcsEvent:
+    """`make_event` for a parser that has its ECS fields in a dict already (the hot parsers): `ecs`
+    and its `event` dict are taken over and completed, not copied.
+
+    The whole document is validated by one call of EcsEvent's compiled validator: the parsers'
+    output is checked at this boundary like any other input. Building the models unvalidated
+    (`model_construct`) was measured and rejected: it is Python code and costs about four times
     the compiled validation it would skip (benchmarks/parsers-results.md).
     """
     if ecs.get("host") is None and raw.host_hint:
@@ -236,20 +250,19 @@ def make_event(
     log: dict[str, Any] = {"file.path": raw.path, "offset": raw.offset, "logger": raw.source}
     if log_extra:
         log.update(log_extra)
-    event = ecs.pop("event", None)
+    event = ecs.get("event")
     if event is None:
-        event = {}
+        ecs["event"] = event = {}
     event["ingested"] = raw.received_at
     ecs["@timestamp"] = within(timestamp, raw.received_at)
     ecs["tenant"] = raw.tenant
-    ecs["event"] = event
     ecs["log"] = log
     ecs["ingest"] = {"source": raw.source, "parser": raw.parser, "received_at": raw.received_at}
     ecs["original"] = original
     try:
         # One validation of the whole document: nested dicts are checked by the same call, which
         # costs a third of building each part as its own model first (benchmarks/parsers.py).
-        return EcsEvent.model_validate(ecs)
+        return _VALIDATE(ecs)  # type: ignore[no-any-return]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
 from ingest.parsers import linux
-from ingest.parsers.base import ParseError, Parser, make_event, parse_time, record_zone
+from ingest.parsers.base import ParseError, Parser, event_from, parse_time, record_zone
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 
@@ -181,7 +181,7 @@ def _local_time(text: str, zone: tzinfo, received: datetime) -> datetime:
 def _rfc3164(body: str, raw: RawRecord) -> _Header:
     line = _BSD_LINE.match(body)
     if line:
-        moment = _bsd_time(line, raw.received_at, record_zone(raw))
+        moment = _bsd_time(line, raw.received_at, UTC if raw.timezone is None else record_zone(raw))
         return _Header(moment, line[7], line[8], line[9], body[line.end() :])
     bsd = _BSD_TIME.match(body)
     if bsd:
@@ -283,17 +283,11 @@ def parse(raw: RawRecord) -> EcsEvent:
             original.update(ecs.pop("original"))
         if hostname and ecs:
             ecs.setdefault("related", {})["hosts"] = [hostname]
-    return make_event(
-        raw,
-        timestamp=header.timestamp,
-        original=original,
-        log_extra={"syslog": syslog},
-        message=message,
-        host={"name": hostname, "hostname": hostname} if hostname else None,
-        process=process,
-        event=event,
-        **ecs,
-    )
+    ecs["message"] = message
+    ecs["host"] = {"name": hostname, "hostname": hostname} if hostname else None
+    ecs["process"] = process
+    ecs["event"] = event
+    return event_from(raw, header.timestamp, original, {"syslog": syslog}, ecs)
 
 
 PARSER = Parser(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -35,6 +35,25 @@ class ParseError(ValueError):
 ParseFn = Callable[[RawRecord], EcsEvent]
 
 
+class Joiner(Protocol):
+    """Joins the records of one event that a format writes as several (auditd's SYSCALL, EXECVE ...).
+
+    `add` reads one record (ParseError when it is bad, the buffer unchanged) and returns the events
+    it completes, each with the record it starts at (its position); `flush` returns every open one,
+    at the end of a file or of a batch. Records held and then refused on their own land in
+    `refused`, for the caller's dead letters.
+    """
+
+    refused: list[tuple[RawRecord, ParseError]]
+
+    def add(self, raw: RawRecord) -> list[Joined]: ...
+
+    def flush(self) -> list[Joined]: ...
+
+
+Joined = tuple[RawRecord, EcsEvent]  # an event of joined records, and the record it starts at
+
+
 def _one(parse: ParseFn) -> Callable[[RawRecord], list[EcsEvent]]:
     return lambda raw: [parse(raw)]
 
@@ -46,7 +65,9 @@ class Parser:
     `parse_all` exists for container formats (a CloudTrail file holds many records in one document);
     for every other parser it is `[parse(raw)]`. `local_times` says that the format has times without
     an offset (RFC 3164 syslog), which the parser reads in `RawRecord.timezone`: shippers refuse a
-    time zone for a parser that would ignore it.
+    time zone for a parser that would ignore it. `joiner` makes the buffer that readers of a sequence
+    of records (the normalise stage per batch, `read_log` per file) feed instead of `events`, for a
+    format whose events span several records (auditd).
     """
 
     name: str
@@ -54,6 +75,7 @@ class Parser:
     description: str
     parse_all: Callable[[RawRecord], list[EcsEvent]] | None = None
     local_times: bool = False  # reads times without an offset in the record's `timezone`
+    joiner: Callable[[], Joiner] | None = None  # a new buffer joining the records of one event
 
     def events(self, raw: RawRecord) -> list[EcsEvent]:
         return self.parse_all(raw) if self.parse_all else [self.parse(raw)]

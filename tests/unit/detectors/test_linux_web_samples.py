@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
 from detectors.heuristics import HeuristicEngine, event_time, load_config
 from detectors.sigma import Engine, load_rules
 from ingest.parsers import ParseError
+from ingest.parsers.auditd import parse
 from ingest.read import read_log
+from schemas.raw import RawRecord
 from socpipe.paths import REPO_DIR, corpus_dir
 
 TENANT = "linuxco"  # no overrides in rules/heuristics.yaml: the shipped defaults apply
 DATA = REPO_DIR / "tests" / "data" / "linuxweb"
+RECEIVED = datetime(2026, 3, 4, tzinfo=UTC)
 
 
 def _events(name: str, parser: str) -> list[tuple[int, dict[str, object]]]:
@@ -66,6 +70,11 @@ def test_sigmahq_linux_and_web_rules_all_load(sigmahq: Engine) -> None:
             {4: {"Suspicious Reverse Shell Command Line", "Suspicious Use of /dev/tcp"}},
         ),
         ("elastic-auditd-useradd.log", "auditd", {4: {"Creation Of An User Account"}}),
+        (
+            "auditd-joined.log",
+            "auditd",
+            {1: {"Copy Passwd Or Shadow From TMP Path"}, 9: {"Decode Base64 Encoded Text"}},
+        ),
     ],
 )
 def test_sigmahq_rules_fire_on_attack_lines(
@@ -79,6 +88,20 @@ def test_sigmahq_rules_fire_on_attack_lines(
             fired[line] = titles
     for line, titles in expected.items():
         assert titles <= fired.get(line, set()), (line, fired.get(line))
+
+
+@pytest.mark.corpus
+def test_process_creation_rules_need_the_joined_auditd_event(sigmahq: Engine) -> None:
+    """SigmaHQ's `cp` of /etc/shadow to /tmp rule (Image with CommandLine, routed to auditd.log) fires
+    on the joined SYSCALL+EXECVE event and on none of its records read one by one."""
+    title = "Copy Passwd Or Shadow From TMP Path"
+    alone = [
+        parse(RawRecord(tenant=TENANT, source="file:a", parser="auditd", received_at=RECEIVED, data=line))
+        for line in (DATA / "auditd-joined.log").read_text().splitlines()[:7]
+    ]
+    assert not [m for event in alone for m in sigmahq.match(event.flat()) if m.rule.title == title]
+    joined = dict(_events("auditd-joined.log", "auditd"))[1]
+    assert title in {m.rule.title for m in sigmahq.match(joined)}
 
 
 @pytest.mark.corpus

@@ -1,6 +1,7 @@
 """Rules and heuristics on the Linux and web samples (tests/data/linuxweb): SigmaHQ's Linux and web
-rules load whole and fire on the attack lines; the loghub sshd brute force gives one brute-force
-finding per attacking source; benign samples give nothing."""
+rules load whole and fire on the attack lines; a real sshd brute force (a RHEL 7 /var/log/secure from
+Filebeat's tests) gives one brute-force finding per source over the threshold; benign samples give
+nothing."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def test_sigmahq_linux_and_web_rules_all_load(sigmahq: Engine) -> None:
             "auditd",
             {4: {"Suspicious Reverse Shell Command Line", "Suspicious Use of /dev/tcp"}},
         ),
-        ("elastic-auditd-useradd.log", "auditd", {4: {"Creation Of An User Account"}}),
+        ("beats-auditd-useradd.log", "auditd", {4: {"Creation Of An User Account"}}),
         (
             "auditd-joined.log",
             "auditd",
@@ -108,10 +109,10 @@ def test_process_creation_rules_need_the_joined_auditd_event(sigmahq: Engine) ->
 @pytest.mark.parametrize(
     ("sample", "parser"),
     [
-        ("elastic-nginx-access.log", "access_log"),
+        ("beats-nginx-access.log", "access_log"),
         ("beats-access-variants.log", "access_log"),
         ("beats-web-errors.log", "web_error"),
-        ("loghub-openssh.log", "syslog"),
+        ("beats-secure-rhel7.log", "syslog"),
     ],
 )
 def test_sigmahq_rules_quiet_on_benign_samples(sigmahq: Engine, sample: str, parser: str) -> None:
@@ -131,13 +132,14 @@ def _heuristics(events: list[tuple[int, dict[str, object]]]) -> Counter[tuple[st
 
 
 def test_real_sshd_brute_force_gives_one_finding_per_attacking_source() -> None:
-    """loghub's LabSZ sshd log: 112.95.230.3 tries root 15 times in a minute (and 2 invalid users);
-    the shipped thresholds give one brute-force finding for that source and one for root, and none
-    for the sources that tried once or twice."""
-    found = _heuristics(_events("loghub-openssh.log", "syslog"))
+    """A real RHEL 7 /var/log/secure (Filebeat's test log): 202.109.143.106 fails root 27 times in three
+    minutes, 116.31.116.27 nine times (three per connection), drewr logs in with a key. The shipped
+    thresholds (10 in 5 minutes) give one brute-force finding for the first source and one for root;
+    the second source stays under the threshold, and the login gives nothing."""
+    found = _heuristics(_events("beats-secure-rhel7.log", "syslog"))
     assert found == Counter(
         {
-            ("socpipe-heuristic-brute-force", "source:112.95.230.3"): 1,
+            ("socpipe-heuristic-brute-force", "source:202.109.143.106"): 1,
             ("socpipe-heuristic-brute-force", "account:root"): 1,
         }
     )
@@ -145,7 +147,7 @@ def test_real_sshd_brute_force_gives_one_finding_per_attacking_source() -> None:
 
 @pytest.mark.parametrize(
     ("sample", "parser"),
-    [("elastic-system-auth.log", "syslog"), ("elastic-nginx-access.log", "access_log")],
+    [("beats-system-auth.log", "syslog"), ("beats-nginx-access.log", "access_log")],
 )
 def test_heuristics_quiet_on_benign_samples(sample: str, parser: str) -> None:
     """Logins, sudo use, account creation and browsing alone give no heuristic finding."""

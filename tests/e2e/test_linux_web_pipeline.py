@@ -1,5 +1,6 @@
 """End to end through real Kafka and Elasticsearch, on Linux and web logs: a real auth.log brute force
-(a real RHEL 7 /var/log/secure from Filebeat's tests), a sudo privilege escalation and a web scan each become an incident.
+(a RHEL 7 /var/log/secure from Filebeat's tests), a sudo privilege escalation and a web scan each
+become an incident.
 
 The same harness as the walking skeleton (cli/demo.py `run_pipeline_once`): the file-tail shipper
 with the syslog and access_log parsers, then the normalise, detector and responder workers.

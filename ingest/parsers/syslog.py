@@ -202,52 +202,52 @@ def _rfc3164(body: str, raw: RawRecord) -> _Header:
     return _Header(moment, host, None, None, rest)
 
 
-def _log_syslog(header: _Header, priority: int | None, original: dict[str, Any]) -> dict[str, Any]:
-    """ECS `log.syslog` of a parsed header; the priority and structured data also go to `original`."""
+def _header_fields(header: _Header, priority: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`original` (the header's fields under their syslog names, in the line's order) and ECS
+    `log.syslog` of a parsed header; the priority and structured data go to both."""
+    original: dict[str, Any] = {}
     syslog: dict[str, Any] = {}
+    version, host, app, procid, msgid = (
+        header.version,
+        header.hostname,
+        header.appname,
+        header.procid,
+        header.msgid,
+    )
+    if version is not None:
+        original["version"] = version
+    if host is not None:
+        original["hostname"] = host
+    if app is not None:
+        original["appname"] = syslog["appname"] = app
+    if procid is not None:
+        original["procid"] = syslog["procid"] = procid
+    if msgid is not None:
+        original["msgid"] = syslog["msgid"] = msgid
+    original["message"] = header.message
     if priority is not None:
         facility, severity = divmod(priority, 8)
         original["priority"] = priority
         original["facility"] = FACILITIES[facility]
         original["severity"] = SEVERITIES[severity]
-        syslog["priority"] = priority
-        syslog["facility"] = {"code": facility, "name": FACILITIES[facility]}
-        syslog["severity"] = {"code": severity, "name": SEVERITIES[severity]}
+        syslog = {
+            "priority": priority,
+            "facility": {"code": facility, "name": FACILITIES[facility]},
+            "severity": {"code": severity, "name": SEVERITIES[severity]},
+            **syslog,
+        }
     sd = header.structured_data
     if sd:
         for sd_id, params in sd.items():
             for name, value in params.items():
                 original[f"structured_data.{sd_id}.{name}"] = value
-    if header.appname is not None:
-        syslog["appname"] = header.appname
-    if header.procid is not None:
-        syslog["procid"] = header.procid
-    if header.msgid is not None:
-        syslog["msgid"] = header.msgid
-    if header.hostname is not None:
-        syslog["hostname"] = header.hostname
-    if header.version is not None:
-        syslog["version"] = str(header.version)
+    if host is not None:
+        syslog["hostname"] = host
+    if version is not None:
+        syslog["version"] = str(version)
     if sd:
         syslog["structured_data"] = sd
-    return syslog
-
-
-def _original(header: _Header) -> dict[str, Any]:
-    """The header's own fields under their syslog names, in the order the line has them."""
-    original: dict[str, Any] = {}
-    if header.version is not None:
-        original["version"] = header.version
-    if header.hostname is not None:
-        original["hostname"] = header.hostname
-    if header.appname is not None:
-        original["appname"] = header.appname
-    if header.procid is not None:
-        original["procid"] = header.procid
-    if header.msgid is not None:
-        original["msgid"] = header.msgid
-    original["message"] = header.message
-    return original
+    return original, syslog
 
 
 def parse(raw: RawRecord) -> EcsEvent:
@@ -264,8 +264,7 @@ def parse(raw: RawRecord) -> EcsEvent:
         body = line[pri_match.end() :]
     header = _rfc5424(body, raw) if pri_match and _VERSION.match(body) else _rfc3164(body, raw)
     appname, hostname, message = header.appname, header.hostname, header.message
-    original = _original(header)
-    syslog = _log_syslog(header, priority, original)
+    original, syslog = _header_fields(header, priority)
     process: dict[str, Any] | None = None
     if appname:
         procid = header.procid

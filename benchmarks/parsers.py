@@ -11,12 +11,16 @@ Lines are generated from templates shaped like real logs (tests/data/linuxweb), 
 addresses, ports and paths so that no cache flatters the figures. Median of `--runs` runs, CPU time
 of this process (time.process_time), so other load on the machine does not count.
 
-    .venv/bin/python benchmarks/parsers.py [--runs 5] [--lines 20000]
+    .venv/bin/python benchmarks/parsers.py [--runs 5] [--lines 20000] [--code DIR] [--json]
+
+`--code DIR` measures the parsers of another checkout (main's, for a before/after in one session:
+benchmarks/parsers_compare.py runs both in alternating rounds); `--json` prints one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -28,10 +32,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest.parsers import default_registry
-from schemas.raw import RawRecord
+def _code_dir() -> str:
+    """The checkout whose parsers are measured: `--code DIR`, read before the imports below."""
+    if "--code" in sys.argv:
+        return str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve())
+    return str(Path(__file__).resolve().parent.parent)
+
+
+sys.path.insert(0, _code_dir())
+
+from ingest.parsers import default_registry  # noqa: E402 - after choosing the checkout
+from schemas.raw import RawRecord  # noqa: E402
 
 RECEIVED = datetime(2026, 3, 10, tzinfo=UTC)
 USERS = ["root", "admin", "alice", "bob", "oracle", "postgres", "test", "ubuntu", "git", "deploy"]
@@ -146,21 +158,32 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     options.add_argument("--runs", type=int, default=5)
     options.add_argument("--lines", type=int, default=20000)
+    options.add_argument("--code", help="measure the parsers of this checkout (default: this one)")
+    options.add_argument("--json", action="store_true", help="print one JSON object of the rates")
     args = options.parse_args()
     rng = random.Random(12)
+    rates = {
+        parser: measure(parser, make(args.lines, rng), args.runs)
+        for parser, make in (("syslog", syslog_lines), ("access_log", access_lines))
+    }
+    if args.json:
+        print(json.dumps({"code": _code_dir(), "rates": rates}))
+        return
     print(f"# parsers, {args.lines} lines, median of {args.runs} runs, CPU time of one process")
     machine = platform.processor() or platform.machine()
     print(
         f"# {machine}, Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}, "
-        f"load average {os.getloadavg()[0]:.1f}"
+        f"load average {os.getloadavg()[0]:.1f}, code {_code_dir()}"
     )
-    print("| input | baseline regex lines/s | parse lines/s | parse+flat lines/s | parse / baseline |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for parser, make in (("syslog", syslog_lines), ("access_log", access_lines)):
-        rates = measure(parser, make(args.lines, rng), args.runs)
+    print(
+        "| input | baseline regex lines/s | parse lines/s | parse CPU µs/line | parse+flat lines/s "
+        "| parse / baseline |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for parser, rate in rates.items():
         print(
-            f"| {parser} | {rates['baseline']:,.0f} | {rates['parse']:,.0f} | {rates['parse+flat']:,.0f} "
-            f"| {rates['parse'] / rates['baseline']:.2f} |"
+            f"| {parser} | {rate['baseline']:,.0f} | {rate['parse']:,.0f} | {1e6 / rate['parse']:.1f} "
+            f"| {rate['parse+flat']:,.0f} | {rate['parse'] / rate['baseline']:.2f} |"
         )
 
 

@@ -7,6 +7,12 @@ stateful detection needs is repartitioned by its own key after them (detectors/c
 A record that is not a RawRecord, names an unknown parser, or that its parser refuses becomes a
 dead letter with the reason, the parser, the tenant, the Kafka and source positions, and the
 consumed bytes (the RawRecord, so `socpipe dlq replay` can re-drive it as is).
+
+A parser with a joiner (auditd: the SYSCALL, EXECVE ... records of one event become one event) is fed
+the batch's records in order and flushed at the batch's end: a group is never held across batches,
+whose offsets are committed once their output is written. An event whose records straddle two
+batches is emitted as two partial events (nothing lost); the shippers key a host's records to one
+partition in order, so the records of one event are otherwise together.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from ingest.parsers import ParseError, ParserRegistry, UnknownParserError, default_registry
+from ingest.parsers.base import Joiner
 from schemas.deadletter import DeadLetter, SourcePosition
 from schemas.envelope import Envelope
 from schemas.event import EcsEvent
@@ -37,6 +44,8 @@ class NormaliseStage:
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
         out = StageOutput()
+        joiners: dict[str, Joiner] = {}  # per parser, for this batch only (see the module's notes)
+        positions: dict[int, Inbound] = {}  # the Kafka record of each raw record a joiner holds
         for record in batch:
             try:
                 raw = RawRecord.model_validate_json(record.value)
@@ -44,12 +53,27 @@ class NormaliseStage:
                 out.dead_letters.append(dead_letter(record, self.name, exc))
                 continue
             try:
-                events = self.registry.get(raw.parser).events(raw)
+                parser = self.registry.get(raw.parser)
+                if parser.joiner is None:
+                    events = parser.events(raw)
+                else:
+                    joiner = joiners.get(parser.name) or joiners.setdefault(parser.name, parser.joiner())
+                    positions[id(raw)] = record
+                    events = [event for _, event in joiner.add(raw)]
+                    self._refused_held(joiner, positions, out)
             except (ParseError, UnknownParserError) as exc:
                 out.dead_letters.append(self._refused(record, raw, exc))
                 continue
             out.messages.extend(self._outbound(event, raw) for event in events)
+        for joiner in joiners.values():
+            out.messages.extend(self._outbound(event, first) for first, event in joiner.flush())
+            self._refused_held(joiner, positions, out)
         return out
+
+    def _refused_held(self, joiner: Joiner, positions: dict[int, Inbound], out: StageOutput) -> None:
+        for raw, exc in joiner.refused:
+            out.dead_letters.append(self._refused(positions[id(raw)], raw, exc))
+        joiner.refused.clear()
 
     def _outbound(self, event: EcsEvent, raw: RawRecord) -> Outbound:
         envelope = EventEnvelope(kind="event", tenant=event.tenant, id=event.event_id(), payload=event)

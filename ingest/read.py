@@ -11,6 +11,8 @@ an offset (RFC 3164 syslog) are placed with the file's modification time as the 
 file is written up to its mtime), in `timezone`; standard input uses the current time. `.gz` files
 are decompressed. A line that is not UTF-8 is a ParseError, like the shippers' dead letter. A parser
 that yields several events for one line (container formats) yields them all, with the same line number.
+A format whose events span several lines (auditd: SYSCALL, EXECVE ... of one serial) is read through
+its parser's joiner: each event at the line of its first record, when its last has been read.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from ingest.parsers import ParseError, Parser, ParserRegistry, default_registry
+from ingest.parsers.base import Joined, Joiner
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 
@@ -68,7 +71,7 @@ def _lines(  # noqa: PLR0917 - private, called twice, each argument a RawRecord 
     timezone: str | None,
     received_at: datetime,
 ) -> Iterator[LineResult]:
-    parse = parser.events
+    joiner = parser.joiner() if parser.joiner else None
     offset = 0
     for number, data in enumerate(fh, 1):
         start, offset = offset, offset + len(data)
@@ -91,9 +94,23 @@ def _lines(  # noqa: PLR0917 - private, called twice, each argument a RawRecord 
             timezone=timezone,
         )
         try:
-            events = parse(raw)
+            if joiner is None:
+                for event in parser.events(raw):
+                    yield number, event
+                continue
+            joined = joiner.add(raw)
         except ParseError as exc:
             yield number, exc
             continue
-        for event in events:
-            yield number, event
+        yield from _joined(joined, joiner)
+    if joiner is not None:
+        yield from _joined(joiner.flush(), joiner)
+
+
+def _joined(joined: list[Joined], joiner: Joiner) -> Iterator[LineResult]:
+    """Joined events at the line of their first record, sorted by it; then the records refused."""
+    for first, event in sorted(joined, key=lambda pair: pair[0].line or 0):
+        yield first.line or 0, event
+    for raw, exc in joiner.refused:
+        yield raw.line or 0, exc
+    joiner.refused.clear()

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from ingest.parsers import (
     access_log,
-    auditd,
+    audit_join,
     cloudtrail,
     generic,
     journald,
@@ -27,7 +27,7 @@ BUILTIN: tuple[Parser, ...] = (
     generic.TEXT,
     windows.PARSER,
     syslog.PARSER,
-    auditd.PARSER,
+    audit_join.PARSER,
     access_log.PARSER,
     web_error.PARSER,
     journald.PARSER,

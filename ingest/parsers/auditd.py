@@ -7,16 +7,18 @@ upper case (`SYSCALL=execve`, `AUID=root`); for the raw format the common x86-64
 are translated into `SYSCALL` too. ECS: `event.category`/`type` per record type as Filebeat's auditd
 module sets them, `process.args` and the full `process.command_line` from EXECVE's arguments (the
 executable too when the first argument is a path), `user.*` from uid/auid/euid and acct, and
-`source.ip` from addr. Each record is one event: a SYSCALL and the EXECVE of the same serial are not
-joined (a file reader could join them; a stream of single records cannot wait for the next).
+`source.ip` from addr. `parse` reads one record as one event; the records of one kernel event (SYSCALL,
+EXECVE, CWD, PATH, PROCTITLE ... of one serial) are joined into one event by `ingest.parsers.audit_join`,
+which the normalise stage and the file reader (`socpipe parse`, `socpipe scan`) both use.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from ingest.parsers.base import ParseError, Parser, basename, compact, make_event, parse_time, to_int
+from ingest.parsers.base import ParseError, basename, compact, make_event, parse_time, to_int
 from ingest.parsers.linux.ecs import source
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
@@ -146,7 +148,20 @@ def _pairs(text: str, fields: dict[str, Any], record_type: str) -> None:
         fields.setdefault(key, _decode(value, hex_encoded))
 
 
-def parse(raw: RawRecord) -> EcsEvent:
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One auditd record, read: its header (type, time, serial, node) and its decoded fields."""
+
+    raw: RawRecord
+    type: str
+    epoch: str
+    serial: int
+    node: str | None
+    fields: dict[str, Any]
+
+
+def read_record(raw: RawRecord) -> AuditRecord:
+    """The record's header and fields, or a ParseError saying why it is not an auditd record."""
     line = raw.data.strip()
     header = _HEADER.match(line)
     if not header:
@@ -163,46 +178,115 @@ def parse(raw: RawRecord) -> EcsEvent:
         if name:
             fields["SYSCALL"] = name
     fields["audit_serial"] = int(serial)
+    return AuditRecord(raw, record_type, epoch, int(serial), node, fields)
+
+
+def parse(raw: RawRecord) -> EcsEvent:
+    """One record as one event (a stream that cannot wait for the rest of its event: see join.py)."""
+    return to_event([read_record(raw)])
+
+
+def to_event(records: list[AuditRecord]) -> EcsEvent:
+    """The event of one or more records of one serial (auditd.join groups them), at the first's position.
+
+    One record: its own fields and ECS as before. Several (SYSCALL, EXECVE, CWD, PATH, PROCTITLE ...):
+    `original` holds them merged (`merge`), and the ECS fields combine the SYSCALL's process and
+    user with the EXECVE's full command line, as Auditbeat's joined events do: what Sigma's
+    process_creation rules (`Image` with `CommandLine`) need on one event.
+    """
+    first = records[0]
+    if len(records) == 1:
+        fields, kind, user_type = first.fields, first.type, first.type
+        view = fields
+    else:
+        fields = merge(records)
+        # ECS reads one value per field: the first record's where several records had one
+        view = {k: v[0] if isinstance(v, list) else v for k, v in fields.items()}
+        types = {r.type for r in records}
+        user_type = "SYSCALL" if "SYSCALL" in types else first.type
+        kind = "EXECVE" if "EXECVE" in types else user_type
+    return _event(records, fields, view, kind, user_type)
+
+
+def _event(
+    records: list[AuditRecord], original: dict[str, Any], fields: dict[str, Any], kind: str, user_type: str
+) -> EcsEvent:
+    first = records[0]
     exe = fields.get("exe")
     outcome = _OUTCOMES.get(fields.get("success") or fields.get("res") or "")
-    category, kinds = _CATEGORIES.get(record_type, ([], []))
-    args = _args(fields) if record_type == "EXECVE" else []
+    category, kinds = _CATEGORIES.get(kind, ([], []))
+    args = _args(fields) if kind == "EXECVE" else []
     command_line = " ".join(args) if args else fields.get("proctitle") or fields.get("cmd")
     if args and exe is None and args[0].startswith("/"):
         exe = args[0]
     addr = fields.get("addr") if fields.get("addr") not in (None, "?", "") else None
     src = source(addr) if addr else None
-    name = fields.get("acct") if record_type != "SYSCALL" else fields.get("UID")
-    user = _user(fields, name, record_type)
+    name = fields.get("acct") if user_type != "SYSCALL" else fields.get("UID")
+    user = _user(fields, name, user_type)
     related = compact(user=[name] if name else None, ip=[src["ip"]] if src and "ip" in src else None)
+    cwd = fields.get("cwd") if len(records) > 1 else None
     return make_event(
-        raw,
-        timestamp=parse_time(epoch, field="msg=audit(...)"),
-        original=fields,
+        first.raw,
+        timestamp=parse_time(first.epoch, field="msg=audit(...)"),
+        original=original,
         event={
             "module": "auditd",
             "dataset": "auditd.log",
-            "action": _ACTIONS.get(record_type, record_type.lower()),
+            "action": _ACTIONS.get(kind, kind.lower()),
             "outcome": outcome,
             "category": category,
             "type": kinds,
         },
-        host={"name": node} if node else None,
+        host={"name": first.node} if first.node else None,
         process=compact(
             pid=to_int(fields.get("pid")),
             executable=exe,
             name=fields.get("comm") or basename(exe),
             command_line=command_line,
             args=args or None,
+            working_directory=cwd if isinstance(cwd, str) else None,
             parent=compact(pid=to_int(fields.get("ppid"))),
         ),
         user=user,
-        group={"id": fields["id"]}
-        if record_type in ("ADD_GROUP", "DEL_GROUP") and fields.get("id")
-        else None,
+        group={"id": fields["id"]} if kind in ("ADD_GROUP", "DEL_GROUP") and fields.get("id") else None,
         source={k: v for k, v in src.items() if k != "address"} if src else None,
         related=related,
     )
 
 
-PARSER = Parser(name="auditd", parse=parse, description="Linux auditd records, raw or enriched")
+_REGISTERS = ("a0", "a1", "a2", "a3")
+
+
+def merge(records: list[AuditRecord]) -> dict[str, Any]:
+    """The original fields of one event's records, in one dict that per-record Sigma rules still match.
+
+    - `type` is the list of the record types, in order, once each: `type: EXECVE` and `type: SYSCALL`
+      both match the joined event (a list matches when any element does).
+    - An EXECVE's arguments are the event's `a0`, `a1` ... (what `type: EXECVE` rules read); the
+      SYSCALL's own a0-a3 (register values, for an execve two pointers) move to `syscall_a0` ...
+      Without an EXECVE the SYSCALL keeps them (`SYSCALL: socket` rules read `a0`).
+    - Any other field found in several records with different values (PATH's `name`, `inode`,
+      `nametype` of each item) is the list of its values, in record order, once each.
+    """
+    has_execve = any(r.type == "EXECVE" for r in records)
+    merged: dict[str, Any] = {}
+    types: list[str] = []
+    for record in records:
+        if record.type not in types:
+            types.append(record.type)
+        for key, value in record.fields.items():
+            if key == "type":
+                continue
+            if has_execve and record.type == "SYSCALL" and key in _REGISTERS:
+                key = f"syscall_{key}"  # noqa: PLW2901 - the SYSCALL's registers, renamed
+            if key not in merged:
+                merged[key] = value
+                continue
+            current = merged[key]
+            if isinstance(current, list):
+                if value not in current:
+                    current.append(value)
+            elif current != value:
+                merged[key] = [current, value]
+    merged["type"] = types
+    return merged

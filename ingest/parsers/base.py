@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -35,6 +35,25 @@ class ParseError(ValueError):
 ParseFn = Callable[[RawRecord], EcsEvent]
 
 
+class Joiner(Protocol):
+    """Joins the records of one event that a format writes as several (auditd's SYSCALL, EXECVE ...).
+
+    `add` reads one record (ParseError when it is bad, the buffer unchanged) and returns the events
+    it completes, each with the record it starts at (its position); `flush` returns every open one,
+    at the end of a file or of a batch. Records held and then refused on their own land in
+    `refused`, for the caller's dead letters.
+    """
+
+    refused: list[tuple[RawRecord, ParseError]]
+
+    def add(self, raw: RawRecord) -> list[Joined]: ...
+
+    def flush(self) -> list[Joined]: ...
+
+
+Joined = tuple[RawRecord, EcsEvent]  # an event of joined records, and the record it starts at
+
+
 def _one(parse: ParseFn) -> Callable[[RawRecord], list[EcsEvent]]:
     return lambda raw: [parse(raw)]
 
@@ -46,7 +65,9 @@ class Parser:
     `parse_all` exists for container formats (a CloudTrail file holds many records in one document);
     for every other parser it is `[parse(raw)]`. `local_times` says that the format has times without
     an offset (RFC 3164 syslog), which the parser reads in `RawRecord.timezone`: shippers refuse a
-    time zone for a parser that would ignore it.
+    time zone for a parser that would ignore it. `joiner` makes the buffer that readers of a sequence
+    of records (the normalise stage per batch, `read_log` per file) feed instead of `events`, for a
+    format whose events span several records (auditd).
     """
 
     name: str
@@ -54,6 +75,7 @@ class Parser:
     description: str
     parse_all: Callable[[RawRecord], list[EcsEvent]] | None = None
     local_times: bool = False  # reads times without an offset in the record's `timezone`
+    joiner: Callable[[], Joiner] | None = None  # a new buffer joining the records of one event
 
     def events(self, raw: RawRecord) -> list[EcsEvent]:
         return self.parse_all(raw) if self.parse_all else [self.parse(raw)]
@@ -203,9 +225,14 @@ def within(moment: datetime, received: datetime) -> datetime:
 
     1970 is allowed (devices without a clock send it); more than a year after receipt is not.
     """
-    if moment < _EPOCH or moment - received > timedelta(days=366):
+    if moment < _EPOCH or moment - received > _YEAR_AHEAD:
         raise ParseError(f"timestamp {moment.isoformat()} is implausible (before 1970 or over a year ahead)")
-    return moment.astimezone(UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+_YEAR_AHEAD = timedelta(days=366)
+# `EcsEvent.model_validate` without its Python wrapper: the same compiled validator, once per event.
+_VALIDATE = EcsEvent.__pydantic_validator__.validate_python
 
 
 def make_event(
@@ -222,26 +249,42 @@ def make_event(
     back to the shipper's host hint, which comes from its configuration or the network peer.
     `log_extra` adds to ECS `log.*` (e.g. `log.syslog`).
     """
+    return event_from(raw, timestamp, original, log_extra, ecs)
+
+
+def event_from(
+    raw: RawRecord,
+    timestamp: datetime,
+    original: dict[str, Any],
+    log_extra: dict[str, Any] | None,
+    ecs: dict[str, Any],
+) -> EcsEvent:
+    """`make_event` for a parser that has its ECS fields in a dict already (the hot parsers): `ecs`
+    and its `event` dict are taken over and completed, not copied.
+
+    The whole document is validated by one call of EcsEvent's compiled validator: the parsers'
+    output is checked at this boundary like any other input. Building the models unvalidated
+    (`model_construct`) was measured and rejected: it is Python code and costs about four times
+    the compiled validation it would skip (benchmarks/parsers-results.md).
+    """
     if ecs.get("host") is None and raw.host_hint:
         ecs["host"] = Host(name=raw.host_hint)
     log: dict[str, Any] = {"file.path": raw.path, "offset": raw.offset, "logger": raw.source}
-    log.update(log_extra or {})
-    event = dict(ecs.pop("event", None) or {})
+    if log_extra:
+        log.update(log_extra)
+    event = ecs.get("event")
+    if event is None:
+        ecs["event"] = event = {}
     event["ingested"] = raw.received_at
+    ecs["@timestamp"] = within(timestamp, raw.received_at)
+    ecs["tenant"] = raw.tenant
+    ecs["log"] = log
+    ecs["ingest"] = {"source": raw.source, "parser": raw.parser, "received_at": raw.received_at}
+    ecs["original"] = original
     try:
         # One validation of the whole document: nested dicts are checked by the same call, which
         # costs a third of building each part as its own model first (benchmarks/parsers.py).
-        return EcsEvent.model_validate(
-            {
-                "@timestamp": within(timestamp, raw.received_at),
-                "tenant": raw.tenant,
-                "event": event,
-                "log": log,
-                "ingest": {"source": raw.source, "parser": raw.parser, "received_at": raw.received_at},
-                "original": original,
-                **ecs,
-            }
-        )
+        return _VALIDATE(ecs)  # type: ignore[no-any-return]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from ingest.parsers import linux
-from ingest.parsers.base import ParseError, Parser, make_event, parse_time, record_zone
+from ingest.parsers.base import ParseError, Parser, event_from, parse_time, record_zone
 from schemas.event import EcsEvent
 from schemas.raw import RawRecord
 
@@ -33,9 +33,14 @@ SEVERITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "i
 _PRI = re.compile(r"<(\d{1,3})>")
 _RFC5424 = re.compile(r"(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+)(?: |$)")
 _VERSION = re.compile(r"\d{1,2}(?: |$)")
-_BSD_TIME = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? ")
+_BSD_STAMP = r"(([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)?) "
+_BSD_TIME = re.compile(_BSD_STAMP)
+_TAG_TEXT = r"([^\s:\[\]]{1,128})(?:\[([^\]\s]{0,32})\])?: ?"
+_TAG = re.compile(_TAG_TEXT)
+# The common BSD line in one match: time, a host without ':' or brackets, one space, the tag. Any
+# line it does not match takes the general path below, which reads this shape the same way.
+_BSD_LINE = re.compile(_BSD_STAMP + r"([^\s:\[\]]+) " + _TAG_TEXT)
 _ISO_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?) ")
-_TAG = re.compile(r"([^\s:\[\]]{1,128})(?:\[([^\]\s]{0,32})\])?: ?")
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}  # noqa: SIM905
 _SD_NAME = re.compile(r"[^\s=\]\"]{1,32}")
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
@@ -89,7 +94,20 @@ def _sd_value(text: str, pos: int) -> tuple[int, str]:
     raise ParseError("structured data: unterminated parameter value")
 
 
-def _rfc5424(body: str, raw: RawRecord) -> dict[str, Any]:
+class _Header(NamedTuple):
+    """A parsed syslog header, the same shape for both RFCs (a tuple: built once per line)."""
+
+    timestamp: datetime
+    hostname: str | None
+    appname: str | None
+    procid: str | None
+    message: str
+    msgid: str | None = None
+    version: int | None = None
+    structured_data: dict[str, dict[str, str]] | None = None
+
+
+def _rfc5424(body: str, raw: RawRecord) -> _Header:
     match = _RFC5424.match(body)
     if not match:
         raise ParseError("RFC 5424: header needs VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID")
@@ -97,30 +115,33 @@ def _rfc5424(body: str, raw: RawRecord) -> dict[str, Any]:
     sd, rest = _structured_data(body[match.end() :]) if match.end() < len(body) else ({}, "")
     if rest and not rest.startswith(" "):
         raise ParseError("RFC 5424: expected a space after STRUCTURED-DATA")
-    message = rest[1:].removeprefix("\ufeff")
-    return {
-        "version": int(version),
-        "timestamp": raw.received_at if stamp == "-" else parse_time(stamp, field="timestamp"),
-        "hostname": _nil(host),
-        "appname": _nil(app),
-        "procid": _nil(procid),
-        "msgid": _nil(msgid),
-        "structured_data": sd,
-        "message": message,
-    }
+    return _Header(
+        timestamp=raw.received_at if stamp == "-" else parse_time(stamp, field="timestamp"),
+        hostname=_nil(host),
+        appname=_nil(app),
+        procid=_nil(procid),
+        message=rest[1:].removeprefix("\ufeff"),
+        msgid=_nil(msgid),
+        version=int(version),
+        structured_data=sd,
+    )
 
 
 def _bsd_time(match: re.Match[str], received: datetime, zone: tzinfo) -> datetime:
-    month = _MONTHS.get(match.group(1))
+    """The time of a `_BSD_TIME` or `_BSD_LINE` match: group 1 its text, groups 2-6 its parts."""
+    month = _MONTHS.get(match[2])
     if month is None:
-        raise ParseError(f"RFC 3164: unknown month {match.group(1)!r}")
-    day, hour, minute, second = (int(g) for g in match.groups()[1:])
-    year = received.astimezone(zone).year
+        raise ParseError(f"RFC 3164: unknown month {match[2]!r}")
+    day, hour, minute, second = int(match[3]), int(match[4]), int(match[5]), int(match[6])
+    year = received.year if zone is UTC and received.tzinfo is UTC else received.astimezone(zone).year
     problem = "no such day"
     # The latest of next year, this year and last year that is at most _SKEW ahead of the receive
     # time. This year is the answer for all but lines near New Year: try it first.
     try:
-        moment = _zoned(datetime(year, month, day, hour, minute, second), zone, received)
+        if zone is UTC:  # the common case (no --timezone): no DST, no conversion
+            moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        else:
+            moment = _zoned(datetime(year, month, day, hour, minute, second), zone, received)
     except ValueError as exc:  # Feb 29 outside a leap year, Apr 31 ...
         problem, moment = str(exc), None
     if moment is not None and moment - received <= _SKEW and received - moment < _NEAR_YEAR_END:
@@ -134,7 +155,7 @@ def _bsd_time(match: re.Match[str], received: datetime, zone: tzinfo) -> datetim
         moment = _zoned(wall, zone, received)
         if moment - received <= _SKEW:
             return moment
-    raise ParseError(f"RFC 3164: bad date {match.group().strip()!r}: {problem}")
+    raise ParseError(f"RFC 3164: bad date {match[1]!r}: {problem}")
 
 
 def _zoned(wall: datetime, zone: tzinfo, received: datetime) -> datetime:
@@ -157,7 +178,11 @@ def _local_time(text: str, zone: tzinfo, received: datetime) -> datetime:
     return _zoned(moment.replace(tzinfo=None), zone, received)
 
 
-def _rfc3164(body: str, raw: RawRecord) -> dict[str, Any]:
+def _rfc3164(body: str, raw: RawRecord) -> _Header:
+    line = _BSD_LINE.match(body)
+    if line:
+        moment = _bsd_time(line, raw.received_at, UTC if raw.timezone is None else record_zone(raw))
+        return _Header(moment, line[7], line[8], line[9], body[line.end() :])
     bsd = _BSD_TIME.match(body)
     if bsd:
         moment, rest = _bsd_time(bsd, raw.received_at, record_zone(raw)), body[bsd.end() :]
@@ -173,49 +198,61 @@ def _rfc3164(body: str, raw: RawRecord) -> dict[str, Any]:
         host, tag = head or None, _TAG.match(after)
         rest = after
     if tag:
-        app, procid, message = tag.group(1), tag.group(2), rest[tag.end() :]
-    else:
-        app, procid, message = None, None, rest
-    return {
-        "timestamp": moment,
-        "hostname": host,
-        "appname": app,
-        "procid": procid,
-        "msgid": None,
-        "structured_data": {},
-        "message": message,
-    }
+        return _Header(moment, host, tag.group(1), tag.group(2), rest[tag.end() :])
+    return _Header(moment, host, None, None, rest)
 
 
-def _log_syslog(
-    fields: dict[str, Any], priority: int | None, sd: dict[str, dict[str, str]], original: dict[str, Any]
-) -> dict[str, Any]:
-    """ECS `log.syslog` of a parsed header; the priority and structured data also go to `original`."""
+def _header_fields(header: _Header, priority: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`original` (the header's fields under their syslog names, in the line's order) and ECS
+    `log.syslog` of a parsed header; the priority and structured data go to both."""
+    original: dict[str, Any] = {}
     syslog: dict[str, Any] = {}
+    version, host, app, procid, msgid = (
+        header.version,
+        header.hostname,
+        header.appname,
+        header.procid,
+        header.msgid,
+    )
+    if version is not None:
+        original["version"] = version
+    if host is not None:
+        original["hostname"] = host
+    if app is not None:
+        original["appname"] = syslog["appname"] = app
+    if procid is not None:
+        original["procid"] = syslog["procid"] = procid
+    if msgid is not None:
+        original["msgid"] = syslog["msgid"] = msgid
+    original["message"] = header.message
     if priority is not None:
         facility, severity = divmod(priority, 8)
         original["priority"] = priority
         original["facility"] = FACILITIES[facility]
         original["severity"] = SEVERITIES[severity]
-        syslog["priority"] = priority
-        syslog["facility"] = {"code": facility, "name": FACILITIES[facility]}
-        syslog["severity"] = {"code": severity, "name": SEVERITIES[severity]}
-    for sd_id, params in sd.items():
-        for name, value in params.items():
-            original[f"structured_data.{sd_id}.{name}"] = value
-    for key in ("appname", "procid", "msgid", "hostname"):
-        if fields.get(key) is not None:
-            syslog[key] = fields[key]
-    if "version" in fields:
-        syslog["version"] = str(fields["version"])
+        syslog = {
+            "priority": priority,
+            "facility": {"code": facility, "name": FACILITIES[facility]},
+            "severity": {"code": severity, "name": SEVERITIES[severity]},
+            **syslog,
+        }
+    sd = header.structured_data
+    if sd:
+        for sd_id, params in sd.items():
+            for name, value in params.items():
+                original[f"structured_data.{sd_id}.{name}"] = value
+    if host is not None:
+        syslog["hostname"] = host
+    if version is not None:
+        syslog["version"] = str(version)
     if sd:
         syslog["structured_data"] = sd
-    return syslog
+    return original, syslog
 
 
 def parse(raw: RawRecord) -> EcsEvent:
     line = raw.data.rstrip("\r\n")
-    if not line.strip():
+    if not line or line.isspace():
         raise ParseError("empty record")
     pri_match = _PRI.match(line) if line[0] == "<" else None
     priority: int | None = None
@@ -225,41 +262,31 @@ def parse(raw: RawRecord) -> EcsEvent:
         if priority > 191:
             raise ParseError(f"syslog PRI {priority} is out of range (0-191)")
         body = line[pri_match.end() :]
-    fields = _rfc5424(body, raw) if pri_match and _VERSION.match(body) else _rfc3164(body, raw)
-    sd = fields.pop("structured_data")
-    moment = fields.pop("timestamp")
-    original: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
-    appname, procid, hostname, message = (
-        fields["appname"],
-        fields["procid"],
-        fields["hostname"],
-        fields["message"],
-    )
-    syslog = _log_syslog(fields, priority, sd, original)
+    header = _rfc5424(body, raw) if pri_match and _VERSION.match(body) else _rfc3164(body, raw)
+    appname, hostname, message = header.appname, header.hostname, header.message
+    original, syslog = _header_fields(header, priority)
     process: dict[str, Any] | None = None
     if appname:
+        procid = header.procid
         pid = int(procid) if procid and procid.isdigit() and procid.isascii() else None
         process = {"name": appname, "pid": pid}
-    host = {"name": hostname, "hostname": hostname} if hostname else None
-    ecs = linux.enrich(appname, message) or {}
-    event = {"module": "syslog", "dataset": "syslog", **ecs.pop("event", {})}
-    if "process" in ecs:
-        process = {**(process or {}), **ecs.pop("process")}
-    if "original" in ecs:
-        original.update(ecs.pop("original"))
-    if host and ecs:
-        ecs.setdefault("related", {})["hosts"] = [hostname]
-    return make_event(
-        raw,
-        timestamp=moment,
-        original=original,
-        log_extra={"syslog": syslog},
-        message=message,
-        host=host,
-        process=process,
-        event=event,
-        **ecs,
-    )
+    ecs = linux.enrich(appname, message)
+    event: dict[str, Any] = {"module": "syslog", "dataset": "syslog"}
+    if ecs is None:
+        ecs = {}
+    else:
+        event.update(ecs.pop("event", ()))
+        if "process" in ecs:
+            process = {**(process or {}), **ecs.pop("process")}
+        if "original" in ecs:
+            original.update(ecs.pop("original"))
+        if hostname and ecs:
+            ecs.setdefault("related", {})["hosts"] = [hostname]
+    ecs["message"] = message
+    ecs["host"] = {"name": hostname, "hostname": hostname} if hostname else None
+    ecs["process"] = process
+    ecs["event"] = event
+    return event_from(raw, header.timestamp, original, {"syslog": syslog}, ecs)
 
 
 PARSER = Parser(

@@ -43,8 +43,9 @@ def enrich(program: str | None, message: str) -> Fields | None:
         return inner
     if message.startswith(("pam_", "PAM ")):
         return pam.parse(message)
-    name = program.lower()
-    parse = _BY_PROGRAM.get(name)
+    # as logged (lower case, the common case: one lookup), else lower-cased
+    name = program
+    parse = _BY_PROGRAM.get(program) or _BY_PROGRAM.get(name := program.lower())
     if parse is not None:
         return parse(message)
     if name in accounts.PROGRAMS:

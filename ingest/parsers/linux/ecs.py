@@ -68,16 +68,22 @@ def build(  # noqa: PLR0912 - one branch per optional field: the hot path of eve
         kept = {k: v for k, v in user.items() if v}
         if kept:
             out["user"] = kept
-            names = [
-                n for n in (kept.get("name"), _named(kept.get("effective")), _named(kept.get("target"))) if n
-            ]
-            if names:
-                related["user"] = list(dict.fromkeys(names))
+            name = kept.get("name")
+            effective, target = kept.get("effective"), kept.get("target")
+            if effective is None and target is None:  # the common case: one name
+                if name:
+                    related["user"] = [name]
+            else:
+                names = [n for n in (name, _named(effective), _named(target)) if n]
+                if names:
+                    related["user"] = list(dict.fromkeys(names))
     if src:
         ip = src.get("ip")
-        out["source"] = {"ip": ip, "port": src.get("port")} if ip else {"domain": src.get("domain")}
         if ip:
+            out["source"] = {"ip": ip, "port": src.get("port")}
             related["ip"] = [ip]
+        else:
+            out["source"] = {"domain": src.get("domain")}
     if related:
         out["related"] = related
     if group:

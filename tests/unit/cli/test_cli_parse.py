@@ -14,11 +14,11 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "linuxweb"
 
 def test_prints_one_ecs_event_per_line() -> None:
     """Every line of a real auth.log excerpt becomes one JSON object with its ECS fields; exit 0."""
-    result = CliRunner().invoke(cli, ["parse", "--parser", "syslog", str(DATA / "elastic-system-auth.log")])
+    result = CliRunner().invoke(cli, ["parse", "--parser", "syslog", str(DATA / "beats-system-auth.log")])
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(events) == 10
-    assert events[3]["event"]["outcome"] == "failure" and events[3]["source"]["ip"] == "89.160.20.156"
+    assert events[3]["event"]["outcome"] == "failure" and events[3]["source"]["ip"] == "216.160.83.57"
     assert events[3]["tenant"] == "local" and events[3]["ingest"]["parser"] == "syslog"
 
 
@@ -48,12 +48,12 @@ def test_refused_lines_are_reported_and_exit_1(tmp_path: Path) -> None:
 def test_bad_usage_fails_in_one_line(tmp_path: Path) -> None:
     """An unknown parser, a missing file or a bad time zone: exit 2 with what to do, no traceback."""
     runner = CliRunner()
-    unknown = runner.invoke(cli, ["parse", "--parser", "nope", str(DATA / "elastic-system-auth.log")])
+    unknown = runner.invoke(cli, ["parse", "--parser", "nope", str(DATA / "beats-system-auth.log")])
     assert unknown.exit_code == 2 and "registered parsers:" in unknown.stderr
     missing = runner.invoke(cli, ["parse", "--parser", "syslog", str(tmp_path / "absent.log")])
     assert missing.exit_code == 2 and "cannot read" in missing.stderr
     zone = runner.invoke(
-        cli, ["parse", "--parser", "syslog", "--timezone", "Mars/Base", str(DATA / "loghub-openssh.log")]
+        cli, ["parse", "--parser", "syslog", "--timezone", "Mars/Base", str(DATA / "beats-secure-rhel7.log")]
     )
     assert zone.exit_code == 2 and "unknown time zone" in zone.stderr
     assert "Traceback" not in unknown.output + missing.output + zone.output

@@ -1,22 +1,27 @@
 """Rules and heuristics on the Linux and web samples (tests/data/linuxweb): SigmaHQ's Linux and web
-rules load whole and fire on the attack lines; the loghub sshd brute force gives one brute-force
-finding per attacking source; benign samples give nothing."""
+rules load whole and fire on the attack lines; a real sshd brute force (a RHEL 7 /var/log/secure from
+Filebeat's tests) gives one brute-force finding per source over the threshold; benign samples give
+nothing."""
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
 from detectors.heuristics import HeuristicEngine, event_time, load_config
 from detectors.sigma import Engine, load_rules
 from ingest.parsers import ParseError
+from ingest.parsers.auditd import parse
 from ingest.read import read_log
+from schemas.raw import RawRecord
 from socpipe.paths import REPO_DIR, corpus_dir
 
 TENANT = "linuxco"  # no overrides in rules/heuristics.yaml: the shipped defaults apply
 DATA = REPO_DIR / "tests" / "data" / "linuxweb"
+RECEIVED = datetime(2026, 3, 4, tzinfo=UTC)
 
 
 def _events(name: str, parser: str) -> list[tuple[int, dict[str, object]]]:
@@ -65,7 +70,12 @@ def test_sigmahq_linux_and_web_rules_all_load(sigmahq: Engine) -> None:
             "auditd",
             {4: {"Suspicious Reverse Shell Command Line", "Suspicious Use of /dev/tcp"}},
         ),
-        ("elastic-auditd-useradd.log", "auditd", {4: {"Creation Of An User Account"}}),
+        ("beats-auditd-useradd.log", "auditd", {4: {"Creation Of An User Account"}}),
+        (
+            "auditd-joined.log",
+            "auditd",
+            {1: {"Copy Passwd Or Shadow From TMP Path"}, 9: {"Decode Base64 Encoded Text"}},
+        ),
     ],
 )
 def test_sigmahq_rules_fire_on_attack_lines(
@@ -82,13 +92,27 @@ def test_sigmahq_rules_fire_on_attack_lines(
 
 
 @pytest.mark.corpus
+def test_process_creation_rules_need_the_joined_auditd_event(sigmahq: Engine) -> None:
+    """SigmaHQ's `cp` of /etc/shadow to /tmp rule (Image with CommandLine, routed to auditd.log) fires
+    on the joined SYSCALL+EXECVE event and on none of its records read one by one."""
+    title = "Copy Passwd Or Shadow From TMP Path"
+    alone = [
+        parse(RawRecord(tenant=TENANT, source="file:a", parser="auditd", received_at=RECEIVED, data=line))
+        for line in (DATA / "auditd-joined.log").read_text().splitlines()[:7]
+    ]
+    assert not [m for event in alone for m in sigmahq.match(event.flat()) if m.rule.title == title]
+    joined = dict(_events("auditd-joined.log", "auditd"))[1]
+    assert title in {m.rule.title for m in sigmahq.match(joined)}
+
+
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     ("sample", "parser"),
     [
-        ("elastic-nginx-access.log", "access_log"),
+        ("beats-nginx-access.log", "access_log"),
         ("beats-access-variants.log", "access_log"),
         ("beats-web-errors.log", "web_error"),
-        ("loghub-openssh.log", "syslog"),
+        ("beats-secure-rhel7.log", "syslog"),
     ],
 )
 def test_sigmahq_rules_quiet_on_benign_samples(sigmahq: Engine, sample: str, parser: str) -> None:
@@ -108,13 +132,14 @@ def _heuristics(events: list[tuple[int, dict[str, object]]]) -> Counter[tuple[st
 
 
 def test_real_sshd_brute_force_gives_one_finding_per_attacking_source() -> None:
-    """loghub's LabSZ sshd log: 112.95.230.3 tries root 15 times in a minute (and 2 invalid users);
-    the shipped thresholds give one brute-force finding for that source and one for root, and none
-    for the sources that tried once or twice."""
-    found = _heuristics(_events("loghub-openssh.log", "syslog"))
+    """A real RHEL 7 /var/log/secure (Filebeat's test log): 202.109.143.106 fails root 27 times in three
+    minutes, 116.31.116.27 nine times (three per connection), drewr logs in with a key. The shipped
+    thresholds (10 in 5 minutes) give one brute-force finding for the first source and one for root;
+    the second source stays under the threshold, and the login gives nothing."""
+    found = _heuristics(_events("beats-secure-rhel7.log", "syslog"))
     assert found == Counter(
         {
-            ("socpipe-heuristic-brute-force", "source:112.95.230.3"): 1,
+            ("socpipe-heuristic-brute-force", "source:202.109.143.106"): 1,
             ("socpipe-heuristic-brute-force", "account:root"): 1,
         }
     )
@@ -122,7 +147,7 @@ def test_real_sshd_brute_force_gives_one_finding_per_attacking_source() -> None:
 
 @pytest.mark.parametrize(
     ("sample", "parser"),
-    [("elastic-system-auth.log", "syslog"), ("elastic-nginx-access.log", "access_log")],
+    [("beats-system-auth.log", "syslog"), ("beats-nginx-access.log", "access_log")],
 )
 def test_heuristics_quiet_on_benign_samples(sample: str, parser: str) -> None:
     """Logins, sudo use, account creation and browsing alone give no heuristic finding."""

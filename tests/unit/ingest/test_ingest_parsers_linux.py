@@ -160,7 +160,7 @@ def test_unknown_programs_keep_plain_syslog(make_raw: Callable[..., RawRecord]) 
     assert "event.category" not in event and event["message"] == "eth0: link up"
 
 
-@pytest.mark.parametrize("sample", ["loghub-openssh.log", "elastic-system-auth.log"])
+@pytest.mark.parametrize("sample", ["beats-secure-rhel7.log", "beats-system-auth.log"])
 def test_every_sshd_sudo_su_line_of_the_real_samples_is_read(sample: str) -> None:
     """Target of issue 12: every sshd, sudo and su line of the real samples parses, and every line that
     records an attempt or a command has category, outcome or action, user and (sshd) source."""

@@ -9,10 +9,16 @@ dead letter with the reason, the parser, the tenant, the Kafka and source positi
 consumed bytes (the RawRecord, so `socpipe dlq replay` can re-drive it as is).
 
 A parser with a joiner (auditd: the SYSCALL, EXECVE ... records of one event become one event) is fed
-the batch's records in order and flushed at the batch's end: a group is never held across batches,
-whose offsets are committed once their output is written. An event whose records straddle two
-batches is emitted as two partial events (nothing lost); the shippers key a host's records to one
-partition in order, so the records of one event are otherwise together.
+the records in order, and its buffer lives across batches, so how Kafka cuts the stream into batches
+does not change which records make an event. Records a joiner still holds at a batch's end (an event
+whose EOE has not come) are reported in `StageOutput.held`: the worker commits short of the first of
+them, so a crash or a lost partition reads them again and nothing held is lost. What was emitted past
+that point is emitted again on such a replay, the same events with the same ids (`event_id` is derived
+from the joined records, which no longer depend on batch boundaries), so the writes stay idempotent.
+An empty poll (`idle`) writes out what is held: a stream that pauses mid-event (rare: auditd writes
+an event's records at once) is then emitted as two partial events, as the joiner's own bounds do.
+The shippers key a stream's records (tenant and host) to one partition, in order, so the records
+of one event reach one consumer.
 """
 
 from __future__ import annotations
@@ -41,11 +47,12 @@ class NormaliseStage:
     def __init__(self, topics: Topics, registry: ParserRegistry | None = None) -> None:
         self.topics = topics
         self.registry = registry or default_registry()
+        self._joiners: dict[str, Joiner] = {}  # per parser, across batches (see the module's notes)
+        self._positions: dict[int, Inbound] = {}  # the Kafka record of each raw record a joiner holds
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
         out = StageOutput()
-        joiners: dict[str, Joiner] = {}  # per parser, for this batch only (see the module's notes)
-        positions: dict[int, Inbound] = {}  # the Kafka record of each raw record a joiner holds
+        joiners, positions = self._joiners, self._positions
         for record in batch:
             try:
                 raw = RawRecord.model_validate_json(record.value)
@@ -65,10 +72,33 @@ class NormaliseStage:
                 out.dead_letters.append(self._refused(record, raw, exc))
                 continue
             out.messages.extend(self._outbound(event, raw) for event in events)
-        for joiner in joiners.values():
-            out.messages.extend(self._outbound(event, first) for first, event in joiner.flush())
-            self._refused_held(joiner, positions, out)
+        out.held = self._held()
         return out
+
+    def idle(self) -> StageOutput:
+        """No input for now (the worker's empty poll): every held event as far as its records came."""
+        out = StageOutput()
+        for joiner in self._joiners.values():
+            out.messages.extend(self._outbound(event, first) for first, event in joiner.flush())
+            self._refused_held(joiner, self._positions, out)
+        self._positions.clear()
+        return out
+
+    def reset(self) -> None:
+        """The worker goes back to its last commit: what is held will be read again."""
+        self._joiners.clear()
+        self._positions.clear()
+
+    def _held(self) -> dict[tuple[str, int], int]:
+        """The lowest Kafka offset per partition of the records the joiners hold (the positions of
+        the others are forgotten)."""
+        held = {id(raw) for joiner in self._joiners.values() for raw in joiner.held()}
+        self._positions = {key: at for key, at in self._positions.items() if key in held}
+        lowest: dict[tuple[str, int], int] = {}
+        for at in self._positions.values():
+            tp = (at.topic, at.partition)
+            lowest[tp] = min(lowest.get(tp, at.offset), at.offset)
+        return lowest
 
     def _refused_held(self, joiner: Joiner, positions: dict[int, Inbound], out: StageOutput) -> None:
         for raw, exc in joiner.refused:

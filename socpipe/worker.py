@@ -2,8 +2,12 @@
 
 Contract: poll a bounded batch -> stage.process(batch) -> publish its outputs and dead letters ->
 wait for Kafka's acknowledgements (and the stage's own durable writes, done inside `process`) ->
-commit the input offsets. A crash anywhere before the commit means the batch is processed again,
-so delivery is at least once and every stage must write idempotently (deterministic ids).
+commit the input offsets, short of any record the stage says it still holds (`StageOutput.held`).
+A stage that holds records across batches has `idle()` (called on an empty poll: write out what it
+holds, since no more input is coming for now) and `reset()` (called when the loop goes back to the
+last commit: forget what it holds, it will be read again). A crash anywhere before the commit means
+the batch is processed again, so delivery is at least once and every stage must write idempotently
+(deterministic ids).
 
 Bad input is data: a stage turns it into a DeadLetter and the loop goes on. An outage of Kafka or
 Elasticsearch is waited out (socpipe.outage): the loop backs off, goes back to the last commit and
@@ -49,6 +53,10 @@ log = get_logger(__name__)
 class StageOutput:
     messages: list[Outbound] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    held: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(topic, partition) -> the lowest offset of a record the stage still holds (read but not yet
+    written out, e.g. the first records of an auditd event whose last has not come): the commit
+    stops there, so a restart reads it again and nothing held is lost."""
 
 
 class Stage(Protocol):
@@ -155,6 +163,9 @@ class _Loop:
     stop: threading.Event
     backoff: Backoff
     stats: WorkerStats = field(default_factory=WorkerStats)
+    consumed: dict[tuple[str, int], Inbound] = field(default_factory=dict)
+    """The last record read per partition since the last commit that went to the end: what an idle
+    flush commits up to."""
 
     def __post_init__(self) -> None:
         self.availability = Availability(self.metrics, {"stage": self.stage.name})
@@ -166,6 +177,7 @@ class _Loop:
             self.source.report_lag()
             batch = self.source.poll(max_records, poll_timeout_ms)
             if not batch:
+                self._idle()
                 return False
             self._batch(batch)
             self.availability.all_up()
@@ -178,6 +190,29 @@ class _Loop:
     def _batch(self, batch: list[Inbound]) -> None:
         started = time.perf_counter()
         output = self.stage.process(batch)
+        self._send(output)
+        self.source.commit(batch, output.held)
+        self.consumed.update({(r.topic, r.partition): r for r in batch})
+        _account(self.stats, self.metrics, self.stage.name, len(batch), output,
+                 seconds=time.perf_counter() - started)  # fmt: skip
+        for dead in output.dead_letters:
+            log.warning("dead letter", reason=dead.reason, **dead.position.model_dump(exclude_none=True))
+
+    def _idle(self) -> None:
+        """No input came: a stage holding records writes them out, and the commit moves past them."""
+        idle = getattr(self.stage, "idle", None)
+        if not callable(idle) or not self.consumed:
+            return
+        output: StageOutput = idle()
+        if not (output.messages or output.dead_letters):
+            return
+        self._send(output)
+        self.source.commit(list(self.consumed.values()), output.held)
+        self.consumed.clear()
+        _account(self.stats, self.metrics, self.stage.name, 0, output, seconds=0.0)
+
+    def _send(self, output: StageOutput) -> None:
+        """The outputs and dead letters, durable when this returns."""
         self.sink.send_all(output.messages)
         self.sink.send_all(
             [
@@ -188,11 +223,6 @@ class _Loop:
             ]
         )
         self.sink.flush()
-        self.source.commit(batch)
-        _account(self.stats, self.metrics, self.stage.name, len(batch), output,
-                 seconds=time.perf_counter() - started)  # fmt: skip
-        for dead in output.dead_letters:
-            log.warning("dead letter", reason=dead.reason, **dead.position.model_dump(exclude_none=True))
 
     def _recover(self, exc: Exception) -> bool:
         """After a failed batch: False if `exc` is a bug (the caller re-raises); otherwise wait the outage
@@ -207,6 +237,10 @@ class _Loop:
                 return False
             self.availability.down(server, exc, "the batch to be written and committed")
         self.sink.reset()
+        self.consumed.clear()
+        reset = getattr(self.stage, "reset", None)
+        if callable(reset):  # what it holds is read again from the last commit
+            reset()
         try:
             self.backoff.sleep(self.stop)
             wait_out(self.source.rewind, waiting_for="kafka, to go back to the last commit",

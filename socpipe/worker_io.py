@@ -7,7 +7,7 @@ its testing source and sink. Production binds KafkaSource (a consumer in a group
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,8 +28,9 @@ class Source(Protocol):
     def poll(self, max_records: int, timeout_ms: int) -> list[Inbound]:
         """The next records (empty when none came within `timeout_ms`)."""
 
-    def commit(self, batch: Sequence[Inbound]) -> None:
-        """Record that `batch` is done: a restart starts after it."""
+    def commit(self, batch: Sequence[Inbound], held: Mapping[tuple[str, int], int] | None = None) -> None:
+        """Record that `batch` is done: a restart starts after it, or at the `held` offset of its
+        partition (a record the stage has read but not written out yet)."""
 
     def rewind(self) -> None:
         """Go back to the last commit: after a failed batch, the next polls return it again."""
@@ -53,12 +54,19 @@ class Sink(Protocol):
         """After a failed flush: forget what was sent (the batch will be sent again)."""
 
 
-def next_offsets(batch: Sequence[Inbound]) -> dict[TopicPartition, OffsetAndMetadata]:
+def next_offsets(
+    batch: Sequence[Inbound], held: Mapping[tuple[str, int], int] | None = None
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    """Where a restart starts per partition of `batch`: after its last record, or at its `held` one."""
     highest: dict[TopicPartition, int] = {}
     for record in batch:
         tp = TopicPartition(record.topic, record.partition)
-        highest[tp] = max(highest.get(tp, -1), record.offset)
-    return {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in highest.items()}
+        highest[tp] = max(highest.get(tp, -1), record.offset + 1)
+    held = held or {}
+    return {
+        tp: OffsetAndMetadata(min(offset, held.get((tp.topic, tp.partition), offset)), "", -1)
+        for tp, offset in highest.items()
+    }
 
 
 def _to_inbound(record: object) -> Inbound:
@@ -84,8 +92,8 @@ class KafkaSource:
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         return [_to_inbound(r) for records in polled.values() for r in records]
 
-    def commit(self, batch: Sequence[Inbound]) -> None:
-        self.consumer.commit(next_offsets(batch))
+    def commit(self, batch: Sequence[Inbound], held: Mapping[tuple[str, int], int] | None = None) -> None:
+        self.consumer.commit(next_offsets(batch, held))
 
     def rewind(self) -> None:
         """Every assigned partition back to its committed offset (or to the reset policy's start)."""
@@ -138,11 +146,11 @@ class MemorySource:
         self.position += len(batch)
         return batch
 
-    def commit(self, batch: Sequence[Inbound]) -> None:
+    def commit(self, batch: Sequence[Inbound], held: Mapping[tuple[str, int], int] | None = None) -> None:
         if self.fail_commits:
             self.fail_commits -= 1
             raise self.commit_error or RuntimeError("commit failed")
-        for tp, meta in next_offsets(batch).items():
+        for tp, meta in next_offsets(batch, held).items():
             self.committed[(tp.topic, tp.partition)] = meta.offset
         self.commits += 1
 

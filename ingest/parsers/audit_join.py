@@ -15,8 +15,9 @@ holds the records of open events in a bounded buffer and gives each event's reco
   emitted, and later records of the serial start a new group;
 - when a record of the stream is `max_age_s` seconds (audit time) newer than the event: a time bound
   in the records' own clock, so a replay groups the same records the same way;
-- on `flush()`: the end of a file, or the end of a normalise batch (a group is never held across
-  batches, whose offsets are committed once their output is written).
+- on `flush()`: the end of a file, or an idle moment of the normalise stage, which otherwise keeps
+  the joiner across batches and commits its Kafka offsets short of the records `held()` still
+  holds (ingest/normalise.py), so batch boundaries do not split events.
 
 Records that user space writes alone (USER_LOGIN, ADD_USER, CRED_ACQ ...: no EOE follows them) are
 emitted at once. Nothing is lost: a record that never meets the rest of its event is emitted on
@@ -121,6 +122,10 @@ class AuditJoiner:
         done = [event for group in self._open.values() for event in self._emit(group.records)]
         self._open.clear()
         return done
+
+    def held(self) -> list[RawRecord]:
+        """The records of the open events."""
+        return [record.raw for group in self._open.values() for record in group.records]
 
     def _expire(self, stream: Stream, now: Decimal, keep: tuple[Stream, int]) -> list[Joined]:
         """The open events of `stream` that are `max_age` older than `now` (audit time)."""

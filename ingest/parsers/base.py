@@ -40,8 +40,8 @@ class Joiner(Protocol):
 
     `add` reads one record (ParseError when it is bad, the buffer unchanged) and returns the events
     it completes, each with the record it starts at (its position); `flush` returns every open one,
-    at the end of a file or of a batch. Records held and then refused on their own land in
-    `refused`, for the caller's dead letters.
+    at the end of a file or when the input is idle; `held` lists the records it holds. Records held
+    and then refused on their own land in `refused`, for the caller's dead letters.
     """
 
     refused: list[tuple[RawRecord, ParseError]]
@@ -49,6 +49,10 @@ class Joiner(Protocol):
     def add(self, raw: RawRecord) -> list[Joined]: ...
 
     def flush(self) -> list[Joined]: ...
+
+    def held(self) -> list[RawRecord]:
+        """The records read and not yet part of an emitted event (their positions are not done)."""
+        ...
 
 
 Joined = tuple[RawRecord, EcsEvent]  # an event of joined records, and the record it starts at

@@ -134,18 +134,21 @@ def test_read_log_joins_at_the_first_record_line(tmp_path: Path) -> None:
     assert sorted(lines) == [1, 8, 9, 13, 18]
 
 
-def test_normalise_stage_joins_within_a_batch_and_dead_letters_bad_records() -> None:
-    """The stage feeds the batch's auditd records to one joiner and flushes it at the batch's end:
-    the cp event is one message; a bad record in between is a dead letter; nothing is held after."""
+def test_normalise_stage_joins_and_dead_letters_bad_records() -> None:
+    """The stage feeds the batch's auditd records to one joiner, which holds the open cp event (its
+    first record's offset reported held) until the input is idle: then it is one message; a bad
+    record in between is a dead letter."""
     topics = Topics.with_prefix("t.")
     values = [r.model_dump_json().encode() for r in _raws(LINES[:3])]
     values.insert(1, raw_record("garbage", "auditd").model_dump_json().encode())
     batch = [
         Inbound(topic=topics.raw, partition=0, offset=i, value=v, key=b"acme:h") for i, v in enumerate(values)
     ]
-    out = NormaliseStage(topics).process(batch)
+    stage = NormaliseStage(topics)
+    out = stage.process(batch)
     assert [letter.position.offset for letter in out.dead_letters] == [1]
-    (message,) = out.messages
+    assert out.messages == [] and out.held == {(topics.raw, 0): 0}
+    (message,) = stage.idle().messages
     assert message.value is not None
     event = EventEnvelope.model_validate_json(message.value).payload
     assert event.original["type"] == ["SYSCALL", "EXECVE", "CWD"]
@@ -156,3 +159,44 @@ def test_auditd_is_the_one_registered_parser_with_a_joiner() -> None:
     """The registry's auditd entry joins; the others parse record by record."""
     joining = [name for name, p in default_registry().items() if p.joiner is not None]
     assert joining == ["auditd"]
+
+
+def _normalised_by_loop(batch_size: int) -> dict[str, str | None]:
+    """The sample through the worker loop (in-memory source and sink) in batches of `batch_size`:
+    event id -> command line, and the commit must end past every record."""
+    from socpipe.worker import run_loop
+    from socpipe.worker_io import MemorySink, MemorySource
+
+    inbound = [Inbound("raw", 0, n, raw.model_dump_json().encode()) for n, raw in enumerate(_raws(LINES))]
+    source, sink = MemorySource(inbound), MemorySink()
+    run_loop(NormaliseStage(Topics()), source, sink, "dlq", max_records=batch_size, idle_polls_before_exit=1)
+    assert source.committed == {("raw", 0): len(LINES)}
+    found = {}
+    for message in sink.durable:
+        envelope = EventEnvelope.model_validate_json(message.value)
+        found[envelope.id] = envelope.payload.process.command_line if envelope.payload.process else None
+    return found
+
+
+def test_batch_boundaries_do_not_change_the_joined_events_or_their_ids() -> None:
+    """Batches of 1 record (every event straddles batches) and of 500 give the same events with the
+    same ids: the stage holds an open event across batches instead of emitting its halves."""
+    one, whole = _normalised_by_loop(1), _normalised_by_loop(500)
+    assert one == whole
+    assert "cp /etc/shadow /tmp/.cache-s" in whole.values()
+
+
+def test_the_commit_stops_at_the_first_record_of_a_held_event() -> None:
+    """After the SYSCALL and EXECVE of serial 300 (no EOE yet), the stage reports them held: a restart
+    reads them again; the records of completed events are past it."""
+    stage = NormaliseStage(Topics())
+    inbound = [
+        Inbound("raw", 0, 10 + n, raw.model_dump_json().encode()) for n, raw in enumerate(_raws(LINES))
+    ]
+    first = stage.process(inbound[:2])
+    assert (first.messages, first.held) == ([], {("raw", 0): 10})
+    done = stage.process(inbound[2:7])
+    assert len(done.messages) == 1 and done.held == {}
+    stage.process(inbound[7:9])  # USER_CMD (alone, emitted) and serial 302's SYSCALL (held)
+    stage.reset()  # the worker went back to its last commit: nothing is held any more
+    assert stage.idle().messages == []

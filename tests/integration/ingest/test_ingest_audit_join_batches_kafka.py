@@ -38,12 +38,11 @@ def test_batch_size_does_not_change_joined_auditd_events(settings: Settings) -> 
     small = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "b1.",
                                         "normalise_group": settings.normalise_group + "-b1"})  # fmt: skip
     KafkaBus(small).ensure_pipeline_topics()
+    values = [raw.model_dump_json().encode() for raw in _raws(LINES)]
     publisher = bus.publisher()
     try:
         for target in (settings, small):  # one key: the stream's records on one partition, in order
-            publisher.send_all(
-                Outbound(target.topics.raw, raw.model_dump_json().encode(), b"acme:web1") for raw in _raws(LINES)
-            )
+            publisher.send_all(Outbound(target.topics.raw, value, b"acme:web1") for value in values)
         publisher.flush()
     finally:
         publisher.close()

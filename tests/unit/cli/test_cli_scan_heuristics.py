@@ -41,3 +41,20 @@ def test_scan_reads_raw_logs_with_an_ingest_parser() -> None:
     brute = [d for d in rows if d.rule.id == "socpipe-heuristic-brute-force"]
     assert {d.entity.source_ip for d in brute} >= {"202.109.143.106"}
     assert {d.tenant for d in rows} == {"linuxco"}
+
+
+def test_scan_fires_a_shipped_process_creation_rule_on_joined_auditd_lines() -> None:
+    """The default rule set's SigmaHQ process_creation rules fire on auditd once SYSCALL and EXECVE are
+    joined: `scan --parser auditd` of the joined sample finds the cp of /etc/shadow to /tmp (Image and
+    CommandLine on one event), at the SYSCALL's line."""
+    from pathlib import Path
+
+    from schemas.detection import Detection
+
+    log = Path(__file__).parents[2] / "data" / "linuxweb" / "auditd-joined.log"
+    args = ["scan", "--parser", "auditd", "--tenant", "linuxco", "--format", "jsonl", "--no-progress"]
+    result = CliRunner().invoke(cli, [*args, str(log)])
+    assert result.exit_code == 0, result.output
+    rows = [Detection.model_validate_json(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    copy = [d for d in rows if d.rule.id == "fa4aaed5-4fe0-498d-bbc0-08e3346387ba"]
+    assert len(copy) == 1, [d.rule.id for d in rows]

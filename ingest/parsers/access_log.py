@@ -83,15 +83,16 @@ def decode(target: str) -> str:
 
 def _client(value: str) -> tuple[str, str | None]:
     """The client of a line that starts with an address list (nginx behind proxies logs
-    `"$http_x_forwarded_for" $remote_addr` or `a, b, c`): the first public address, else the last
-    one; and the list itself."""
+    `"$http_x_forwarded_for" $remote_addr` or `a, b, c`): the first public address, else the first
+    one, as Filebeat's nginx module does (ECS: the client is the originator, which the list names
+    first); and the list itself."""
     if "," not in value and '"' not in value:
         return value, None
     addresses = [a.strip(' "') for a in re.split(r"[,\s]+", value) if a.strip(' "')]
     for address in addresses:
         if is_ip(address) and ipaddress.ip_address(address).is_global:
             return address, ", ".join(addresses)
-    return addresses[-1], ", ".join(addresses)
+    return addresses[0], ", ".join(addresses)
 
 
 def _vhost(value: str | None) -> tuple[str | None, int | None]:

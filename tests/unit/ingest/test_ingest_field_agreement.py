@@ -12,11 +12,10 @@ import pytest
 
 from socpipe.paths import REPO_DIR
 
-# socpipe's choices where the fixtures' Elastic version differs (see the parsers' docstrings)
-# socpipe's choices where Filebeat differs (see the parsers' docstrings): a forwarded-for list of
-# private addresses only ("10.0.0.2, 10.0.0.1, 127.0.0.1") gives the last, the peer nearest the server;
-# Filebeat 7.0 took the first.
-KNOWN = {("beats-nginx-access", "source.address"), ("beats-nginx-access", "source.ip")}
+# socpipe's choices where Filebeat differs (see the parsers' docstrings): none at present. A
+# forwarded-for list of private addresses only ("10.0.0.2, 10.0.0.1, 127.0.0.1") gives the first,
+# the originator, as Filebeat does and ECS defines `source.ip` (it used to give the last).
+KNOWN: set[tuple[str, str]] = set()
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ def test_every_variant_of_filebeats_samples_parses() -> None:
     assert not [e for e in events if isinstance(e, ParseError)]
     clients = [e.flat().get("source.ip") for e in events if not isinstance(e, ParseError)]
     assert clients == [
-        "127.0.0.1",  # a private list: the last hop
+        "10.0.0.2",  # a private list: the first, the originator (ECS, and Filebeat)
         "172.17.0.1",
         "85.181.35.98",  # the first public address of the list
         "85.181.35.98",

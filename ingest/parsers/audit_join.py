@@ -19,6 +19,20 @@ holds the records of open events in a bounded buffer and gives each event's reco
   the joiner across batches and commits its Kafka offsets short of the records `held()` still
   holds (ingest/normalise.py), so batch boundaries do not split events.
 
+Why the normalise stage holds events across batches rather than naming them by serial: with the
+joiner kept across batches and the commit stopped at the first held record, which records make an
+event depends only on their order within the stream, never on where Kafka cut the batches, so the
+content-derived `event_id` is already the same on every replay (batches of 1 and of 500 give the
+same ids: tests/integration/ingest/test_ingest_audit_join_batches_kafka.py). An id from (tenant,
+stream, serial, time) alone would give the two partial events of a split serial one id, and the
+second would overwrite the first in Elasticsearch: a loss, which is worse than the duplicate it
+avoids. What is left: a partial event where a bound cuts (max_records, max_age, max_open, the
+1024-event cap) is deterministic; one cut by the worker's idle flush (a stream silent for a poll
+timeout in the middle of an event) is not, and a replay may then write the whole event beside the
+two halves; and a stream that stops mid-event while other streams keep its partition busy holds
+that partition's commit back until one of the bounds or an idle poll releases it (a restart then
+re-reads from there, idempotently).
+
 Records that user space writes alone (USER_LOGIN, ADD_USER, CRED_ACQ ...: no EOE follows them) are
 emitted at once. Nothing is lost: a record that never meets the rest of its event is emitted on
 its own, as `auditd.parse` would. A record that is not auditd raises ParseError from `add`, for

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from kafka.errors import KafkaTimeoutError
 
 from ingest.normalise import EventEnvelope, NormaliseStage
 from ingest.parsers import ParseError, default_registry
@@ -161,19 +162,23 @@ def test_auditd_is_the_one_registered_parser_with_a_joiner() -> None:
     assert joining == ["auditd"]
 
 
-def _normalised_by_loop(batch_size: int) -> dict[str, str | None]:
-    """The sample through the worker loop (in-memory source and sink) in batches of `batch_size`:
-    event id -> command line, and the commit must end past every record."""
+def _normalised_by_loop(batch_size: int, failed_flushes: int = 0) -> dict[str, str | None]:
+    """The sample through the worker loop (in-memory source and sink) in batches of `batch_size`,
+    the first `failed_flushes` writes failing (an outage: the loop goes back to its last commit):
+    event id -> command line; no event written twice, and the commit ends past every record."""
     from socpipe.worker import run_loop
     from socpipe.worker_io import MemorySink, MemorySource
 
     inbound = [Inbound("raw", 0, n, raw.model_dump_json().encode()) for n, raw in enumerate(_raws(LINES))]
-    source, sink = MemorySource(inbound), MemorySink()
-    run_loop(NormaliseStage(Topics()), source, sink, "dlq", max_records=batch_size, idle_polls_before_exit=1)
+    source = MemorySource(inbound)
+    sink = MemorySink(fail_flushes=failed_flushes, flush_error=KafkaTimeoutError("broker away"))
+    run_loop(NormaliseStage(Topics()), source, sink, "dlq", max_records=batch_size, idle_polls_before_exit=1,
+             max_backoff_s=0.01)  # fmt: skip
     assert source.committed == {("raw", 0): len(LINES)}
-    found = {}
+    found: dict[str, str | None] = {}
     for message in sink.durable:
         envelope = EventEnvelope.model_validate_json(message.value)
+        assert envelope.id not in found, "an event written twice"
         found[envelope.id] = envelope.payload.process.command_line if envelope.payload.process else None
     return found
 
@@ -184,6 +189,12 @@ def test_batch_boundaries_do_not_change_the_joined_events_or_their_ids() -> None
     one, whole = _normalised_by_loop(1), _normalised_by_loop(500)
     assert one == whole
     assert "cp /etc/shadow /tmp/.cache-s" in whole.values()
+
+
+def test_an_outage_while_an_event_is_held_redoes_it_from_its_first_record() -> None:
+    """Writes failing while records are held: the loop goes back to the commit (short of the held
+    records) and the stage forgets what it held, so each event is written once, whole."""
+    assert _normalised_by_loop(3, failed_flushes=3) == _normalised_by_loop(500)
 
 
 def test_the_commit_stops_at_the_first_record_of_a_held_event() -> None:

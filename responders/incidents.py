@@ -9,7 +9,10 @@ One pass over a batch of a tenant's detections:
 3. decide in memory (grouping.py), in event-time order;
 4. write, in this order, each write refusing to overwrite what it did not read: group heads
    (`op_type=create` or `if_seq_no`/`if_primary_term`), detection documents (`op_type=create`: the
-   assignment), incidents (`op_type=create` for new ones, `if_seq_no` for updates).
+   assignment), incidents (`op_type=create` for new ones, `if_seq_no` for updates); a restricted
+   detection (restricted.py) goes to the detections index as its client view, and whole to the
+   provider-only restricted index (`op_type=create`, for every restricted detection of the batch, so a
+   replay fills in a copy a crash left out).
 
 If any write meets a version conflict (another worker, or the CLI, wrote first) the pass is run again
 from the start: everything already written is found in step 1 or 2, so a second pass is exact.
@@ -27,6 +30,7 @@ from responders import grouping
 from responders.config import Grouping, ResponderConfig
 from responders.evidence.claims import bulk
 from responders.evidence.documents import detection_doc, incident_doc, incident_from_doc
+from responders.restricted import RESTRICTED_KIND, client_view, is_restricted
 from schemas.common import utc_now
 from schemas.detection import Detection
 from schemas.incident import Incident
@@ -173,6 +177,7 @@ class IncidentStore:
 
         self._write_heads(idx_state, heads)
         self._write_detections(idx_det, new, assigned)
+        self._write_restricted(index_name(self.settings, RESTRICTED_KIND, tenant), detections, assigned)
         self._write_incidents(idx_inc, incidents, models)
         touched = list(dict.fromkeys(assigned[d.id] for d in detections))
         return Applied([models[i] for i in touched], dict(assigned), [d.id for d in new])
@@ -183,9 +188,19 @@ class IncidentStore:
         for detection_id, detection in {d.id: d for d in new}.items():
             ops += [
                 {"create": {"_index": index, "_id": detection_id}},
-                detection_doc(detection, assigned[detection_id]),
+                detection_doc(client_view(detection), assigned[detection_id]),
             ]
         self._check(bulk(self.es, ops), "detection already assigned")
+
+    def _write_restricted(self, index: str, detections: list[Detection], assigned: dict[str, str]) -> None:
+        """The whole of each restricted detection, for the provider only; a copy already there stays."""
+        ops: list[dict[str, Any]] = []
+        for detection_id, detection in {d.id: d for d in detections if is_restricted(d)}.items():
+            ops += [
+                {"create": {"_index": index, "_id": detection_id}},
+                detection_doc(detection, assigned[detection_id]),
+            ]
+        bulk(self.es, ops)  # a 409 is a copy written before (a replay): nothing to do
 
     def _write_incidents(
         self, index: str, incidents: dict[str, _Versioned], models: dict[str, Incident]

@@ -36,7 +36,7 @@ from responders.evidence.records import detection_evidence, incident_evidence
 from responders.incidents import IncidentStore
 from responders.indices import ensure_templates, ensure_tenant
 from responders.notices.channels import build_channels
-from responders.notices.notifier import Notifier
+from responders.notices.notifier import Notifier, NotifyResult
 from responders.notices.render import Renderer
 from responders.notices.sweep import NoticeSweep, PeriodicSweep
 from responders.paths import tenant_templates_dir
@@ -137,9 +137,7 @@ class ResponderStage:
         items += [incident_evidence(i) for i in applied.incidents]
         written = self.evidence.record(tenant, items)
         notified = self.notifier.notify(tenant, applied.incidents)
-        for result, notices in (("sent", notified.sent), ("failed", notified.failed),
-                                ("superseded", notified.superseded)):  # fmt: skip
-            self.metrics.count("notices", len(notices), stage=self.name, tenant=tenant, result=result)
+        self.count_notices(tenant, notified)
         log.info(
             "responded",
             detections=len(detections),
@@ -151,6 +149,11 @@ class ResponderStage:
             notices_superseded=len(notified.superseded),
         )
         return notified.dead_letters
+
+    def count_notices(self, tenant: str, result: NotifyResult) -> None:
+        """notices{tenant, result=sent|failed|superseded|expired}: of a batch, or of a sweep round."""
+        for outcome, n in result.counts().items():
+            self.metrics.count("notices", n, stage=self.name, tenant=tenant, result=outcome)
 
     def _chain_broken(self, tenant: str, records: list[Inbound], exc: ChainForkError) -> list[DeadLetter]:
         """The tenant's records of this batch as dead letters that say how to repair and re-drive them."""
@@ -259,7 +262,12 @@ class Responders:
 
     def periodic_sweep(self, stage: ResponderStage) -> PeriodicSweep:
         """The stage's tenants swept every `notice_sweep_interval_s`, between its batches (not started)."""
-        return PeriodicSweep(self.sweep(), self.settings.notice_sweep_interval_s, stage.busy)
+        return PeriodicSweep(
+            self.sweep(),
+            self.settings.notice_sweep_interval_s,
+            stage.busy,
+            on_result=lambda r: stage.count_notices(r.tenant, r.delivered),
+        )
 
     def close(self) -> None:
         self.es.close()

@@ -136,6 +136,21 @@ class Settings(BaseSettings):
         ge=0,
         description="The responder delivers notices left pending by a crash this often; 0: never.",
     )
+    notice_retry_max_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="Longest wait between the sweep's rounds for a notice failing transiently (the wait "
+        "starts at the claim timeout and doubles, jittered, up to this).",
+    )
+    notice_give_up_after_s: float = Field(
+        default=86400.0,
+        gt=0,
+        le=30 * 86400,
+        description="A notice still failing transiently this long after its first try is marked failed "
+        "for good (error 'expired: ...', counted as notices{result=expired}); `notice retry "
+        "--include-failed` sends it once the cause is fixed.",
+    )
     kibana_url: str = "http://127.0.0.1:5601"
 
     @field_validator("kafka_bootstrap_servers")

@@ -253,6 +253,10 @@ class KafkaBus:
             "batch_size": 256 * 1024,
             "max_block_ms": 60_000,
             "max_request_size": MAX_MESSAGE_BYTES,
+            "reconnect_backoff_max_ms": self.settings.kafka_reconnect_backoff_max_ms,
+            # Used only by a transactional producer (the file tail): bounds how long a transaction a
+            # dead or disconnected shipper left open holds read_committed readers up.
+            "transaction_timeout_ms": self.settings.kafka_transaction_timeout_ms,
             **_security(self.settings),
         }
         conf.update(overrides)
@@ -273,6 +277,7 @@ class KafkaBus:
             "session_timeout_ms": self.settings.kafka_session_timeout_ms,
             "heartbeat_interval_ms": self.settings.kafka_heartbeat_interval_ms,
             "max_poll_interval_ms": self.settings.kafka_max_poll_interval_ms,
+            "reconnect_backoff_max_ms": self.settings.kafka_reconnect_backoff_max_ms,
             **_security(self.settings),
         }
         if self.settings.kafka_group_instance_id and group_id:
@@ -289,6 +294,7 @@ class KafkaBus:
             "group_id": None,
             "enable_auto_commit": False,
             "isolation_level": "read_committed",
+            "reconnect_backoff_max_ms": self.settings.kafka_reconnect_backoff_max_ms,
             **_security(self.settings),
         }
         conf.update(overrides)

@@ -69,6 +69,21 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=6_000, ge=1_000, le=1_800_000)
     kafka_heartbeat_interval_ms: int = Field(default=1_500, ge=100, le=600_000)
     kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1_000, le=3_600_000)
+    kafka_reconnect_backoff_max_ms: int = Field(
+        default=2_000,
+        ge=50,
+        le=60_000,
+        description="Longest wait between a client's reconnects to a broker (kafka-python's 30 s default "
+        "kept every stage away for up to half a minute after Kafka came back).",
+    )
+    kafka_transaction_timeout_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        le=900_000,
+        description="A file tail's transaction (committed every second) left open by a shipper that died "
+        "or lost Kafka is aborted by the broker after this long: until then read_committed readers "
+        "(normalise) wait at its first record.",
+    )
     kafka_group_instance_id: str | None = Field(
         default=None, min_length=1, max_length=249, description="Static group membership (KIP-345)."
     )

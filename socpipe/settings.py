@@ -77,12 +77,13 @@ class Settings(BaseSettings):
         "kept every stage away for up to half a minute after Kafka came back).",
     )
     kafka_transaction_timeout_ms: int = Field(
-        default=10_000,
+        default=30_000,
         ge=1_000,
         le=900_000,
-        description="A file tail's transaction (committed every second) left open by a shipper that died "
-        "or lost Kafka is aborted by the broker after this long: until then read_committed readers "
-        "(normalise) wait at its first record.",
+        description="A file tail's transaction left open by a shipper that died or lost Kafka is aborted "
+        "by the broker after this long (kafka-python's default: 60 s); until then read_committed readers "
+        "(normalise) wait at its first record. The tail commits every second, but a flush on a slow "
+        "broker can take many seconds, and a transaction aborted mid-flush makes the tail start over.",
     )
     kafka_group_instance_id: str | None = Field(
         default=None, min_length=1, max_length=249, description="Static group membership (KIP-345)."

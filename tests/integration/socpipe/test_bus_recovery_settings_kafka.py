@@ -35,4 +35,4 @@ def test_producers_and_consumers_reconnect_quickly_and_bound_open_transactions(s
 def test_the_defaults_are_seconds_not_kafka_pythons_half_minute() -> None:
     defaults = Settings()
     assert defaults.kafka_reconnect_backoff_max_ms == 2_000
-    assert defaults.kafka_transaction_timeout_ms == 10_000
+    assert defaults.kafka_transaction_timeout_ms == 30_000

@@ -78,7 +78,7 @@ def feed_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     served.mkdir()
     (served / "bundle.json").write_bytes((DATA / "bundle.json").read_bytes())
     handler = partial(SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined,method-assign]
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -34,7 +34,7 @@ from responders.restricted import RESTRICTED_KIND, client_view, is_restricted
 from schemas.common import utc_now
 from schemas.detection import Detection
 from schemas.incident import Incident
-from socpipe.es import index_name
+from socpipe.es import index_name, mget_docs
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -79,7 +79,7 @@ def _mget(es: Elasticsearch, wanted: dict[str, list[str]]) -> dict[str, dict[str
     docs = [{"_index": index, "_id": i} for index, ids in wanted.items() for i in dict.fromkeys(ids)]
     if not docs:
         return out
-    for d in es.mget(docs=docs)["docs"]:
+    for d in mget_docs(es, docs=docs):
         found = d.get("found")
         out[d["_index"]][d["_id"]] = (
             _Versioned(d["_source"], d["_seq_no"], d["_primary_term"]) if found else _Versioned(None)

@@ -30,6 +30,30 @@ def es_client(settings: Settings, **overrides: Any) -> Elasticsearch:
     return Elasticsearch(settings.elasticsearch_url, **conf)
 
 
+class ShardsUnavailableError(TransportConnectionError):
+    """A multi-get answered, but with an error for some documents: a shard not started. After a restart
+    the node answers while its shards still recover (cluster RED for seconds). For the caller that is an
+    outage of Elasticsearch (socpipe.outage waits it out), never "not found": the responder once took
+    such answers for deleted evidence records and stopped three tenants as tampered with."""
+
+    def __str__(self) -> str:
+        return f"Elasticsearch shards unavailable: {self.message}"
+
+
+def mget_docs(es: Elasticsearch, **request: Any) -> list[dict[str, Any]]:
+    """`es.mget(**request)["docs"]`, raising ShardsUnavailableError if any document could not be read."""
+    docs: list[dict[str, Any]] = list(es.mget(**request)["docs"])
+    errors = [d for d in docs if "error" in d]
+    if errors:
+        error = errors[0]["error"]
+        what = error.get("type", error) if isinstance(error, dict) else error
+        raise ShardsUnavailableError(
+            f"{len(errors)} of {len(docs)} documents unreadable, first {errors[0].get('_index')}/"
+            f"{errors[0].get('_id')}: {what}"
+        )
+    return docs
+
+
 def index_name(settings: Settings, kind: str, tenant: str) -> str:
     """Per-tenant index names (`socpipe-incidents-<tenant>`), so Kibana roles can keep clients apart."""
     return f"{settings.index_prefix}-{kind}-{tenant}"

@@ -24,6 +24,7 @@ from typing import Any, Literal, cast
 import orjson
 from elasticsearch import ConflictError, Elasticsearch
 
+from socpipe.es import mget_docs
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
@@ -89,7 +90,7 @@ class Claims:
         while pending:
             missing: list[str] = []
             waiting: list[str] = []
-            for doc in self.es.mget(index=index, ids=pending)["docs"]:
+            for doc in mget_docs(self.es, index=index, ids=pending):
                 doc_id, source = doc["_id"], doc.get("_source") or {}
                 if not doc.get("found"):
                     missing.append(doc_id)  # deleted meanwhile: create it again

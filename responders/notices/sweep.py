@@ -41,7 +41,7 @@ from responders.notices.retry import retryable
 from schemas.common import utc_now
 from schemas.incident import Incident
 from schemas.notice import Notice, NoticeStatus
-from socpipe.es import index_name
+from socpipe.es import index_name, mget_docs
 from socpipe.logging import get_logger
 from socpipe.outage import server_of
 from socpipe.settings import Settings
@@ -164,7 +164,7 @@ class NoticeSweep:
         ]
 
     def _incidents(self, tenant: str, ids: Iterable[str]) -> dict[str, Incident]:
-        docs = self.es.mget(index=index_name(self.settings, "incidents", tenant), ids=sorted(ids))["docs"]
+        docs = mget_docs(self.es, index=index_name(self.settings, "incidents", tenant), ids=sorted(ids))
         found = {d["_id"]: incident_from_doc(d["_source"]) for d in docs if d.get("found")}
         for missing in set(ids) - found.keys():
             log.warning("notice of an incident that does not exist", tenant=tenant, incident=missing)

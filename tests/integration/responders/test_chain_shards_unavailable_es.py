@@ -1,0 +1,47 @@
+"""Evidence records unreadable for a moment are an outage, not tampering (issue 17, long fault schedule).
+
+After Elasticsearch was SIGKILLed and restarted, it answered while its shards still recovered (cluster
+RED for about 13 s); the responder's multi-get of the chain's last block got per-document
+`no_shard_available_action_exception` answers, took them for deleted records, and dead-lettered three
+tenants' detections as tampered with (86 of 480 detections "lost" in the run). Reproduced on the real
+node with the tenant's evidence index recreated with an allocation filter no node matches (its primary
+stays unassigned: the same per-document error).
+"""
+
+from __future__ import annotations
+
+import pytest
+from elasticsearch import Elasticsearch
+from responder_helpers import detection, inbound
+
+from responders.worker import Responders
+from socpipe.es import ShardsUnavailableError, index_name
+from socpipe.outage import ELASTICSEARCH, server_of
+from socpipe.settings import Settings
+
+pytestmark = pytest.mark.elasticsearch
+
+
+def test_a_chain_whose_records_are_unreadable_waits_instead_of_stopping_the_tenant(
+    rsettings: Settings, responders: Responders, es: Elasticsearch
+) -> None:
+    """The check before an append, and a batch, raise an Elasticsearch outage (which the worker loop
+    waits out, then processes the batch again), never ChainTamperedError or dead letters."""
+    responders.stage().process(inbound([detection(1)]))
+    evidence = index_name(rsettings, "evidence", "red")
+    es.indices.delete(index=evidence)
+    es.indices.create(
+        index=evidence,
+        settings={"index.routing.allocation.require._name": "no-such-node"},
+        wait_for_active_shards="0",
+    )
+    # The worker's own chain head is cached: the check reads the last block's records (as in the run).
+    with pytest.raises(ShardsUnavailableError) as check:
+        responders.evidence.chain.check("red")
+    assert server_of(check.value) == ELASTICSEARCH
+    fresh = Responders(rsettings)  # no cached head: it reads the stored one, as after a restart
+    try:
+        with pytest.raises(ShardsUnavailableError):
+            fresh.stage().process(inbound([detection(2)], start_offset=1))
+    finally:
+        fresh.close()

@@ -65,7 +65,7 @@ class DeliveryError(KafkaError):  # type: ignore[misc]  # kafka-python is untype
     ) -> None:
         super().__init__(message)
         self.retriable = transient
-        self.failed = list(failed)  # (position among the flushed sends, why): the writes Kafka refused
+        self.failed = list(failed)  # (position among the flushed sends, why): every write not acknowledged
 
 
 def _transient(error: BaseException | None) -> bool:
@@ -254,6 +254,7 @@ class Publisher:
                 if time.monotonic() >= deadline:
                     timed_out = exc
                     break
+                time.sleep(0.05)  # never a busy loop, should an error come back at once
         pending, self._pending = self._pending, []
         failures = [f.exception for f in pending if f.failed()]
         unfinished = sum(1 for f in pending if not f.is_done)

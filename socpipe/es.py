@@ -41,8 +41,9 @@ class ShardsUnavailableError(TransportConnectionError):
 
 
 def mget_docs(es: Elasticsearch, **request: Any) -> list[dict[str, Any]]:
-    """`es.mget(**request)["docs"]`, raising ShardsUnavailableError if any document could not be read."""
-    docs: list[dict[str, Any]] = list(es.mget(**request)["docs"])
+    """`es.mget(**request)["docs"]`, raising ShardsUnavailableError if any document could not be read;
+    a document of an index that does not exist is not found (as mget says of a missing document)."""
+    docs: list[dict[str, Any]] = [_not_found_if_no_index(d) for d in es.mget(**request)["docs"]]
     errors = [d for d in docs if "error" in d]
     if errors:
         error = errors[0]["error"]
@@ -52,6 +53,13 @@ def mget_docs(es: Elasticsearch, **request: Any) -> list[dict[str, Any]]:
             f"{errors[0].get('_id')}: {what}"
         )
     return docs
+
+
+def _not_found_if_no_index(doc: dict[str, Any]) -> dict[str, Any]:
+    error = doc.get("error")
+    if isinstance(error, dict) and error.get("type") == "index_not_found_exception":
+        return {"_index": doc.get("_index"), "_id": doc.get("_id"), "found": False}
+    return dict(doc)
 
 
 def index_name(settings: Settings, kind: str, tenant: str) -> str:

@@ -15,7 +15,7 @@ from elasticsearch import Elasticsearch
 from responder_helpers import detection, inbound
 
 from responders.worker import Responders
-from socpipe.es import ShardsUnavailableError, index_name
+from socpipe.es import ShardsUnavailableError, index_name, mget_docs
 from socpipe.outage import ELASTICSEARCH, server_of
 from socpipe.settings import Settings
 
@@ -45,3 +45,10 @@ def test_a_chain_whose_records_are_unreadable_waits_instead_of_stopping_the_tena
             fresh.stage().process(inbound([detection(2)], start_offset=1))
     finally:
         fresh.close()
+
+
+def test_a_document_of_a_missing_index_is_not_found_not_an_outage(es: Elasticsearch) -> None:
+    """mget answers index_not_found_exception per document for an index that does not exist: that is
+    "not found" (a tenant without evidence yet), as before."""
+    [doc] = mget_docs(es, index="socpipe-no-such-index-for-this-test", ids=["x"])
+    assert doc["found"] is False

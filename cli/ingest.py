@@ -195,6 +195,7 @@ def stdin_command(tenant: str, parser: str, host: str, source_name: str, max_rec
         return
     try:
         sink = RawSink(publisher, bus.topics, max_record_bytes)
+        publisher.survive_outages(stop, on_refused=sink.refused_by_kafka)  # as the network receivers
         origin = Origin(tenant, source_name, parser, host)
         stats = ship_stream(sys.stdin.buffer, origin, sink, stop=stop)
     finally:
@@ -429,7 +430,9 @@ def _network_sink(
     wait_out(bus.ensure_pipeline_topics, waiting_for=waiting_for)
     publisher = wait_out(lambda: bus.publisher(**ingest_producer_settings()), waiting_for=waiting_for)
     shipper = metrics if isinstance(metrics, ShipperMetrics) else ShipperMetrics(metrics)
-    # Received messages cannot be asked for again: their flush waits out a Kafka outage and resends.
-    publisher.survive_outages(metrics=shipper.metrics)
     sink = RawSink(publisher, bus.topics, max_record_bytes, metrics=shipper)
+    # Received messages cannot be asked for again: their flush waits out a Kafka outage and resends;
+    # what Kafka refuses for good (too large for the topic, not authorised) is dead-lettered with
+    # Kafka's reason, and the receiver keeps serving.
+    publisher.survive_outages(metrics=shipper.metrics, on_refused=sink.refused_by_kafka)
     return NetworkSink(sink, max_queued_bytes=max_queued_bytes).start()

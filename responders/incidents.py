@@ -9,7 +9,10 @@ One pass over a batch of a tenant's detections:
 3. decide in memory (grouping.py), in event-time order;
 4. write, in this order, each write refusing to overwrite what it did not read: group heads
    (`op_type=create` or `if_seq_no`/`if_primary_term`), detection documents (`op_type=create`: the
-   assignment), incidents (`op_type=create` for new ones, `if_seq_no` for updates).
+   assignment), incidents (`op_type=create` for new ones, `if_seq_no` for updates); a restricted
+   detection (restricted.py) goes to the detections index as its client view, and whole to the
+   provider-only restricted index (`op_type=create`, for every restricted detection of the batch, so a
+   replay fills in a copy a crash left out).
 
 If any write meets a version conflict (another worker, or the CLI, wrote first) the pass is run again
 from the start: everything already written is found in step 1 or 2, so a second pass is exact.
@@ -26,10 +29,11 @@ from elasticsearch import Elasticsearch
 from responders import grouping
 from responders.config import Grouping, ResponderConfig
 from responders.evidence.documents import detection_doc, incident_doc, incident_from_doc
+from responders.restricted import client_view, is_restricted
 from schemas.common import utc_now
 from schemas.detection import Detection
 from schemas.incident import Incident
-from socpipe.es import bulk, tenant_indices
+from socpipe.es import bulk, mget_docs, tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -74,7 +78,7 @@ def _mget(es: Elasticsearch, wanted: dict[str, list[str]]) -> dict[str, dict[str
     docs = [{"_index": index, "_id": i} for index, ids in wanted.items() for i in dict.fromkeys(ids)]
     if not docs:
         return out
-    for d in es.mget(docs=docs)["docs"]:
+    for d in mget_docs(es, docs=docs):
         found = d.get("found")
         out[d["_index"]][d["_id"]] = (
             _Versioned(d["_source"], d["_seq_no"], d["_primary_term"]) if found else _Versioned(None)
@@ -172,6 +176,7 @@ class IncidentStore:
 
         self._write_heads(idx_state, heads)
         self._write_detections(idx_det, new, assigned, tenant_cfg.sensitive_fields)
+        self._write_restricted(tenant_indices(self.settings, tenant).restricted, detections, assigned)
         self._write_incidents(idx_inc, incidents, models)
         touched = list(dict.fromkeys(assigned[d.id] for d in detections))
         return Applied([models[i] for i in touched], dict(assigned), [d.id for d in new])
@@ -185,9 +190,19 @@ class IncidentStore:
         for detection_id, detection in {d.id: d for d in new}.items():
             ops += [
                 {"create": {"_index": index, "_id": detection_id}},
-                detection_doc(detection, assigned[detection_id], sensitive=sensitive),
+                detection_doc(client_view(detection), assigned[detection_id], sensitive=sensitive),
             ]
         self._check(bulk(self.es, ops), "detection already assigned")
+
+    def _write_restricted(self, index: str, detections: list[Detection], assigned: dict[str, str]) -> None:
+        """The whole of each restricted detection, for the provider only; a copy already there stays."""
+        ops: list[dict[str, Any]] = []
+        for detection_id, detection in {d.id: d for d in detections if is_restricted(d)}.items():
+            ops += [
+                {"create": {"_index": index, "_id": detection_id}},
+                detection_doc(detection, assigned[detection_id]),
+            ]
+        bulk(self.es, ops)  # a 409 is a copy written before (a replay): nothing to do
 
     def _write_incidents(
         self, index: str, incidents: dict[str, _Versioned], models: dict[str, Incident]

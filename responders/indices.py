@@ -8,6 +8,7 @@ For each tenant T (prefix P, `socpipe` by default):
 | `P-detections-T` | detections, with the incident each joined (detection id) | analysts; the client's space |
 | `P-notices-T` | notices: status, attempts, delivery receipt (notice id) | analysts; the client's space |
 | `P-evidence-T` | the hash chain, append-only (`T-<sequence>`, op_type=create) | auditors; client's space |
+| `P-restricted-T` | restricted detections whole, with the indicator's provenance (restricted.py) | analysts |
 | `P-state-T` | the responder's bookkeeping: group heads, chain head, evidence keys | the responder |
 
 and the alias `P-tenant-T` over the four client-visible ones (one name to search all of a client's data).
@@ -40,7 +41,7 @@ from elasticsearch import BadRequestError, Elasticsearch
 from socpipe.es import IndexKind, tenant_indices
 from socpipe.settings import Settings
 
-KINDS: tuple[IndexKind, ...] = ("incidents", "detections", "notices", "evidence", "state")
+KINDS: tuple[IndexKind, ...] = ("incidents", "detections", "notices", "evidence", "restricted", "state")
 CLIENT_KINDS: tuple[IndexKind, ...] = ("incidents", "detections", "notices", "evidence")
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
@@ -139,6 +140,8 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             sent_at=DATE,
             receipt=KW,
             error={"type": "text"},
+            first_tried_at=DATE,
+            retry_at=DATE,
         ),
         "claim": _obj(owner=KW, at=DATE),
         "incident": _obj(id=KW),
@@ -160,6 +163,8 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         ),
     },
 }
+# Restricted detections (restricted.py) are detections: the same strict mapping, in a provider-only index.
+MAPPINGS["restricted"] = MAPPINGS["detections"]
 
 
 def _template(settings: Settings, kind: str) -> dict[str, Any]:

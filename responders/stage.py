@@ -32,7 +32,7 @@ from responders.evidence.recorder import EvidenceItem, EvidenceStore
 from responders.evidence.records import detection_evidence, incident_evidence
 from responders.incidents import IncidentStore
 from responders.indices import ensure_tenant
-from responders.notices.notifier import Notifier
+from responders.notices.notifier import Notifier, NotifyResult
 from responders.sla.watch import SlaWatch
 from schemas.deadletter import DeadLetter
 from schemas.detection import Detection
@@ -131,9 +131,7 @@ class ResponderStage:
         items += [incident_evidence(i) for i in applied.incidents]
         written = self.evidence.record(tenant, items)
         notified = self.notifier.notify(tenant, applied.incidents)
-        for result, notices in (("sent", notified.sent), ("failed", notified.failed),
-                                ("superseded", notified.superseded)):  # fmt: skip
-            self.metrics.count("notices", len(notices), stage=self.name, tenant=tenant, result=result)
+        self.count_notices(tenant, notified)
         log.info(
             "responded",
             detections=len(detections),
@@ -145,6 +143,11 @@ class ResponderStage:
             notices_superseded=len(notified.superseded),
         )
         return notified.dead_letters
+
+    def count_notices(self, tenant: str, result: NotifyResult) -> None:
+        """notices{tenant, result=sent|failed|superseded|expired}: of a batch, or of a sweep round."""
+        for outcome, n in result.counts().items():
+            self.metrics.count("notices", n, stage=self.name, tenant=tenant, result=outcome)
 
     def _chain_broken(self, tenant: str, records: list[Inbound], exc: ChainForkError) -> list[DeadLetter]:
         """The tenant's records of this batch as dead letters that say how to repair and re-drive them."""

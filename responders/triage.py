@@ -264,6 +264,8 @@ class Triage:
         """The detection documents grouped into the incident, oldest first (each with the event behind it,
         `detection.event`, where the detector stored one)."""
         index = tenant_indices(self.settings, incident.tenant).detections
+        # As list(): an analyst opening an incident just written sees all of its detections.
+        self.es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
         hits = self.es.search(
             index=index,
             query={"term": {"incident.id": incident.id}},

@@ -121,7 +121,11 @@ class Responders:
         """The stage's tenants swept every `notice_sweep_interval_s`, between its batches (not started)."""
         sweeper = self.sweep()
         return Periodic(
-            "notice-sweep", self.settings.notice_sweep_interval_s, lambda: sweep_round(sweeper, stage.busy)
+            "notice-sweep",
+            self.settings.notice_sweep_interval_s,
+            lambda: sweep_round(
+                sweeper, stage.busy, on_result=lambda r: stage.count_notices(r.tenant, r.delivered)
+            ),
         )
 
     def close(self) -> None:

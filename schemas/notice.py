@@ -32,6 +32,8 @@ class Notice(BaseModel):
     sent_at: datetime | None = None
     receipt: str | None = None
     error: str | None = None
+    first_tried_at: datetime | None = None  # the first delivery round: the give-up age counts from it
+    retry_at: datetime | None = None  # a transient failure's next round (the sweep's); None: none planned
 
     @staticmethod
     def make_id(tenant: str, incident_id: str, incident_state: str, channel: str, destination: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,9 +60,12 @@ class DeliveryError(KafkaError):  # type: ignore[misc]  # kafka-python is untype
     write itself was refused.
     """
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(
+        self, message: str, *, transient: bool, failed: Sequence[tuple[int, BaseException]] = ()
+    ) -> None:
         super().__init__(message)
         self.retriable = transient
+        self.failed = list(failed)  # (position among the flushed sends, why): every write not acknowledged
 
 
 def _transient(error: BaseException | None) -> bool:
@@ -91,12 +95,20 @@ def _security(settings: Settings) -> dict[str, Any]:
     return conf
 
 
+#: What to send instead of a message Kafka refused for good (a dead letter), or None to let it go (the
+#: callback logs and counts it). Called with the message and Kafka's error.
+OnRefused = Callable[[Outbound, BaseException], "Outbound | None"]
+
+
 @dataclass
 class OutagePolicy:
-    """How a publisher waits out Kafka outages: until `stop`, reporting to `metrics`."""
+    """How a publisher waits out Kafka outages: until `stop`, reporting to `metrics`; and, with
+    `on_refused`, what becomes of a message Kafka refuses for good (too large for the topic, not
+    authorised): without it such a flush raises."""
 
     stop: threading.Event
     metrics: Metrics | None = None
+    on_refused: OnRefused | None = None
 
     availability: Availability = field(init=False)
 
@@ -127,9 +139,12 @@ class Publisher:
     _stale: bool = False  # the producer was closed by `reset`: rebuilt at the next send
 
     def survive_outages(
-        self, stop: threading.Event | None = None, metrics: Metrics | None = None
+        self,
+        stop: threading.Event | None = None,
+        metrics: Metrics | None = None,
+        on_refused: OnRefused | None = None,
     ) -> Publisher:
-        self.outages = OutagePolicy(stop or threading.Event(), metrics)
+        self.outages = OutagePolicy(stop or threading.Event(), metrics, on_refused)
         return self
 
     def send(self, message: Outbound) -> None:
@@ -164,31 +179,95 @@ class Publisher:
             attempts[0] += 1
             return self._flush_once(timeout_s)
 
-        return wait_out(
-            attempt, waiting_for="kafka, to deliver what was received", stop=policy.stop,
-            availability=policy.availability,
-        )  # fmt: skip
+        try:
+            return wait_out(
+                attempt, waiting_for="kafka, to deliver what was received", stop=policy.stop,
+                availability=policy.availability,
+            )  # fmt: skip
+        except DeliveryError as exc:
+            if policy.on_refused is None or not exc.failed:
+                raise
+            return self._settle_refused(batch, exc, policy.on_refused, timeout_s)
+
+    def _settle_refused(
+        self, batch: list[Outbound], exc: DeliveryError, on_refused: OnRefused, timeout_s: float
+    ) -> int:
+        """After a flush Kafka refused in part: each refused message alone again (a refusal may be its
+        batch-mate's: one record too large fails its whole producer batch), and what Kafka still refuses
+        alone goes to `on_refused`, whose replacements (dead letters) are sent and flushed in turn.
+        Returns how many of `batch` Kafka acknowledged."""
+        refused_at = {position for position, _ in exc.failed}
+        acknowledged = len(batch) - len(refused_at)
+        replacements: list[Outbound] = []
+        policy = self.outages
+        assert policy is not None
+        alone = OutagePolicy(policy.stop, policy.metrics)  # no on_refused: a refusal alone raises
+        alone.availability = policy.availability
+        self.reset()  # what the old producer still retries would add copies of its own
+        self.outages = alone
+        try:
+            for position in sorted(refused_at):
+                message = batch[position]
+                try:
+                    self.send(message)
+                    self.flush(timeout_s)
+                    acknowledged += 1
+                except DeliveryError as refusal:
+                    reason = refusal.failed[0][1] if refusal.failed else refusal
+                    replacement = on_refused(message, reason)
+                    if replacement is not None:
+                        replacements.append(replacement)
+        finally:
+            self.outages = policy
+        if replacements:
+            # A replacement Kafka refuses too is told to `on_refused` (which logs and counts it) and let
+            # go: a replacement of a replacement could go on for ever.
+            def tell_only(message: Outbound, error: BaseException) -> None:
+                on_refused(message, error)
+
+            self.outages = OutagePolicy(policy.stop, policy.metrics, tell_only)
+            self.outages.availability = policy.availability
+            try:
+                self.send_all(replacements)
+                self.flush(timeout_s)
+            finally:
+                self.outages = policy
+        return acknowledged
 
     def _flush_once(self, timeout_s: float) -> int:
         """Block until all sent messages are acknowledged; raise DeliveryError if any failed.
 
         Either way nothing stays pending: after a DeliveryError the caller sends the lot again
         (after `reset`, so the old producer's retries do not add copies of their own)."""
-        timed_out: KafkaTimeoutError | None = None
-        try:
-            if not self._stale:  # nothing was sent on a producer not yet rebuilt
-                self.producer.flush(timeout=timeout_s)
-        except KafkaTimeoutError as exc:
-            timed_out = exc
+        timed_out: KafkaError | None = None
+        deadline = time.monotonic() + timeout_s
+        while not self._stale:  # nothing was sent on a producer not yet rebuilt
+            try:
+                self.producer.flush(timeout=max(0.1, deadline - time.monotonic()))
+                break
+            except KafkaTimeoutError as exc:
+                timed_out = exc
+                break
+            except KafkaError as exc:
+                # kafka-python's flush gives up early ("Future not done") on a batch the broker refused
+                # as too large while it splits and resends it: flush again, within the same time.
+                if time.monotonic() >= deadline:
+                    timed_out = exc
+                    break
+                time.sleep(0.05)  # never a busy loop, should an error come back at once
         pending, self._pending = self._pending, []
         failures = [f.exception for f in pending if f.failed()]
         unfinished = sum(1 for f in pending if not f.is_done)
         if failures or unfinished or timed_out:
+            unacknowledged = KafkaTimeoutError("not acknowledged within the flush")
             raise DeliveryError(
                 f"{len(failures)} writes failed, {unfinished} unacknowledged"
                 f"{' (flush timed out)' if timed_out else ''}; first: {failures[:1]}",
                 transient=all(_transient(f) for f in failures),
-            )
+                # Every write not acknowledged, by position: a caller may settle them one by one.
+                failed=[(i, f.exception if f.failed() else unacknowledged) for i, f in enumerate(pending)
+                        if not f.succeeded()],
+            )  # fmt: skip
         return len(pending)
 
     def reset(self) -> None:
@@ -253,6 +332,10 @@ class KafkaBus:
             "batch_size": 256 * 1024,
             "max_block_ms": 60_000,
             "max_request_size": MAX_MESSAGE_BYTES,
+            "reconnect_backoff_max_ms": self.settings.kafka_reconnect_backoff_max_ms,
+            # Used only by a transactional producer (the file tail): bounds how long a transaction a
+            # dead or disconnected shipper left open holds read_committed readers up.
+            "transaction_timeout_ms": self.settings.kafka_transaction_timeout_ms,
             **_security(self.settings),
         }
         conf.update(overrides)
@@ -273,6 +356,7 @@ class KafkaBus:
             "session_timeout_ms": self.settings.kafka_session_timeout_ms,
             "heartbeat_interval_ms": self.settings.kafka_heartbeat_interval_ms,
             "max_poll_interval_ms": self.settings.kafka_max_poll_interval_ms,
+            "reconnect_backoff_max_ms": self.settings.kafka_reconnect_backoff_max_ms,
             **_security(self.settings),
         }
         if self.settings.kafka_group_instance_id and group_id:
@@ -289,6 +373,7 @@ class KafkaBus:
             "group_id": None,
             "enable_auto_commit": False,
             "isolation_level": "read_committed",
+            "reconnect_backoff_max_ms": self.settings.kafka_reconnect_backoff_max_ms,
             **_security(self.settings),
         }
         conf.update(overrides)

@@ -32,7 +32,7 @@ def es_client(settings: Settings, **overrides: Any) -> Elasticsearch:
     return Elasticsearch(settings.elasticsearch_url, **conf)
 
 
-IndexKind = Literal["incidents", "detections", "notices", "evidence", "state"]
+IndexKind = Literal["incidents", "detections", "notices", "evidence", "restricted", "state"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,11 @@ class TenantIndices:
         return self.of("evidence")
 
     @property
+    def restricted(self) -> str:
+        """Detections with details the client may not see (TLP:RED intel): the provider's only."""
+        return self.of("restricted")
+
+    @property
     def state(self) -> str:
         """The responder's bookkeeping: never shown to the client."""
         return self.of("state")
@@ -79,6 +84,38 @@ class TenantIndices:
 def tenant_indices(settings: Settings, tenant: str | None) -> TenantIndices:
     """A tenant's indices; `None` means every tenant (patterns, for the provider's searches)."""
     return TenantIndices(settings.index_prefix, tenant or "*")
+
+
+class ShardsUnavailableError(TransportConnectionError):
+    """A multi-get answered, but with an error for some documents: a shard not started. After a restart
+    the node answers while its shards still recover (cluster RED for seconds). For the caller that is an
+    outage of Elasticsearch (socpipe.outage waits it out), never "not found": the responder once took
+    such answers for deleted evidence records and stopped three tenants as tampered with."""
+
+    def __str__(self) -> str:
+        return f"Elasticsearch shards unavailable: {self.message}"
+
+
+def mget_docs(es: Elasticsearch, **request: Any) -> list[dict[str, Any]]:
+    """`es.mget(**request)["docs"]`, raising ShardsUnavailableError if any document could not be read;
+    a document of an index that does not exist is not found (as mget says of a missing document)."""
+    docs: list[dict[str, Any]] = [_not_found_if_no_index(d) for d in es.mget(**request)["docs"]]
+    errors = [d for d in docs if "error" in d]
+    if errors:
+        error = errors[0]["error"]
+        what = error.get("type", error) if isinstance(error, dict) else error
+        raise ShardsUnavailableError(
+            f"{len(errors)} of {len(docs)} documents unreadable, first {errors[0].get('_index')}/"
+            f"{errors[0].get('_id')}: {what}"
+        )
+    return docs
+
+
+def _not_found_if_no_index(doc: dict[str, Any]) -> dict[str, Any]:
+    error = doc.get("error")
+    if isinstance(error, dict) and error.get("type") == "index_not_found_exception":
+        return {"_index": doc.get("_index"), "_id": doc.get("_id"), "found": False}
+    return dict(doc)
 
 
 def check_elasticsearch(settings: Settings, timeout_s: float = 3.0) -> None:

@@ -40,6 +40,14 @@ ELASTICSEARCH = "elasticsearch"
 MAX_WAIT_S = 10.0
 
 
+#: Kafka errors that mean "away" although not marked retriable. kafka-python 3 has no NoBrokersAvailable
+#: (2.x had): naming it unguarded raised AttributeError on every permanent Kafka error, which is how a
+#: refused write ended `ingest syslog`.
+_KAFKA_AWAY: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(kafka_errors, "NoBrokersAvailable", None), kafka_errors.KafkaTimeoutError) if t
+)
+
+
 class Stopped(Exception):  # noqa: N818 - not an error: the process was asked to stop while it waited
     """The stop event was set while waiting for a server: the caller ends without its step done."""
 
@@ -47,9 +55,7 @@ class Stopped(Exception):  # noqa: N818 - not an error: the process was asked to
 def server_of(exc: BaseException) -> str | None:
     """The server whose outage `exc` shows (KAFKA or ELASTICSEARCH), or None for any other failure."""
     if isinstance(exc, kafka_errors.KafkaError):  # socpipe.bus.DeliveryError too: retriable when transient
-        retriable = getattr(exc, "retriable", False) or isinstance(
-            exc, kafka_errors.NoBrokersAvailable | kafka_errors.KafkaTimeoutError
-        )
+        retriable = getattr(exc, "retriable", False) or isinstance(exc, _KAFKA_AWAY)
         return KAFKA if retriable else None
     # Elasticsearch's client is imported only by processes that use it (its import is slow): an error
     # of a module never imported cannot be this exception.

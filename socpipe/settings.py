@@ -69,6 +69,22 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=6_000, ge=1_000, le=1_800_000)
     kafka_heartbeat_interval_ms: int = Field(default=1_500, ge=100, le=600_000)
     kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1_000, le=3_600_000)
+    kafka_reconnect_backoff_max_ms: int = Field(
+        default=2_000,
+        ge=50,
+        le=60_000,
+        description="Longest wait between a client's reconnects to a broker (kafka-python's 30 s default "
+        "kept every stage away for up to half a minute after Kafka came back).",
+    )
+    kafka_transaction_timeout_ms: int = Field(
+        default=30_000,
+        ge=1_000,
+        le=900_000,
+        description="A file tail's transaction left open by a shipper that died or lost Kafka is aborted "
+        "by the broker after this long (kafka-python's default: 60 s); until then read_committed readers "
+        "(normalise) wait at its first record. The tail commits every second, but a flush on a slow "
+        "broker can take many seconds, and a transaction aborted mid-flush makes the tail start over.",
+    )
     kafka_group_instance_id: str | None = Field(
         default=None, min_length=1, max_length=249, description="Static group membership (KIP-345)."
     )
@@ -141,6 +157,21 @@ class Settings(BaseSettings):
         default=60.0,
         ge=0,
         description="The responder looks for breached service-level clocks this often; 0: never.",
+    )
+    notice_retry_max_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="Longest wait between the sweep's rounds for a notice failing transiently (the wait "
+        "starts at the claim timeout and doubles, jittered, up to this).",
+    )
+    notice_give_up_after_s: float = Field(
+        default=86400.0,
+        gt=0,
+        le=30 * 86400,
+        description="A notice still failing transiently this long after its first try is marked failed "
+        "for good (error 'expired: ...', counted as notices{result=expired}); `notice retry "
+        "--include-failed` sends it once the cause is fixed.",
     )
     kibana_url: str = "http://127.0.0.1:5601"
     triage_url: str = Field(

@@ -101,8 +101,9 @@ class NetworkSink:
                 await asyncio.sleep(0.01)
 
     async def wait_until_stopped(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set; raises if the sink failed meanwhile (Kafka refused writes for good),
-        so the service exits for its supervisor to restart it instead of accepting what it cannot ship."""
+        """Until `stop` is set; raises if the sink failed meanwhile (a broken producer: an outage is waited
+        out and a write Kafka refuses for good is dead-lettered, both in the publisher), so the service
+        exits for its supervisor to restart it instead of accepting what it cannot ship."""
         while not stop.is_set():
             if self.failed is not None:
                 raise RuntimeError(f"the Kafka sink has stopped: {self.failed}") from self.failed

@@ -17,9 +17,13 @@ from kafka.partitioner.default import DefaultPartitioner, murmur2
 from ingest.parsers import default_registry
 from ingest.parsers.base import time_zone
 from ingest.shippers.shipper_metrics import ShipperMetrics
+from schemas.common import utc_now
 from schemas.deadletter import DeadLetter, SourcePosition
 from schemas.topics import Topics
 from socpipe.bus import Outbound, Publisher
+from socpipe.logging import get_logger
+
+log = get_logger(__name__)
 
 # A raw line longer than this is refused; the encoded RawRecord must also fit under the broker's
 # default message.max.bytes (1 MB), so JSON escaping is checked after encoding as well.
@@ -213,6 +217,43 @@ class RawSink:
         )
         self.metrics.dead_lettered(origin.source, origin.tenant, error_type)
         self.stats.dead_letters += 1
+
+    def refused_by_kafka(self, message: Outbound, error: BaseException) -> Outbound | None:
+        """For `Publisher.survive_outages(on_refused=...)`: the dead letter of a record Kafka refused for
+        good (larger than the topic's max.message.bytes, not authorised, ...), with Kafka's reason, so a
+        receiver keeps serving instead of exiting. A refused dead letter cannot be kept: it is logged
+        and counted, and let go."""
+        reason = f"Kafka refused the write to {message.topic}: {type(error).__name__}: {error}"
+        if message.topic != self.topics.raw or message.value is None:
+            log.error("kafka refused a dead letter: it is lost", topic=message.topic, reason=reason)
+            self.metrics.refused("dead-letter", "kafka_refused_dead_letter")
+            return None
+        record = orjson.loads(message.value)
+        data = str(record.get("data", "")).encode()
+        original = data[:DEAD_LETTER_HEAD_BYTES]
+        if len(original) < len(data):
+            reason += f"; the dead letter keeps its first {len(original)} bytes"
+        letter = DeadLetter(
+            reason=reason,
+            stage="ingest",
+            parser=record.get("parser"),
+            source=record.get("source"),
+            tenant=record.get("tenant"),
+            error_type="KafkaRefused",
+            position=SourcePosition(
+                path=record.get("path"), offset=record.get("offset"), line=record.get("line"),
+                peer=record.get("peer"),
+            ),
+            original=original,
+            failed_at=record.get("received_at") or utc_now(),
+            replay_topic=self.topics.raw,
+            timezone=record.get("timezone"),
+        )  # fmt: skip
+        log.warning("kafka refused a record: dead-lettered", tenant=letter.tenant, reason=reason)
+        self.metrics.dead_lettered(letter.source or "unknown", letter.tenant or "unknown", "KafkaRefused")
+        self.stats.shipped -= 1
+        self.stats.dead_letters += 1
+        return Outbound(self.topics.dlq, letter.model_dump_json().encode(), (letter.tenant or "").encode())
 
     def flush(self) -> int:
         """Wait until Kafka acknowledged everything sent; raises socpipe.bus.DeliveryError otherwise."""

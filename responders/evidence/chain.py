@@ -42,7 +42,7 @@ from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from responders.evidence.documents import evidence_doc, evidence_doc_problem, evidence_from_doc, record_id
 from schemas.common import deterministic_id, utc_now
 from schemas.evidence import GENESIS_HASH, EvidenceRecord
-from socpipe.es import bulk, tenant_indices
+from socpipe.es import bulk, mget_docs, tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -202,7 +202,7 @@ class ChainWriter:
         hinted = head.next_sequence
         while True:
             ids = [record_id(tenant, head.next_sequence + i) for i in range(CATCH_UP_WINDOW)]
-            docs = self.es.mget(index=index, ids=ids, source_includes=["evidence.content_hash"])["docs"]
+            docs = mget_docs(self.es, index=index, ids=ids, source_includes=["evidence.content_hash"])
             for doc in docs:
                 if not doc.get("found"):
                     if head.next_sequence > hinted:
@@ -224,10 +224,11 @@ class ChainWriter:
             return
         first = head.block[0].sequence if head.block else head.next_sequence - 1
         sequences = list(range(max(0, first - 1), head.next_sequence))
-        docs = self.es.mget(
+        docs = mget_docs(
+            self.es,
             index=tenant_indices(self.settings, tenant).evidence,
             ids=[record_id(tenant, s) for s in sequences],
-        )["docs"]
+        )
         copies = {r.sequence: r for r in head.block}
         previous: str | None = None
         for sequence, doc in zip(sequences, docs, strict=True):
@@ -306,11 +307,12 @@ class ChainWriter:
             _check_same(tenant, taken, self._stored_hashes(tenant, taken))
 
     def _stored_hashes(self, tenant: str, records: list[EvidenceRecord]) -> dict[int, str]:
-        docs = self.es.mget(
+        docs = mget_docs(
+            self.es,
             index=tenant_indices(self.settings, tenant).evidence,
             ids=[record_id(tenant, r.sequence) for r in records],
             source_includes=["evidence.sequence", "evidence.content_hash"],
-        )["docs"]
+        )
         return {
             int(d["_source"]["evidence"]["sequence"]): str(d["_source"]["evidence"]["content_hash"])
             for d in docs

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from elasticsearch import ConflictError, Elasticsearch
 
-from socpipe.es import bulk
+from socpipe.es import bulk, mget_docs
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
@@ -65,7 +65,7 @@ class Claims:
         while pending:
             missing: list[str] = []
             waiting: list[str] = []
-            for doc in self.es.mget(index=index, ids=pending)["docs"]:
+            for doc in mget_docs(self.es, index=index, ids=pending):
                 doc_id, source = doc["_id"], doc.get("_source") or {}
                 if not doc.get("found"):
                     missing.append(doc_id)  # deleted meanwhile: create it again

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from responders.redaction import redact_event
-from schemas.detection import INTEL_RESTRICTED_RULE_ID, Detection, Entity
+from schemas.detection import Detection, Entity
 from schemas.evidence import EvidenceRecord
 from schemas.incident import Incident
 from schemas.notice import Notice
@@ -61,14 +61,12 @@ def detection_doc(
     detection: Detection, incident_id: str, *, sensitive: list[str] | None = None
 ) -> dict[str, Any]:
     """The detection document; the event it carries (`detection.event`) redacted by `sensitive`, the
-    tenant's policy (responders/redaction.py), since the detections index is client-visible. A TLP:RED
-    or AMBER+STRICT indicator's value is scrubbed from the event too, as the matcher keeps it out of the
-    title and the entity (detectors/intel/matcher.py)."""
+    tenant's policy (responders/redaction.py), since the detections index is client-visible. (A
+    restricted intel detection arrives here as its client view, its indicator already scrubbed:
+    responders/restricted.py.)"""
     model = detection.model_dump(mode="json")
-    restricted = detection.rule.id == INTEL_RESTRICTED_RULE_ID and detection.matched.get("value")
-    values = [str(detection.matched["value"])] if restricted else []
-    if (sensitive or values) and model.get("event") is not None:
-        model["event"] = redact_event(model["event"], sensitive or [], values=values)
+    if sensitive and model.get("event") is not None:
+        model["event"] = redact_event(model["event"], sensitive)
     return {
         "@timestamp": detection.event_time.isoformat(),
         "organization": {"id": detection.tenant},

@@ -35,6 +35,7 @@ from responders.evidence.documents import notice_doc, notice_from_doc
 from responders.evidence.recorder import EvidenceItem, EvidenceStore
 from responders.notices.channels import Channel, Message, PermanentDeliveryError, TransientDeliveryError
 from responders.notices.render import Renderer, notice_context
+from responders.notices.retry import after_transient_failure, expired
 from schemas.common import utc_now
 from schemas.deadletter import DeadLetter
 from schemas.evidence import EvidenceType
@@ -49,12 +50,6 @@ log = get_logger(__name__)
 
 ESCALATE = "escalate:"
 SLA_BREACH = "sla_breach:"  # a provider-side escalation: `sla_breach:<clock>` to the on-call routes
-GAVE_UP = "gave up after "  # how a transient failure's error starts: the sweep (sweep.py) may retry it
-
-
-def retryable(notice: Notice) -> bool:
-    """Failed only because every attempt of its round failed transiently (timeouts, 5xx, SMTP 4xx)."""
-    return notice.status == NoticeStatus.failed and (notice.error or "").startswith(GAVE_UP)
 
 
 def notice_states(incident: Incident, route: NoticeRoute) -> list[str]:
@@ -101,6 +96,20 @@ class NotifyResult:
     failed: list[Notice] = field(default_factory=list)
     superseded: list[Notice] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def expired(self) -> list[Notice]:
+        """The failed notices given up for good at the give-up age (retry.py), not to be retried."""
+        return [n for n in self.failed if expired(n)]
+
+    def counts(self) -> dict[str, int]:
+        """Outcome -> how many, for the `notices` metric (an expired notice is counted as expired only)."""
+        return {
+            "sent": len(self.sent),
+            "failed": len(self.failed) - len(self.expired),
+            "superseded": len(self.superseded),
+            "expired": len(self.expired),
+        }
 
 
 @dataclass
@@ -319,7 +328,12 @@ class Notifier:
         kind = "escalation" if notice.incident_state.startswith(SLA_BREACH) else "notice"
         rendered = self.renderer.render(tenant.id, context, kind=kind)
         attempts = 0
-        update: dict[str, object] = {"subject": rendered.subject}
+        first_tried_at = notice.first_tried_at or utc_now()
+        update: dict[str, object] = {
+            "subject": rendered.subject,
+            "first_tried_at": first_tried_at,
+            "retry_at": None,
+        }
         try:
             secret = self.config.route_secret(tenant.id, route)
             message = Message(
@@ -358,13 +372,16 @@ class Notifier:
             receipt = retrying(attempt)
             update |= {"status": NoticeStatus.sent, "sent_at": utc_now(), "receipt": receipt}
         except TransientDeliveryError as exc:
-            update |= {"status": NoticeStatus.failed, "error": f"{GAVE_UP}{attempts} attempts: {exc}"}
+            total = notice.attempts + attempts
+            update |= after_transient_failure(
+                notice, total, str(exc), first_tried_at=first_tried_at, now=utc_now(), settings=self.settings
+            )
         except (PermanentDeliveryError, ConfigError) as exc:
             update |= {"status": NoticeStatus.failed, "error": f"permanent: {exc}"}
         # Attempts add up over rounds: a notice retried by the sweep keeps its earlier ones.
         final = notice.model_copy(update={**update, "attempts": notice.attempts + attempts})
-        log.info(
-            "notice",
+        (log.error if expired(final) else log.info)(
+            "notice given up for good" if expired(final) else "notice",
             tenant=tenant.id,
             incident=notice.incident_id,
             state=notice.incident_state,

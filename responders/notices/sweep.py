@@ -5,8 +5,9 @@ A process that crashes after claiming a notice but before recording its outcome 
 the incident is touched again. `sweep(tenant)` finds a tenant's notices that are
 
 - `pending`, claimed longer ago than the claim timeout (its claimer is gone), or
-- `failed` transiently (every attempt of its round timed out or got a 5xx / SMTP 4xx), last tried longer
-  ago than that, and tried fewer than `MAX_ROUNDS` rounds in all,
+- `failed` transiently (every attempt of its round timed out or got a 5xx / SMTP 4xx) and due again: its
+  `retry_at` has come (retry.py: bounded, jittered backoff between rounds, until it is delivered or
+  reaches the give-up age `notice_give_up_after_s`, when it is failed for good, counted and logged),
 
 and hands them to `Notifier.redeliver`, which takes each over with a versioned write (claims.py) and sends
 it under its deterministic id (the webhook-id / Message-ID receivers deduplicate on). Of two sweepers (or
@@ -25,27 +26,27 @@ notice whose last try is older than the claim timeout, still under its own id an
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from responders.evidence.claims import Claims
 from responders.evidence.documents import incident_from_doc, notice_from_doc
-from responders.notices.notifier import Notifier, NotifyResult, retryable
+from responders.notices.notifier import Notifier, NotifyResult
+from responders.notices.retry import retryable
 from schemas.common import utc_now
 from schemas.incident import Incident
 from schemas.notice import Notice, NoticeStatus
-from socpipe.es import tenant_indices
+from socpipe.es import mget_docs, tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
 log = get_logger(__name__)
 
-MAX_ROUNDS = 3  # delivery rounds of a transiently failing notice in all: its first, then two sweeps
 PAGE = 500  # notices per tenant and sweep; the rest wait for the next one
 
 
@@ -76,23 +77,26 @@ class NoticeSweep:
         *,
         limit: int = PAGE,
         include_failed: bool = False,
+        due_only: bool = False,
     ) -> SweepResult:
         """Deliver the tenant's stale and transiently failed notices older than `older_than`, each once;
         with `include_failed`, every failed notice too (those that gave up, and permanent failures).
+        With `due_only` (the worker's periodic sweep), a transient failure is taken only once its
+        `retry_at` has come; without (an operator's `notice retry`), now.
 
         `older_than` never goes below the claim timeout: a fresher claim may be a live worker's.
         """
         timeout = timedelta(seconds=self.settings.claim_timeout_s)
         age = max(older_than or timeout, timeout)
         claims = Claims(self.es, owner=self.owner, timeout_s=age.total_seconds())
-        found = self._candidates(tenant, age, limit, include_failed=include_failed)
+        found = self._candidates(tenant, age, limit, include_failed=include_failed, due_only=due_only)
         result = SweepResult(tenant)
         if not found:
             return result
         incidents = self._incidents(tenant, {n.incident_id for n in found})
         stale = [(n, incidents[n.incident_id]) for n in found if n.incident_id in incidents]
         result.left += [n for n in found if n.incident_id not in incidents]
-        is_done = _sent if include_failed else _final
+        is_done = _sent if include_failed else _not_due if due_only else _final
         result.delivered, left = self.notifier.redeliver(tenant, stale, claims, is_done=is_done)
         result.left += left
         log.info(
@@ -106,20 +110,47 @@ class NoticeSweep:
         )
         return result
 
-    def _candidates(self, tenant: str, age: timedelta, limit: int, *, include_failed: bool) -> list[Notice]:
+    def _candidates(
+        self, tenant: str, age: timedelta, limit: int, *, include_failed: bool, due_only: bool
+    ) -> list[Notice]:
         """Pending or failed notices whose last claim is older than `age` (near-real-time search; the
         take-over re-reads each one in real time)."""
-        before = (utc_now() - age).isoformat()
-        hits = self.es.search(
-            index=tenant_indices(self.settings, tenant).notices,
-            query={
+        now = utc_now()
+        before = (now - age).isoformat()
+        stale = {"range": {"claim.at": {"lte": before}}}
+        if include_failed:
+            query: dict[str, Any] = {
                 "bool": {
                     "filter": [
                         {"terms": {"notice.status": [NoticeStatus.pending, NoticeStatus.failed]}},
-                        {"range": {"claim.at": {"lte": before}}},
+                        stale,
                     ]
                 }
-            },
+            }
+        else:
+            # Only what may be retried is asked for (a transient failure has a retry_at): failures given up
+            # for good, or permanent, never fill the page ahead of those, however many accumulate.
+            retry = {"range": {"notice.retry_at": {"lte": now.isoformat()}}} if due_only else stale
+            query = {
+                "bool": {
+                    "should": [
+                        {"bool": {"filter": [{"term": {"notice.status": NoticeStatus.pending}}, stale]}},
+                        {
+                            "bool": {
+                                "filter": [
+                                    {"term": {"notice.status": NoticeStatus.failed}},
+                                    {"exists": {"field": "notice.retry_at"}},
+                                    retry,
+                                ]
+                            }
+                        },
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        hits = self.es.search(
+            index=tenant_indices(self.settings, tenant).notices,
+            query=query,
             sort=[{"claim.at": "asc"}],
             size=limit,
             ignore_unavailable=True,
@@ -128,19 +159,22 @@ class NoticeSweep:
         return [
             n
             for n in notices
-            if n.status == NoticeStatus.pending or include_failed or _retry_due(n, self.settings)
+            if n.status == NoticeStatus.pending or include_failed or _retry_due(n, now, due_only=due_only)
         ]
 
     def _incidents(self, tenant: str, ids: Iterable[str]) -> dict[str, Incident]:
-        docs = self.es.mget(index=tenant_indices(self.settings, tenant).incidents, ids=sorted(ids))["docs"]
+        docs = mget_docs(self.es, index=tenant_indices(self.settings, tenant).incidents, ids=sorted(ids))
         found = {d["_id"]: incident_from_doc(d["_source"]) for d in docs if d.get("found")}
         for missing in set(ids) - found.keys():
             log.warning("notice of an incident that does not exist", tenant=tenant, incident=missing)
         return found
 
 
-def _retry_due(notice: Notice, settings: Settings) -> bool:
-    return retryable(notice) and notice.attempts < MAX_ROUNDS * settings.notice_attempts
+def _retry_due(notice: Notice, now: datetime, *, due_only: bool = True) -> bool:
+    """A transient failure that may be retried: at its retry_at (the worker), or now (an operator)."""
+    if not retryable(notice) or notice.retry_at is None:
+        return False
+    return not due_only or notice.retry_at <= now
 
 
 def _final(source: dict[str, Any]) -> bool:
@@ -151,6 +185,15 @@ def _final(source: dict[str, Any]) -> bool:
     )
 
 
+def _not_due(source: dict[str, Any]) -> bool:
+    """For the worker's sweep: final, or a transient failure whose retry_at has not come (the search that
+    found it is near-real-time; the take-over reads in real time)."""
+    if _final(source):
+        return True
+    notice = notice_from_doc(source)
+    return notice.status == NoticeStatus.failed and not _retry_due(notice, utc_now())
+
+
 def _sent(source: dict[str, Any]) -> bool:
     """For an operator's resend of failed notices: only a sent or superseded notice is final."""
     return notice_from_doc(source).status in (NoticeStatus.sent, NoticeStatus.superseded)
@@ -159,16 +202,25 @@ def _sent(source: dict[str, Any]) -> bool:
 PERIODIC_LIMIT = 8  # notices per tenant per round of the worker's sweep (the CLI takes up to PAGE)
 
 
-def sweep_round(sweeper: NoticeSweep, busy: AbstractContextManager[Any]) -> list[SweepResult]:
+def sweep_round(
+    sweeper: NoticeSweep,
+    busy: AbstractContextManager[Any],
+    *,
+    on_result: Callable[[SweepResult], None] | None = None,
+) -> list[SweepResult]:
     """One round of the worker's sweep (run every `notice_sweep_interval_s` by `socpipe.periodic.Periodic`).
 
     `busy` is the lock the stage holds while it processes a batch: taken per tenant, so the sweep runs
     between batches or while the worker is idle, and a batch waits at most for one small sweep. A
-    tenant's sweep is capped (`PERIODIC_LIMIT` notices, delivered 4 at a time), so a dead endpoint cannot
-    hold the worker past Kafka's poll interval; the rest waits for the next round.
+    tenant's sweep is capped (`PERIODIC_LIMIT` notices, delivered 4 at a time) and takes only notices
+    due for a retry, so a dead endpoint cannot hold the worker past Kafka's poll interval; the rest waits
+    for the next round. `on_result` gets each tenant's outcome (the worker counts it in its metrics).
     """
     results = []
     for tenant in sweeper.tenants():
         with busy:
-            results.append(sweeper.sweep(tenant, limit=PERIODIC_LIMIT))
+            result = sweeper.sweep(tenant, limit=PERIODIC_LIMIT, due_only=True)
+        results.append(result)
+        if on_result:
+            on_result(result)
     return results

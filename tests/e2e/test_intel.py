@@ -1,7 +1,8 @@
 """Threat intelligence end to end on real Kafka and Elasticsearch, the `socpipe demo` path.
 
 A STIX feed served over HTTP; Sysmon events shipped, normalised, detected and responded to. An event
-contacting an indicator becomes an incident and a notice (a TLP:RED one without its details); then the
+contacting an indicator becomes an incident and a notice (a TLP:RED one without its details, neither in
+the notice nor in any document of the client's space, while the provider-only index keeps them); then the
 feed brings a new indicator and the automatic retro-hunt finds last week's event that contacted it.
 """
 
@@ -23,8 +24,10 @@ from cli.demo import run_pipeline_once, run_until_idle
 from detectors.intel.build import build_intel
 from detectors.intel.hunt import Hunter, only_new
 from devtools.mailbox import Mailbox
+from responders.evidence.verify import verify_live
 from responders.worker import Responders
 from responders.worker import build_stage as build_responder_stage
+from socpipe.es import es_client, tenant_indices
 from socpipe.settings import Settings
 from tests.unit.detectors.intel.intel_helpers import DATA
 
@@ -73,7 +76,7 @@ def feed_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     served.mkdir()
     (served / "bundle.json").write_bytes((DATA / "bundle.json").read_bytes())
     handler = partial(SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined,method-assign]
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -138,6 +141,7 @@ def test_indicator_match_incident_notice_tlp_and_retro_hunt(
             )
             assert "203.0.113" not in red_notice and "example-cert" not in red_notice
             assert "198.51.100.23" in green_notice
+            assert_restricted_details_stay_with_provider(settings, red.id, red.detection_ids)
 
             # The feed publishes a new indicator; the automatic hunt searches what Kafka still holds.
             holder = build_intel(settings)
@@ -166,3 +170,39 @@ def test_indicator_match_incident_notice_tlp_and_retro_hunt(
             assert len(responders.triage().list("acme")) == 3
         finally:
             responders.close()
+
+
+def assert_restricted_details_stay_with_provider(
+    settings: Settings, incident_id: str, detection_ids: list[str]
+) -> None:
+    """Every document the client's space reads (its alias: detections, incidents, notices, evidence)
+    about the TLP:RED match says that an indicator matched and how to ask, never the indicator, the
+    matched address or the feed; the provider-only index holds the whole detection, and the chain
+    still verifies."""
+    es = es_client(settings)
+    try:
+        alias = tenant_indices(settings, "acme").alias
+        es.indices.refresh(index=alias)
+        hits = es.search(index=alias, size=1000, query={"match_all": {}})["hits"]["hits"]
+        about_red = [h for h in hits if incident_id in json.dumps(h["_source"])]
+        kinds = {h["_index"].split("-")[-2] for h in about_red}
+        assert kinds == {"detections", "incidents", "notices", "evidence"}, kinds
+        for hit in about_red:
+            text = json.dumps(hit["_source"])
+            for secret in ("203.0.113", "example-cert", "Example CERT"):
+                assert secret not in text, (secret, hit["_index"], text)
+        [client_doc] = [h["_source"] for h in about_red if h["_id"] in detection_ids]
+        assert client_doc["detection"]["matched"]["restricted"] is True
+        assert "ask your SOC" in client_doc["message"] and detection_ids[0] in client_doc["message"]
+
+        provider = tenant_indices(settings, "acme").restricted
+        es.indices.refresh(index=provider)
+        [full] = [h["_source"] for h in es.search(index=provider, query={"match_all": {}})["hits"]["hits"]]
+        assert full["detection"]["id"] == detection_ids[0]
+        assert full["detection"]["matched"]["intel"]["source"] == "example-cert"
+        assert full["detection"]["matched"]["value"] == "203.0.113.50"
+        assert provider not in es.indices.get_alias(name=alias)
+        verified = verify_live(es, settings, "acme")
+        assert verified.ok and verified.checked > 0, verified.first_break
+    finally:
+        es.close()

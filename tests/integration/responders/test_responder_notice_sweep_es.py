@@ -291,8 +291,8 @@ def test_a_notice_that_gave_up_is_resent_once_with_include_failed(
     smtp: SmtpSink,
     es: Elasticsearch,
 ) -> None:
-    """Red's email relay refuses (550, permanent) and its webhook gives up after every round (503s,
-    attempts spent): a plain `notice retry` leaves both failed, as before. Once the cause is fixed,
+    """Red's email relay refuses (550, permanent) and its webhook fails until its give-up age (503s, then
+    expired): a plain `notice retry` leaves both failed, as before. Once the cause is fixed,
     `notice retry --include-failed` sends each once, under its notice id; a second one sends nothing."""
     webhooks.responses["/red"] = [503, 503, 503]
     smtp.fail_next.append("550 5.1.1 relay refused")
@@ -300,7 +300,8 @@ def test_a_notice_that_gave_up_is_resent_once_with_include_failed(
     notices = _notices(es, rsettings)
     hook_id = notices[("webhook", "open")]["notice"]["id"]
     index = tenant_indices(rsettings, "red").notices
-    es.update(index=index, id=hook_id, doc={"notice": {"attempts": 100}})  # every round spent: gave up
+    expired = {"error": "expired: not delivered within notice_give_up_after_s=86400 s", "retry_at": None}
+    es.update(index=index, id=hook_id, doc={"notice": expired})  # failed for good at the give-up age
     _age_claims(es, rsettings, [n["notice"]["id"] for n in notices.values()])
 
     plain = socpipe("notice", "retry", "--tenant", "red")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from responders.evidence.documents import detection_doc
 from responders.redaction import REDACTED, redact_event
+from responders.restricted import client_view
 from schemas.detection import INTEL_RESTRICTED_RULE_ID, Detection, EventRef, RuleRef
 
 EVENT = {
@@ -64,7 +65,8 @@ def test_the_detection_document_carries_the_redacted_event() -> None:
 
 def test_a_restricted_indicators_value_is_scrubbed_from_the_stored_event() -> None:
     """A TLP:RED match names neither its indicator in the title nor the address in the entity; the
-    stored event loses the value too (here the source address), with no policy of the tenant's."""
+    client view of the detection, which the detections index stores, loses the value from its event too
+    (here the source address), with no policy of the tenant's."""
     detection = Detection(
         id="d2",
         tenant="acme",
@@ -75,6 +77,6 @@ def test_a_restricted_indicators_value_is_scrubbed_from_the_stored_event() -> No
         matched={"field": "source.ip", "value": "192.0.2.10"},
         event=EVENT,
     )
-    event = detection_doc(detection, "inc-1")["detection"]["event"]
+    event = detection_doc(client_view(detection), "inc-1")["detection"]["event"]
     assert event["source"]["ip"] == REDACTED and "192.0.2.10" not in str(event)
     assert event["user"]["name"] == "alice"

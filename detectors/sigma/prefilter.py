@@ -25,7 +25,6 @@ _first = itemgetter(0)
 _NOTHING: frozenset[int] = frozenset()
 _second = itemgetter(1)
 MEMO_SIZE = 20_000  # values remembered per field and bucket
-GATE_MAX = 32  # up to this many literals, `in` tests before the automaton (see _Scanner.gate)
 _NUMERIC_TEXT = set("0123456789.-+einfatrusl")  # characters of str(number), 'true', 'false'
 
 
@@ -49,89 +48,29 @@ class _Scanner:
         self.get = getter(names)
         self.clauses: list[tuple[int, ...]] = [tuple(sorted(c)) for c in words.values()]
         self.automaton = _automaton(list(words))
-        # Few literals: `in` per literal (C fastsearch) rejects a text faster than the automaton walks
-        # it, and nearly every text is rejected; the automaton then only sees the rare hit.
-        self.gate: tuple[str, ...] | None = tuple(words) if len(words) <= GATE_MAX else None
         self.memo: dict[str, frozenset[int]] = {}
         self.numeric = any(set(w) <= _NUMERIC_TEXT for w in words)
-        # Keyword scanning (scan_all): event values known to hit no literal. Strings only when
-        # `numeric` (True, 1 and 1.0 are one key with three text forms); else any scalar.
-        self.nothing: set[Any] = set()  # bounded by MEMO_SIZE like the memo
 
     def scan(self, value: Any) -> frozenset[int]:
         """Clause ids hit by the value (a list value: by any element)."""
         if type(value) is str:
             found = self.memo.get(value)
             if found is None:
-                found = self.scan_text(value.lower())
+                found = self._scan(value.lower())
                 if len(self.memo) >= MEMO_SIZE:
                     self.memo.clear()
                 self.memo[value] = found
             return found
         if type(value) is list:
-            return self.scan_text("\x00".join(as_text(x) for x in value if x is not None).lower())
-        return self.scan_text(as_text(value).lower())
+            return self._scan("\x00".join(as_text(x) for x in value if x is not None).lower())
+        return self._scan(as_text(value).lower())
 
-    def scan_text(self, text: str) -> frozenset[int]:
-        """Clause ids hit by an already lower-cased text."""
-        if self.gate is not None and not any(map(text.__contains__, self.gate)):
-            return _NOTHING
+    def _scan(self, text: str) -> frozenset[int]:
         clauses = self.clauses
         return frozenset(c for nid in set(map(_second, self.automaton.iter(text))) for c in clauses[nid])
 
     def scan_all(self, event: Mapping[str, Any]) -> frozenset[int]:
         """Keyword literals: clause ids hit by any value of the event.
-
-        The usual event is answered by two C-level set operations: its values as a set, less the
-        values known to hit nothing; only what is left (values new to the memo, and the rare ones
-        that hit) is looked at one by one. Numbers, booleans and null hit nothing unless some literal
-        could occur in their text form (`numeric`), so then they are known-nothing too. An event with
-        an unhashable value (a list) takes `_scan_each`.
-        """
-        try:
-            unknown = set(event.values()) - self.nothing
-        except TypeError:  # a list value
-            return self._scan_each(event)
-        if not unknown:
-            return _NOTHING
-        hits: frozenset[int] = _NOTHING
-        misses: list[str] = []
-        memo, numeric = self.memo, self.numeric
-        for v in unknown:
-            if type(v) is str:
-                found = memo.get(v)
-                if found is None:
-                    misses.append(v)
-                elif found:
-                    hits = hits | found
-            elif numeric:
-                if v is not None:
-                    hits = hits | self.scan(v)
-            else:
-                self._remember_nothing(v)
-        return hits | self._learn(misses) if misses else hits
-
-    def _learn(self, misses: list[str]) -> frozenset[int]:
-        """Hits of strings new to scan_all, scanned in one pass (joined with NUL, so no literal
-        spans two); when that finds nothing, as it almost always does, each is known-nothing."""
-        found = self.scan_text("\x00".join(misses).lower())
-        if found:  # rare: learn each value's own hits
-            for v in misses:
-                if not self.scan(v):
-                    self._remember_nothing(v)
-        else:
-            for v in misses:
-                self._remember_nothing(v)
-        return found
-
-    def _remember_nothing(self, value: Any) -> None:
-        nothing = self.nothing
-        if len(nothing) >= MEMO_SIZE:
-            nothing.clear()
-        nothing.add(value)
-
-    def _scan_each(self, event: Mapping[str, Any]) -> frozenset[int]:
-        """scan_all, value by value (events holding lists).
 
         Strings seen before are one memo lookup each; the new ones are joined (NUL between them, so
         no literal spans two) and scanned in one pass, and when that finds nothing, as it almost
@@ -154,7 +93,7 @@ class _Scanner:
             if found:
                 hits = hits | found
         if misses:
-            found = self.scan_text("\x00".join(misses).lower())
+            found = self._scan("\x00".join(misses).lower())
             if found:  # rare: learn each value's own hits
                 for v in misses:
                     self.scan(v)

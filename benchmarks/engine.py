@@ -26,8 +26,9 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import orjson
 
@@ -38,6 +39,8 @@ from detectors.sigma import Engine, load_rules
 from detectors.sigma.loader import RuleSet, rule_files
 from detectors.sigma.naive import naive_match
 from socpipe.paths import corpus_dir
+
+T = TypeVar("T")
 
 
 def windows_rule_files(sigma: Path) -> list[Path]:
@@ -69,13 +72,13 @@ def chunks(path: Path, limit: int, size: int = 20_000) -> Iterator[list[bytes]]:
             yield batch
 
 
-def timed(fn, *args):  # type: ignore[no-untyped-def]
+def timed(fn: Callable[..., T], *args: Any) -> tuple[float, T]:
     t = time.perf_counter()
     result = fn(*args)
     return time.perf_counter() - t, result
 
 
-def cpu_timed(fn, *args):  # type: ignore[no-untyped-def]
+def cpu_timed(fn: Callable[..., T], *args: Any) -> tuple[float, float, T]:
     """(wall seconds, CPU seconds of this process, result): CPU time is what a loaded machine
     does not inflate by much (other processes' turns are not counted)."""
     w, c = time.perf_counter(), time.process_time()
@@ -147,9 +150,13 @@ def main() -> int:  # noqa: PLR0915 (one linear report, figure after figure)
     engine = Engine(ruleset)
 
     bench = corpus / "bench" / "otrf-200k.jsonl.gz"
-    engine_times, json_times, detections, n, sample = [], [], 0, 0, []
+    engine_times: list[float] = []
+    json_times: list[float] = []
+    sample: list[bytes] = []
+    detections = n = 0
     engine_cpu: list[float] = []
-    both_times, both_found = [], 0
+    both_times: list[float] = []
+    both_found = 0
     for _ in range(args.repeat):
         eng_t = json_t = both_t = eng_c = 0.0
         detections = n = both_found = 0

@@ -236,6 +236,7 @@ def load_rules(
     if payload is None:
         payload = _lower_by_file(files, pipeline, parsed, store)
         store.put(key, payload)
+    parsed_files = len(parsed)  # files pySigma read for the rules (the rest came from a cache)
     report = LoadReport(
         pipeline=pipeline.label,
         files=payload["files"],
@@ -268,6 +269,7 @@ def load_rules(
         failed=len(report.failed),
         pipeline=report.pipeline,
         cached=from_cache,
+        parsed_files=parsed_files,
     )
     if strict and report.failed:
         raise RuleLoadError(report)

@@ -16,6 +16,11 @@ written with `marshal` (plain data only: reading it runs no code), atomically (t
 rename), and checked on reading: a file that does not parse, or whose header names another key or
 format, is ignored with a log line and rebuilt. At most MAX_ENTRIES files are kept, newest first.
 
+When the rule-set entry misses (a file was added, removed or edited), the loader takes the files
+that did not change from a per-file table (one entry in the `files` folder, keyed like the others
+but without the file hashes; inside, each file's lowered records by path and sha256): only new and
+edited files are parsed.
+
 Location: $SOCPIPE_RULE_CACHE, else $XDG_CACHE_HOME/socpipe/rules, else ~/.cache/socpipe/rules;
 SOCPIPE_RULE_CACHE=off turns the cache off.
 """

@@ -29,6 +29,8 @@ Clause = frozenset[tuple[tuple[str, ...], str]]
 MAX_CLAUSES = 2
 MIN_NEEDLE = 3  # shorter ASCII literals ("30", "f0") hit nearly every event: not worth a clause
 KEYWORD_NAMES: tuple[str, ...] = ("*",)  # prefilter pseudo-field: every value of the event
+MEMO_COST = 2  # leaves of at least this cost remember their answer per value (memoized)
+PRED_MEMO_SIZE = 4096  # values remembered per memoized leaf
 
 
 def getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
@@ -123,14 +125,39 @@ def _any(fns: Sequence[Fn]) -> Fn:
 
 
 def _value_cost(values: Sequence[Value]) -> int:
-    """Equality and prefix/suffix tests cost one; regexes and many-part wildcards more."""
-    cost = 1
+    """Equality and prefix/suffix tests cost one, plus one per eight values (a list of 300 suffixes
+    is tried one by one by str.endswith); regexes, CIDR and timestamp parts more."""
+    cost = 1 + len(values) // 8
     for v in values:
         if v[0] == "re":
             cost += 4
         elif v[0] in ("cidr", "ts"):
             cost += 3
     return cost
+
+
+def memoized(pred: Pred) -> Pred:
+    """`pred` remembering its answer per string value (bounded, cleared when full).
+
+    For the costly leaves (MEMO_COST): event streams repeat their values (the same DLL paths,
+    command lines, registry keys), and a dict lookup is cheaper than 300 suffix tests or a regex.
+    Predicates are pure functions of the value, so a remembered answer is the answer.
+    """
+    memo: dict[str, bool] = {}
+    get = memo.get
+
+    def fn(v: Any) -> bool:
+        if type(v) is not str:
+            return pred(v)
+        found = get(v)
+        if found is None:
+            found = pred(v)
+            if len(memo) >= PRED_MEMO_SIZE:
+                memo.clear()
+            memo[v] = found
+        return found
+
+    return fn
 
 
 class Compiler:
@@ -175,6 +202,9 @@ class Compiler:
         if not preds:
             return Node("field", lambda e: False, field=field, names=names, needles=frozenset(), cost=0)
         pred = _join(preds)
+        cost = _value_cost(values)
+        if cost >= MEMO_COST:
+            pred = memoized(pred)
         fn = _single_name_field(names[0], pred) if len(names) == 1 else _any_value(getter(names), pred)
         ints = None
         if all(v[0] == "n" and type(v[1]) is int for v in values):
@@ -186,7 +216,7 @@ class Compiler:
             names=names,
             needles=_frozen(needles),
             ints=ints,
-            cost=_value_cost(values),
+            cost=cost,
         )
 
     def _fieldref(

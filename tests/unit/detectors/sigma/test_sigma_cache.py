@@ -11,8 +11,10 @@ from structlog.testing import capture_logs
 
 from detectors.sigma import Engine, TenantConfig, load_rules
 from detectors.sigma import cache as cache_mod
+from detectors.sigma import loader as loader_mod
 from detectors.sigma.cache import RuleCache
 from detectors.sigma.pipeline import Pipeline
+from detectors.sigma.report import LoadReport
 
 RULE = rule_yaml(
     "sel:\n  CommandLine|contains: mimikatz\ncondition: sel", rule_id="11111111-1111-4111-8111-111111111111"
@@ -170,3 +172,41 @@ def test_tenant_filter_file_change_applies(rules: Path, store: RuleCache, tmp_pa
     assert _ids(Engine(ruleset, config), HIT, "acme") == []  # second build: the filter from the cache
     flt.write_text(text.replace("psexec.exe", "other.exe"), encoding="utf-8")
     assert _ids(Engine(ruleset, config), HIT, "acme") == ["11111111-1111-4111-8111-111111111111"]
+
+
+def test_one_edited_file_is_the_only_one_parsed(
+    rules: Path, store: RuleCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Editing one rule file misses the rule-set entry, but the other files come from the per-file
+    table: only the edited file is parsed again, and the result equals a load without any cache."""
+    (rules / "c.yml").write_text(RULE.replace("1111-4111", "3333-4333"), encoding="utf-8")
+    load_rules([rules], cache=store)
+    parsed: list[str] = []
+    real = loader_mod.parse_file
+
+    def counting(path: Path, report: LoadReport) -> list[object]:
+        parsed.append(path.name)
+        return real(path, report)
+
+    monkeypatch.setattr(loader_mod, "parse_file", counting)
+    (rules / "a.yml").write_text(RULE.replace("mimikatz", "rubeus"), encoding="utf-8")
+    again = load_rules([rules], cache=store)
+    assert not again.from_cache and parsed == ["a.yml"]
+    fresh = load_rules([rules], cache=RuleCache(None))
+    assert [r.info for r in again.rules] == [r.info for r in fresh.rules]
+    assert _ids(Engine(again), HIT) == _ids(Engine(fresh), HIT) == ["11111111-3333-4333-8111-111111111111"]
+    assert _ids(Engine(again), proc(CommandLine="rubeus")) == ["11111111-1111-4111-8111-111111111111"]
+
+
+def test_duplicate_ids_across_files_reported_from_the_table(rules: Path, store: RuleCache) -> None:
+    """A rule id found in two files is refused in the second file, whether the files were parsed now
+    or come from the per-file table."""
+    (rules / "c.yml").write_text(RULE.replace("mimikatz", "rubeus"), encoding="utf-8")  # a.yml's id
+    cold = load_rules([rules], cache=store)
+    (rules / "b.yml").write_text(EXPAND + "\n", encoding="utf-8")  # the set entry misses, a and c do not
+    warm = load_rules([rules], cache=store)
+    for ruleset in (cold, warm):
+        assert ruleset.report.loaded == 2
+        (problem,) = ruleset.report.failed
+        assert problem.path is not None and problem.path.endswith("c.yml")
+        assert "duplicate rule id, first loaded from" in problem.reason and "a.yml" in problem.reason

@@ -86,3 +86,26 @@ def test_several_conditions_are_or(matches: Check) -> None:
     """A list of conditions fires when any of them holds."""
     det = "sel_a:\n  User: a\nsel_b:\n  User: b\ncondition:\n  - sel_a\n  - sel_b"
     assert matches(det, proc(User="b"))
+
+
+MANY = """
+sel:
+  Image|endswith: [{suffixes}]
+  ProcessId: [{numbers}]
+condition: sel
+"""
+
+
+def test_costly_leaves_remember_per_value_and_type(make_engine: Callable[..., Any]) -> None:
+    """A leaf of many values remembers its answer per string value (conditions.memoized): asked
+    again, with the value in another case or as another type, it answers as the first time would."""
+    suffixes = ", ".join(f"'\\\\x{i}.exe'" for i in range(12))
+    numbers = ", ".join(str(n) for n in range(100, 112))
+    engine = make_engine(rule_yaml(MANY.format(suffixes=suffixes, numbers=numbers)))
+    hit, miss = "C:\\X3.EXE", "c:\\y.exe"
+    for _ in range(3):  # the second and third answers come from the memos
+        assert engine.match(proc(Image=hit, ProcessId=105))
+        assert engine.match(proc(Image=hit, ProcessId="105"))
+        assert not engine.match(proc(Image=miss, ProcessId=105))
+        assert not engine.match(proc(Image=hit, ProcessId=True))  # True == 1 as a dict key: never memoised
+        assert not engine.match(proc(Image=hit, ProcessId="99"))

@@ -246,3 +246,28 @@ def test_prefilter_agrees_with_naive_evaluator(make_engine: MakeEngine) -> None:
     ]
     for ev in events:
         assert sorted(m.rule.id for m in engine.match(ev)) == sorted(naive_match(engine.ruleset, ev))
+
+
+def test_prefilter_memo_turnover_keeps_agreeing(
+    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With memos of four values, a stream of one-off values fills and empties them again and again
+    (the previous generation then answers for the repeated values): the engine still agrees with the
+    naive evaluator on every event, the repeated hits included."""
+    from detectors.sigma import prefilter
+
+    monkeypatch.setattr(prefilter, "MEMO_SIZE", 4)
+    engine = make_engine(
+        rule_yaml("sel:\n  CommandLine|contains: mimikatz\ncondition: sel"),
+        rule_yaml("keywords: ['rubeus']\ncondition: keywords", logsource="product: windows"),
+    )
+    events = []
+    for i in range(40):
+        events.append(proc(CommandLine=f"run {i}", UtcTime=f"2026-12-07 04:{i:02d}"))
+        events.append(proc(CommandLine="x mimikatz y", Image="c:\\rubeus.exe", UtcTime=f"t{i}"))
+    fired = 0
+    for ev in events:
+        found = sorted(m.rule.id for m in engine.match(ev))
+        assert found == sorted(naive_match(engine.ruleset, ev))
+        fired += len(found)
+    assert fired == 80

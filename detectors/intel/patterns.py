@@ -57,6 +57,7 @@ _OBSERVATION = rf"\[\s*{_COMPARISON}(?:\s+OR\s+{_COMPARISON})*\s*\]"
 # One or more observations of such comparisons, all joined by OR. Checked whole before pairs are read.
 _SIMPLE = re.compile(rf"{_OBSERVATION}(?:\s+OR\s+{_OBSERVATION})*")
 _PAIRS = re.compile(_COMPARISON)
+_ONE = re.compile(rf"\[\s*{_COMPARISON}\s*\]")  # the commonest shape by far, read in one match
 
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")
 _AND = re.compile(r"\bAND\b", re.IGNORECASE)
@@ -69,12 +70,17 @@ class UnsupportedPatternError(ValueError):
 def comparisons(pattern: str) -> list[tuple[IndicatorKind, str]]:
     """The indexable (kind, raw value) pairs of a pattern; UnsupportedPatternError says why there are none."""
     text = pattern.strip()
-    if _SIMPLE.fullmatch(text) is None:
+    one = _ONE.fullmatch(text)
+    if one is not None:
+        found = [one.groups()]
+    elif _SIMPLE.fullmatch(text) is not None:
+        # The whole text is comparisons, brackets and ORs, and no value holds a quote, so the leftmost
+        # matches of one comparison are exactly the comparisons, in order.
+        found = _PAIRS.findall(text)
+    else:
         return _reference(pattern)
-    # The whole text is comparisons, brackets and ORs, and no value holds a quote, so the leftmost
-    # matches of one comparison are exactly the comparisons, in order.
     out: list[tuple[IndicatorKind, str]] = []
-    for obj, path, value in _PAIRS.findall(text):
+    for obj, path, value in found:
         kind = _FAST_PATHS.get((obj, path))
         if kind is None:
             raise UnsupportedPatternError(f"path {obj}:{path} is not one socpipe matches")

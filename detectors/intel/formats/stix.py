@@ -67,7 +67,7 @@ class _Bundle(msgspec.Struct):
 
 
 _HEAD = msgspec.json.Decoder(_Head)
-_INDICATOR = msgspec.json.Decoder(StixIndicator)
+_INDICATOR = msgspec.json.Decoder(StixIndicator, strict=False)  # lax, as pydantic was: "85", 85.0
 _BUNDLE = msgspec.json.Decoder(_Bundle)
 
 

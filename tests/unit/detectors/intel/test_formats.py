@@ -146,10 +146,12 @@ def test_stix_objects_that_do_not_validate_are_skipped_with_the_reason() -> None
         [1, 2],
         {"type": "indicator", "id": "indicator--d", "pattern": "[ipv4-addr:value = '192.0.2.2']",
          "revoked": true},
-        {"type": "indicator", "id": "indicator--e", "pattern": "[ipv4-addr:value = '192.0.2.3']"}
+        {"type": "indicator", "id": "indicator--e", "pattern": "[ipv4-addr:value = '192.0.2.3']",
+         "confidence": "85"}
     ]}"""
     indicators, report = read_feed(feed("bundle.json", format="stix"), bundle)
     assert [i.value for i in indicators] == ["192.0.2.3"]
+    assert indicators[0].provenance.confidence == 85  # read leniently, as numbers in text often are
     assert report.skipped == {"invalid indicator": 2, "revoked": 1}
     assert "confidence" in report.examples[0] and "indicator--a" in report.examples[0]
     assert "pattern" in report.examples[1]

@@ -91,10 +91,13 @@ class IndicatorMatcher:
         """(field, value, indicator) of every live, not allow-listed indicator the event contains."""
         if self.global_empty and tenant not in self.tenants:
             return []
+        seen = observations(flat)
+        if not seen:
+            return []
         now = self.clock()
         allow = self.allow.get(tenant)
         found: dict[str, tuple[str, str, Indicator]] = {}
-        for kind, field, value in observations(flat):
+        for kind, field, value in seen:
             for index in self.indexes(tenant):
                 for indicator in lookup(index, kind, value):
                     if indicator.key in found or indicator.expired(now):

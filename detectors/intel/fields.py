@@ -77,7 +77,7 @@ TABLE: dict[str, tuple[IndicatorKind | None, bool]] = {
     **{name: (IndicatorKind.email, True) for name in EMAIL_FIELDS},
 }
 _ORDER = {name: i for i, name in enumerate(TABLE)}
-_NAMES = frozenset(TABLE)
+NAMES = frozenset(TABLE)
 
 
 def observations(flat: Fields) -> list[Observation]:
@@ -87,9 +87,9 @@ def observations(flat: Fields) -> list[Observation]:
     three, of the forty names); on anything else, by asking each name.
     """
     if isinstance(flat, dict):
-        if _NAMES.isdisjoint(flat):  # most events (three in four of the corpus's): nothing to look up
+        if NAMES.isdisjoint(flat):
             return []
-        names: Iterable[str] = sorted(_NAMES.intersection(flat), key=_ORDER.__getitem__)
+        names: Iterable[str] = sorted(NAMES.intersection(flat), key=_ORDER.__getitem__)
     else:
         names = TABLE
     out: list[Observation] = []

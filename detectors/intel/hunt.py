@@ -35,7 +35,6 @@ from detectors.intel.index import IndicatorIndex
 from detectors.intel.matcher import IndicatorMatcher
 from detectors.intel.model import Indicator
 from detectors.intel.nested import lookup_view
-from detectors.intel.prefilter import HitFilter
 from schemas.detection import Detection, EventRef
 from schemas.envelope import Envelope
 from schemas.event import EcsEvent
@@ -155,7 +154,6 @@ class Hunter:
         self.settings = settings
         self.bus = KafkaBus(settings)
         self.matcher = matcher.as_retrospective()
-        self.could_hit = HitFilter(self.matcher)
         self.tenants = frozenset(tenants)
         self.hunt_id = hunt or hunt_id(matcher, tenants)
         self.clock = clock
@@ -257,15 +255,15 @@ class Hunter:
         publisher.flush()
 
     def _match(self, record: ConsumerRecord) -> list[Detection]:
-        """Only the fields indicators appear in are decoded first, and tested against the HitFilter's
-        memo; the few events that may hit are matched, and those that hit validated and flattened
-        whole, as the detector does."""
+        """Only the fields indicators appear in are decoded first and matched (the matcher's HitFilter
+        answers most from its memo); the few events that hit are validated and flattened whole, as
+        the detector does."""
         seen = lookup_view(record.value)
         if seen is None:
             return []  # not an event envelope: the detector dead-letters those, the hunt passes them
         if self.tenants and seen.tenant not in self.tenants:
             return []
-        if not self.could_hit(seen.fields) or not self.matcher.hits(seen.fields, seen.tenant):
+        if not self.matcher.hits(seen.fields, seen.tenant):
             return []
         try:
             event = EcsEvent.model_validate(orjson.loads(record.value)["payload"])

@@ -1,20 +1,20 @@
-"""A quick, exact-by-construction first test for the retro-hunt: could this event hit any indicator?
+"""A quick, exact-by-construction first test of an event: could it hit any indicator?
 
-Held events repeat their values (the same internal addresses, the same DNS names, a constant source
-address), so a hunt asks the same question of the index over and over. `HitFilter` answers "could
+Events repeat their values (the same binaries' Hashes, the same internal addresses and DNS names), so
+the detector and the retro-hunt ask the same question of the index over and over. `HitFilter` answers "could
 this field value hit an indicator of any scope" once per distinct (field, value) and remembers it
 (bounded). It ignores tenant scopes, expiry and allow-lists, so it answers yes for a superset of the
-events that hit; only those then go through `IndicatorMatcher.hits`, whose answer is the only one
-that counts. The detections are therefore the same as without the filter.
+events that hit; `IndicatorMatcher.hits` then matches only those, exactly. The detections are therefore
+the same as without the filter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from detectors.intel.fields import TABLE, observations
-from detectors.intel.matcher import IndicatorMatcher, lookup
+from detectors.intel.index import IndicatorIndex, lookup
 
 MEMO_SIZE = 1_000_000  # distinct (field, value) pairs remembered; cleared whole when full
 
@@ -22,8 +22,8 @@ MEMO_SIZE = 1_000_000  # distinct (field, value) pairs remembered; cleared whole
 class HitFilter:
     """`filter(fields)`: False when no value of the event's TABLE fields is in any index."""
 
-    def __init__(self, matcher: IndicatorMatcher, memo_size: int = MEMO_SIZE) -> None:
-        self.indexes = (matcher.global_index, *matcher.tenants.values())
+    def __init__(self, indexes: Sequence[IndicatorIndex], memo_size: int = MEMO_SIZE) -> None:
+        self.indexes = tuple(indexes)
         self.memo: dict[tuple[str, Any], bool] = {}
         self.memo_size = memo_size
 

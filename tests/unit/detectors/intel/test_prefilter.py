@@ -41,7 +41,7 @@ def test_the_filter_passes_every_event_that_hits_and_remembers_values() -> None:
     """For every tenant (own indicators, allow-lists), an event with a hit passes the filter; events with
     no indicator anywhere do not; the second time a value is asked, the answer comes from the memo."""
     m = matcher()
-    could_hit = HitFilter(m)
+    could_hit = HitFilter((m.global_index, *m.tenants.values()))
     for tenant in ("acme", "beta", "other"):
         for fields in EVENTS:
             if m.hits(fields, tenant):
@@ -50,7 +50,18 @@ def test_the_filter_passes_every_event_that_hits_and_remembers_values() -> None:
     assert not could_hit({"dns.question.name": "good.example"})
     assert could_hit({"DestinationIp": "198.51.100.77"})  # its (ip, value) now remembered
     assert could_hit.memo[("ip", "198.51.100.77")] is True
-    small = HitFilter(m, memo_size=2)
+    small = HitFilter((m.global_index,), memo_size=2)
     for n in range(5):
         small({"source.ip": f"10.0.0.{n}"})
     assert len(small.memo) <= 2
+
+
+def test_the_matcher_gives_the_same_hits_from_its_memo() -> None:
+    """The matcher's own filter remembers values; asked again, every event hits the same indicators."""
+    m = matcher()
+    for tenant in ("acme", "beta", "other"):
+        first = [m.hits(fields, tenant) for fields in EVENTS]
+        assert [m.hits(fields, tenant) for fields in EVENTS] == first
+    assert m.hits({"destination.ip": "198.51.100.9"}, "acme") and not m.hits(
+        {"destination.ip": "198.51.100.9"}, "beta"
+    )  # allow-listed for beta only, though the memo says the value is in an index

@@ -133,7 +133,7 @@ def stats(feeds: tuple[Path, ...]) -> None:
 def test(value: str, tenant: str, feeds: tuple[Path, ...]) -> None:
     """What VALUE (an address, domain, URL, hash or email) matches; exit 1 when nothing does."""
     from detectors.intel import values
-    from detectors.intel.matcher import lookup
+    from detectors.intel.index import lookup
     from detectors.intel.model import iso
 
     try:

@@ -77,16 +77,19 @@ TABLE: dict[str, tuple[IndicatorKind | None, bool]] = {
     **{name: (IndicatorKind.email, True) for name in EMAIL_FIELDS},
 }
 _ORDER = {name: i for i, name in enumerate(TABLE)}
+NAMES = frozenset(TABLE)
 
 
 def observations(flat: Fields) -> list[Observation]:
     """Every (kind, field, value) of the event that an indicator could match, in TABLE order.
 
-    On a dict, the fields present are found by one set intersection (most events carry two or three of
-    the forty names); on anything else, by asking each name.
+    On a dict, the fields present are found by one set intersection (most events carry none, or two or
+    three, of the forty names); on anything else, by asking each name.
     """
     if isinstance(flat, dict):
-        names: Iterable[str] = sorted(TABLE.keys() & flat.keys(), key=_ORDER.__getitem__)
+        if NAMES.isdisjoint(flat):
+            return []
+        names: Iterable[str] = sorted(NAMES.intersection(flat), key=_ORDER.__getitem__)
     else:
         names = TABLE
     out: list[Observation] = []

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 import pytricia
 
 from detectors.intel.model import Indicator, IndicatorKind
+from detectors.intel.values import BadValueError, url
 
 Hits = Indicator | tuple[Indicator, ...]
 _EMPTY: tuple[Indicator, ...] = ()
@@ -142,3 +143,23 @@ class IndicatorIndex:
     def exact(self, kind: IndicatorKind, value: str) -> tuple[Indicator, ...]:
         table = self.tables[kind]
         return _all(table.get(value)) if table else _EMPTY
+
+
+def lookup(index: IndicatorIndex, kind: IndicatorKind, value: str) -> tuple[Indicator, ...]:
+    """The indicators of `index` an event's value of `kind` hits."""
+    if kind is IndicatorKind.ip:
+        return index.ip(value)
+    if kind is IndicatorKind.domain:
+        return index.domain(value)
+    if kind is IndicatorKind.url:
+        return index.exact(kind, value) or _url(index, value)
+    return index.exact(kind, value)
+
+
+def _url(index: IndicatorIndex, value: str) -> tuple[Indicator, ...]:
+    if not index.tables[IndicatorKind.url]:
+        return ()
+    try:
+        return index.exact(IndicatorKind.url, url(value))
+    except BadValueError:
+        return ()

@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from detectors.detection import entity_of
-from detectors.intel.fields import Fields, observations
-from detectors.intel.index import IndicatorIndex
-from detectors.intel.model import Indicator, IndicatorKind
-from detectors.intel.values import BadValueError, url
+from detectors.intel.fields import NAMES, Fields, observations
+from detectors.intel.index import IndicatorIndex, lookup
+from detectors.intel.model import Indicator
+from detectors.intel.prefilter import HitFilter
 from schemas.common import Severity
 from schemas.detection import (
     INTEL_RESTRICTED_RULE_ID,
@@ -39,25 +39,6 @@ from schemas.detection import (
 _EMPTY_INDEX = IndicatorIndex()
 
 
-def lookup(index: IndicatorIndex, kind: IndicatorKind, value: str) -> tuple[Indicator, ...]:
-    if kind is IndicatorKind.ip:
-        return index.ip(value)
-    if kind is IndicatorKind.domain:
-        return index.domain(value)
-    if kind is IndicatorKind.url:
-        return index.exact(kind, value) or _url(index, value)
-    return index.exact(kind, value)
-
-
-def _url(index: IndicatorIndex, value: str) -> tuple[Indicator, ...]:
-    if not index.tables[IndicatorKind.url]:
-        return ()
-    try:
-        return index.exact(IndicatorKind.url, url(value))
-    except BadValueError:
-        return ()
-
-
 class IndicatorMatcher:
     """The global indicators, each tenant's own, and each tenant's allow-list, matched on one event."""
 
@@ -70,6 +51,7 @@ class IndicatorMatcher:
         severity: Severity = Severity.high,
         clock: Callable[[], float] = time.time,
         retrospective: bool = False,
+        memo_size: int = 100_000,
     ) -> None:
         self.global_index = global_index or _EMPTY_INDEX
         self.tenants = dict(tenants or {})
@@ -80,6 +62,8 @@ class IndicatorMatcher:
         self.global_empty = not len(self.global_index)
         self._global_only = (self.global_index,)
         self._scopes = {tenant: (self.global_index, own) for tenant, own in self.tenants.items()}
+        # Field values repeat (the same binaries' Hashes, the same addresses): one index probe per value.
+        self.could_hit = HitFilter((self.global_index, *self.tenants.values()), memo_size)
 
     def __len__(self) -> int:
         return len(self.global_index) + sum(len(i) for i in self.tenants.values())
@@ -91,10 +75,16 @@ class IndicatorMatcher:
         """(field, value, indicator) of every live, not allow-listed indicator the event contains."""
         if self.global_empty and tenant not in self.tenants:
             return []
+        if isinstance(flat, dict):
+            if NAMES.isdisjoint(flat):  # most events (three in four of the corpus's): nothing to look up
+                return []
+            if not self.could_hit({name: flat[name] for name in NAMES.intersection(flat)}):
+                return []
+        seen = observations(flat)
         now = self.clock()
         allow = self.allow.get(tenant)
         found: dict[str, tuple[str, str, Indicator]] = {}
-        for kind, field, value in observations(flat):
+        for kind, field, value in seen:
             for index in self.indexes(tenant):
                 for indicator in lookup(index, kind, value):
                     if indicator.key in found or indicator.expired(now):
@@ -172,4 +162,5 @@ class IndicatorMatcher:
             severity=self.severity,
             clock=self.clock,
             retrospective=True,
+            memo_size=1_000_000,  # a hunt reads a week of events once: remember more of their values
         )

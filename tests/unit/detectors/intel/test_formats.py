@@ -133,3 +133,27 @@ def test_in_sets_and_or_are_read() -> None:
         (IndicatorKind.ip, "5.6.7.8"),
     ]
     assert len(comparisons("[domain-name:value = 'a.example'] OR [domain-name:value = 'b.example']")) == 2
+
+
+def test_stix_objects_that_do_not_validate_are_skipped_with_the_reason() -> None:
+    """A bad indicator (confidence over 100, a pattern that is not text) is skipped, naming the property;
+    other objects of any shape are passed over; a bundle whose objects are not a list is refused."""
+    bundle = b"""{"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "indicator", "id": "indicator--a", "pattern": "[ipv4-addr:value = '192.0.2.1']",
+         "confidence": 150},
+        {"type": "indicator", "id": "indicator--b", "pattern": 7},
+        {"type": "identity", "id": "identity--c", "confidence": "not a number", "labels": {"x": 1}},
+        [1, 2],
+        {"type": "indicator", "id": "indicator--d", "pattern": "[ipv4-addr:value = '192.0.2.2']",
+         "revoked": true},
+        {"type": "indicator", "id": "indicator--e", "pattern": "[ipv4-addr:value = '192.0.2.3']",
+         "confidence": "85"}
+    ]}"""
+    indicators, report = read_feed(feed("bundle.json", format="stix"), bundle)
+    assert [i.value for i in indicators] == ["192.0.2.3"]
+    assert indicators[0].provenance.confidence == 85  # read leniently, as numbers in text often are
+    assert report.skipped == {"invalid indicator": 2, "revoked": 1}
+    assert "confidence" in report.examples[0] and "indicator--a" in report.examples[0]
+    assert "pattern" in report.examples[1]
+    with pytest.raises(FeedError, match="not a STIX bundle"):
+        read_feed(feed("bundle.json", format="stix"), b'{"type": "bundle", "objects": {}}')

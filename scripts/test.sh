@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# The triage page's browser test drives Debian's headless Chromium through its matching chromedriver.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "scripts/test.sh: the browser test needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver (as root)" >&2
+  fi
+fi
 started=0
 if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${ELASTICSEARCH_URL:-}" ]; then
   if ! .venv/bin/socpipe dev status >/dev/null 2>&1; then

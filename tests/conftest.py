@@ -134,16 +134,18 @@ def corpus() -> Path:
     return found
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+_TESTS = Path(__file__).resolve().parent
+_OWN_PROCESSES = (_TESTS / "e2e", _TESTS / "faults")
+_OWN_SERVERS = {  # start a Kafka broker or a server pair of their own
+    _TESTS / "integration" / "socpipe" / "test_bus_tls_kafka.py",
+    _TESTS / "integration" / "devtools" / "test_devservers_integration.py",
+}
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Under pytest-xdist (scripts/test.sh runs two workers), the tests that start processes or servers of
     their own (tests/e2e, tests/faults) run one after another on one worker, beside the rest: two of them
-    at once on a 2-core machine would starve each other's deadlines."""
-    tests = Path(__file__).resolve().parent
-    folders = (tests / "e2e", tests / "faults")
-    files = {  # start a Kafka broker or a server pair of their own
-        tests / "integration" / "socpipe" / "test_bus_tls_kafka.py",
-        tests / "integration" / "devtools" / "test_devservers_integration.py",
-    }
-    for item in items:
-        if item.path in files or any(item.path.is_relative_to(folder) for folder in folders):
-            item.add_marker(pytest.mark.xdist_group("processes"))
+    at once on a 2-core machine would starve each other's deadlines. (Marked as each item is collected:
+    xdist reads the mark in its own pytest_collection_modifyitems, which may run before ours would.)"""
+    if item.path in _OWN_SERVERS or any(item.path.is_relative_to(folder) for folder in _OWN_PROCESSES):
+        item.add_marker(pytest.mark.xdist_group("processes"))

@@ -22,6 +22,15 @@ if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${ELASTICSEARCH_URL:-}" ]; the
 fi
 cleanup() { if [ "$started" = 1 ]; then .venv/bin/socpipe dev down || true; fi; }
 trap cleanup EXIT
-# Two workers: most tests wait on Kafka and Elasticsearch rather than compute; the tests that start
-# servers or processes of their own share one worker (tests/conftest.py). SOCPIPE_TEST_WORKERS=0: serial.
-.venv/bin/python -m pytest -n "${SOCPIPE_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# With no arguments: the suite on two xdist workers (most tests wait on Kafka and Elasticsearch rather
+# than compute), then, one at a time, the tests that start servers or processes of their own (marked
+# own_processes in tests/conftest.py), whose deadlines starve beside other tests on a 2-core machine.
+# With arguments: pytest with them, as given. SOCPIPE_TEST_WORKERS=0: no xdist workers.
+if [ "$#" -gt 0 ]; then
+  .venv/bin/python -m pytest "$@"
+else
+  status=0
+  .venv/bin/python -m pytest -n "${SOCPIPE_TEST_WORKERS:-2}" -m "not own_processes" || status=$?
+  .venv/bin/python -m pytest -m own_processes || status=$?
+  exit "$status"
+fi

@@ -143,9 +143,9 @@ _OWN_SERVERS = {  # start a Kafka broker or a server pair of their own
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """Under pytest-xdist (scripts/test.sh runs two workers), the tests that start processes or servers of
-    their own (tests/e2e, tests/faults) run one after another on one worker, beside the rest: two of them
-    at once on a 2-core machine would starve each other's deadlines. (Marked as each item is collected:
-    xdist reads the mark in its own pytest_collection_modifyitems, which may run before ours would.)"""
+    """The tests that start processes or servers of their own (tests/e2e, tests/faults and two more) are
+    marked `own_processes`: scripts/test.sh runs them one at a time after the rest, which runs on two
+    xdist workers. Beside other tests on a 2-core machine their deadlines starved (the rebalance test
+    stalled in a CI simulation)."""
     if item.path in _OWN_SERVERS or any(item.path.is_relative_to(folder) for folder in _OWN_PROCESSES):
-        item.add_marker(pytest.mark.xdist_group("processes"))
+        item.add_marker(pytest.mark.own_processes)

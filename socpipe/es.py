@@ -32,7 +32,7 @@ def es_client(settings: Settings, **overrides: Any) -> Elasticsearch:
     return Elasticsearch(settings.elasticsearch_url, **conf)
 
 
-IndexKind = Literal["incidents", "detections", "notices", "evidence", "restricted", "state"]
+IndexKind = Literal["incidents", "detections", "notices", "evidence", "restricted", "state", "events"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
+from socpipe.es import tenant_indices
 from socpipe.settings import Settings
 
 DAY_FORMAT = "%Y.%m.%d"
@@ -18,22 +19,22 @@ _DAY = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})")
 
 def events_pattern(settings: Settings) -> str:
     """Every tenant's events indices (the template's pattern)."""
-    return f"{settings.index_prefix}-events-*"
+    return tenant_indices(settings, None).of("events")
 
 
 def tenant_pattern(settings: Settings, tenant: str) -> str:
-    return f"{settings.index_prefix}-events-{tenant}-*"
+    return f"{tenant_indices(settings, tenant).of('events')}-*"
 
 
 def events_index(settings: Settings, tenant: str, when: datetime | date) -> str:
     """The index of the tenant's events of `when`'s UTC day."""
     day = when.astimezone(UTC).date() if isinstance(when, datetime) else when
-    return f"{settings.index_prefix}-events-{tenant}-{day.strftime(DAY_FORMAT)}"
+    return f"{tenant_indices(settings, tenant).of('events')}-{day.strftime(DAY_FORMAT)}"
 
 
 def index_day(settings: Settings, tenant: str, index: str) -> date | None:
     """The day of the tenant's events index `index`, or None when it is not exactly one of the tenant's."""
-    prefix = f"{settings.index_prefix}-events-{tenant}-"
+    prefix = f"{tenant_indices(settings, tenant).of('events')}-"
     if not index.startswith(prefix):
         return None
     found = _DAY.fullmatch(index[len(prefix) :])

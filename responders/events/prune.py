@@ -35,7 +35,7 @@ def expired_indices(
 ) -> list[Expired]:
     """The indices among `names` past their tenant's retention, oldest first."""
     out: list[Expired] = []
-    prefix = f"{settings.index_prefix}-events-"
+    prefix = events_pattern(settings).removesuffix("*")
     for name in names:
         if not name.startswith(prefix):
             continue

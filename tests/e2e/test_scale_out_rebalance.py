@@ -122,6 +122,16 @@ class Workers:
                 out.append(f"{stage}-{n} exited {proc.returncode}: " + "\n".join(tail))
         return "\n".join(out)
 
+    def tails(self, lines: int = 8) -> str:
+        """The last log lines of every worker still running: what a stalled stage was doing when a
+        wait timed out (a stall seen once under load, never reproduced; these lines are its evidence)."""
+        out = []
+        for n, (stage, proc) in enumerate(self.procs):
+            if proc.poll() is None:
+                tail = (self.logs / f"{stage}-{n}.log").read_text(errors="replace").splitlines()[-lines:]
+                out.append(f"{stage}-{n}:\n" + "\n".join(tail))
+        return "\n".join(out)
+
     def running(self, stage: str) -> list[subprocess.Popen[bytes]]:
         return [p for s, p in self.procs if s == stage and p.poll() is None]
 
@@ -161,7 +171,10 @@ def _wait_idle(settings: Settings, workers: Workers, timeout_s: float = 240.0) -
     deadline = time.monotonic() + timeout_s
     quiet = 0
     while quiet < 3:
-        assert time.monotonic() < deadline, {g: _lag(settings, g, topic) for _, g, topic in groups}
+        assert time.monotonic() < deadline, (
+            {g: _lag(settings, g, topic) for _, g, topic in groups},
+            workers.tails(),
+        )
         for stage, _, _ in groups:
             assert workers.running(stage), f"no {stage} worker left running; {workers.died()}"
         lags = [_lag(settings, group, topic, transactional=topic == t.raw) for _, group, topic in groups]

@@ -4,17 +4,22 @@ of those, or a `{"response": [...]}` search result.
 Attributes of the types below become indicators; `to_ids: false` attributes are context, not
 detection material, and are skipped, as MISP's own IDS exports do. TLP comes from the attribute's,
 else the event's, `tlp:` tags; confidence from `misp:confidence-level` style tags is not guessed.
+
+The document is streamed an event at a time (detectors.intel.formats.stream): where the events sit
+(`Event`, `item.Event`, `response.item.Event`...) is read from its head, then each event is parsed
+and validated alone, so a search result of many events costs one event at a time, not the document.
+One event is held whole while it is read (MISP's own feeds are one event a file).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.intel import values
+from detectors.intel.formats import stream
 from detectors.intel.formats.report import LoadReport
 from detectors.intel.model import Indicator, IndicatorKind, Interner, Provenance, Tlp, epoch
 
@@ -80,62 +85,71 @@ class MispEvent(BaseModel):
     Object: list[MispObject] = Field(default_factory=list)
 
 
-def _events(doc: Any) -> list[Any]:
-    if isinstance(doc, dict) and "response" in doc:
-        doc = doc["response"]
-    items = doc if isinstance(doc, list) else [doc]
-    out = [item["Event"] for item in items if isinstance(item, dict) and "Event" in item]
-    if not out:
-        raise ValueError('no MISP event found (expected {"Event": {...}})')
-    return out
+def _events(data: IO[bytes], source: str) -> Iterator[Any]:
+    """Each `Event` object of the document, one at a time; ValueError if it holds none."""
+    first = stream.head(data)
+    if not first.lstrip().startswith((b"{", b"[")):
+        raise ValueError(f"{source}: not MISP event JSON (not a JSON object or list)")
+    path = stream.path_of(first, "Event")
+    if path is None:
+        raise ValueError(f'{source}: no MISP event found (expected {{"Event": {{...}}}})')
+    yield from stream.items(data, path)
 
 
 def _tlp(tags: list[MispTag]) -> Tlp | None:
     return next((t for tag in tags if (t := Tlp.parse(tag.name if ":" in tag.name else None))), None)
 
 
-def read_misp(data: bytes, source: str, default_tlp: Tlp, report: LoadReport) -> Iterator[Indicator]:
-    try:
-        events = _events(orjson.loads(data))
-    except (orjson.JSONDecodeError, ValueError) as exc:
-        raise ValueError(f"{source}: not MISP event JSON: {exc}") from exc
+def read_misp(data: IO[bytes], source: str, default_tlp: Tlp, report: LoadReport) -> Iterator[Indicator]:
+    """The indicators of every event of the stream (seekable: its head is peeked at for the shape)."""
     intern = Interner()
-    for number, raw in enumerate(events):
-        try:
-            event = MispEvent.model_validate(raw)
-        except ValidationError as exc:
-            report.skip(f"invalid event: {exc.errors()[0]['msg']}", f"event {number}")
+    number = -1
+    try:
+        for number, raw in enumerate(_events(data, source)):
+            yield from _event(number, raw, source, default_tlp, report=report, intern=intern)
+    except stream.JSONError as exc:
+        raise ValueError(f"{source}: {stream.malformed(exc, data, 'event', number + 2)}") from exc
+
+
+def _event(
+    number: int, raw: Any, source: str, default_tlp: Tlp, *, report: LoadReport, intern: Interner
+) -> Iterator[Indicator]:
+    """One event's indicators."""
+    try:
+        event = MispEvent.model_validate(raw)
+    except ValidationError as exc:
+        report.skip(f"invalid event: {exc.errors()[0]['msg']}", f"event {number}")
+        return
+    event_tlp = _tlp(event.Tag) or default_tlp
+    event_labels = tuple(sorted({t.name for t in event.Tag if not t.name.lower().startswith("tlp:")}))
+    attributes = event.Attribute + [a for obj in event.Object for a in obj.Attribute]
+    for attribute in attributes:
+        where = f"event {event.uuid or number} attribute {attribute.uuid or attribute.value!r}"
+        if attribute.deleted or not attribute.to_ids:
             continue
-        event_tlp = _tlp(event.Tag) or default_tlp
-        event_labels = tuple(sorted({t.name for t in event.Tag if not t.name.lower().startswith("tlp:")}))
-        attributes = event.Attribute + [a for obj in event.Object for a in obj.Attribute]
-        for attribute in attributes:
-            where = f"event {event.uuid or number} attribute {attribute.uuid or attribute.value!r}"
-            if attribute.deleted or not attribute.to_ids:
+        kinds = COMPOSITE.get(attribute.type) or (
+            (TYPES[attribute.type],) if attribute.type in TYPES else None
+        )
+        if kinds is None:
+            report.skip(f"attribute type {attribute.type} is not matched", where)
+            continue
+        parts = attribute.value.split("|") if len(kinds) > 1 else [attribute.value]
+        labels = tuple(sorted({*event_labels, *(t.name for t in attribute.Tag if ":" not in t.name)}))
+        if event.info:
+            labels = (*labels, event.info)
+        provenance = intern(Provenance(source, _tlp(attribute.Tag) or event_tlp, None, labels))
+        try:
+            first = epoch(attribute.first_seen) or epoch(event.date)
+            last = epoch(attribute.last_seen) or epoch(attribute.timestamp)
+        except ValueError as exc:
+            report.skip(f"bad timestamp: {exc}", where)
+            continue
+        for kind, part in zip(kinds, parts, strict=False):
+            if kind is None:
                 continue
-            kinds = COMPOSITE.get(attribute.type) or (
-                (TYPES[attribute.type],) if attribute.type in TYPES else None
-            )
-            if kinds is None:
-                report.skip(f"attribute type {attribute.type} is not matched", where)
-                continue
-            parts = attribute.value.split("|") if len(kinds) > 1 else [attribute.value]
-            labels = tuple(sorted({*event_labels, *(t.name for t in attribute.Tag if ":" not in t.name)}))
-            if event.info:
-                labels = (*labels, event.info)
-            provenance = intern(Provenance(source, _tlp(attribute.Tag) or event_tlp, None, labels))
             try:
-                first = epoch(attribute.first_seen) or epoch(event.date)
-                last = epoch(attribute.last_seen) or epoch(attribute.timestamp)
-            except ValueError as exc:
-                report.skip(f"bad timestamp: {exc}", where)
+                value = values.normalise(kind, values.refang(part))
+            except values.BadValueError as exc:
+                report.skip(f"bad value: {exc}", where)
                 continue
-            for kind, part in zip(kinds, parts, strict=False):
-                if kind is None:
-                    continue
-                try:
-                    value = values.normalise(kind, values.refang(part))
-                except values.BadValueError as exc:
-                    report.skip(f"bad value: {exc}", where)
-                    continue
-                yield Indicator(kind, value, provenance, attribute.uuid, first, last)
+            yield Indicator(kind, value, provenance, attribute.uuid, first, last)

@@ -35,7 +35,7 @@ def _element(rng: random.Random, n: int) -> dict[str, object]:
 
 
 def _document(rng: random.Random, count: int) -> tuple[bytes, list[object], dict[str, object]]:
-    objects = [_element(rng, n) for n in range(count)]
+    objects: list[object] = [_element(rng, n) for n in range(count)]
     members: dict[str, object] = {"id": "bundle--1", "spec_version": "2.1", "note": '"objects": [1]'}
     order = ["type", "objects", *members]
     rng.shuffle(order)  # `type` before or after the array

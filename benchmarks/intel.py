@@ -98,6 +98,35 @@ def write_stix(path: Path, pairs: list[tuple[str, str]]) -> None:
     path.write_bytes(orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}))
 
 
+MISP_TYPES = {"ip": "ip-dst", "domain": "domain", "url": "url", "sha256": "sha256"}
+
+
+def write_misp(path: Path, pairs: list[tuple[str, str]], per_event: int = 1000) -> None:
+    """A MISP search result (`{"response": [{"Event": ...}, ...]}`) of events of `per_event` attributes."""
+    events = []
+    for start in range(0, len(pairs), per_event):
+        attributes = [
+            {
+                "type": MISP_TYPES[kind],
+                "value": value,
+                "uuid": str(uuid.UUID(int=start + n)),
+                "category": "Network activity",
+                "to_ids": True,
+                "timestamp": "1764547200",
+            }
+            for n, (kind, value) in enumerate(pairs[start : start + per_event])
+        ]
+        event = {
+            "info": f"bench event {start // per_event}",
+            "uuid": str(uuid.UUID(int=10**12 + start)),
+            "date": "2026-12-01",
+            "Tag": [{"name": "tlp:amber"}],
+            "Attribute": attributes,
+        }
+        events.append({"Event": event})
+    path.write_bytes(orjson.dumps({"response": events}))
+
+
 def _load_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     import gc
 
@@ -122,9 +151,43 @@ def _load_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # typ
     )
 
 
-def measure_load(path: Path, fmt: str) -> dict[str, float]:
+def _reload_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """A running set, then a reload beside it (build, validate, swap): the peak holds both sets."""
+    import gc
+
+    from detectors.intel.config import FeedConfig, IntelConfig
+    from detectors.intel.feeds import FeedSet
+    from detectors.intel.reload import IntelHolder
+
+    gc.collect()
+    before = rss_mb()
+    holder = IntelHolder(
+        FeedSet(IntelConfig(refresh_s=0, feeds=[FeedConfig(name="b", path=Path(path), format=fmt)]))
+    )
+    gc.collect()
+    one = rss_mb() - before
+    first_peak = peak_mb() - before
+    holder.request()
+    cpu = time.process_time()
+    assert holder.take() is not None
+    cpu = time.process_time() - cpu
+    gc.collect()
+    out.put(
+        {
+            "cpu": cpu,
+            "indicators": len(holder.current),
+            "set": one,
+            "first_peak": first_peak,
+            "reload_peak": peak_mb() - before,
+            "after_swap": rss_mb() - before,
+        }
+    )
+
+
+def measure_load(path: Path, fmt: str, *, reload: bool = False) -> dict[str, float]:
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    child = multiprocessing.get_context("fork").Process(target=_load_child, args=(str(path), fmt, queue))
+    target = _reload_child if reload else _load_child
+    child = multiprocessing.get_context("fork").Process(target=target, args=(str(path), fmt, queue))
     child.start()
     result = queue.get(timeout=600)
     child.join()
@@ -303,6 +366,19 @@ def main() -> None:
                 f"{got['cpu']:.2f} s CPU (1,000,000 would take {got['seconds'] * scale:.1f} s wall, "
                 f"{got['cpu'] * scale:.1f} s CPU); retained {got['retained']:.0f} MB, "
                 f"peak {got['peak']:.0f} MB"
+            )
+            misp = Path(tmp) / "bench-misp.json"
+            write_misp(misp, pairs)
+            got = measure_load(misp, "misp")
+            print(
+                f"load: {got['indicators']:,} indicators from MISP JSON (1,000 events) in {got['cpu']:.2f} s "
+                f"CPU; retained {got['retained']:.0f} MB, peak {got['peak']:.0f} MB"
+            )
+            got = measure_load(stix, "stix", reload=True)
+            print(
+                f"reload of the STIX bundle beside the running set: the set {got['set']:.0f} MB, the first "
+                f"load's peak {got['first_peak']:.0f} MB, the reload's peak {got['reload_peak']:.0f} MB "
+                f"(both sets), {got['after_swap']:.0f} MB after the swap; reload {got['cpu']:.2f} s CPU"
             )
         if "detector" not in args.skip:
             detector(csv, args.events, args.repeat)

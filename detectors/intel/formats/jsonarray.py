@@ -53,7 +53,6 @@ class TopLevelArray:
         self.key = re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*')
         self.members: dict[str, Any] = {}
         self.count = 0  # elements yielded so far
-        self.found = False  # whether the document has the key at its top level
         self._prefix = b""  # the document before the key
         self._base = 0  # offset in the document of the buffer's first byte
         self._eof = False
@@ -70,7 +69,6 @@ class TopLevelArray:
         if opened is None:  # no such key: the whole document is an object without it
             self.members = self._decode_object(buf, "the document")
             return
-        self.found = True
         while len(buf) - opened < 2 and not self._eof:  # the chunk ended just after the key
             buf = self._more(buf)
         pos = _skip_space(buf, opened)

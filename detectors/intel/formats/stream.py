@@ -1,10 +1,11 @@
 """Reading a JSON feed as a stream: the items under one path, one at a time, never the whole document.
 
-A million-indicator STIX bundle is ~350 MB of JSON; read whole and then parsed it costs its own size
-plus the parsed tree at the peak. ijson's C backend (yajl2_c) yields each item under a path (e.g.
-`objects.item`) as a small dict and keeps only its read buffer, so the peak is the indicators kept, not
-the document. A document that breaks off or is malformed part-way raises FeedStreamError naming the
-item it was in and the byte offset the parser had reached (`malformed`).
+Read whole and then parsed, a JSON feed costs its own size plus the parsed tree at the peak. ijson's C
+backend (yajl2_c) yields each item under a path (e.g. `response.item.Event`) as a small dict and keeps
+only its read buffer, so the peak is the indicators kept, not the document. A document malformed
+part-way raises ijson.JSONError; `malformed` says in one line which item and at what byte offset.
+Used for MISP JSON; STIX bundles, whose million small objects would each be built as a dict here, are
+cut by msgspec instead (detectors.intel.formats.jsonarray).
 """
 
 from __future__ import annotations
@@ -39,23 +40,6 @@ def malformed(exc: Exception, stream: IO[bytes], what: str, number: int) -> str:
     """One line for a parse error part-way: the item being read (1-based), the byte offset the parser
     had reached (it reads ahead by its buffer, 64 KiB), and the parser's own words."""
     return f"malformed JSON in or after {what} {number} (parser at byte {_offset(stream)}): {_line(exc)}"
-
-
-def top_level(data: bytes) -> dict[str, Any]:
-    """The top-level scalar members of a JSON object found in `data` (a document's head: it may be cut
-    short), and `<key>:` -> the event (`start_array`, `start_map`) that opens each container member."""
-    found: dict[str, Any] = {}
-    try:
-        for prefix, event, value in ijson.parse(io.BytesIO(data)):
-            if "." in prefix or not prefix:
-                continue
-            if event in ("string", "number", "boolean", "null"):
-                found.setdefault(prefix, value)
-            elif event in ("start_array", "start_map"):
-                found.setdefault(f"{prefix}:", event)
-    except ijson.JSONError:  # the head ends mid-document, or is not JSON: what was read stands
-        pass
-    return found
 
 
 def _offset(stream: IO[bytes]) -> int | str:

@@ -158,3 +158,32 @@ def test_malformed_bundle_part_way_keeps_the_running_indicators(chunked_url: str
     assert holder.take() is None and holder.refused == 1
     assert holder.current is running and len(holder.current) == before  # nothing half-loaded
     assert holder.feeds.last_good["b"] is not None and len(holder.feeds.last_good["b"]) >= before
+
+
+def _misp(events: int) -> str:
+    return json.dumps(
+        {
+            "response": [
+                {
+                    "Event": {
+                        "info": f"event {n}",
+                        "uuid": f"e-{n}",
+                        "Attribute": [{"type": "ip-dst", "value": f"198.51.100.{n + 1}", "uuid": f"a-{n}"}],
+                        "Tag": [{"name": "tlp:green" if n % 2 else "tlp:red"}],  # after the attributes
+                    }
+                }
+                for n in range(events)
+            ]
+        }
+    )
+
+
+def test_misp_search_result_is_streamed_event_by_event_and_a_bad_one_is_named() -> None:
+    indicators, _ = read_feed(feed("m", format="misp"), _misp(5).encode())
+    assert [(i.value, str(i.provenance.tlp)) for i in indicators] == [
+        (f"198.51.100.{n + 1}", "green" if n % 2 else "red") for n in range(5)
+    ]
+    text = _misp(5)
+    cut = text.index('{"Event": {"info": "event 3"')
+    with pytest.raises(FeedError, match=r"feed m \(misp\): m: malformed JSON in or after event 4 \(parser"):
+        read_feed(feed("m", format="misp"), (text[:cut] + "{oops" + text[cut:]).encode())

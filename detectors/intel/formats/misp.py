@@ -49,12 +49,12 @@ COMPOSITE: dict[str, tuple[IndicatorKind | None, ...]] = {
 
 
 class MispTag(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")  # MISP carries much socpipe does not read: not kept
     name: str
 
 
 class MispAttribute(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")  # MISP carries much socpipe does not read: not kept
 
     type: str
     value: str
@@ -69,12 +69,12 @@ class MispAttribute(BaseModel):
 
 
 class MispObject(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")  # MISP carries much socpipe does not read: not kept
     Attribute: list[MispAttribute] = Field(default_factory=list)
 
 
 class MispEvent(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")  # MISP carries much socpipe does not read: not kept
 
     info: str = ""
     uuid: str | None = None
@@ -122,27 +122,34 @@ def _event(
         return
     event_tlp = _tlp(event.Tag) or default_tlp
     event_labels = tuple(sorted({t.name for t in event.Tag if not t.name.lower().startswith("tlp:")}))
+    # What an event's attributes share is worked out once: the provenance per distinct set of the
+    # attribute's own tags (most have none), and each distinct timestamp.
+    provenances: dict[tuple[str, ...], Provenance] = {}
+    times = _Times()
     attributes = event.Attribute + [a for obj in event.Object for a in obj.Attribute]
     for attribute in attributes:
-        where = f"event {event.uuid or number} attribute {attribute.uuid or attribute.value!r}"
         if attribute.deleted or not attribute.to_ids:
             continue
         kinds = COMPOSITE.get(attribute.type) or (
             (TYPES[attribute.type],) if attribute.type in TYPES else None
         )
         if kinds is None:
-            report.skip(f"attribute type {attribute.type} is not matched", where)
+            report.skip(f"attribute type {attribute.type} is not matched", _where(event, number, attribute))
             continue
-        parts = attribute.value.split("|") if len(kinds) > 1 else [attribute.value]
-        labels = tuple(sorted({*event_labels, *(t.name for t in attribute.Tag if ":" not in t.name)}))
-        if event.info:
-            labels = (*labels, event.info)
-        provenance = intern(Provenance(source, _tlp(attribute.Tag) or event_tlp, None, labels))
+        parts = attribute.value.split("|") if len(kinds) > 1 else (attribute.value,)
+        tags = tuple(t.name for t in attribute.Tag) if attribute.Tag else ()
+        provenance = provenances.get(tags)
+        if provenance is None:
+            labels = tuple(sorted({*event_labels, *(t for t in tags if ":" not in t)}))
+            if event.info:
+                labels = (*labels, event.info)
+            tlp = _tlp(attribute.Tag) or event_tlp
+            provenance = provenances[tags] = intern(Provenance(source, tlp, None, labels))
         try:
-            first = epoch(attribute.first_seen) or epoch(event.date)
-            last = epoch(attribute.last_seen) or epoch(attribute.timestamp)
+            first = times(attribute.first_seen) or times(event.date)
+            last = times(attribute.last_seen) or times(attribute.timestamp)
         except ValueError as exc:
-            report.skip(f"bad timestamp: {exc}", where)
+            report.skip(f"bad timestamp: {exc}", _where(event, number, attribute))
             continue
         for kind, part in zip(kinds, parts, strict=False):
             if kind is None:
@@ -150,6 +157,21 @@ def _event(
             try:
                 value = values.normalise(kind, values.refang(part))
             except values.BadValueError as exc:
-                report.skip(f"bad value: {exc}", where)
+                report.skip(f"bad value: {exc}", _where(event, number, attribute))
                 continue
             yield Indicator(kind, value, provenance, attribute.uuid, first, last)
+
+
+def _where(event: MispEvent, number: int, attribute: MispAttribute) -> str:
+    return f"event {event.uuid or number} attribute {attribute.uuid or attribute.value!r}"
+
+
+class _Times(dict[Any, float | None]):
+    """`epoch` of each distinct timestamp once (an event's attributes share a few)."""
+
+    def __call__(self, value: Any) -> float | None:
+        try:
+            return self[value]
+        except KeyError:
+            found = self[value] = epoch(value)
+            return found

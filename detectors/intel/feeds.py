@@ -74,8 +74,9 @@ def fetch(feed: FeedConfig) -> Iterator[IO[bytes]]:
                 response.raise_for_status()
                 for chunk in response.iter_bytes(CHUNK):
                     spool.write(chunk)
-        except httpx.HTTPError as exc:
-            raise FeedError(f"feed {feed.name}: cannot fetch {feed.url}: {exc}") from exc
+        except httpx.HTTPError as exc:  # the first line: a status error adds a second, a link to MDN
+            why = next(iter(str(exc).splitlines()), type(exc).__name__)
+            raise FeedError(f"feed {feed.name}: cannot fetch {feed.url}: {why}") from exc
         except OSError as exc:  # the temporary file's disk is full
             raise FeedError(f"feed {feed.name}: cannot spool {feed.url} to a temporary file: {exc}") from exc
         spool.seek(0)

@@ -48,8 +48,8 @@ class TopLevelArray:
     """Iterate the raw elements of the array under top-level `key`; afterwards `members` holds the
     document's other top-level members. MalformedJsonError on bad JSON, however far in."""
 
-    def __init__(self, stream: IO[bytes], key: str, *, chunk: int = CHUNK, limit: int = LIMIT) -> None:
-        self.stream, self.chunk, self.limit = stream, chunk, limit
+    def __init__(self, stream: IO[bytes], key: str, *, chunk: int | None = None, limit: int = LIMIT) -> None:
+        self.stream, self.chunk, self.limit = stream, chunk or CHUNK, limit
         self.key = re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*')
         self.members: dict[str, Any] = {}
         self.count = 0  # elements yielded so far

@@ -17,6 +17,7 @@ import pytest
 
 from detectors.intel.config import IntelConfig
 from detectors.intel.feeds import FeedError, FeedSet, fetch, read_feed
+from detectors.intel.formats import jsonarray
 from detectors.intel.formats.jsonarray import MalformedJsonError, TopLevelArray
 from detectors.intel.reload import IntelHolder
 from tests.unit.detectors.intel.intel_helpers import DATA, feed
@@ -127,11 +128,17 @@ def _described(indicators: list) -> list[tuple[object, ...]]:  # type: ignore[ty
     return sorted((i.kind, i.value, i.ref, i.provenance, i.first_seen, i.valid_until) for i in indicators)
 
 
-def test_http_bundle_streamed_chunked_reads_as_the_whole_file(chunked_url: str, tmp_path: Path) -> None:
+def test_http_bundle_streamed_chunked_reads_as_the_whole_file(
+    chunked_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read whole (the bundle, ~1 MB, is one chunk of the reader) and streamed over chunked HTTP and cut
+    into 4 KiB chunks (some 250 of them): the same indicators, provenance, skips."""
     _Chunked.body = _bundle(3000)
     path = tmp_path / "bundle.json"
     path.write_bytes(_Chunked.body)
+    assert len(_Chunked.body) < jsonarray.CHUNK
     from_file, file_report = read_feed(feed("b", path=path), path.read_bytes())
+    monkeypatch.setattr(jsonarray, "CHUNK", 4096)
     over_http = feed("b", path=None, url=chunked_url)
     with fetch(over_http) as stream:
         streamed, report = read_feed(over_http, stream)
@@ -141,7 +148,10 @@ def test_http_bundle_streamed_chunked_reads_as_the_whole_file(chunked_url: str, 
     assert {str(i.provenance.tlp) for i in late} == {"red"}  # its marking definition came after them
 
 
-def test_malformed_bundle_part_way_keeps_the_running_indicators(chunked_url: str) -> None:
+def test_malformed_bundle_part_way_keeps_the_running_indicators(
+    chunked_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jsonarray, "CHUNK", 4096)  # the bad object comes after ~170 good chunks
     good = _bundle(3000)
     _Chunked.body = good
     config = IntelConfig.model_validate({"feeds": [{"name": "b", "url": chunked_url, "format": "stix"}]})
@@ -153,7 +163,10 @@ def test_malformed_bundle_part_way_keeps_the_running_indicators(chunked_url: str
         FeedSet(config).build()
     message = str(caught.value)
     assert "\n" not in message and "feed b (stix)" in message and "is malformed" in message
-    assert "element" in message and "from byte" in message
+    offset = int(message.split("from byte ")[1].split(")", maxsplit=1)[0].replace(",", ""))
+    assert offset > 100 * 4096  # the broken object itself, found part-way
+    bad = _Chunked.body[offset:]
+    assert bad.startswith(b'{\n   "type": "indicator",\n   "spec_version": "2.1",\n   "id": "broken')
     holder.request()
     assert holder.take() is None and holder.refused == 1
     assert holder.current is running and len(holder.current) == before  # nothing half-loaded

@@ -9,8 +9,9 @@ by the reader straight into its typed struct, as when the bundle was read whole.
 
 Where to cut is decided by msgspec, not by a tokenizer of ours: a candidate is `}` `,` `{` (elements are
 objects), and it is a real boundary exactly when `[` + the text from the first element to that `}` + `]`
-decodes (a cut inside a string or a nested value leaves it unterminated or unbalanced). A failure of
-that decode before its last byte is malformed JSON, reported with its element number and byte offset.
+decodes (a cut inside a string or a nested value leaves it unterminated or unbalanced; a cut past the
+array's end leaves trailing characters). Any other failure of that decode is malformed JSON, reported
+with its element number and byte offset.
 The document around the array is checked the same way: the text before the key plus `null` plus the text
 after the array must decode as one JSON object (its members are `members`, e.g. the bundle's `type`).
 """
@@ -114,7 +115,7 @@ class TopLevelArray:
             try:
                 return _RAWS.decode(b"[" + buf[pos:end] + b"]"), match.end()
             except msgspec.DecodeError as exc:
-                if not _at_end(exc, end - pos + 2):
+                if not _missed(exc, end - pos + 2):
                     raise self._malformed(buf, pos, str(exc)) from exc
         return None
 
@@ -124,11 +125,11 @@ class TopLevelArray:
             ends = [(pos, pos + 1)]
         else:
             ends = [(m.start() + 1, m.end()) for m in _CLOSE.finditer(buf, pos)]
-        for end, after in reversed(ends):
+        for end, after in ends:  # the first that decodes is the array's end: later ones are past it
             try:
                 raws = _RAWS.decode(b"[" + buf[pos:end] + b"]") if end > pos else []
             except msgspec.DecodeError as exc:
-                if not _at_end(exc, end - pos + 2):
+                if not _missed(exc, end - pos + 2):
                     raise self._malformed(buf, pos, str(exc)) from exc
                 continue
             self.members = self._decode_object(self._prefix + b"null" + buf[after:], "the document's end")
@@ -158,6 +159,12 @@ class TopLevelArray:
             start, number = match.end(), number + 1
         why = why.removeprefix("JSON is malformed: ")
         return MalformedJsonError(f"element {number} (from byte {self._base + start:,}) is malformed: {why}")
+
+
+def _missed(exc: msgspec.DecodeError, length: int) -> bool:
+    """Whether a candidate cut was simply not a boundary: inside an element (the decode fails only at
+    its end), or past the array's end (its `]` closes the list early: trailing characters)."""
+    return _at_end(exc, length) or "trailing characters" in str(exc)
 
 
 def _at_end(exc: msgspec.DecodeError, length: int) -> bool:

@@ -37,7 +37,12 @@ def _element(rng: random.Random, n: int) -> dict[str, object]:
 
 def _document(rng: random.Random, count: int) -> tuple[bytes, list[object], dict[str, object]]:
     objects: list[object] = [_element(rng, n) for n in range(count)]
-    members: dict[str, object] = {"id": "bundle--1", "spec_version": "2.1", "note": '"objects": [1]'}
+    members: dict[str, object] = {
+        "id": "bundle--1",
+        "spec_version": "2.1",
+        "note": '"objects": [1]',
+        "x_refs": [{"a": "},{"}, {"b": [{"c": 1}]}],  # `},{` and `}]` after the array, when it comes after
+    }
     order = ["type", "objects", *members]
     rng.shuffle(order)  # `type` before or after the array
     doc = {k: ("bundle" if k == "type" else objects if k == "objects" else members[k]) for k in order}

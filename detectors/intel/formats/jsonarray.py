@@ -10,8 +10,9 @@ by the reader straight into its typed struct, as when the bundle was read whole.
 Where to cut is decided by msgspec, not by a tokenizer of ours: a candidate is `}` `,` `{` (elements are
 objects), and it is a real boundary exactly when `[` + the text from the first element to that `}` + `]`
 decodes (a cut inside a string or a nested value leaves it unterminated or unbalanced; a cut past the
-array's end leaves trailing characters). Any other failure of that decode is malformed JSON, reported
-with its element number and byte offset.
+array's end leaves trailing characters, and where they begin places the array's end). Any other failure
+of that decode is malformed JSON, reported with its element number and byte offset. The error positions
+are msgspec's own (`... (byte N)`), read from its messages.
 The document around the array is checked the same way: the text before the key plus `null` plus the text
 after the array must decode as one JSON object (its members are `members`, e.g. the bundle's `type`).
 """
@@ -30,7 +31,6 @@ ATTEMPTS = 16  # candidate cuts tried per chunk, from its end (a miss is a `},{`
 TAIL = 1 << 16  # where the candidates are looked for first: the chunk's last bytes
 
 _BOUNDARY = re.compile(rb"\}\s*,\s*(?=\{)")
-_CLOSE = re.compile(rb"\}\s*\]")
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
 _RAWS = msgspec.json.Decoder(list[msgspec.Raw])
 _RAW = msgspec.json.Decoder(msgspec.Raw)
@@ -115,28 +115,30 @@ class TopLevelArray:
             try:
                 return _RAWS.decode(b"[" + buf[pos:end] + b"]"), match.end()
             except msgspec.DecodeError as exc:
-                if not _missed(exc, end - pos + 2):
+                if _trailing(exc) is not None:
+                    return None  # the array ends in this buffer: `_close` takes the rest, at the end
+                if not _at_end(exc, end - pos + 2):
                     raise self._malformed(buf, pos, str(exc)) from exc
         return None
 
     def _close(self, buf: bytes, pos: int) -> Iterator[msgspec.Raw]:
-        """The last elements, the array's end and the rest of the document, at the end of the data."""
-        if buf[pos : pos + 1] == b"]":
-            ends = [(pos, pos + 1)]
-        else:
-            ends = [(m.start() + 1, m.end()) for m in _CLOSE.finditer(buf, pos)]
-        for end, after in ends:  # the first that decodes is the array's end: later ones are past it
-            try:
-                raws = _RAWS.decode(b"[" + buf[pos:end] + b"]") if end > pos else []
-            except msgspec.DecodeError as exc:
-                if not _missed(exc, end - pos + 2):
-                    raise self._malformed(buf, pos, str(exc)) from exc
-                continue
-            self.members = self._decode_object(self._prefix + b"null" + buf[after:], "the document's end")
+        """The last elements, the array's end and the rest of the document, at the end of the data.
+        `[` + all that is left + `]` decodes up to the array's own `]` and fails just after it
+        (trailing characters: at least the document's closing `}`), which places the end in one decode."""
+        try:
+            _RAWS.decode(b"[" + buf[pos:] + b"]")
+        except msgspec.DecodeError as exc:
+            after = _trailing(exc)
+            if after is None:
+                why = "the data ends before the array does" if _at_end(exc, len(buf) - pos + 2) else str(exc)
+                raise self._malformed(buf, pos, why) from exc
+            end = buf.rfind(b"]", pos, pos + after - 1)  # only whitespace between it and `after`
+            raws = _RAWS.decode(b"[" + buf[pos:end] + b"]")
+            self.members = self._decode_object(self._prefix + b"null" + buf[end + 1 :], "the document's end")
             self.count += len(raws)
             yield from raws
             return
-        raise self._malformed(buf, pos, "the data ends before the array does")
+        raise MalformedJsonError("the data ends before the document does (no closing brace)")
 
     def _decode_object(self, data: bytes, what: str) -> dict[str, Any]:
         try:
@@ -161,10 +163,11 @@ class TopLevelArray:
         return MalformedJsonError(f"element {number} (from byte {self._base + start:,}) is malformed: {why}")
 
 
-def _missed(exc: msgspec.DecodeError, length: int) -> bool:
-    """Whether a candidate cut was simply not a boundary: inside an element (the decode fails only at
-    its end), or past the array's end (its `]` closes the list early: trailing characters)."""
-    return _at_end(exc, length) or "trailing characters" in str(exc)
+def _trailing(exc: msgspec.DecodeError) -> int | None:
+    """Where the trailing characters begin, when the decoded list closed early: a `]` of the data (the
+    array's own end) closed it, and the rest follows."""
+    found = _AT_BYTE.search(str(exc))
+    return int(found[1]) if found is not None and "trailing characters" in str(exc) else None
 
 
 def _at_end(exc: msgspec.DecodeError, length: int) -> bool:

@@ -136,7 +136,8 @@ def _load_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # typ
     gc.collect()
     before = rss_mb()
     started, cpu = time.perf_counter(), time.process_time()
-    matcher, _ = FeedSet(IntelConfig(feeds=[FeedConfig(name="bench", path=Path(path), format=fmt)])).build()
+    feed = FeedConfig.model_validate({"name": "bench", "path": path, "format": fmt})
+    matcher, _ = FeedSet(IntelConfig(feeds=[feed])).build()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     gc.collect()
     out.put(
@@ -161,9 +162,8 @@ def _reload_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # t
 
     gc.collect()
     before = rss_mb()
-    holder = IntelHolder(
-        FeedSet(IntelConfig(refresh_s=0, feeds=[FeedConfig(name="b", path=Path(path), format=fmt)]))
-    )
+    feed = FeedConfig.model_validate({"name": "bench", "path": path, "format": fmt})
+    holder = IntelHolder(FeedSet(IntelConfig(refresh_s=0, feeds=[feed])))
     gc.collect()
     one = rss_mb() - before
     first_peak = peak_mb() - before

@@ -98,6 +98,35 @@ def write_stix(path: Path, pairs: list[tuple[str, str]]) -> None:
     path.write_bytes(orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}))
 
 
+MISP_TYPES = {"ip": "ip-dst", "domain": "domain", "url": "url", "sha256": "sha256"}
+
+
+def write_misp(path: Path, pairs: list[tuple[str, str]], per_event: int = 1000) -> None:
+    """A MISP search result (`{"response": [{"Event": ...}, ...]}`) of events of `per_event` attributes."""
+    events = []
+    for start in range(0, len(pairs), per_event):
+        attributes = [
+            {
+                "type": MISP_TYPES[kind],
+                "value": value,
+                "uuid": str(uuid.UUID(int=start + n)),
+                "category": "Network activity",
+                "to_ids": True,
+                "timestamp": "1764547200",
+            }
+            for n, (kind, value) in enumerate(pairs[start : start + per_event])
+        ]
+        event = {
+            "info": f"bench event {start // per_event}",
+            "uuid": str(uuid.UUID(int=10**12 + start)),
+            "date": "2026-12-01",
+            "Tag": [{"name": "tlp:amber"}],
+            "Attribute": attributes,
+        }
+        events.append({"Event": event})
+    path.write_bytes(orjson.dumps({"response": events}))
+
+
 def _load_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     import gc
 
@@ -107,7 +136,8 @@ def _load_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # typ
     gc.collect()
     before = rss_mb()
     started, cpu = time.perf_counter(), time.process_time()
-    matcher, _ = FeedSet(IntelConfig(feeds=[FeedConfig(name="bench", path=Path(path), format=fmt)])).build()
+    feed = FeedConfig.model_validate({"name": "bench", "path": path, "format": fmt})
+    matcher, _ = FeedSet(IntelConfig(feeds=[feed])).build()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     gc.collect()
     out.put(
@@ -122,9 +152,42 @@ def _load_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # typ
     )
 
 
-def measure_load(path: Path, fmt: str) -> dict[str, float]:
+def _reload_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """A running set, then a reload beside it (build, validate, swap): the peak holds both sets."""
+    import gc
+
+    from detectors.intel.config import FeedConfig, IntelConfig
+    from detectors.intel.feeds import FeedSet
+    from detectors.intel.reload import IntelHolder
+
+    gc.collect()
+    before = rss_mb()
+    feed = FeedConfig.model_validate({"name": "bench", "path": path, "format": fmt})
+    holder = IntelHolder(FeedSet(IntelConfig(refresh_s=0, feeds=[feed])))
+    gc.collect()
+    one = rss_mb() - before
+    first_peak = peak_mb() - before
+    holder.request()
+    cpu = time.process_time()
+    assert holder.take() is not None
+    cpu = time.process_time() - cpu
+    gc.collect()
+    out.put(
+        {
+            "cpu": cpu,
+            "indicators": len(holder.current),
+            "set": one,
+            "first_peak": first_peak,
+            "reload_peak": peak_mb() - before,
+            "after_swap": rss_mb() - before,
+        }
+    )
+
+
+def measure_load(path: Path, fmt: str, *, reload: bool = False) -> dict[str, float]:
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    child = multiprocessing.get_context("fork").Process(target=_load_child, args=(str(path), fmt, queue))
+    target = _reload_child if reload else _load_child
+    child = multiprocessing.get_context("fork").Process(target=target, args=(str(path), fmt, queue))
     child.start()
     result = queue.get(timeout=600)
     child.join()
@@ -255,9 +318,16 @@ def hunt(csv: Path, pairs: list[tuple[str, str]], held: int) -> None:
     took = time.perf_counter() - started
     print(f"retro-hunt: {held:,} events published to {settings.topics.ecs} in {took:.1f} s")
     matcher, _ = FeedSet(IntelConfig(feeds=[FeedConfig(name="bench", path=csv, format="csv")])).build()
-    started, cpu = time.perf_counter(), time.process_time()
-    result = Hunter(settings, matcher).run(now - timedelta(days=7))
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        result = Hunter(settings, matcher).run(now - timedelta(days=7))
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:  # the held events are the shared Kafka's disk: the benchmark's topics go when it is done
+        admin = bus.admin()
+        try:
+            admin.delete_topics([t for t in admin.list_topics() if t.startswith(settings.topic_prefix)])
+        finally:
+            admin.close()
     million = 1_000_000 / result.events
     print(
         f"  hunt with {len(matcher):,} indicators: {result.events:,} events in {seconds:.1f} s wall, "
@@ -303,6 +373,19 @@ def main() -> None:
                 f"{got['cpu']:.2f} s CPU (1,000,000 would take {got['seconds'] * scale:.1f} s wall, "
                 f"{got['cpu'] * scale:.1f} s CPU); retained {got['retained']:.0f} MB, "
                 f"peak {got['peak']:.0f} MB"
+            )
+            misp = Path(tmp) / "bench-misp.json"
+            write_misp(misp, pairs)
+            got = measure_load(misp, "misp")
+            print(
+                f"load: {got['indicators']:,} indicators from MISP JSON (1,000 events) in {got['cpu']:.2f} s "
+                f"CPU; retained {got['retained']:.0f} MB, peak {got['peak']:.0f} MB"
+            )
+            got = measure_load(stix, "stix", reload=True)
+            print(
+                f"reload of the STIX bundle beside the running set: the set {got['set']:.0f} MB, the first "
+                f"load's peak {got['first_peak']:.0f} MB, the reload's peak {got['reload_peak']:.0f} MB "
+                f"(both sets), {got['after_swap']:.0f} MB after the swap; reload {got['cpu']:.2f} s CPU"
             )
         if "detector" not in args.skip:
             detector(csv, args.events, args.repeat)

@@ -136,9 +136,13 @@ def list_cmd(
 @incident_tenant
 @json_option
 def show(incident_id: str, tenant: str | None, as_json: bool) -> None:
-    """One incident: what, where, when, the detections behind it and its history."""
+    """One incident: what, where, when, the detections behind it and its history; and, whole, the
+    restricted intel detections (TLP:RED / AMBER+STRICT indicators) the client sees only as a match."""
+    from responders.restricted import provider_details
+
     with _triage() as triage:
         i = triage.find(incident_id, tenant).incident
+        restricted = [provider_details(d) for d in triage.restricted(i)]
     if as_json:
         _echo(i, True)
         return
@@ -176,6 +180,10 @@ def show(incident_id: str, tenant: str | None, as_json: bool) -> None:
     click.echo("history:")
     for h in i.history:
         click.echo(f"  {h.at.isoformat()}  {h.actor:<16} {h.action:<20} {h.reason or ''}")
+    if restricted:  # the provider's CLI: the client's space shows these only as "an indicator matched"
+        click.echo("restricted detections (TLP:RED / AMBER+STRICT indicators, provider only):")
+        for details in restricted:
+            click.echo("  " + "  ".join(f"{k}: {v}" for k, v in details.items() if v not in (None, False)))
 
 
 def _done(result: TriageResult) -> None:

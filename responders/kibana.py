@@ -108,8 +108,17 @@ def check_objects(objects: list[dict[str, Any]]) -> list[str]:
 
 # Provider-side only: the events indices are not redacted by a tenant's sensitive_fields (and are not in
 # the tenant alias), so a client's space gets neither the events data view nor the timelines on it, and
-# none of the links to them or to the analysts' triage page.
-PROVIDER_ONLY = frozenset({"socpipe-events", "socpipe-host-timeline", "socpipe-user-timeline"})
+# none of the links to them or to the analysts' triage page. Nor the restricted detections (`P-restricted-T`,
+# responders/restricted.py): the TLP:RED and AMBER+STRICT indicators' details are the provider's alone.
+PROVIDER_ONLY = frozenset(
+    {
+        "socpipe-events",
+        "socpipe-host-timeline",
+        "socpipe-user-timeline",
+        "socpipe-restricted",
+        "socpipe-restricted-detections",
+    }
+)
 # Where the file's links to the triage page point; replaced by the `triage_url` setting on deployment.
 TRIAGE_URL_IN_FILE = "http://127.0.0.1:8470"
 _VIEW_ID = re.compile(r"(#/view/[\w-]+)")

@@ -66,3 +66,27 @@ def client_view(detection: Detection) -> Detection:
             "explanation": f"{where} matched a threat-intelligence indicator; {how_to_ask(detection.id)}",
         }
     )
+
+
+def provider_details(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the provider's analysts read of one restricted detection document (`P-restricted-T`): the
+    event's field and value, the indicator and its provenance. One shape for `socpipe incident show`
+    and the triage page."""
+    detection = doc.get("detection") or {}
+    matched = detection.get("matched") or {}
+    intel = matched.get("intel") or {}
+    return {
+        "detection": detection.get("id"),
+        "time": doc.get("@timestamp"),
+        "field": matched.get("field"),
+        "value": matched.get("value"),
+        "indicator": intel.get("indicator"),
+        "type": intel.get("type"),
+        "indicator id": intel.get("id"),
+        "source": intel.get("source"),
+        "tlp": intel.get("tlp"),
+        "confidence": intel.get("confidence"),
+        "labels": ", ".join(intel.get("labels") or []) or None,
+        "valid until": intel.get("valid_until"),
+        "retrospective": bool(matched.get("retrospective")),
+    }

@@ -262,8 +262,17 @@ class Triage:
 
     def detections(self, incident: Incident, size: int = 100) -> builtins.list[dict[str, Any]]:
         """The detection documents grouped into the incident, oldest first (each with the event behind it,
-        `detection.event`, where the detector stored one)."""
-        index = tenant_indices(self.settings, incident.tenant).detections
+        `detection.event`, where the detector stored one). A restricted intel detection is here as its
+        client view (responders/restricted.py); `restricted` gives it whole."""
+        return self._grouped(tenant_indices(self.settings, incident.tenant).detections, incident, size)
+
+    def restricted(self, incident: Incident, size: int = 100) -> builtins.list[dict[str, Any]]:
+        """The restricted detections (TLP:RED / TLP:AMBER+STRICT indicator matches) of the incident whole,
+        indicator and provenance included, from its tenant's provider-only index `P-restricted-T`: for
+        the provider's analysts (`socpipe incident show`, the triage page); no client space reads it."""
+        return self._grouped(tenant_indices(self.settings, incident.tenant).restricted, incident, size)
+
+    def _grouped(self, index: str, incident: Incident, size: int) -> builtins.list[dict[str, Any]]:
         # As list(): an analyst opening an incident just written sees all of its detections.
         self.es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
         hits = self.es.search(

@@ -1,16 +1,23 @@
 """Fetch and read feeds, and build an IndicatorMatcher from a configuration or from files.
 
-A feed is read whole (a file, or an HTTP(S) GET) and parsed by its format's reader; each feed's
-last good indicators are kept, so a feed that cannot be fetched at a refresh keeps what it had
-instead of vanishing (logged), while a feed that fetches but does not parse fails the build.
+A feed is handed to its format's reader as a stream, never as one bytes object: a file is opened, an
+HTTP(S) body is streamed to an anonymous temporary file first (so a connection dropped part-way is a
+fetch failure, not a parse error, and the body never sits in memory), and the readers parse it entry
+by entry. Each feed's last good indicators are kept, so a feed that cannot be fetched at a refresh
+keeps what it had instead of vanishing (logged), while a feed that fetches but does not parse fails
+the build; nothing of a failed build is kept (build, validate, swap: detectors.intel.reload).
 """
 
 from __future__ import annotations
 
+import io
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -20,6 +27,7 @@ from detectors.intel.formats.lists import read_csv, read_text
 from detectors.intel.formats.misp import read_misp
 from detectors.intel.formats.report import LoadReport
 from detectors.intel.formats.stix import read_stix
+from detectors.intel.formats.stream import head
 from detectors.intel.index import IndicatorIndex
 from detectors.intel.matcher import IndicatorMatcher
 from detectors.intel.model import Indicator, Provenance, Tlp
@@ -34,39 +42,59 @@ class FeedError(ValueError):
     """A feed that cannot be fetched or read; the message names it and says why."""
 
 
-def sniff(data: bytes, name: str) -> Format:
-    """The format of a feed the configuration does not name: from the content, then the file name."""
-    head = data[:4096].lstrip()
-    if head.startswith((b"{", b"[")):
-        return "stix" if b'"bundle"' in data[:65536] else "misp"
+def sniff(first: bytes, name: str) -> Format:
+    """The format of a feed the configuration does not name: from its first bytes, then the file name."""
+    start = first[:4096].lstrip()
+    if start.startswith((b"{", b"[")):
+        return "stix" if b'"bundle"' in first else "misp"
     if name.lower().endswith(".csv"):
         return "csv"
     return "text"
 
 
-def fetch(feed: FeedConfig) -> bytes:
+CHUNK = 1 << 20  # bytes of an HTTP body written to the spool file at a time
+
+
+@contextmanager
+def fetch(feed: FeedConfig) -> Iterator[IO[bytes]]:
+    """The feed as a seekable binary stream: the file, or the HTTP(S) body spooled to a temporary file
+    (deleted on exit). FeedError, before anything is read, if it cannot be had."""
     if feed.path is not None:
         try:
-            return feed.path.read_bytes()
+            handle = feed.path.open("rb")
         except OSError as exc:
             raise FeedError(f"feed {feed.name}: cannot read {feed.path}: {exc.strerror}") from exc
-    try:
-        response = httpx.get(str(feed.url), timeout=feed.timeout_s, follow_redirects=True)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise FeedError(f"feed {feed.name}: cannot fetch {feed.url}: {exc}") from exc
-    return response.content
+        with handle:
+            yield handle
+        return
+    with tempfile.TemporaryFile(prefix="socpipe-feed-") as spool:
+        try:
+            url, timeout = str(feed.url), feed.timeout_s
+            with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+                response.raise_for_status()
+                for chunk in response.iter_bytes(CHUNK):
+                    spool.write(chunk)
+        except httpx.HTTPError as exc:  # the first line: a status error adds a second, a link to MDN
+            why = next(iter(str(exc).splitlines()), type(exc).__name__)
+            raise FeedError(f"feed {feed.name}: cannot fetch {feed.url}: {why}") from exc
+        except OSError as exc:  # the temporary file's disk is full
+            raise FeedError(f"feed {feed.name}: cannot spool {feed.url} to a temporary file: {exc}") from exc
+        spool.seek(0)
+        yield spool
 
 
-def read_feed(feed: FeedConfig, data: bytes) -> tuple[list[Indicator], LoadReport]:
-    """Every indicator of the feed's bytes; FeedError when the data is not of the format, or
-    when it held entries and not one of them could be read."""
+def read_feed(feed: FeedConfig, data: IO[bytes] | bytes) -> tuple[list[Indicator], LoadReport]:
+    """Every indicator of the feed's stream (or bytes); FeedError when the data is not of the format,
+    breaks off part-way, or held entries and not one of them could be read."""
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
     report = LoadReport(feed.name)
-    fmt = feed.format or sniff(data, feed.location)
+    fmt = feed.format or sniff(head(stream), feed.location)
     try:
-        indicators = list(READERS[fmt](data, feed.name, feed.tlp, report))
+        indicators = list(READERS[fmt](stream, feed.name, feed.tlp, report))
     except ValueError as exc:
         raise FeedError(f"feed {feed.name} ({fmt}): {exc}") from exc
+    except OSError as exc:  # the file went away or the disk failed part-way
+        raise FeedError(f"feed {feed.name} ({fmt}): read failed part-way: {exc}") from exc
     if not indicators and report.skipped:
         raise FeedError(f"feed {feed.name} ({fmt}): no entry could be read, e.g. {report.examples[0]}")
     report.kinds.update(str(i.kind) for i in indicators)
@@ -96,18 +124,19 @@ class FeedSet:
         loaded = Loaded()
         per_feed: dict[str, list[Indicator]] = {}
         for feed in self.config.feeds:
-            try:
-                data = fetch(feed)
-            except FeedError as exc:  # unreachable: keep the last good copy (read errors fail the build)
-                if feed.name not in self.last_good:
-                    raise
-                loaded.stale[feed.name] = str(exc)
-                log.warning(
-                    "intel feed not refreshed, its last good copy stays", feed=feed.name, error=str(exc)
-                )
-                per_feed[feed.name] = self.last_good[feed.name]
-                continue
-            indicators, report = read_feed(feed, data)
+            with ExitStack() as stack:
+                try:
+                    data = stack.enter_context(fetch(feed))
+                except FeedError as exc:  # unreachable: keep the last good copy (read errors fail the build)
+                    if feed.name not in self.last_good:
+                        raise
+                    loaded.stale[feed.name] = str(exc)
+                    log.warning(
+                        "intel feed not refreshed, its last good copy stays", feed=feed.name, error=str(exc)
+                    )
+                    per_feed[feed.name] = self.last_good[feed.name]
+                    continue
+                indicators, report = read_feed(feed, data)
             per_feed[feed.name] = indicators
             loaded.reports[feed.name] = report
         matcher = self._index(per_feed, time.time() if now is None else now)

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from responders.kibana import timeline_url
+from responders.restricted import provider_details
 from responders.triage import Triage, TriageError
 from responders.triage_web.auth import Analyst, LoginError, read_token, spend_token
 from schemas.common import Severity
@@ -113,6 +114,9 @@ class TriageApp:
         analyst = _signed_in(request)
         incident = self._find(analyst, request.path_params["incident_id"])
         detections = self.triage.detections(incident)
+        # The analysts are the provider's (a login is limited to tenants, never a client's own): the
+        # restricted detections whole, beside their client view in `detections`.
+        restricted = [provider_details(d) for d in self.triage.restricted(incident)]
         for d in detections:
             event = (d.get("detection") or {}).get("event")
             d["event_json"] = orjson.dumps(event, option=orjson.OPT_INDENT_2).decode() if event else None
@@ -130,6 +134,7 @@ class TriageApp:
             "incident.html",
             incident=incident,
             detections=detections,
+            restricted=restricted,
             timelines=timelines,
             actions=ACTIONS,
             severities=[s.value for s in Severity if s.rank > incident.severity.rank],

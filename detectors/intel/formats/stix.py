@@ -1,22 +1,26 @@
 """STIX 2.1 bundles (OASIS STIX 2.1, sections 4.7 indicator and 7.2 data markings).
 
-The bundle is decoded with msgspec: each object is first kept as its raw JSON, then an indicator is
-decoded and validated straight into a typed struct (StixIndicator) and a marking definition into a
-dict. msgspec rather than orjson + pydantic, because a million-indicator bundle as Python dicts costs
-gigabytes and the per-object validation was the largest share of the load time. The patterns go
-through detectors.intel.patterns. TLP comes from the indicator's
-`object_marking_refs`: the well-known TLP 1.0 and TLP 2.0 marking-definition ids, or a marking
-definition in the bundle naming its level. An unmarked indicator takes the feed's default TLP.
+The bundle is streamed a chunk at a time (detectors.intel.formats.jsonarray): its `objects` come as
+raw JSON, never the whole document at once, so a million-indicator bundle (~350 MB) costs the
+indicators it yields, not its own size. Each indicator object is decoded and validated by msgspec
+straight into a typed struct (StixIndicator), lenient like pydantic's lax mode; msgspec rather than
+orjson + pydantic, because a million indicators as dicts and models cost gigabytes and ~20 s. The
+patterns go through detectors.intel.patterns. TLP comes from the indicator's `object_marking_refs`:
+the well-known TLP 1.0 and TLP 2.0 marking-definition ids, or a marking definition in the bundle
+naming its level. An indicator referring to a marking definition not yet seen (the specification
+does not order a bundle's objects) is read when the bundle ends. An unmarked indicator takes the
+feed's default TLP.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import msgspec
 
 from detectors.intel import values
+from detectors.intel.formats.jsonarray import MalformedJsonError, NotAnArrayError, TopLevelArray
 from detectors.intel.formats.report import LoadReport
 from detectors.intel.model import Indicator, Interner, Provenance, Tlp, epoch
 from detectors.intel.patterns import UnsupportedPatternError, comparisons
@@ -35,8 +39,8 @@ WELL_KNOWN_TLP = {
 }
 
 
-class StixIndicator(msgspec.Struct, kw_only=True):
-    """The indicator properties socpipe reads (others are ignored), validated as they are decoded."""
+class StixIndicator(msgspec.Struct, kw_only=True, gc=False):
+    """The indicator properties socpipe reads (others are ignored), validated as they are converted."""
 
     type: str
     id: str
@@ -53,24 +57,6 @@ class StixIndicator(msgspec.Struct, kw_only=True):
     revoked: bool = False
 
 
-class _Head(msgspec.Struct):
-    """An object's type, all that is decoded of objects that are neither indicators nor markings."""
-
-    type: Any = None
-
-
-class _Bundle(msgspec.Struct):
-    """The bundle with each object left as its raw JSON text, decoded one at a time below."""
-
-    type: Any = None
-    objects: list[msgspec.Raw] | None = None
-
-
-_HEAD = msgspec.json.Decoder(_Head)
-_INDICATOR = msgspec.json.Decoder(StixIndicator, strict=False)  # lax, as pydantic was: "85", 85.0
-_BUNDLE = msgspec.json.Decoder(_Bundle)
-
-
 def marking_tlp(obj: dict[str, Any]) -> Tlp | None:
     """The TLP level a marking-definition object of the bundle states, in any of its published shapes."""
     if (known := WELL_KNOWN_TLP.get(str(obj.get("id")))) is not None:
@@ -84,29 +70,65 @@ def marking_tlp(obj: dict[str, Any]) -> Tlp | None:
     return Tlp.parse(str(obj.get("name", ""))) or Tlp.parse(str(obj.get("definition_type", "")))
 
 
-def read_stix(data: bytes, source: str, default_tlp: Tlp, report: LoadReport) -> Iterator[Indicator]:
-    """The bundle's indicators. A million-indicator bundle is not made into a million dicts: the bundle
-    is decoded with each object kept as raw JSON, and each indicator straight into a StixIndicator."""
-    try:
-        bundle = _BUNDLE.decode(data)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"{source}: not a STIX bundle: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"{source}: not JSON: {exc}") from exc
-    if bundle.type != "bundle":
-        raise ValueError(f'{source}: not a STIX bundle (no top-level "type": "bundle")')
-    objects = bundle.objects or []
-    heads = [_head(raw) for raw in objects]
+class _Head(msgspec.Struct, gc=False):
+    """An object's type, all that is decoded of objects that are neither indicators nor markings."""
+
+    type: Any = None
+
+
+_HEAD = msgspec.json.Decoder(_Head)
+_INDICATOR = msgspec.json.Decoder(StixIndicator, strict=False)  # lax, as pydantic was: "85", 85.0
+
+
+def read_stix(data: IO[bytes], source: str, default_tlp: Tlp, report: LoadReport) -> Iterator[Indicator]:
+    """The bundle's indicators, read object by object from the stream. ValueError if it is not a
+    bundle, or if its JSON is malformed however far in (nothing is kept of a failed read: the caller
+    builds the whole set before it replaces the running one)."""
+    first = data.read(64).lstrip()
+    data.seek(0)
+    if not first.startswith(b"{"):
+        raise ValueError(f"{source}: not a STIX bundle (not a JSON object)")
+    objects = TopLevelArray(data, "objects")
     markings = {**WELL_KNOWN_TLP}
-    for raw, head in zip(objects, heads, strict=True):
-        if head == "marking-definition":
-            obj = msgspec.json.decode(raw)
-            if (tlp := marking_tlp(obj)) is not None:
-                markings[str(obj["id"])] = tlp
+    seen: set[str] = set(WELL_KNOWN_TLP)  # every marking definition so far, TLP or not
     read = _IndicatorReader(source, default_tlp, markings, report)
-    for number, (raw, head) in enumerate(zip(objects, heads, strict=True)):
-        if head == "indicator":
-            yield from read(number, raw)
+    waiting: list[tuple[int, StixIndicator]] = []  # indicators marked by a definition not yet seen
+    checked = False
+    try:
+        for number, raw in enumerate(objects):
+            if not checked:  # the members before `objects` are known once the first one is read
+                _check(objects.members, source, before=True)
+                checked = True
+            kind = _head(raw)
+            if kind == "indicator":
+                stix = read.convert(number, raw)
+                if stix is None:
+                    continue
+                if stix.object_marking_refs and not seen.issuperset(stix.object_marking_refs):
+                    waiting.append((number, stix))
+                    continue
+                yield from read(number, stix)
+            elif kind == "marking-definition":
+                obj = msgspec.json.decode(raw)
+                seen.add(str(obj.get("id")))
+                if (tlp := marking_tlp(obj)) is not None:
+                    markings[str(obj["id"])] = tlp
+    except NotAnArrayError as exc:
+        raise ValueError(f"{source}: not a STIX bundle (its objects are not a list)") from exc
+    except MalformedJsonError as exc:
+        raise ValueError(f"{source}: malformed JSON in its objects: {exc}") from exc
+    _check(objects.members, source, before=False)
+    for number, stix in waiting:
+        yield from read(number, stix)
+
+
+def _check(members: dict[str, Any], source: str, *, before: bool) -> None:
+    """The top-level `"type": "bundle"`; while streaming only the members before `objects` are known,
+    so a `type` after them (JSON does not order members) is checked at the end."""
+    kind = members.get("type")
+    if kind == "bundle" or (before and kind is None):
+        return
+    raise ValueError(f'{source}: not a STIX bundle (no top-level "type": "bundle")')
 
 
 class _IndicatorReader:
@@ -119,28 +141,31 @@ class _IndicatorReader:
         self.provenances: dict[tuple[object, ...], Provenance] = {}
         self.times: dict[str | None, float | None] = {}
 
-    def __call__(self, number: int, raw: msgspec.Raw) -> list[Indicator]:
+    def convert(self, number: int, raw: msgspec.Raw) -> StixIndicator | None:
+        """The indicator object as a validated struct; None (skipped, counted) if it is not valid."""
         try:
-            stix = _INDICATOR.decode(raw)
+            return _INDICATOR.decode(raw)
         except msgspec.ValidationError as exc:
             self.report.skip(f"invalid indicator: {exc}", f"object {number} ({_id(raw)})")
-            return []
-        where = f"object {number} ({stix.id})"
+            return None
+
+    def __call__(self, number: int, stix: StixIndicator) -> list[Indicator]:
         if stix.revoked:
-            self.report.skip("revoked", where)
+            self.report.skip("revoked", _where(number, stix))
             return []
         if stix.pattern_type != "stix":
-            self.report.skip(f"pattern_type {stix.pattern_type}: only stix patterns are read", where)
+            reason = f"pattern_type {stix.pattern_type}: only stix patterns are read"
+            self.report.skip(reason, _where(number, stix))
             return []
         try:
             pairs = comparisons(stix.pattern)
             first = self._time(stix.valid_from or stix.created)
             last, until = self._time(stix.modified), self._time(stix.valid_until)
         except UnsupportedPatternError as exc:
-            self.report.skip(f"unsupported pattern: {exc}", where)
+            self.report.skip(f"unsupported pattern: {exc}", _where(number, stix))
             return []
         except ValueError as exc:
-            self.report.skip(f"bad timestamp: {exc}", where)
+            self.report.skip(f"bad timestamp: {exc}", _where(number, stix))
             return []
         provenance = self._provenance(stix)
         out = []
@@ -148,7 +173,7 @@ class _IndicatorReader:
             try:
                 value = values.normalise(kind, raw_value)
             except values.BadValueError as exc:
-                self.report.skip(f"bad value: {exc}", where)
+                self.report.skip(f"bad value: {exc}", _where(number, stix))
                 continue
             out.append(Indicator(kind, value, provenance, stix.id, first, last, until))
         return out
@@ -169,6 +194,10 @@ class _IndicatorReader:
         except KeyError:
             self.times[text] = found = epoch(text)
             return found
+
+
+def _where(number: int, stix: StixIndicator) -> str:
+    return f"object {number} ({stix.id})"
 
 
 def _head(raw: msgspec.Raw) -> Any:

@@ -16,7 +16,7 @@ import orjson
 
 from responders.events.template import MAPPINGS as EVENT_MAPPINGS
 from responders.indices import MAPPINGS
-from responders.kibana import data_view_of, for_deployment, read_objects, referenced_fields
+from responders.kibana import check_objects, data_view_of, for_deployment, read_objects, referenced_fields
 
 OBJECTS = read_objects()
 BY_ID = {o["id"]: o for o in OBJECTS}
@@ -133,3 +133,18 @@ def test_links_lead_to_objects_that_exist_in_each_deployment() -> None:
     for view in (o for o in client if o["type"] == "index-pattern"):
         assert orjson.loads(view["attributes"].get("fieldFormatMap") or "{}") == {}, view["id"]
     assert "socpipe-events-acme" not in {o["id"] for o in client}
+
+
+def test_restricted_detections_are_in_the_provider_space_only() -> None:
+    """`P-restricted-T` (TLP:RED / AMBER+STRICT matches whole) has a data view and a saved search in the
+    provider's space, on every tenant's restricted index; a client's space has neither, and no object of
+    a client's space reads a restricted index."""
+    provider = {o["id"]: o for o in for_deployment(OBJECTS, "mssp", None)}
+    assert provider["socpipe-restricted"]["attributes"]["title"] == "mssp-restricted-*"
+    search = provider["socpipe-restricted-detections"]
+    assert [r["id"] for r in search["references"]] == ["socpipe-restricted"]
+    assert check_objects(list(provider.values())) == []
+    client = for_deployment(OBJECTS, "socpipe", "acme")
+    assert not {"socpipe-restricted-acme", "socpipe-restricted-detections-acme"} & {o["id"] for o in client}
+    titles = [o["attributes"]["title"] for o in client if o["type"] == "index-pattern"]
+    assert titles and not [t for t in titles if "-restricted" in t]

@@ -73,6 +73,9 @@ class _Triage:
     def detections(self, incident: Incident) -> list[dict[str, Any]]:
         return DETECTIONS
 
+    def restricted(self, incident: Incident) -> list[dict[str, Any]]:
+        return []
+
     def list(self, tenant: str | None = None, **_: Any) -> list[Incident]:
         return [INCIDENT]
 

@@ -143,8 +143,9 @@ def show(incident_id: str, tenant: str | None, as_json: bool) -> None:
     with _triage() as triage:
         i = triage.find(incident_id, tenant).incident
         restricted = [provider_details(d) for d in triage.restricted(i)]
-    if as_json:
-        _echo(i, True)
+    if as_json:  # the incident's own fields, and the restricted detections beside them
+        shown = {**i.model_dump(mode="json"), "restricted_detections": restricted}
+        click.echo(orjson.dumps(shown, default=str).decode())
         return
     fields: dict[str, Any] = {
         "id": i.id,

@@ -66,6 +66,9 @@ def test_incident_show_gives_the_provider_the_whole_restricted_detection(
     assert f"value: {RED_INDICATOR}" in line and f"indicator: {RED_BLOCK}" in line
     assert "tlp: TLP:RED" in line and "source: bundle.json" in line
     assert "field: destination.ip" in line
+    as_json = json.loads(socpipe("incident", "show", incident_id, "--json").output)
+    [details] = as_json["restricted_detections"]
+    assert details["value"] == RED_INDICATOR and details["tlp"] == "TLP:RED" and as_json["id"] == incident_id
     # The client's indices hold the client view only: the incident's detection names no indicator.
     for kind in ("detections", "incidents", "notices", "evidence"):
         text = json.dumps(sources(es, rsettings, kind, "red"))

@@ -2,8 +2,8 @@
 
 Each compiled rule carries up to two clauses: sets of (field, literal) of which a matching event
 must contain at least one (a rule `Image|endswith: '\\x.exe' and CommandLine|contains: [a, b]`
-needs 'x.exe' in Image and a or b in CommandLine). A bucket builds one automaton per field over
-the literals of its rules, scans each field of an event once (lower-cased, memoised per value)
+needs 'x.exe' in Image and a or b in CommandLine). A bucket builds one literal search (literals.py) per
+field over the literals of its rules, scans each field of an event once (lower-cased, memoised per value)
 and evaluates only the rules whose clauses all hit, plus the rules that have no clause (numeric,
 regex-only or negated conditions). A prefilter hit is necessary, never sufficient: the full
 matcher decides. Keyword literals are searched in every value of the event.
@@ -15,29 +15,19 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-import ahocorasick
-
 from detectors.sigma.compiler import CompiledRule
 from detectors.sigma.conditions import KEYWORD_NAMES, getter
+from detectors.sigma.literals import literal_search
 from detectors.sigma.strings import as_text
 
 _first = itemgetter(0)
 _NOTHING: frozenset[int] = frozenset()
-_second = itemgetter(1)
 MEMO_SIZE = 20_000  # values remembered per field and bucket
 _NUMERIC_TEXT = set("0123456789.-+einfatrusl")  # characters of str(number), 'true', 'false'
 
 
-def _automaton(words: Sequence[str]) -> Any:
-    automaton = ahocorasick.Automaton()
-    for nid, word in enumerate(words):
-        automaton.add_word(word, nid)
-    automaton.make_automaton()
-    return automaton
-
-
 class _Scanner:
-    """Literals of one field: an automaton, and a bounded memo of value -> clauses hit.
+    """Literals of one field: a shared LiteralSearch, and a bounded memo of value -> clauses hit.
 
     Event streams repeat values (the same images, registry keys, call traces) all the time; the
     memo turns a scan into one dict lookup for a string seen before.
@@ -47,7 +37,7 @@ class _Scanner:
         self.names = names
         self.get = getter(names)
         self.clauses: list[tuple[int, ...]] = [tuple(sorted(c)) for c in words.values()]
-        self.automaton = _automaton(list(words))
+        self.search = literal_search(tuple(words))
         self.memo: dict[str, frozenset[int]] = {}
         self.numeric = any(set(w) <= _NUMERIC_TEXT for w in words)
 
@@ -56,18 +46,22 @@ class _Scanner:
         if type(value) is str:
             found = self.memo.get(value)
             if found is None:
-                found = self._scan(value.lower())
+                found = self._scan(value)
                 if len(self.memo) >= MEMO_SIZE:
                     self.memo.clear()
                 self.memo[value] = found
             return found
         if type(value) is list:
-            return self._scan("\x00".join(as_text(x) for x in value if x is not None).lower())
-        return self._scan(as_text(value).lower())
+            return self._scan("\x00".join(as_text(x) for x in value if x is not None))
+        return self._scan(as_text(value))
 
     def _scan(self, text: str) -> frozenset[int]:
+        """Clause ids hit by the text (not yet lower-cased)."""
+        found = self.search.find(text)
+        if not found:
+            return _NOTHING
         clauses = self.clauses
-        return frozenset(c for nid in set(map(_second, self.automaton.iter(text))) for c in clauses[nid])
+        return frozenset(c for nid in found for c in clauses[nid])
 
     def scan_all(self, event: Mapping[str, Any]) -> frozenset[int]:
         """Keyword literals: clause ids hit by any value of the event.
@@ -93,7 +87,7 @@ class _Scanner:
             if found:
                 hits = hits | found
         if misses:
-            found = self._scan("\x00".join(misses).lower())
+            found = self._scan("\x00".join(misses))
             if found:  # rare: learn each value's own hits
                 for v in misses:
                     self.scan(v)

@@ -7,8 +7,11 @@ on a first pass over the 200,000 benchmark events, benchmarks/engine-results.md)
   walk costs about 12 ns per character, so a 10 KB PowerShell script block costs over 60 us;
 - Hyperscan (Intel's SIMD multi-literal matcher, via the `hyperscan` package) for texts of
   LONG_TEXT characters or more: a fixed ~1.5 us per call, then several GB/s (4.4 us for
-  the same script block). It matches bytes, so the text is UTF-8 encoded; a literal occurs in
-  a text exactly when its UTF-8 bytes occur in the text's UTF-8 bytes (UTF-8 is self-synchronising).
+  the same script block). Compiling its database costs about 7 ms, so a search compiles it only
+  once the automaton has walked HS_AFTER characters of long texts (a search that rarely sees one
+  never pays for it; one that does wastes at most a few ms before switching). It matches bytes,
+  so the text is UTF-8 encoded; a literal occurs in a text exactly when its UTF-8 bytes occur in
+  the text's UTF-8 bytes (UTF-8 is self-synchronising).
 
 Literals are given lower-cased; the text is lower-cased here (Python's `str.lower`, as Sigma's
 case-insensitive matching does everywhere in this engine). An ASCII text is not lower-cased for
@@ -24,7 +27,8 @@ from typing import Any
 import ahocorasick
 import hyperscan
 
-LONG_TEXT = 64  # characters: from here on Hyperscan is faster than the automaton's walk
+LONG_TEXT = 256  # characters: from here on Hyperscan is clearly faster than the automaton's walk
+HS_AFTER = 200_000  # characters of long texts walked by the automaton before Hyperscan is compiled
 _HS_FLAGS = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS
 
 
@@ -54,14 +58,18 @@ class LiteralSearch:
             automaton.add_word(literal, lid)
         automaton.make_automaton()
         self._iter = automaton.iter
-        self._db: Any = None  # Hyperscan database and scratch, compiled on the first long text
+        self._db: Any = None  # Hyperscan database and scratch, compiled once long texts add up
         self._scratch: Any = None
+        self._long_walked = 0  # characters of long texts the automaton walked so far
 
     def find(self, text: str) -> set[int]:
         """Ids of the literals occurring in `text` (case-insensitive)."""
         if len(text) < LONG_TEXT:
             return {lid for _, lid in self._iter(text.lower())}
         if self._db is None:
+            self._long_walked += len(text)
+            if self._long_walked < HS_AFTER:
+                return {lid for _, lid in self._iter(text.lower())}
             self._compile()
         data = (text if text.isascii() else text.lower()).encode("utf-8", "surrogatepass")
         found: set[int] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from detectors.sigma import literals
 from detectors.sigma.literals import LONG_TEXT, LiteralSearch, literal_search
 
 LITERALS = (
@@ -37,21 +38,44 @@ def expected(literals: tuple[str, ...], text: str) -> set[int]:
         "\ud800 mimikatz",  # a lone surrogate must not break the UTF-8 path
     ],
 )
-@pytest.mark.parametrize("pad", [0, LONG_TEXT])
-def test_find_agrees_with_lower_and_in(text: str, pad: int) -> None:
-    """Short (automaton) and padded-long (Hyperscan) texts give the same ids as a plain search."""
+@pytest.mark.parametrize(
+    ("pad", "hs_after", "hyperscan"), [(0, 0, False), (LONG_TEXT, 10**9, False), (LONG_TEXT, 0, True)]
+)
+def test_find_agrees_with_lower_and_in(
+    monkeypatch: pytest.MonkeyPatch, text: str, pad: int, hs_after: int, hyperscan: bool
+) -> None:
+    """Short texts, long texts before Hyperscan pays off (automaton) and long texts after (Hyperscan)
+    give the same ids as a plain lower-cased `in`."""
+    monkeypatch.setattr(literals, "HS_AFTER", hs_after)
     padded = "x" * pad + text
-    assert LiteralSearch(LITERALS).find(padded) == expected(LITERALS, padded)
+    search = LiteralSearch(LITERALS)
+    assert search.find(padded) == expected(LITERALS, padded)
+    assert (search._db is not None) is hyperscan
 
 
-def test_literal_spanning_the_separator_is_not_found() -> None:
+def test_hyperscan_is_compiled_once_long_texts_add_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(literals, "HS_AFTER", 3 * LONG_TEXT)
+    search = LiteralSearch(("needle",))
+    long = "y" * LONG_TEXT
+    for _ in range(2):
+        assert search.find(long + "NEEDLE") == {0}
+        assert search._db is None
+    assert search.find("short needle") == {0}  # short texts never count
+    assert search._db is None
+    assert search.find(long + "needle") == {0}
+    assert search._db is not None
+
+
+def test_literal_spanning_the_separator_is_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
     """Values are joined with NUL before a keyword scan: no literal may span two values."""
+    monkeypatch.setattr(literals, "HS_AFTER", 0)
     search = LiteralSearch(("ab",))
     assert search.find("a\x00b" + " " * LONG_TEXT) == set()
     assert search.find("a\x00b") == set()
 
 
-def test_long_non_ascii_text_is_lowercased() -> None:
+def test_long_non_ascii_text_is_lowercased(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(literals, "HS_AFTER", 0)
     search = LiteralSearch(("édition",))
     assert search.find("É" * LONG_TEXT + "ÉDITION") == {0}
 

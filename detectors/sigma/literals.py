@@ -28,7 +28,9 @@ import ahocorasick
 import hyperscan
 
 LONG_TEXT = 256  # characters: from here on Hyperscan is clearly faster than the automaton's walk
+MEMO_SIZE = 200_000  # values remembered per search (shared by every bucket with these literals)
 HS_AFTER = 200_000  # characters of long texts walked by the automaton before Hyperscan is compiled
+_NOTHING: frozenset[int] = frozenset()
 _HS_FLAGS = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS
 
 
@@ -61,6 +63,9 @@ class LiteralSearch:
         self._db: Any = None  # Hyperscan database and scratch, compiled once long texts add up
         self._scratch: Any = None
         self._long_walked = 0  # characters of long texts the automaton walked so far
+        # value -> ids of the literals it contains; bounded, emptied when full. Shared with the
+        # prefilter's scanners, which read it directly on the hot path.
+        self.memo: dict[str, frozenset[int]] = {}
 
     def find(self, text: str) -> set[int]:
         """Ids of the literals occurring in `text` (case-insensitive)."""
@@ -75,6 +80,24 @@ class LiteralSearch:
         found: set[int] = set()
         self._db.scan(data, match_event_handler=_note, context=found, scratch=self._scratch)
         return found
+
+    def find_memo(self, text: str) -> frozenset[int]:
+        """`find`, remembered per text (event streams repeat their values all the time)."""
+        found = self.memo.get(text)
+        if found is None:
+            found = frozenset(self.find(text)) or _NOTHING
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            self.memo[text] = found
+        return found
+
+    def remember_clean(self, texts: Sequence[str]) -> None:
+        """Remember texts known to contain none of the literals (a joined scan found nothing)."""
+        memo = self.memo
+        if len(memo) + len(texts) > MEMO_SIZE:
+            memo.clear()
+        for text in texts:
+            memo[text] = _NOTHING
 
     def _compile(self) -> None:
         patterns = [literal.encode("utf-8", "surrogatepass") for literal in self.literals]

@@ -89,3 +89,18 @@ def test_searches_are_shared_per_literal_set() -> None:
 def test_empty_literals_are_refused() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         LiteralSearch(("a", ""))
+
+
+def test_memo_remembers_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """find_memo answers like find and remembers per text; remember_clean marks texts a joined scan
+    cleared; a full memo is emptied, never grown past MEMO_SIZE."""
+    monkeypatch.setattr(literals, "MEMO_SIZE", 3)
+    search = LiteralSearch(("evil",))
+    assert search.find_memo("an EVIL one") == frozenset({0})
+    assert search.find_memo("fine") == frozenset()
+    assert search.memo == {"an EVIL one": frozenset({0}), "fine": frozenset()}
+    search.remember_clean(["a", "b"])  # 2 + 2 > 3: emptied first
+    assert search.memo == {"a": frozenset(), "b": frozenset()}
+    search.find_memo("c")
+    search.find_memo("d")
+    assert len(search.memo) <= 3

@@ -58,7 +58,7 @@ class StrPatterns:
 
 def _parts(parts: Sequence[Any], placeholders: Mapping[str, Sequence[str]]) -> list[list[Any]]:
     """A string value's parts as lists, one list per combination of placeholder values."""
-    if not any(type(part) is tuple for part in parts):  # the usual value: no placeholder
+    if tuple not in map(type, parts):  # the usual value: no placeholder
         return [list(parts)]
     variants: list[list[Any]] = [[]]
     for part in parts:

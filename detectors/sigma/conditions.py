@@ -327,7 +327,11 @@ def required_ints(node: Node, field: str) -> frozenset[int] | None:
     return None
 
 
-def _score(clause: Clause) -> tuple[int, int]:
-    """Lower is more selective: prefer long shortest needle, then few alternatives."""
+def _score(clause: Clause) -> tuple[int, int, int, list[tuple[tuple[str, ...], str]]]:
+    """Lower is more selective: prefer long shortest needle, then few alternatives, then long needles
+    overall; the clause's content breaks the remaining ties, so that the choice does not depend on
+    set iteration order (string hashes differ per process: two builds of the rule cache would keep
+    different clauses, and the prefilter's selectivity, hence the speed, would vary from one cache
+    build to the next)."""
     shortest = min((len(n) for _, n in clause), default=0)
-    return (-min(shortest, 12), len(clause))
+    return (-min(shortest, 12), len(clause), -sum(len(n) for _, n in clause), sorted(clause))

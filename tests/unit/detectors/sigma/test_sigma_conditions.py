@@ -109,3 +109,34 @@ def test_costly_leaves_remember_per_value_and_type(make_engine: Callable[..., An
         assert not engine.match(proc(Image=miss, ProcessId=105))
         assert not engine.match(proc(Image=hit, ProcessId=True))  # True == 1 as a dict key: never memoised
         assert not engine.match(proc(Image=hit, ProcessId="99"))
+
+
+_CLAUSE_CHOICE = """
+from detectors.sigma.conditions import Node, requirements
+leaves = tuple(
+    Node("field", lambda e: True, field=f"F{i}", names=(f"F{i}",), needles=frozenset({f"needle-{i:02d}-x"}))
+    for i in range(8)
+)
+print(sorted(sorted(c) for c in requirements(Node("and", lambda e: True, leaves))))
+"""
+
+
+def test_prefilter_clause_choice_does_not_depend_on_string_hashes() -> None:
+    """Ties between equally scored clauses are broken by content: the clauses a rule keeps (and the
+    cache stores) are the same in every process, whatever its string hash seed. They were not: two
+    builds of the rule cache kept different clauses and the prefilter's selectivity changed."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _CLAUSE_CHOICE],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(outputs) == 1, outputs

@@ -328,10 +328,15 @@ def required_ints(node: Node, field: str) -> frozenset[int] | None:
 
 
 def _score(clause: Clause) -> tuple[int, int, int, list[tuple[tuple[str, ...], str]]]:
-    """Lower is more selective: prefer long shortest needle, then few alternatives, then long needles
-    overall; the clause's content breaks the remaining ties, so that the choice does not depend on
-    set iteration order (string hashes differ per process: two builds of the rule cache would keep
-    different clauses, and the prefilter's selectivity, hence the speed, would vary from one cache
-    build to the next)."""
+    """Lower is more selective: prefer long shortest needle, then few alternatives, then less needle
+    text, then the clause's content, so that the choice never depends on set iteration order.
+
+    It did: string hashes differ per process, so two builds of the rule cache kept different clauses
+    and the prefilter's selectivity changed from one build to the next (0.55 to 0.90 rules evaluated
+    per event over the first 100,000 benchmark events, ~1.5 us/event apart). Among the tied clauses,
+    preferring less needle text gave 0.57 rules per event, more needle text 0.90, content order alone
+    0.92 (measured on those events; probably because long needles are often whole paths such as
+    'c:\\windows\\system32\\ntdll.dll+', which occur in many events).
+    """
     shortest = min((len(n) for _, n in clause), default=0)
-    return (-min(shortest, 12), len(clause), -sum(len(n) for _, n in clause), sorted(clause))
+    return (-min(shortest, 12), len(clause), sum(len(n) for _, n in clause), sorted(clause))

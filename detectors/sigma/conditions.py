@@ -170,7 +170,7 @@ class Compiler:
     def compile(self, ir: IrNode) -> Node:  # noqa: PLR0911 - one return per node kind
         kind = ir[0]
         if kind in ("and", "or"):
-            kids = tuple(self.compile(c) for c in ir[1])
+            kids = tuple(self.compile(c) for c in flatten(ir))
             if len(kids) == 1:
                 return kids[0]
             fns = [k.fn for k in sorted(kids, key=_cost)]  # stable: equal costs keep the rule's order
@@ -264,6 +264,34 @@ class Compiler:
                 for part in v[2]:
                     if type(part) is tuple:
                         self.used_placeholders.add(part[1])
+
+
+def flatten(ir: IrNode) -> tuple[IrNode, ...]:
+    """The children of an AND / OR node, nested nodes of the same kind lifted into it, and for OR the
+    leaves testing the same field (or keywords) merged into one leaf: (any of A) or (any of B) is any
+    of A + B, a missing field fails both. A long value is then lower-cased and searched once."""
+    kind = ir[0]
+    kids: list[IrNode] = []
+    for child in ir[1]:
+        if child[0] == kind:
+            kids.extend(flatten(child))
+        else:
+            kids.append(child)
+    if kind != "or":
+        return tuple(kids)
+    merged: list[IrNode] = []
+    slot: dict[tuple[Any, ...], int] = {}
+    for child in kids:
+        key = child[:3] if child[0] == "field" else ("keyword",) if child[0] == "keyword" else None
+        if key is None:
+            merged.append(child)
+        elif key in slot:
+            first = merged[slot[key]]
+            merged[slot[key]] = (*first[:-1], tuple(first[-1]) + tuple(child[-1]))
+        else:
+            slot[key] = len(merged)
+            merged.append(child)
+    return tuple(merged)
 
 
 def _cost(node: Node) -> int:

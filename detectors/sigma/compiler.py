@@ -16,6 +16,7 @@ from detectors.sigma.ir import IrNode
 from detectors.sigma.model import RuleInfo
 from detectors.sigma.modifiers import UnsupportedValueError
 from detectors.sigma.pipeline import Pipeline, RouteKey, route_order
+from detectors.sigma.rule_memo import rule_matcher
 
 
 class RuleCompileError(ValueError):
@@ -80,7 +81,7 @@ class CompiledRule:
         self.clauses = clauses
         self.placeholders = placeholders
         self._node = node
-        self.fn: Fn = node.fn if node is not None else self._first_call
+        self.fn: Fn = rule_matcher(node, ir) if node is not None else self._first_call
         # The pySigma rule, parsed on first use only (correlations need it; matching never does).
         self.load_source: Callable[[], Any] | None = None
         self.loaded_source: Any = None
@@ -103,7 +104,7 @@ class CompiledRule:
     def node(self) -> Node:
         if self._node is None:
             self._node, _ = build_node(self.ir)
-            self.fn = self._node.fn
+            self.fn = rule_matcher(self._node, self.ir)
         return self._node
 
     @property

@@ -2,8 +2,8 @@
 
 Each compiled rule carries up to two clauses: sets of (field, literal) of which a matching event
 must contain at least one (a rule `Image|endswith: '\\x.exe' and CommandLine|contains: [a, b]`
-needs 'x.exe' in Image and a or b in CommandLine). A bucket builds one automaton per field over
-the literals of its rules, scans each field of an event once (lower-cased, memoised per value)
+needs 'x.exe' in Image and a or b in CommandLine). A bucket builds one literal search (literals.py) per
+field over the literals of its rules, scans each field of an event once (lower-cased, memoised per value)
 and evaluates only the rules whose clauses all hit, plus the rules that have no clause (numeric,
 regex-only or negated conditions). A prefilter hit is necessary, never sufficient: the full
 matcher decides. Keyword literals are searched in every value of the event.
@@ -15,59 +15,57 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-import ahocorasick
-
 from detectors.sigma.compiler import CompiledRule
 from detectors.sigma.conditions import KEYWORD_NAMES, getter
+from detectors.sigma.literals import literal_search
 from detectors.sigma.strings import as_text
 
 _first = itemgetter(0)
 _NOTHING: frozenset[int] = frozenset()
-_second = itemgetter(1)
-MEMO_SIZE = 20_000  # values remembered per field and bucket
+MEMO_SIZE = 20_000  # hit sets remembered per scanner
 _NUMERIC_TEXT = set("0123456789.-+einfatrusl")  # characters of str(number), 'true', 'false'
 
 
-def _automaton(words: Sequence[str]) -> Any:
-    automaton = ahocorasick.Automaton()
-    for nid, word in enumerate(words):
-        automaton.add_word(word, nid)
-    automaton.make_automaton()
-    return automaton
-
-
 class _Scanner:
-    """Literals of one field: an automaton, and a bounded memo of value -> clauses hit.
+    """Literals of one field in one bucket: the shared search of those literals, and their clauses.
 
     Event streams repeat values (the same images, registry keys, call traces) all the time; the
-    memo turns a scan into one dict lookup for a string seen before.
+    search's memo (value -> literal ids, shared by every bucket with the same literals, see
+    literals.py) turns a scan into one dict lookup for a string seen before. Literal ids become this
+    bucket's clause ids through a small per-scanner table (`clauses_of`), only when some literal hit.
     """
 
     def __init__(self, names: tuple[str, ...], words: dict[str, set[int]]) -> None:
         self.names = names
         self.get = getter(names)
         self.clauses: list[tuple[int, ...]] = [tuple(sorted(c)) for c in words.values()]
-        self.automaton = _automaton(list(words))
-        self.memo: dict[str, frozenset[int]] = {}
+        self.search = literal_search(tuple(words))
+        self.memo: dict[str, frozenset[int]] = self.search.memo
+        self._clauses_of: dict[frozenset[int], frozenset[int]] = {}
         self.numeric = any(set(w) <= _NUMERIC_TEXT for w in words)
+
+    def clauses_of(self, found: frozenset[int]) -> frozenset[int]:
+        """Clause ids of literal ids (remembered: the same few hit sets recur)."""
+        if not found:
+            return _NOTHING
+        out = self._clauses_of.get(found)
+        if out is None:
+            clauses = self.clauses
+            out = frozenset(c for lid in found for c in clauses[lid])
+            if len(self._clauses_of) >= MEMO_SIZE:
+                self._clauses_of.clear()
+            self._clauses_of[found] = out
+        return out
 
     def scan(self, value: Any) -> frozenset[int]:
         """Clause ids hit by the value (a list value: by any element)."""
         if type(value) is str:
-            found = self.memo.get(value)
-            if found is None:
-                found = self._scan(value.lower())
-                if len(self.memo) >= MEMO_SIZE:
-                    self.memo.clear()
-                self.memo[value] = found
-            return found
+            return self.clauses_of(self.search.find_memo(value))
         if type(value) is list:
-            return self._scan("\x00".join(as_text(x) for x in value if x is not None).lower())
-        return self._scan(as_text(value).lower())
-
-    def _scan(self, text: str) -> frozenset[int]:
-        clauses = self.clauses
-        return frozenset(c for nid in set(map(_second, self.automaton.iter(text))) for c in clauses[nid])
+            return self.clauses_of(
+                frozenset(self.search.find("\x00".join(as_text(x) for x in value if x is not None)))
+            )
+        return self.clauses_of(frozenset(self.search.find(as_text(value))))
 
     def scan_all(self, event: Mapping[str, Any]) -> frozenset[int]:
         """Keyword literals: clause ids hit by any value of the event.
@@ -86,23 +84,18 @@ class _Scanner:
                 if found is None:
                     misses.append(v)
                     continue
+                if found:
+                    hits = hits | self.clauses_of(found)
             elif v is None or not (numeric or type(v) is list):
                 continue
-            else:
-                found = self.scan(v)
-            if found:
+            elif found := self.scan(v):
                 hits = hits | found
         if misses:
-            found = self._scan("\x00".join(misses).lower())
-            if found:  # rare: learn each value's own hits
+            if self.search.find("\x00".join(misses)):  # rare: learn each value's own hits
                 for v in misses:
-                    self.scan(v)
-                hits = hits | found
+                    hits = hits | self.clauses_of(self.search.find_memo(v))
             else:
-                if len(memo) + len(misses) > MEMO_SIZE:
-                    memo.clear()
-                for v in misses:
-                    memo[v] = _NOTHING
+                self.search.remember_clean(misses)
         return hits
 
 
@@ -133,13 +126,13 @@ class Bucket:
         keyword = words.pop(KEYWORD_NAMES, None)
         self._keywords = _Scanner(KEYWORD_NAMES, keyword) if keyword else None
         self._scanners = [_Scanner(names, w) for names, w in words.items()]
-        self._fields = [(sc.names, sc.memo, sc.scan) for sc in self._scanners]
+        self._fields = [(sc.names, sc.memo, sc.scan, sc) for sc in self._scanners]
         self._empty = not self._scanners and self._keywords is None
 
     def _field_hits(self, event: Mapping[str, Any]) -> set[int]:
         hits: set[int] = set()
         get = event.get
-        for names, memo, scan in self._fields:
+        for names, memo, scan, scanner in self._fields:
             for name in names:
                 v = get(name)
                 if v is not None:
@@ -149,6 +142,8 @@ class Bucket:
             found = memo.get(v) if type(v) is str else None
             if found is None:
                 found = scan(v)
+            elif found:
+                found = scanner.clauses_of(found)
             if found:
                 hits |= found
         return hits

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
@@ -29,18 +28,24 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
-@dataclass
 class StrPatterns:
-    """String patterns of one field, joined by OR, split by kind for fast testing."""
+    """String patterns of one field, joined by OR, split by kind for fast testing.
 
-    cased: bool
-    eq: set[str] = field(default_factory=set)
-    sw: list[str] = field(default_factory=list)
-    ew: list[str] = field(default_factory=list)
-    ct: list[str] = field(default_factory=list)
-    rx: list[re.Pattern[str]] = field(default_factory=list)
-    # Literal substrings of which each pattern needs at least one; None when some pattern has none.
-    needles: set[str] | None = field(default_factory=set)
+    A plain class with slots, not a dataclass with six default factories: two are made per field
+    leaf, and building the matchers of the rules an event stream reaches is part of its first pass.
+    """
+
+    __slots__ = ("cased", "ct", "eq", "ew", "needles", "rx", "sw")
+
+    def __init__(self, cased: bool) -> None:
+        self.cased = cased
+        self.eq: set[str] = set()
+        self.sw: list[str] = []
+        self.ew: list[str] = []
+        self.ct: list[str] = []
+        self.rx: list[re.Pattern[str]] = []
+        # Literal substrings of which each pattern needs at least one; None when some pattern has none.
+        self.needles: set[str] | None = set()
 
     def add_needle(self, needle: str | None) -> None:
         if self.needles is None:
@@ -53,6 +58,8 @@ class StrPatterns:
 
 def _parts(parts: Sequence[Any], placeholders: Mapping[str, Sequence[str]]) -> list[list[Any]]:
     """A string value's parts as lists, one list per combination of placeholder values."""
+    if tuple not in map(type, parts):  # the usual value: no placeholder
+        return [list(parts)]
     variants: list[list[Any]] = [[]]
     for part in parts:
         if type(part) is tuple:  # ("%", name)

@@ -109,3 +109,81 @@ def test_costly_leaves_remember_per_value_and_type(make_engine: Callable[..., An
         assert not engine.match(proc(Image=miss, ProcessId=105))
         assert not engine.match(proc(Image=hit, ProcessId=True))  # True == 1 as a dict key: never memoised
         assert not engine.match(proc(Image=hit, ProcessId="99"))
+
+
+_CLAUSE_CHOICE = """
+from detectors.sigma.conditions import Node, requirements
+leaves = tuple(
+    Node("field", lambda e: True, field=f"F{i}", names=(f"F{i}",), needles=frozenset({f"needle-{i:02d}-x"}))
+    for i in range(8)
+)
+print(sorted(sorted(c) for c in requirements(Node("and", lambda e: True, leaves))))
+"""
+
+
+def test_prefilter_clause_choice_does_not_depend_on_string_hashes() -> None:
+    """Ties between equally scored clauses are broken by content: the clauses a rule keeps (and the
+    cache stores) are the same in every process, whatever its string hash seed. They were not: two
+    builds of the rule cache kept different clauses and the prefilter's selectivity changed."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _CLAUSE_CHOICE],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(outputs) == 1, outputs
+
+
+def _s(*parts: Any) -> tuple[Any, ...]:
+    return ("s", False, parts)
+
+
+def test_or_of_leaves_on_one_field_is_merged_and_answers_alike() -> None:
+    """`1 of filter_*` on one field becomes one leaf (the value lower-cased and searched once); it
+    answers like the OR of the separate leaves on strings, case, unicode, lists, numbers, nulls and
+    missing fields. Other fields, aliases and keywords stay apart (or merge only among themselves)."""
+    import itertools
+
+    from detectors.sigma.conditions import Compiler, explain, flatten
+    from detectors.sigma.ir import ANY
+
+    names = ("ContextInfo", "winlog.event_data.ContextInfo")
+    a = ("field", "ContextInfo", names, (_s(ANY, "= powershell", ANY), _s(ANY, "wsmprovhost.exe", ANY)))
+    b = ("field", "ContextInfo", names, (_s(ANY, "ConfigSyncRun.exe", ANY),))
+    c = ("field", "Payload", ("Payload",), (_s(ANY, "Update-Help", ANY), ("n", 7)))
+    d = ("field", "ContextInfo", names, (_s("Straße", ANY),))
+    k1, k2 = ("keyword", (_s(ANY, "mimikatz", ANY),)), ("keyword", (_s(ANY, "rubeus", ANY),))
+    ir = ("or", (a, ("or", (b, c)), k1, d, k2))
+    assert [kid[0] for kid in flatten(ir)] == ["field", "field", "keyword"]
+    merged = Compiler().compile(ir)
+    separate = [Compiler().compile(x).fn for x in (a, b, c, d, k1, k2)]
+    values: list[Any] = [
+        "Host = PowerShell.exe",
+        "x CONFIGSYNCRUN.EXE y",
+        "strasse",
+        "STRAßE und mehr",
+        ["nothing", "c:\\WsmProvHost.exe -Embedding"],
+        7,
+        None,
+        "Rubeus.exe",
+        "",
+    ]
+    events: list[dict[str, Any]] = [{}]
+    for ci, payload in itertools.product(values, values):
+        events.append({"ContextInfo": ci, "Payload": payload})
+        events.append({"winlog.event_data.ContextInfo": ci, "Other": payload})
+    for ev in events:
+        expected = any(fn(ev) for fn in separate)
+        assert merged.fn(ev) is expected, ev
+        found: dict[str, Any] = {}
+        if expected:
+            explain(merged, ev, found)
+            assert found

@@ -254,9 +254,10 @@ def test_prefilter_memo_turnover_keeps_agreeing(
     """With memos of four values, a stream of one-off values fills and empties them again and again
     (the previous generation then answers for the repeated values): the engine still agrees with the
     naive evaluator on every event, the repeated hits included."""
-    from detectors.sigma import prefilter
+    from detectors.sigma import literals, prefilter
 
     monkeypatch.setattr(prefilter, "MEMO_SIZE", 4)
+    monkeypatch.setattr(literals, "MEMO_SIZE", 4)
     engine = make_engine(
         rule_yaml("sel:\n  CommandLine|contains: mimikatz\ncondition: sel"),
         rule_yaml("keywords: ['rubeus']\ncondition: keywords", logsource="product: windows"),
@@ -271,3 +272,33 @@ def test_prefilter_memo_turnover_keeps_agreeing(
         assert found == sorted(naive_match(engine.ruleset, ev))
         fired += len(found)
     assert fired == 80
+
+
+def test_buckets_sharing_a_keyword_search_keep_their_own_clause_ids(make_engine: MakeEngine) -> None:
+    """Every Windows bucket shares one search (and its value memo) for the same keyword literals,
+    while the keyword's clause id differs per bucket (here 1 in process creation, after the field
+    rule's clause, and 0 in Security). A value learned in one bucket must fire the right rule in the
+    other, and a field hit must not be taken for the keyword or the reverse."""
+    field_rule = rule_yaml("sel:\n  CommandLine|contains: abcdef\ncondition: sel", rule_id=str(uuid.uuid4()))
+    keyword_id = str(uuid.uuid4())
+    keyword_rule = rule_yaml(
+        "keywords: ['mimikatz']\ncondition: keywords", logsource="product: windows", rule_id=keyword_id
+    )
+    engine = make_engine(field_rule, keyword_rule)
+    security = {"Channel": "Security", "EventID": 4624, "Note": "run MIMIKATZ now"}
+    events = [
+        proc(Note="run MIMIKATZ now"),
+        security,
+        proc(CommandLine="x abcdef"),
+        dict(security, Note="quiet"),
+        proc(CommandLine="x abcdef", Note="run MIMIKATZ now"),
+    ]
+    for _ in range(2):  # the second round answers from the shared memo
+        found = [sorted(m.rule.id for m in engine.match(ev)) for ev in events]
+        assert found == [sorted(naive_match(engine.ruleset, ev)) for ev in events]
+        assert [len(f) for f in found] == [1, 1, 1, 0, 2]
+        assert found[1] == [keyword_id]
+    proc_kw, security_kw = (engine.bucket(engine._route(ev))._keywords for ev in events[:2])
+    assert proc_kw is not None and security_kw is not None
+    assert proc_kw.search is security_kw.search
+    assert proc_kw.clauses != security_kw.clauses

@@ -1,0 +1,112 @@
+"""Which of a fixed set of literals occur in a text, case-insensitively: the prefilter's search.
+
+Two well-kept libraries, each where it is fastest (measured over the texts the prefilter scans
+on a first pass over the 200,000 benchmark events, benchmarks/engine-results.md):
+
+- pyahocorasick (a C Aho-Corasick automaton) for short texts: one `iter` call costs little, but the
+  walk costs about 12 ns per character, so a 10 KB PowerShell script block costs over 60 us;
+- Hyperscan (Intel's SIMD multi-literal matcher, via the `hyperscan` package) for texts of
+  LONG_TEXT characters or more: a fixed ~1.5 us per call, then several GB/s (4.4 us for
+  the same script block). Compiling its database costs about 7 ms, so a search compiles it only
+  once the automaton has walked HS_AFTER characters of long texts (a search that rarely sees one
+  never pays for it; one that does wastes at most a few ms before switching). It matches bytes,
+  so the text is UTF-8 encoded; a literal occurs in a text exactly when its UTF-8 bytes occur in
+  the text's UTF-8 bytes (UTF-8 is self-synchronising).
+
+Literals are given lower-cased; the text is lower-cased here (Python's `str.lower`, as Sigma's
+case-insensitive matching does everywhere in this engine). An ASCII text is not lower-cased for
+Hyperscan: its caseless flag folds exactly A-Z, which is all `str.lower` changes in ASCII.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import ahocorasick
+import hyperscan
+
+LONG_TEXT = 256  # characters: from here on Hyperscan is clearly faster than the automaton's walk
+MEMO_SIZE = 200_000  # values remembered per search (shared by every bucket with these literals)
+HS_AFTER = 200_000  # characters of long texts walked by the automaton before Hyperscan is compiled
+_NOTHING: frozenset[int] = frozenset()
+_HS_FLAGS = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS
+
+
+@lru_cache(maxsize=1024)
+def literal_search(literals: tuple[str, ...]) -> LiteralSearch:
+    """The search for these literals, shared: every Windows bucket carries the same keyword literals
+    (SigmaHQ's mimikatz keywords rule applies to all Windows events), and compiling a Hyperscan
+    database costs milliseconds, so each distinct set is built once per process. A search holds no
+    per-event state, so sharing it is safe."""
+    return LiteralSearch(literals)
+
+
+def _note(literal_id: int, start: int, end: int, flags: int, found: set[int]) -> None:
+    """Hyperscan's match callback: remember the literal (SINGLEMATCH: once per scan)."""
+    found.add(literal_id)
+
+
+class LiteralSearch:
+    """Search for many literals at once; `find` returns the ids (positions in `literals`) present."""
+
+    def __init__(self, literals: Sequence[str]) -> None:
+        if not literals or not all(literals):
+            raise ValueError("literals must be non-empty strings")
+        self.literals = tuple(literals)
+        automaton = ahocorasick.Automaton()
+        for lid, literal in enumerate(self.literals):
+            automaton.add_word(literal, lid)
+        automaton.make_automaton()
+        self._iter = automaton.iter
+        self._db: Any = None  # Hyperscan database and scratch, compiled once long texts add up
+        self._scratch: Any = None
+        self._long_walked = 0  # characters of long texts the automaton walked so far
+        # value -> ids of the literals it contains; bounded, emptied when full. Shared with the
+        # prefilter's scanners, which read it directly on the hot path.
+        self.memo: dict[str, frozenset[int]] = {}
+
+    def find(self, text: str) -> set[int]:
+        """Ids of the literals occurring in `text` (case-insensitive)."""
+        if len(text) < LONG_TEXT:
+            return {lid for _, lid in self._iter(text.lower())}
+        if self._db is None:
+            self._long_walked += len(text)
+            if self._long_walked < HS_AFTER:
+                return {lid for _, lid in self._iter(text.lower())}
+            self._compile()
+        data = (text if text.isascii() else text.lower()).encode("utf-8", "surrogatepass")
+        found: set[int] = set()
+        self._db.scan(data, match_event_handler=_note, context=found, scratch=self._scratch)
+        return found
+
+    def find_memo(self, text: str) -> frozenset[int]:
+        """`find`, remembered per text (event streams repeat their values all the time)."""
+        found = self.memo.get(text)
+        if found is None:
+            found = frozenset(self.find(text)) or _NOTHING
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            self.memo[text] = found
+        return found
+
+    def remember_clean(self, texts: Sequence[str]) -> None:
+        """Remember texts known to contain none of the literals (a joined scan found nothing)."""
+        memo = self.memo
+        if len(memo) + len(texts) > MEMO_SIZE:
+            memo.clear()
+        for text in texts:
+            memo[text] = _NOTHING
+
+    def _compile(self) -> None:
+        patterns = [literal.encode("utf-8", "surrogatepass") for literal in self.literals]
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(
+            expressions=patterns,
+            ids=list(range(len(patterns))),
+            elements=len(patterns),
+            flags=_HS_FLAGS,
+            literal=True,
+        )
+        self._db, self._scratch = db, hyperscan.Scratch(db)

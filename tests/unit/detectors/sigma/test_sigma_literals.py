@@ -1,0 +1,106 @@
+"""The prefilter's literal search (literals.py): both paths (short texts by the automaton, long
+ones by Hyperscan) must find exactly the literals `str.lower` + `in` finds."""
+
+from __future__ import annotations
+
+import pytest
+
+from detectors.sigma import literals
+from detectors.sigma.literals import LONG_TEXT, LiteralSearch, literal_search
+
+LITERALS = (
+    "mimikatz",
+    "sekurlsa::",
+    "kerberos::",
+    "kerberos::ptt",
+    "\\mimilib.dll",
+    "straße",
+    "İstanbul".lower(),
+)
+
+
+def expected(literals: tuple[str, ...], text: str) -> set[int]:
+    low = text.lower()
+    return {i for i, lit in enumerate(literals) if lit in low}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "nothing here",
+        "Invoke-MIMIKATZ",
+        "SEKURLSA::logonpasswords and Kerberos::PTT",  # overlapping literals: both reported
+        "C:\\Tools\\MimiLib.DLL",
+        "Straße",
+        "STRASSE",  # str.lower gives 'strasse', not 'straße': no hit, as with `in`
+        "İSTANBUL",  # 'İ'.lower() is 'i̇' (two code points): lower-casing the text must still apply
+        "\ud800 mimikatz",  # a lone surrogate must not break the UTF-8 path
+    ],
+)
+@pytest.mark.parametrize(
+    ("pad", "hs_after", "hyperscan"), [(0, 0, False), (LONG_TEXT, 10**9, False), (LONG_TEXT, 0, True)]
+)
+def test_find_agrees_with_lower_and_in(
+    monkeypatch: pytest.MonkeyPatch, text: str, pad: int, hs_after: int, hyperscan: bool
+) -> None:
+    """Short texts, long texts before Hyperscan pays off (automaton) and long texts after (Hyperscan)
+    give the same ids as a plain lower-cased `in`."""
+    monkeypatch.setattr(literals, "HS_AFTER", hs_after)
+    padded = "x" * pad + text
+    search = LiteralSearch(LITERALS)
+    assert search.find(padded) == expected(LITERALS, padded)
+    assert (search._db is not None) is hyperscan
+
+
+def test_hyperscan_is_compiled_once_long_texts_add_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(literals, "HS_AFTER", 3 * LONG_TEXT)
+    search = LiteralSearch(("needle",))
+    long = "y" * LONG_TEXT
+    for _ in range(2):
+        assert search.find(long + "NEEDLE") == {0}
+        assert search._db is None
+    assert search.find("short needle") == {0}  # short texts never count
+    assert search._db is None
+    assert search.find(long + "needle") == {0}
+    assert search._db is not None
+
+
+def test_literal_spanning_the_separator_is_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values are joined with NUL before a keyword scan: no literal may span two values."""
+    monkeypatch.setattr(literals, "HS_AFTER", 0)
+    search = LiteralSearch(("ab",))
+    assert search.find("a\x00b" + " " * LONG_TEXT) == set()
+    assert search.find("a\x00b") == set()
+
+
+def test_long_non_ascii_text_is_lowercased(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(literals, "HS_AFTER", 0)
+    search = LiteralSearch(("édition",))
+    assert search.find("É" * LONG_TEXT + "ÉDITION") == {0}
+
+
+def test_searches_are_shared_per_literal_set() -> None:
+    """Buckets with the same literals share one compiled search (Hyperscan compiles cost ms)."""
+    assert literal_search(("abc", "def")) is literal_search(("abc", "def"))
+    assert literal_search(("abc", "def")) is not literal_search(("def", "abc"))
+
+
+def test_empty_literals_are_refused() -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        LiteralSearch(("a", ""))
+
+
+def test_memo_remembers_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """find_memo answers like find and remembers per text; remember_clean marks texts a joined scan
+    cleared; a full memo is emptied, never grown past MEMO_SIZE."""
+    monkeypatch.setattr(literals, "MEMO_SIZE", 3)
+    search = LiteralSearch(("evil",))
+    assert search.find_memo("an EVIL one") == frozenset({0})
+    assert search.find_memo("fine") == frozenset()
+    assert search.memo == {"an EVIL one": frozenset({0}), "fine": frozenset()}
+    search.remember_clean(["a", "b"])  # 2 + 2 > 3: emptied first
+    assert search.memo == {"a": frozenset(), "b": frozenset()}
+    search.find_memo("c")
+    search.find_memo("d")
+    assert len(search.memo) <= 3

@@ -13,6 +13,9 @@ on a first pass over the 200,000 benchmark events, benchmarks/engine-results.md)
   so the text is UTF-8 encoded; a literal occurs in a text exactly when its UTF-8 bytes occur in
   the text's UTF-8 bytes (UTF-8 is self-synchronising).
 
+Without the `hyperscan` wheel (it is built for x86-64 only) every text goes to the automaton: the same
+answers, slower on long texts.
+
 Literals are given lower-cased; the text is lower-cased here (Python's `str.lower`, as Sigma's
 case-insensitive matching does everywhere in this engine). An ASCII text is not lower-cased for
 Hyperscan: its caseless flag folds exactly A-Z, which is all `str.lower` changes in ASCII.
@@ -25,13 +28,17 @@ from functools import lru_cache
 from typing import Any
 
 import ahocorasick
-import hyperscan
+
+try:  # x86-64 only (Intel's library; pyproject installs it there): elsewhere the automaton does it all
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised on machines without the wheel
+    hyperscan = None  # type: ignore[assignment]
 
 LONG_TEXT = 256  # characters: from here on Hyperscan is clearly faster than the automaton's walk
 MEMO_SIZE = 200_000  # values remembered per search (shared by every bucket with these literals)
 HS_AFTER = 200_000  # characters of long texts walked by the automaton before Hyperscan is compiled
 _NOTHING: frozenset[int] = frozenset()
-_HS_FLAGS = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS
+_HS_FLAGS = (hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS) if hyperscan else 0
 
 
 @lru_cache(maxsize=1024)
@@ -73,7 +80,7 @@ class LiteralSearch:
             return {lid for _, lid in self._iter(text.lower())}
         if self._db is None:
             self._long_walked += len(text)
-            if self._long_walked < HS_AFTER:
+            if self._long_walked < HS_AFTER or hyperscan is None:
                 return {lid for _, lid in self._iter(text.lower())}
             self._compile()
         data = (text if text.isascii() else text.lower()).encode("utf-8", "surrogatepass")

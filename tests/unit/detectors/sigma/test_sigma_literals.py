@@ -104,3 +104,14 @@ def test_memo_remembers_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     search.find_memo("c")
     search.find_memo("d")
     assert len(search.memo) <= 3
+
+
+def test_without_the_hyperscan_wheel_the_automaton_searches_long_texts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a machine without the x86-64-only wheel, long texts get the same answers from the automaton."""
+    monkeypatch.setattr(literals, "hyperscan", None)
+    monkeypatch.setattr(literals, "HS_AFTER", 0)
+    search = LiteralSearch(LITERALS)
+    text = "x" * LONG_TEXT + "SEKURLSA::logonpasswords and Kerberos::PTT İSTANBUL"
+    assert search.find(text) == expected(LITERALS, text) and search._db is None

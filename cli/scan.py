@@ -33,8 +33,14 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def read_events(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, flat event) for every event in the file; problems appended to `bad`."""
+    """(line number, flat event) for every event in the file; problems appended to `bad`.
+
+    Windows event JSON is flattened as the windows parser does; any other nested object (ECS as
+    Elasticsearch stores it and Elastic Agent ships it) to dotted names as the json parser does, so
+    a file scans to what the pipeline would detect in it.
+    """
     from ingest.parsers import ParseError
+    from ingest.parsers.base import flatten
     from ingest.parsers.windows import flatten_windows_event
 
     with _open(path) as fh:
@@ -64,6 +70,8 @@ def read_events(path: Path, bad: list[str]) -> Iterator[tuple[int, dict[str, Any
                 except ParseError as exc:
                     bad.append(f"{path}:{n}: {exc}")
                     continue
+            elif dict in map(type, record.values()):
+                record = flatten(record)
             yield n, record
 
 

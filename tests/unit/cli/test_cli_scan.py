@@ -195,3 +195,30 @@ def test_scan_matches_intel_feeds_offline(tmp_path: Path) -> None:
     broken.write_text("{not json")
     result = CliRunner().invoke(cli, ["scan", "--intel", str(broken), str(events)])
     assert result.exit_code == 2 and "broken.json" in result.output
+
+
+def test_scan_flattens_nested_ecs_as_the_json_parser_does(tmp_path: Path) -> None:
+    """ECS as Elasticsearch stores it is nested; scan reads it under the dotted names the pipeline's
+    json parser gives it, so an intel feed and a rule on `destination.ip` both see the address."""
+    feed = tmp_path / "bad-ips.txt"
+    feed.write_text("203.0.113.77\n")
+    rule = tmp_path / "rules" / "dest.yml"
+    rule.parent.mkdir()
+    rule.write_text(
+        "title: dest\nid: 5f1e0c7e-0000-4000-8000-000000000009\nlevel: low\n"
+        "logsource: {category: network_connection}\n"
+        "detection:\n  sel:\n    destination.ip: 203.0.113.77\n  condition: sel\n"
+    )
+    event = {
+        "@timestamp": "2026-11-30T08:00:00Z",
+        "destination": {"ip": "203.0.113.77", "port": 443},
+        "dns": {"question": {"name": "x.example"}},
+    }
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(event) + "\n")
+    args = ["scan", "--no-heuristics", "--format", "jsonl", "--rules", str(rule.parent), "--intel", str(feed)]
+    result = CliRunner().invoke(cli, [*args, str(events)])
+    assert result.exit_code == 0, result.output
+    rows = [Detection.model_validate_json(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert sorted(d.kind for d in rows) == ["intel", "sigma"]
+    assert {d.rule.title for d in rows if d.kind == "sigma"} == {"dest"}

@@ -4,6 +4,7 @@ Sigma correlation rules and the anomaly heuristics of `rules/heuristics.yaml`.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from detectors.correlate import CorrelateStage
@@ -45,9 +46,15 @@ def build_engine(settings: Settings, *, strict: bool | None = None) -> Engine:
     return engine
 
 
-def _reloader(settings: Settings, store: StateStore | None, reload_on_sighup: bool) -> RuleReloader:
+def _reloader(
+    settings: Settings,
+    store: StateStore | None,
+    reload_on_sighup: bool,
+    also: tuple[Callable[[], None], ...] = (),
+) -> RuleReloader:
     """The rules are rebuilt on SIGHUP (with `reload_on_sighup`, which only a process's entry point
-    should ask for) and, with `settings.rules_reload_poll_s`, when a rule file changed."""
+    should ask for; `also` is asked too) and, with `settings.rules_reload_poll_s`, when a rule file
+    changed."""
     reloader = RuleReloader(
         lambda: build_engine(settings, strict=True),
         lambda: [*rule_paths(settings), tuning_path()],
@@ -55,7 +62,7 @@ def _reloader(settings: Settings, store: StateStore | None, reload_on_sighup: bo
         poll_s=settings.rules_reload_poll_s,
     )
     if reload_on_sighup:
-        reloader.install_sighup()
+        reloader.install_sighup(*also)
     return reloader
 
 
@@ -64,7 +71,9 @@ def build_detector_stage(settings: Settings, *, reload_on_sighup: bool = False) 
     before an event."""
     intel = build_intel(settings)
     detector = Detector(build_engine(settings), load_heuristics_config(), intel)
-    return DetectorStage(detector, settings.topics, _reloader(settings, None, reload_on_sighup), intel)
+    also = (intel.request,) if intel is not None else ()
+    reloader = _reloader(settings, None, reload_on_sighup, also)
+    return DetectorStage(detector, settings.topics, reloader, intel)
 
 
 def build_correlate_stage(settings: Settings, *, reload_on_sighup: bool = False) -> CorrelateStage:

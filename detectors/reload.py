@@ -90,11 +90,18 @@ class RuleReloader:
         """Ask for a reload at the next batch (safe from a signal handler)."""
         self._requested.set()
 
-    def install_sighup(self) -> bool:
-        """Reload on SIGHUP; False where signals cannot be set (not the main thread, no SIGHUP)."""
+    def install_sighup(self, *also: Callable[[], None]) -> bool:
+        """Reload on SIGHUP, and ask `also` (e.g. the intel feeds' refresh) too: an operator's one
+        signal reloads all a worker reads; False where signals cannot be set (not the main thread)."""
         if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
             return False
-        signal.signal(signal.SIGHUP, lambda *_: self.request())
+
+        def on_hup(*_: object) -> None:
+            self.request()
+            for ask in also:
+                ask()
+
+        signal.signal(signal.SIGHUP, on_hup)
         return True
 
     def take(self) -> Engine | None:

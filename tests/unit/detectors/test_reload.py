@@ -203,3 +203,38 @@ def test_a_correlation_the_engine_cannot_run_refuses_the_reload(tmp_path: Path) 
 
 
 CYCLE = "chained correlations reference each other in a cycle"
+
+
+def test_sighup_also_refreshes_the_intel_feeds(tmp_path: Path) -> None:
+    """One SIGHUP reloads the rules and fetches the intel feeds again: an address added to a feed
+    matches from the next batch, without waiting for the feeds' schedule (here: none)."""
+    feed = tmp_path / "feed.txt"
+    feed.write_text("198.51.100.1\n")
+    intel = tmp_path / "intel.yaml"
+    intel.write_text(f"refresh_s: 0\nfeeds:\n  - name: f\n    path: {feed}\n")
+    (tmp_path / "rules").mkdir()
+    settings = load_settings(rules_dirs=[tmp_path / "rules"], intel_file=intel)
+    event = EcsEvent.model_validate(
+        {
+            "@timestamp": T0,
+            "tenant": "acme",
+            "host": {"name": "WS-1"},
+            "destination": {"ip": "198.51.100.9"},
+            "ingest": {"source": "test", "parser": "json", "received_at": T0},
+            "original": {},
+        }
+    )
+    envelope = Envelope[EcsEvent](kind="event", tenant="acme", id=event.event_id(), payload=event)
+    records = [Inbound("events.ecs", 0, 0, envelope.model_dump_json(by_alias=True).encode())]
+    previous = signal.getsignal(signal.SIGHUP)
+    try:
+        stage = build_detector_stage(settings, reload_on_sighup=True)
+        assert detections(stage, records) == []
+        feed.write_text("198.51.100.1\n198.51.100.9\n")
+        signal.raise_signal(signal.SIGHUP)
+        found = detections(stage, records)
+        assert [(str(d.kind), d.matched["field"], d.matched["value"]) for d in found] == [
+            ("intel", "destination.ip", "198.51.100.9")
+        ]
+    finally:
+        signal.signal(signal.SIGHUP, previous)

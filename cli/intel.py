@@ -196,6 +196,10 @@ def hunt(feeds: tuple[Path, ...], since: str, tenants: tuple[str, ...], watch: b
 
     settings = get_settings()
     start = parse_since(since)
+    if watch and not _feed_set(feeds).config.refresh_s:
+        raise click.UsageError(
+            "--watch needs feeds that refresh: set refresh_s above 0 in the intel configuration"
+        )
     matcher, _ = _load(feeds)
     _kafka_answers(settings)
     try:
@@ -231,23 +235,36 @@ def _report(result: object) -> None:
 
 
 def _watch(feeds: tuple[Path, ...], since: str, tenants: tuple[str, ...]) -> None:
-    """Refresh the feeds on their schedule; hunt each refresh's new indicators over the window."""
+    """Refresh the feeds on their schedule; hunt each refresh's new indicators over the window, until
+    SIGTERM or Ctrl-C. A watcher outlives outages: a hunt waits for Kafka, then resumes from its
+    checkpoint."""
     from detectors.intel.hunt import Hunter, only_new
     from detectors.intel.reload import IntelHolder
+    from socpipe.outage import Stopped, wait_out
     from socpipe.settings import get_settings
+    from socpipe.worker import stop_on_signals
 
+    stop = stop_on_signals()
     holder = IntelHolder(_feed_set(feeds))
     click.echo(f"watching the feeds (refresh every {holder.feeds.config.refresh_s:g} s); Ctrl-C stops")
     previous = holder.current
     try:
-        while True:
+        while not stop.wait(1.0):
             fresh = holder.take()
-            if fresh is not None:
-                new = only_new(previous, fresh)
-                previous = fresh
-                if new is not None:
-                    click.echo(f"{len(new)} new indicators: hunting")
-                    _report(Hunter(get_settings(), new, tenants=tenants).run(parse_since(since)))
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        click.echo("stopped")
+            if fresh is None:
+                continue
+            new = only_new(previous, fresh)
+            previous = fresh
+            if new is None:
+                continue
+            click.echo(f"{len(new)} new indicators: hunting")
+            start = parse_since(since)
+            result = wait_out(
+                lambda: Hunter(get_settings(), new, tenants=tenants).run(start),  # noqa: B023
+                waiting_for="kafka, to hunt the new indicators",
+                stop=stop,
+            )
+            _report(result)
+    except Stopped:
+        pass
+    click.echo("stopped")

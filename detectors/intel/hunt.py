@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaTimeoutError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.event_context import attach_event
@@ -125,8 +126,8 @@ class Checkpoints:
             end = consumer.end_offsets(tps)
             deadline = time.monotonic() + 60
             while any(consumer.position(tp) < end[tp] for tp in tps):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"reading {self.topic} took over 60 s")
+                if time.monotonic() > deadline:  # Kafka is away (an outage to wait out, not a bug)
+                    raise KafkaTimeoutError(f"reading {self.topic} took over 60 s")
                 for tp, batch in consumer.poll(timeout_ms=_POLL_MS).items():
                     for record in batch:
                         if record.offset < end[tp] and record.key == key:

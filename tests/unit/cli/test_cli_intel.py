@@ -70,3 +70,19 @@ def test_hunt_with_kafka_down_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
         get_settings.cache_clear()
     assert code == 1 and out.count("\n") == 1
     assert out.startswith("socpipe: Kafka at 127.0.0.1:9 did not answer") and "KAFKA_BOOTSTRAP_SERVERS" in out
+
+
+def test_watch_without_a_refresh_is_refused_before_any_hunt(tmp_path: Path) -> None:
+    """`--watch` with refresh_s 0 would wait for ever: one line says so, before Kafka is asked anything."""
+    from socpipe.settings import get_settings
+
+    config = tmp_path / "intel.yaml"
+    config.write_text(f"refresh_s: 0\nfeeds:\n  - name: f\n    path: {DATA / 'list.txt'}\n")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(
+        cli,
+        ["intel", "hunt", "--watch"],
+        env={"SOCPIPE_INTEL_FILE": str(config), "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"},
+    )
+    get_settings.cache_clear()
+    assert result.exit_code == 2 and "refresh_s above 0" in result.output, result.output

@@ -26,6 +26,7 @@ FEEDS = click.argument("feeds", nargs=-1, type=click.Path(exists=True, dir_okay=
 def _feed_set(feeds: tuple[Path, ...]) -> FeedSet:
     from detectors.intel.build import intel_path
     from detectors.intel.config import load_config
+    from detectors.intel.copies import SavedCopies, copies_dir
     from detectors.intel.feeds import FeedSet, feeds_from_paths
     from socpipe.settings import get_settings
 
@@ -37,7 +38,8 @@ def _feed_set(feeds: tuple[Path, ...]) -> FeedSet:
             "no feeds: give feed files, or configure them in rules/intel.yaml (or SOCPIPE_INTEL_FILE)"
         )
     try:
-        return FeedSet(load_config(path))
+        settings = get_settings()
+        return FeedSet(load_config(path), SavedCopies(copies_dir(settings)))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -58,7 +60,8 @@ def intel() -> None:
 @intel.command("load")
 @FEEDS
 def load(feeds: tuple[Path, ...]) -> None:
-    """Read every feed and report per feed what loaded, per kind, and what was skipped and why."""
+    """Read every feed and report per feed what loaded, per kind, and what was skipped and why; exit
+    status 1 when a feed could not be fetched (its last good copy, or nothing, stands in)."""
     matcher, loaded = _load(feeds)
     for name, report in loaded.reports.items():
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items())) or "nothing"
@@ -70,8 +73,12 @@ def load(feeds: tuple[Path, ...]) -> None:
             click.echo(f"  skipped: {example}")
     for name, why in loaded.stale.items():
         click.echo(f"{name}: NOT refreshed, last good copy kept: {why}")
+    for name, why in loaded.missing.items():
+        click.echo(f"{name}: NOT loaded, no copy of it yet: {why}")
     expired = matcher.global_index.expired + sum(i.expired for i in matcher.tenants.values())
     click.echo(f"{len(matcher)} indicators indexed ({expired} expired left out) in {loaded.seconds:.2f} s")
+    if loaded.stale or loaded.missing:
+        raise click.exceptions.Exit(1)  # a feed is not current: say so to scripts too
 
 
 @intel.command("list")

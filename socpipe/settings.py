@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         description="Threat-intelligence feeds YAML (detectors/intel/config.py); default rules/intel.yaml "
         "when present, else no indicators.",
     )
+    intel_copies_dir: Path | None = Field(
+        default=None,
+        description="Where the last good body of each URL feed is kept, so a detector started while a "
+        "feed server is away reads it; default $XDG_CACHE_HOME/socpipe/intel (~/.cache/socpipe/intel).",
+    )
     normalise_group: str = "socpipe-normalise"
     detector_group: str = "socpipe-detectors"
     correlate_group: str = "socpipe-correlators"

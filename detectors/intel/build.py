@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from detectors.intel.config import load_config
+from detectors.intel.copies import SavedCopies, copies_dir
 from detectors.intel.feeds import FeedSet
 from detectors.intel.reload import IntelHolder
 from socpipe.paths import rules_dir
@@ -20,9 +21,10 @@ def intel_path(settings: Settings) -> Path | None:
 
 
 def build_intel(settings: Settings) -> IntelHolder | None:
-    """The holder of the configured feeds, loaded now: a bad configuration or a feed that cannot be
-    read raises ValueError (FeedError) here, at start, naming it."""
+    """The holder of the configured feeds, loaded now: a bad configuration or a feed file that cannot
+    be read raises ValueError (FeedError) here, at start, naming it; a URL feed whose server is away
+    starts from its saved copy, or without it until it loads."""
     path = intel_path(settings)
     if path is None:
         return None
-    return IntelHolder(FeedSet(load_config(path)))
+    return IntelHolder(FeedSet(load_config(path), SavedCopies(copies_dir(settings))))

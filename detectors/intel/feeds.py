@@ -4,8 +4,11 @@ A feed is handed to its format's reader as a stream, never as one bytes object: 
 HTTP(S) body is streamed to an anonymous temporary file first (so a connection dropped part-way is a
 fetch failure, not a parse error, and the body never sits in memory), and the readers parse it entry
 by entry. Each feed's last good indicators are kept, so a feed that cannot be fetched at a refresh
-keeps what it had instead of vanishing (logged), while a feed that fetches but does not parse fails
-the build; nothing of a failed build is kept (build, validate, swap: detectors.intel.reload).
+keeps what it had instead of vanishing (logged), while a feed file that does not parse fails the build;
+nothing of a failed build is kept (build, validate, swap: detectors.intel.reload). A URL feed is the
+feed server's to break, not the operator's: when it cannot be fetched or read it keeps its last good
+indicators, or reads the body last saved on disk (detectors.intel.copies), or has none until it loads,
+and the detector starts and runs on the other feeds meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import httpx
 
 from detectors.intel import values
 from detectors.intel.config import FeedConfig, Format, IntelConfig
+from detectors.intel.copies import SavedCopies
 from detectors.intel.formats.lists import read_csv, read_text
 from detectors.intel.formats.misp import read_misp
 from detectors.intel.formats.report import LoadReport
@@ -107,19 +111,22 @@ class Loaded:
 
     reports: dict[str, LoadReport] = field(default_factory=dict)
     stale: dict[str, str] = field(default_factory=dict)  # feed -> why it was not refreshed
+    missing: dict[str, str] = field(default_factory=dict)  # URL feed -> why it has no indicators at all
     seconds: float = 0.0
 
 
 class FeedSet:
     """The configured feeds, each with its last good indicators; `build` makes a matcher of all."""
 
-    def __init__(self, config: IntelConfig) -> None:
+    def __init__(self, config: IntelConfig, copies: SavedCopies | None = None) -> None:
         self.config = config
+        self.copies = copies
         self.last_good: dict[str, list[Indicator]] = {}
         self.allow = {t: allow_index(t, entries) for t, entries in config.allow.items()}
 
     def build(self, now: float | None = None) -> tuple[IndicatorMatcher, Loaded]:
-        """Fetch and read every feed, then index; FeedError if a feed with no last good copy fails."""
+        """Fetch and read every feed, then index. A feed file that does not read fails the build
+        (FeedError); a URL feed that cannot be fetched or read falls back (`_unfetched`)."""
         started = time.perf_counter()
         loaded = Loaded()
         per_feed: dict[str, list[Indicator]] = {}
@@ -127,22 +134,62 @@ class FeedSet:
             with ExitStack() as stack:
                 try:
                     data = stack.enter_context(fetch(feed))
-                except FeedError as exc:  # unreachable: keep the last good copy (read errors fail the build)
-                    if feed.name not in self.last_good:
-                        raise
-                    loaded.stale[feed.name] = str(exc)
-                    log.warning(
-                        "intel feed not refreshed, its last good copy stays", feed=feed.name, error=str(exc)
-                    )
-                    per_feed[feed.name] = self.last_good[feed.name]
+                except FeedError as exc:
+                    kept = self._unfetched(feed, exc, loaded)
+                    if kept is not None:
+                        per_feed[feed.name] = kept
                     continue
-                indicators, report = read_feed(feed, data)
+                try:
+                    indicators, report = read_feed(feed, data)
+                except FeedError as exc:
+                    if feed.url is None:  # the operator's own file is broken: refuse the build
+                        raise
+                    kept = self._unfetched(feed, exc, loaded)  # the server sent something unreadable
+                    if kept is not None:
+                        per_feed[feed.name] = kept
+                    continue
+                if self.copies is not None and feed.url is not None:
+                    self.copies.save(feed, data)
             per_feed[feed.name] = indicators
             loaded.reports[feed.name] = report
         matcher = self._index(per_feed, time.time() if now is None else now)
         self.last_good = per_feed
         loaded.seconds = time.perf_counter() - started
         return matcher, loaded
+
+    def _unfetched(self, feed: FeedConfig, exc: FeedError, loaded: Loaded) -> list[Indicator] | None:
+        """The indicators a feed that cannot be had keeps: the running set's, else its saved copy's,
+        else none (a URL feed whose server is away or broken must not stop detection: it is retried,
+        see IntelHolder). A feed file that cannot be opened at start is a configuration error."""
+        if feed.name in self.last_good:
+            loaded.stale[feed.name] = str(exc)
+            log.warning("intel feed not refreshed, its last good copy stays", feed=feed.name, error=str(exc))
+            return self.last_good[feed.name]
+        if feed.url is None:
+            raise exc
+        saved = self.copies.open(feed) if self.copies is not None else None
+        if saved is not None:
+            handle, saved_at = saved
+            with handle:
+                try:
+                    indicators, report = read_feed(feed, handle)
+                except FeedError as bad:
+                    log.warning("intel feed copy unreadable", feed=feed.name, error=str(bad))
+                else:
+                    when = saved_at.isoformat(timespec="seconds")
+                    loaded.stale[feed.name] = f"{exc}; read its copy saved {when}"
+                    loaded.reports[feed.name] = report
+                    log.warning(
+                        "intel feed not fetched, its saved copy is read", feed=feed.name, error=str(exc)
+                    )
+                    return indicators
+        loaded.missing[feed.name] = str(exc)
+        log.error(
+            "intel feed not fetched and no copy of it: no indicators from it yet",
+            feed=feed.name,
+            error=str(exc),
+        )
+        return None
 
     def _index(self, per_feed: dict[str, list[Indicator]], now: float) -> IndicatorMatcher:
         tenants: dict[str, list[Indicator]] = {}

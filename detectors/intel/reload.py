@@ -20,6 +20,8 @@ from socpipe.logging import get_logger
 
 log = get_logger(__name__)
 
+RETRY_MISSING_S = 60.0  # how soon a feed that has never loaded is tried again
+
 
 class IntelHolder:
     """The current matcher, and a new one when a refresh was due and built cleanly."""
@@ -28,17 +30,23 @@ class IntelHolder:
         self.feeds = feeds
         self._clock = clock
         self._requested = threading.Event()
-        self.current, self.last = feeds.build()  # at start a feed that fails is an error: FeedError
-        refresh = feeds.config.refresh_s
-        self._next = clock() + refresh if refresh else float("inf")
+        self.current, self.last = feeds.build()  # at start a feed file that fails is an error: FeedError
+        self._next = clock() + self._wait(self.last)
         self.reloads = 0
         self.refused = 0
         log.info(
             "intel loaded",
             indicators=len(self.current),
             feeds=summary(self.last),
+            missing=sorted(self.last.missing),
             seconds=round(self.last.seconds, 3),
         )
+
+    def _wait(self, loaded: Loaded) -> float:
+        """Seconds to the next refresh: the schedule's, sooner while a feed has no indicators at all
+        (its server was away at start), so that it loads soon after the server is back."""
+        refresh = self.feeds.config.refresh_s or float("inf")
+        return min(refresh, RETRY_MISSING_S) if loaded.missing else refresh
 
     def request(self) -> None:
         """Ask for a refresh at the next batch (safe from a signal handler)."""
@@ -46,9 +54,8 @@ class IntelHolder:
 
     def take(self) -> IndicatorMatcher | None:
         """A freshly built matcher when one was due and valid (it is then `current`); else None."""
-        refresh = self.feeds.config.refresh_s
-        if refresh and self._clock() >= self._next:
-            self._next = self._clock() + refresh
+        if self._clock() >= self._next:
+            self._next = self._clock() + self._wait(self.last)
             self._requested.set()
         if not self._requested.is_set():
             return None
@@ -60,11 +67,13 @@ class IntelHolder:
             log.error("intel not reloaded, the running indicators stay", error=str(exc))
             return None
         self.current, self.last = matcher, loaded
+        self._next = self._clock() + self._wait(loaded)
         self.reloads += 1
         log.info(
             "intel reloaded",
             indicators=len(matcher),
             stale=sorted(loaded.stale),
+            missing=sorted(loaded.missing),
             seconds=round(loaded.seconds, 3),
         )
         return matcher

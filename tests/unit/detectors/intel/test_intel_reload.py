@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from detectors.intel.config import IntelConfig
+from detectors.intel.copies import SavedCopies
 from detectors.intel.feeds import FeedError, FeedSet
-from detectors.intel.reload import IntelHolder
+from detectors.intel.reload import RETRY_MISSING_S, IntelHolder
 
 
 class _Feed(BaseHTTPRequestHandler):
@@ -80,8 +81,44 @@ def test_refresh_schedule_and_http_outage(http_feed: str) -> None:
     assert "h" in holder.last.stale
 
 
-def test_a_feed_that_fails_at_start_is_an_error(http_feed: str) -> None:
+def test_a_url_feed_away_at_start_does_not_stop_detection_and_is_retried_soon(http_feed: str) -> None:
+    """Its server away at start and no saved copy: the holder starts without it (the other feeds
+    load), says so, and tries it again within RETRY_MISSING_S, not a whole refresh_s later."""
     _Feed.body = None
+    clock = [0.0]
+    config = IntelConfig.model_validate({"refresh_s": 3600, "feeds": [{"name": "h", "url": http_feed}]})
+    holder = IntelHolder(FeedSet(config), clock=lambda: clock[0])
+    assert _values(holder) == set() and "cannot fetch" in holder.last.missing["h"]
+    _Feed.body = b"198.51.100.9\n"
+    clock[0] = RETRY_MISSING_S - 1
+    assert holder.take() is None
+    clock[0] = RETRY_MISSING_S
+    assert holder.take() is not None and _values(holder) == {"198.51.100.9"}
+    assert holder.last.missing == {}
+    clock[0] = RETRY_MISSING_S * 2  # loaded now: back on the feeds' own schedule
+    assert holder.take() is None
+
+
+def test_a_restart_while_the_feed_server_is_away_reads_the_saved_copy(http_feed: str, tmp_path: Path) -> None:
+    """The body of the last good fetch is kept (0600); a new process whose fetch fails, or gets
+    something unreadable, reads it and says which copy it read."""
     config = IntelConfig.model_validate({"feeds": [{"name": "h", "url": http_feed}]})
-    with pytest.raises(FeedError, match="cannot fetch"):
-        FeedSet(config).build()
+    copies = SavedCopies(tmp_path / "copies")
+    FeedSet(config, copies).build()
+    saved = copies.path(config.feeds[0])
+    assert saved.read_bytes() == b"198.51.100.7\n" and saved.stat().st_mode & 0o777 == 0o600
+    _Feed.body = None
+    matcher, loaded = FeedSet(config, copies).build()
+    assert {i.value for i in matcher.global_index} == {"198.51.100.7"}
+    assert "read its copy saved" in loaded.stale["h"] and loaded.missing == {}
+    _Feed.body = b"<html>maintenance</html>\n"  # answered, but not a feed
+    matcher, loaded = FeedSet(config, copies).build()
+    assert {i.value for i in matcher.global_index} == {"198.51.100.7"} and "h" in loaded.stale
+    assert saved.read_bytes() == b"198.51.100.7\n"  # an unreadable body never replaces the copy
+
+
+def test_a_feed_file_that_cannot_be_read_at_start_is_an_error(tmp_path: Path) -> None:
+    """A path is the operator's own configuration: missing, it stops the start with its name."""
+    config = IntelConfig.model_validate({"feeds": [{"name": "f", "path": tmp_path / "absent.txt"}]})
+    with pytest.raises(FeedError, match="feed f: cannot read"):
+        FeedSet(config, SavedCopies(tmp_path)).build()

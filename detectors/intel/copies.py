@@ -1,0 +1,72 @@
+"""The last good body of each URL feed, kept on disk: a detector restarted while a feed server is away
+starts with the indicators it had, not without them.
+
+One file per feed, named by a digest of the feed's name and URL (a changed URL is another feed), written
+to a temporary file beside it and renamed over it (a reader never sees half a copy), mode 0600 (a copy
+can hold TLP:RED indicators). Only a body that was read cleanly is kept. A copy that cannot be written
+(a full disk) is logged and detection goes on: the copy is a fallback, never a reason to stop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from detectors.intel.config import FeedConfig
+from socpipe.logging import get_logger
+from socpipe.settings import Settings
+
+log = get_logger(__name__)
+
+
+def copies_dir(settings: Settings) -> Path:
+    """The configured folder, else the user's cache folder (as the rule cache's)."""
+    if settings.intel_copies_dir is not None:
+        return settings.intel_copies_dir
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "socpipe" / "intel"
+
+
+class SavedCopies:
+    """Last good feed bodies in one folder (created on first save)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, feed: FeedConfig) -> Path:
+        digest = hashlib.sha256(f"{feed.name}\0{feed.url}".encode()).hexdigest()[:16]
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", feed.name)[:40]
+        return self.folder / f"{slug}-{digest}.feed"
+
+    def save(self, feed: FeedConfig, body: IO[bytes]) -> None:
+        """Keep `body` (read from its start) as the feed's copy, replacing the previous one."""
+        target = self.path(feed)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".saving-", dir=self.folder)  # 0600
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    body.seek(0)
+                    shutil.copyfileobj(body, out, 1 << 20)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            log.warning("intel feed copy not saved", feed=feed.name, path=str(target), error=str(exc))
+
+    def open(self, feed: FeedConfig) -> tuple[IO[bytes], datetime] | None:
+        """The feed's copy and when it was saved, or None when there is none (or it cannot be opened)."""
+        target = self.path(feed)
+        try:
+            handle = target.open("rb")
+        except OSError:
+            return None
+        saved = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC)
+        return handle, saved

@@ -71,8 +71,11 @@ class LiteralSearch:
         self._scratch: Any = None
         self._long_walked = 0  # characters of long texts the automaton walked so far
         # value -> ids of the literals it contains; bounded, emptied when full. Shared with the
-        # prefilter's scanners, which read it directly on the hot path.
+        # prefilter's scanners, which read it directly on the hot path. `hot` holds the keys whose
+        # ids are not empty (always a subset of the memo's keys: both are emptied together), so a
+        # scanner can find the few hitting values of an event with one set intersection.
         self.memo: dict[str, frozenset[int]] = {}
+        self.hot: set[str] = set()
 
     def find(self, text: str) -> set[int]:
         """Ids of the literals occurring in `text` (case-insensitive)."""
@@ -94,17 +97,23 @@ class LiteralSearch:
         if found is None:
             found = frozenset(self.find(text)) or _NOTHING
             if len(self.memo) >= MEMO_SIZE:
-                self.memo.clear()
+                self._forget()
             self.memo[text] = found
+            if found:
+                self.hot.add(text)
         return found
 
     def remember_clean(self, texts: Sequence[str]) -> None:
         """Remember texts known to contain none of the literals (a joined scan found nothing)."""
         memo = self.memo
         if len(memo) + len(texts) > MEMO_SIZE:
-            memo.clear()
+            self._forget()
         for text in texts:
             memo[text] = _NOTHING
+
+    def _forget(self) -> None:
+        self.memo.clear()
+        self.hot.clear()
 
     def _compile(self) -> None:
         patterns = [literal.encode("utf-8", "surrogatepass") for literal in self.literals]

@@ -84,6 +84,9 @@ class LiteralSearch:
         # scanner can find the few hitting values of an event with one set intersection.
         self.memo: dict[str, frozenset[int]] = {}
         self.hot: set[str] = set()
+        # One frozenset per distinct hit set: the memo's values then add no new objects for the
+        # garbage collector to track (each full collection walks them all), only new keys.
+        self._sets: dict[frozenset[int], frozenset[int]] = {}
 
     def find(self, text: str) -> set[int]:
         """Ids of the literals occurring in `text` (case-insensitive)."""
@@ -107,9 +110,10 @@ class LiteralSearch:
             found = _NOTHING if inert and not text.strip(inert) else frozenset(self.find(text)) or _NOTHING
             if len(self.memo) >= MEMO_SIZE:
                 self._forget()
-            self.memo[text] = found
             if found:
+                found = self._sets.setdefault(found, found)
                 self.hot.add(text)
+            self.memo[text] = found
         return found
 
     def remember_clean(self, texts: Sequence[str]) -> None:
@@ -123,6 +127,7 @@ class LiteralSearch:
     def _forget(self) -> None:
         self.memo.clear()
         self.hot.clear()
+        self._sets.clear()
 
     def _compile(self) -> None:
         patterns = [literal.encode("utf-8", "surrogatepass") for literal in self.literals]

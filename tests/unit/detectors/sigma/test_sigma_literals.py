@@ -106,6 +106,15 @@ def test_memo_remembers_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(search.memo) <= 3
 
 
+def test_equal_hit_sets_are_one_object() -> None:
+    """Values hitting the same literals share one frozenset in the memo (no new object for the garbage
+    collector per remembered value)."""
+    search = LiteralSearch(("evil", "bad"))
+    a, b, c = (search.find_memo(t) for t in ("EVIL one", "an evil", "bad and evil"))
+    assert a == b == frozenset({0}) and a is b
+    assert c == frozenset({0, 1})
+
+
 @pytest.mark.parametrize(
     "text", ["2023-07-19T05:33:18.405000Z", "{FE86BE69-25D2-64B6-2000-000000001000}", "1400 + 12", ""]
 )

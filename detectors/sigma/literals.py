@@ -37,9 +37,6 @@ except ImportError:  # pragma: no cover - exercised on machines without the whee
 LONG_TEXT = 256  # characters: from here on Hyperscan is clearly faster than the automaton's walk
 MEMO_SIZE = 200_000  # values remembered per search (shared by every bucket with these literals)
 HS_AFTER = 200_000  # characters of long texts walked by the automaton before Hyperscan is compiled
-# The characters of timestamps, GUIDs, hex and decimal numbers: most of the values an event stream has
-# never seen before (SystemTime, UtcTime, ActivityID, ...) are made of these alone.
-INERT_CHARS = "0123456789abcdefABCDEF{}-:.TZ +"
 _NOTHING: frozenset[int] = frozenset()
 _HS_FLAGS = (hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS) if hyperscan else 0
 
@@ -70,11 +67,6 @@ class LiteralSearch:
             automaton.add_word(literal, lid)
         automaton.make_automaton()
         self._iter = automaton.iter
-        # A text made of INERT_CHARS alone (`not text.strip(inert)`) holds none of the literals when
-        # every literal has some other character (compared lower-cased: the text's lower-cased
-        # characters are then among INERT_CHARS.lower()); None when some literal has none.
-        other = set(INERT_CHARS.lower())
-        self.inert = INERT_CHARS if all(set(lit) - other for lit in self.literals) else None
         self._db: Any = None  # Hyperscan database and scratch, compiled once long texts add up
         self._scratch: Any = None
         self._long_walked = 0  # characters of long texts the automaton walked so far
@@ -106,8 +98,7 @@ class LiteralSearch:
         """`find`, remembered per text (event streams repeat their values all the time)."""
         found = self.memo.get(text)
         if found is None:
-            inert = self.inert
-            found = _NOTHING if inert and not text.strip(inert) else frozenset(self.find(text)) or _NOTHING
+            found = frozenset(self.find(text)) or _NOTHING
             if len(self.memo) >= MEMO_SIZE:
                 self._forget()
             if found:

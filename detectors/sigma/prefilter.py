@@ -106,14 +106,11 @@ class _Scanner:
         return found
 
     def _learn(self, misses: list[str]) -> frozenset[int]:
-        """Literal ids in strings never seen. Those that may hold a literal (not made of the search's
-        inert characters alone: timestamps, GUIDs) are joined (NUL between them, so no literal spans
-        two) and scanned in one pass; when that finds nothing, as it almost always does, every miss is
+        """Literal ids in strings never seen: they are joined (NUL between them, so no literal spans
+        two) and scanned in one pass, and when that finds nothing, as it almost always does, each is
         remembered as hitting nothing."""
         search = self.search
-        inert = search.inert
-        todo = misses if inert is None else [v for v in misses if v.strip(inert)]
-        if not todo or not search.find("\x00".join(todo)):
+        if not search.find("\x00".join(misses)):
             search.remember_clean(misses)
             return _NOTHING
         found: frozenset[int] = _NOTHING  # rare: learn each value's own hits

@@ -115,26 +115,6 @@ def test_equal_hit_sets_are_one_object() -> None:
     assert c == frozenset({0, 1})
 
 
-@pytest.mark.parametrize(
-    "text", ["2023-07-19T05:33:18.405000Z", "{FE86BE69-25D2-64B6-2000-000000001000}", "1400 + 12", ""]
-)
-def test_timestamps_and_guids_are_not_searched_unless_a_literal_could_be_in_them(
-    monkeypatch: pytest.MonkeyPatch, text: str
-) -> None:
-    """A text made of timestamp / GUID characters alone is clean without a search when every literal
-    has another character; a literal made of such characters alone turns the shortcut off."""
-    calls: list[str] = []
-    search = LiteralSearch(LITERALS)
-    monkeypatch.setattr(search, "find", lambda t: calls.append(t) or set())
-    assert search.inert is not None
-    assert search.find_memo(text) == frozenset() == frozenset(expected(LITERALS, text)) and not calls
-    assert search.find_memo(text + " mimikatz") == frozenset() and calls == [text + " mimikatz"]
-    hexy = ("{fe86be69-25d2", "0x1400", "mimikatz")
-    guarded = LiteralSearch(hexy)
-    assert guarded.inert is None
-    assert guarded.find_memo(text) == frozenset(expected(hexy, text))
-
-
 def test_without_the_hyperscan_wheel_the_automaton_searches_long_texts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

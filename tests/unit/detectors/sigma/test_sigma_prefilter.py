@@ -18,7 +18,6 @@ from detectors.sigma.strings import as_text
 
 WORDS = ["mimikatz", "sekurlsa::", "straße", "i̇stanbul", "\\mimilib.dll", "ünïcode"]
 NUMERIC = ["1337", "true"]  # literals that can occur in the text of a number or a boolean
-INERT = ["{fe86be69-25d2"]  # a literal made of GUID characters alone: no text may skip the search
 
 VALUES: list[Any] = [
     "plain",
@@ -32,11 +31,6 @@ VALUES: list[Any] = [
     "ÜNÏCODE",
     "\ud800 lone surrogate, mimikatz",
     "",
-    "2023-07-19T05:33:18.405Z",  # timestamps and GUIDs: made of the searches' inert characters
-    "2023-07-19 05:33:18.405",
-    "{FE86BE69-25D2-64B6-2000-000000001000}",
-    "0x1400",
-    "2023-07-19T05:33:18.405Z mimikatz",
     None,
     0,
     1,
@@ -73,13 +67,12 @@ def _small_memos(monkeypatch: pytest.MonkeyPatch) -> None:
     literals.literal_search.cache_clear()
 
 
-@pytest.mark.parametrize("words", [WORDS, WORDS + NUMERIC, WORDS + INERT], ids=["text", "numeric", "inert"])
+@pytest.mark.parametrize("words", [WORDS, WORDS + NUMERIC], ids=["text", "numeric"])
 def test_keyword_literals_in_any_value_agree_with_a_plain_search(words: list[str]) -> None:
     """find_all over random events (values repeated, so memo and hot set answer too) finds exactly
     the literals a plain search of every value finds."""
     scanner = _Scanner(KEYWORD_NAMES, {w: {i} for i, w in enumerate(words)})
-    assert scanner.numeric is (words == WORDS + NUMERIC)
-    assert (scanner.search.inert is None) is (words != WORDS)
+    assert scanner.numeric is (words != WORDS)
     rng = random.Random(7)
     for _ in range(600):
         event = {f"f{i}": rng.choice(VALUES) for i in range(rng.randint(0, 8))}

@@ -9,8 +9,9 @@ the 200,000 benchmark lines in memory and measures, in CPU time (`time.process_t
 - first pass: a fresh engine over all events (buckets and matchers built, memos filled: what one
   `socpipe scan` pays);
 - warm replay: the same engine over the same events again (every value memoised: it flatters);
-- steady state: another fresh engine fed events 1-100,000 untimed, then timed on 100,001-200,000
-  (a running detector on events it has not seen; engine.py's (e)).
+- steady state: another fresh engine, on rules loaded anew with empty value memos (engine.py's
+  `fresh_ruleset`), fed events 1-100,000 untimed, then timed on 100,001-200,000 (a running detector
+  on events it has not seen; engine.py's (e)).
 
 Rounds alternate A, B, A, B, ... so both trees see the same machine load; the load average is printed
 beside each process. The medians are what to compare; one round alone says little on a shared machine.
@@ -41,6 +42,7 @@ def child(tree: Path) -> dict[str, Any]:
 
     import detectors
     from detectors.sigma import Engine, load_rules
+    from detectors.sigma.literals import literal_search
     from socpipe.paths import corpus_dir
 
     if not Path(detectors.__file__).resolve().is_relative_to(tree.resolve()):
@@ -48,7 +50,8 @@ def child(tree: Path) -> dict[str, Any]:
     corpus = corpus_dir()
     if corpus is None:
         raise SystemExit("corpus not found: set SOCPIPE_CORPUS or put it at ../shared/corpus")
-    ruleset = load_rules(bench.windows_rule_files(corpus / "sigma"))
+    files = bench.windows_rule_files(corpus / "sigma")
+    ruleset = load_rules(files)
     with gzip.open(corpus / "bench" / "otrf-200k.jsonl.gz") as fh:
         lines = [line for line in fh if line.strip()]
     n, half = len(lines), len(lines) // 2
@@ -59,7 +62,9 @@ def child(tree: Path) -> dict[str, Any]:
         found = bench.run_engine(engine, lines)
         out[phase] = (time.process_time() - cpu) / n * 1e6
         out[f"{phase}_detections"] = found
-    steady = Engine(ruleset)
+    del engine, ruleset
+    literal_search.cache_clear()  # as engine.py's fresh_ruleset (which older trees do not have)
+    steady = Engine(load_rules(files))
     bench.run_engine(steady, lines[:half])
     cpu = time.process_time()
     out["steady_detections"] = bench.run_engine(steady, lines[half:])

@@ -71,8 +71,14 @@ class LiteralSearch:
         self._scratch: Any = None
         self._long_walked = 0  # characters of long texts the automaton walked so far
         # value -> ids of the literals it contains; bounded, emptied when full. Shared with the
-        # prefilter's scanners, which read it directly on the hot path.
+        # prefilter's scanners, which read it directly on the hot path. `hot` holds the keys whose
+        # ids are not empty (always a subset of the memo's keys: both are emptied together), so a
+        # scanner can find the few hitting values of an event with one set intersection.
         self.memo: dict[str, frozenset[int]] = {}
+        self.hot: set[str] = set()
+        # One frozenset per distinct hit set: the memo's values then add no new objects for the
+        # garbage collector to track (each full collection walks them all), only new keys.
+        self._sets: dict[frozenset[int], frozenset[int]] = {}
 
     def find(self, text: str) -> set[int]:
         """Ids of the literals occurring in `text` (case-insensitive)."""
@@ -94,7 +100,10 @@ class LiteralSearch:
         if found is None:
             found = frozenset(self.find(text)) or _NOTHING
             if len(self.memo) >= MEMO_SIZE:
-                self.memo.clear()
+                self._forget()
+            if found:
+                found = self._sets.setdefault(found, found)
+                self.hot.add(text)
             self.memo[text] = found
         return found
 
@@ -102,9 +111,14 @@ class LiteralSearch:
         """Remember texts known to contain none of the literals (a joined scan found nothing)."""
         memo = self.memo
         if len(memo) + len(texts) > MEMO_SIZE:
-            memo.clear()
+            self._forget()
         for text in texts:
             memo[text] = _NOTHING
+
+    def _forget(self) -> None:
+        self.memo.clear()
+        self.hot.clear()
+        self._sets.clear()
 
     def _compile(self) -> None:
         patterns = [literal.encode("utf-8", "surrogatepass") for literal in self.literals]

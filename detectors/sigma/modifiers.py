@@ -156,7 +156,7 @@ def scalar_preds(  # noqa: PLR0912 - one branch per value kind
                 raise UnsupportedValueError(f"value kind {kind!r} is not supported")
             needles = None
     for pats in (insensitive, cased):
-        if pats.eq or pats.sw or pats.ew or pats.ct or pats.rx:
+        if pats.anything or pats.eq or pats.sw or pats.ew or pats.ct or pats.rx:
             preds.append(string_pred(pats))
             if needles is not None and pats.needles is not None:
                 needles |= pats.needles

@@ -11,19 +11,20 @@ matcher decides. Keyword literals are searched in every value of the event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 from detectors.sigma.compiler import CompiledRule
-from detectors.sigma.conditions import KEYWORD_NAMES, getter
+from detectors.sigma.conditions import KEYWORD_NAMES
 from detectors.sigma.literals import literal_search
 from detectors.sigma.strings import as_text
 
 _first = itemgetter(0)
 _NOTHING: frozenset[int] = frozenset()
-MEMO_SIZE = 20_000  # hit sets remembered per scanner
+PICKED_SIZE = 4096  # combinations of hits remembered per bucket (emptied when full)
 _NUMERIC_TEXT = set("0123456789.-+einfatrusl")  # characters of str(number), 'true', 'false'
+_Rules = list[tuple[int, CompiledRule]]
 
 
 class _Scanner:
@@ -32,71 +33,90 @@ class _Scanner:
     Event streams repeat values (the same images, registry keys, call traces) all the time; the
     search's memo (value -> literal ids, shared by every bucket with the same literals, see
     literals.py) turns a scan into one dict lookup for a string seen before. Literal ids become this
-    bucket's clause ids through a small per-scanner table (`clauses_of`), only when some literal hit.
+    bucket's clause ids (`clauses_of`) only when the bucket picks its candidates for a new
+    combination of hits (Bucket.candidates remembers the result).
     """
 
     def __init__(self, names: tuple[str, ...], words: dict[str, set[int]]) -> None:
         self.names = names
-        self.get = getter(names)
         self.clauses: list[tuple[int, ...]] = [tuple(sorted(c)) for c in words.values()]
         self.search = literal_search(tuple(words))
         self.memo: dict[str, frozenset[int]] = self.search.memo
-        self._clauses_of: dict[frozenset[int], frozenset[int]] = {}
+        self.hot: set[str] = self.search.hot
         self.numeric = any(set(w) <= _NUMERIC_TEXT for w in words)
 
-    def clauses_of(self, found: frozenset[int]) -> frozenset[int]:
-        """Clause ids of literal ids (remembered: the same few hit sets recur)."""
-        if not found:
-            return _NOTHING
-        out = self._clauses_of.get(found)
-        if out is None:
-            clauses = self.clauses
-            out = frozenset(c for lid in found for c in clauses[lid])
-            if len(self._clauses_of) >= MEMO_SIZE:
-                self._clauses_of.clear()
-            self._clauses_of[found] = out
-        return out
+    def clauses_of(self, found: frozenset[int]) -> set[int]:
+        """Clause ids of literal ids."""
+        clauses = self.clauses
+        return {c for lid in found for c in clauses[lid]}
 
-    def scan(self, value: Any) -> frozenset[int]:
-        """Clause ids hit by the value (a list value: by any element)."""
+    def find(self, value: Any) -> frozenset[int]:
+        """Literal ids hit by the value (a list value: by any element)."""
         if type(value) is str:
-            return self.clauses_of(self.search.find_memo(value))
+            return self.search.find_memo(value)
         if type(value) is list:
-            return self.clauses_of(
-                frozenset(self.search.find("\x00".join(as_text(x) for x in value if x is not None)))
-            )
-        return self.clauses_of(frozenset(self.search.find(as_text(value))))
+            return frozenset(self.search.find("\x00".join(as_text(x) for x in value if x is not None)))
+        return frozenset(self.search.find(as_text(value)))
 
-    def scan_all(self, event: Mapping[str, Any]) -> frozenset[int]:
-        """Keyword literals: clause ids hit by any value of the event.
+    def find_all(self, event: Mapping[str, Any]) -> frozenset[int]:
+        """Keyword literals: the literal ids hit by any value of the event.
 
-        Strings seen before are one memo lookup each; the new ones are joined (NUL between them, so
-        no literal spans two) and scanned in one pass, and when that finds nothing, as it almost
-        always does, each is remembered as hitting nothing. Numbers and booleans are skipped unless
-        some literal could occur in their text form.
+        The usual event (no list value, no literal that could occur in a number's text) takes three
+        set operations at C speed: its distinct values, those among them known to hit something
+        (`hot`), those never seen (not in the memo). Numbers, booleans and null are among the latter
+        (the memo holds strings only) and are dropped: no literal occurs in their text.
         """
+        values = event.values()
+        if self.numeric:
+            return self._find_each(values)
+        try:
+            distinct = set(values)
+        except TypeError:  # a list value (unhashable)
+            return self._find_each(values)
+        found = _NOTHING
+        if self.hot:
+            memo = self.memo
+            for v in self.hot.intersection(distinct):
+                found = found | memo[v]
+        new = distinct.difference(self.memo)
+        if new:
+            misses = [v for v in new if type(v) is str]
+            if misses:
+                found = found | self._learn(misses)
+        return found
+
+    def _find_each(self, values: Iterable[Any]) -> frozenset[int]:
+        """`find_all` value by value: list values, and numbers when a literal could be in their text."""
         memo, numeric = self.memo, self.numeric
-        hits: frozenset[int] = _NOTHING
+        found: frozenset[int] = _NOTHING
         misses: list[str] = []
-        for v in event.values():
+        for v in values:
             if type(v) is str:
-                found = memo.get(v)
-                if found is None:
+                hit = memo.get(v)
+                if hit is None:
                     misses.append(v)
-                    continue
-                if found:
-                    hits = hits | self.clauses_of(found)
+                elif hit:
+                    found = found | hit
             elif v is None or not (numeric or type(v) is list):
                 continue
-            elif found := self.scan(v):
-                hits = hits | found
+            elif hit := self.find(v):
+                found = found | hit
         if misses:
-            if self.search.find("\x00".join(misses)):  # rare: learn each value's own hits
-                for v in misses:
-                    hits = hits | self.clauses_of(self.search.find_memo(v))
-            else:
-                self.search.remember_clean(misses)
-        return hits
+            found = found | self._learn(misses)
+        return found
+
+    def _learn(self, misses: list[str]) -> frozenset[int]:
+        """Literal ids in strings never seen: they are joined (NUL between them, so no literal spans
+        two) and scanned in one pass, and when that finds nothing, as it almost always does, each is
+        remembered as hitting nothing."""
+        search = self.search
+        if not search.find("\x00".join(misses)):
+            search.remember_clean(misses)
+            return _NOTHING
+        found: frozenset[int] = _NOTHING  # rare: learn each value's own hits
+        for v in misses:
+            found = found | search.find_memo(v)
+        return found
 
 
 class Bucket:
@@ -126,13 +146,24 @@ class Bucket:
         keyword = words.pop(KEYWORD_NAMES, None)
         self._keywords = _Scanner(KEYWORD_NAMES, keyword) if keyword else None
         self._scanners = [_Scanner(names, w) for names, w in words.items()]
-        self._fields = [(sc.names, sc.memo, sc.scan, sc) for sc in self._scanners]
+        self._fields = [(pos, sc.names, sc.memo, sc.find) for pos, sc in enumerate(self._scanners)]
         self._empty = not self._scanners and self._keywords is None
+        # (field hits, keyword hits) -> candidates: a pure function of the hits, and the same few
+        # combinations of hits recur, so the rules are picked and sorted once per combination.
+        self._picked: dict[tuple[tuple[tuple[int, frozenset[int]], ...], frozenset[int]], _Rules] = {}
 
-    def _field_hits(self, event: Mapping[str, Any]) -> set[int]:
-        hits: set[int] = set()
+    def candidates(self, event: Mapping[str, Any]) -> _Rules:
+        """Rules worth evaluating on the event, in rule-set order (a shared list: not to be changed).
+
+        A field's value is read from the first of its names holding a non-null value; the matcher may
+        read an earlier name holding null, whose value then never matches: scanning the later one
+        can only add hits, and extra hits cost time, never a detection.
+        """
+        if self._empty:
+            return self.always
         get = event.get
-        for names, memo, scan, scanner in self._fields:
+        hits: list[tuple[int, frozenset[int]]] = []  # (scanner position, literal ids) of hitting fields
+        for pos, names, memo, find in self._fields:
             for name in names:
                 v = get(name)
                 if v is not None:
@@ -141,36 +172,32 @@ class Bucket:
                 continue
             found = memo.get(v) if type(v) is str else None
             if found is None:
-                found = scan(v)
-            elif found:
-                found = scanner.clauses_of(found)
+                found = find(v)
             if found:
-                hits |= found
-        return hits
-
-    def candidates(self, event: Mapping[str, Any]) -> list[tuple[int, CompiledRule]]:
-        """Rules worth evaluating on the event, in rule-set order.
-
-        A field's value is read from the first of its names holding a non-null value; the matcher may
-        read an earlier name holding null, whose value then never matches: scanning the later one
-        can only add hits, and extra hits cost time, never a detection.
-        """
-        if self._empty:
+                hits.append((pos, found))
+        keywords = _NOTHING if self._keywords is None else self._keywords.find_all(event)
+        if not hits and not keywords:
             return self.always
-        hits = self._field_hits(event)
-        if self._keywords is not None:
-            hits |= self._keywords.scan_all(event)
-        if not hits:
-            return self.always
-        picked: list[int] = []
+        key = (tuple(hits), keywords)
+        picked = self._picked.get(key)
+        if picked is None:
+            picked = self._pick(hits, keywords)
+            if len(self._picked) >= PICKED_SIZE:
+                self._picked.clear()
+            self._picked[key] = picked
+        return picked
+
+    def _pick(self, hits: list[tuple[int, frozenset[int]]], keywords: frozenset[int]) -> _Rules:
+        """The rules whose every clause is among the hit clauses, with the rules that have none."""
+        clauses: set[int] = set()
+        for pos, found in hits:
+            clauses |= self._scanners[pos].clauses_of(found)
+        if keywords and self._keywords is not None:
+            clauses |= self._keywords.clauses_of(keywords)
         rule_clauses = self._rule_clauses
-        seen: set[int] = set()
-        for cid in hits:
-            for idx in self._clause_rules[cid]:
-                if idx not in seen:
-                    seen.add(idx)
-                    if rule_clauses[idx] <= hits:
-                        picked.append(idx)
+        picked = sorted(
+            {idx for cid in clauses for idx in self._clause_rules[cid] if rule_clauses[idx] <= clauses}
+        )
         if not picked:
             return self.always
         by_index = self._by_index

@@ -35,10 +35,11 @@ class StrPatterns:
     leaf, and building the matchers of the rules an event stream reaches is part of its first pass.
     """
 
-    __slots__ = ("cased", "ct", "eq", "ew", "needles", "rx", "sw")
+    __slots__ = ("anything", "cased", "ct", "eq", "ew", "needles", "rx", "sw")
 
     def __init__(self, cased: bool) -> None:
         self.cased = cased
+        self.anything = False  # a bare '*' value: every non-null value matches
         self.eq: set[str] = set()
         self.sw: list[str] = []
         self.ew: list[str] = []
@@ -91,7 +92,7 @@ def add_string(pats: StrPatterns, value: Sequence[Any], placeholders: Mapping[st
         trail = len(parts) > 1 and parts[-1] == ANY
         core = parts[1 if lead else 0 : len(parts) - 1 if trail else len(parts)]
         if not core and (lead or trail):
-            pats.rx.append(re.compile(".*", re.DOTALL))  # '*' matches any value
+            pats.anything = True  # '*' matches any value
             pats.add_needle(None)
             continue
         if len(core) == 1 and isinstance(core[0], str):
@@ -130,6 +131,8 @@ def _contains_any(needles: tuple[str, ...]) -> Callable[[str], bool]:
 
 def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per pattern shape
     """One predicate over a scalar event value for all patterns of the group."""
+    if pats.anything:  # OR-ed with '*', which every value matches: no need to look at the value
+        return _anything
     eq = frozenset(pats.eq)
     sw, ew, ct = tuple(pats.sw), tuple(pats.ew), tuple(pats.ct)
     rx = tuple(p.fullmatch for p in pats.rx)
@@ -166,6 +169,13 @@ def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per
         return any(m(raw) for m in rx)
 
     return pred
+
+
+def _anything(v: Any) -> bool:
+    """The test of a bare '*' (e.g. `ContextInfo|contains: '*'`): true for any value given (the
+    callers never pass null). It was the regex '.*' (DOTALL), whose full match also always succeeds,
+    but only after walking the whole value (several KB for a PowerShell ContextInfo)."""
+    return True
 
 
 def regex_pred(pattern: str, flags: int) -> tuple[Pred, str | None]:

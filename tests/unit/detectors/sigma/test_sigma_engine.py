@@ -256,7 +256,7 @@ def test_prefilter_memo_turnover_keeps_agreeing(
     naive evaluator on every event, the repeated hits included."""
     from detectors.sigma import literals, prefilter
 
-    monkeypatch.setattr(prefilter, "MEMO_SIZE", 4)
+    monkeypatch.setattr(prefilter, "PICKED_SIZE", 4)
     monkeypatch.setattr(literals, "MEMO_SIZE", 4)
     engine = make_engine(
         rule_yaml("sel:\n  CommandLine|contains: mimikatz\ncondition: sel"),

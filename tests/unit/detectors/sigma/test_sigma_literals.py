@@ -106,6 +106,15 @@ def test_memo_remembers_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(search.memo) <= 3
 
 
+def test_equal_hit_sets_are_one_object() -> None:
+    """Values hitting the same literals share one frozenset in the memo (no new object for the garbage
+    collector per remembered value)."""
+    search = LiteralSearch(("evil", "bad"))
+    a, b, c = (search.find_memo(t) for t in ("EVIL one", "an evil", "bad and evil"))
+    assert a == b == frozenset({0}) and a is b
+    assert c == frozenset({0, 1})
+
+
 def test_without_the_hyperscan_wheel_the_automaton_searches_long_texts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -36,6 +36,32 @@ def test_wildcards_in_values(matches: Check) -> None:
     assert not matches("sel:\n  CommandLine: 'a\\*b'\ncondition: sel", proc(CommandLine="axxb"))
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("x" * 5000 + "\nline two", True),
+        ("", True),
+        ("straße ✓", True),
+        (0, True),
+        (False, True),
+        (["", None], True),
+        ([None], False),
+        (None, False),
+    ],
+)
+@pytest.mark.parametrize("modifier", ["|contains", "|endswith", "|contains|cased", ""])
+def test_bare_star_matches_any_non_null_value(
+    matches: Check, modifier: str, value: object, expected: bool
+) -> None:
+    """`Field|contains: '*'` (and a bare '*' with other modifiers) matches any present, non-null value,
+    however long or whatever its type, and an OR with it is as wide; a missing field never matches."""
+    det = f"sel:\n  ContextInfo{modifier}: '*'\ncondition: sel"
+    assert matches(det, proc(ContextInfo=value)) is expected
+    assert not matches(det, proc(Other="x"))
+    either = f"sel:\n  ContextInfo{modifier}: ['abc', '*']\ncondition: sel"
+    assert matches(either, proc(ContextInfo=value)) is expected
+
+
 def test_all_modifier_requires_every_value(matches: Check) -> None:
     """|all joins the list with AND instead of OR."""
     det = "sel:\n  CommandLine|contains|all: ['-nop', '-w hidden']\ncondition: sel"

@@ -1,0 +1,51 @@
+"""The engine's steady state in instructions (callgrind), which a shared machine's load does not move.
+
+One fresh process: the source tree's engine (through the tree's own benchmarks/engine.py), rules from
+the cache, a fresh engine fed benchmark events 1-WARM untimed, then events 100,001-100,000+COUNT
+matched between `oct()` and `bin()`, which callgrind is told to zero and dump at:
+
+    PYTHONPATH=TREE valgrind --tool=callgrind --zero-before=builtin_oct --dump-before=builtin_bin \\
+        --callgrind-out-file=cg.%p .venv/bin/python benchmarks/engine_callgrind.py TREE 100000 5000
+
+The dump ending in `.1` holds the counted part: its `summary:` line divided by COUNT is instructions
+per event (decoding included). Several minutes per run under valgrind; run the trees side by side.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    if len(sys.argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    tree, warm, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    sys.path.insert(0, str(tree / "benchmarks"))
+    import engine as bench  # the tree's own benchmark module; it puts the tree first on sys.path
+
+    from detectors.sigma import Engine, load_rules
+    from socpipe.paths import corpus_dir
+
+    corpus = corpus_dir()
+    if corpus is None:
+        print("corpus not found: set SOCPIPE_CORPUS or put it at ../shared/corpus", file=sys.stderr)
+        return 2
+    ruleset = load_rules(bench.windows_rule_files(corpus / "sigma"))
+    with gzip.open(corpus / "bench" / "otrf-200k.jsonl.gz") as fh:
+        lines = list(itertools.islice(fh, 100_000 + count))
+    engine = Engine(ruleset)
+    bench.run_engine(engine, lines[:warm])
+    timed = lines[100_000 : 100_000 + count]
+    oct(1)  # callgrind zeroes its counters here (--zero-before=builtin_oct)
+    found = bench.run_engine(engine, timed)
+    bin(1)  # ... and dumps them here (--dump-before=builtin_bin)
+    print(f"{found} detections on {len(timed)} events", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

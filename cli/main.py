@@ -12,6 +12,7 @@ and what to do. Neither prints a traceback.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import Any
 
@@ -158,4 +159,10 @@ def load_all() -> click.Group:
 
 
 def main() -> None:
-    cli(standalone_mode=True)
+    try:
+        cli(standalone_mode=True)
+    finally:
+        # At exit the interpreter's last collection walks every object still alive: after loading
+        # the 2,858 Windows rules that is about 0.2 s of a 1 s `scan`. None of it is cyclic garbage
+        # worth finding now, so the collector skips it (refcounting still frees it).
+        gc.freeze()

@@ -46,6 +46,7 @@ from socpipe.settings import Settings
 log = get_logger(__name__)
 
 CHECKPOINT_EVERY_S = 2.0
+METADATA_WAIT_S = 15.0
 _POLL_MS = 500
 
 
@@ -103,6 +104,20 @@ def detection_outbound(settings: Settings, detection: Detection) -> Outbound:
     )
 
 
+def partitions(consumer: KafkaConsumer, topic: str, wait_s: float = METADATA_WAIT_S) -> list[TopicPartition]:
+    """The topic's partitions. Kafka's metadata can lack a topic for a moment (just created, a broker
+    just back): asked again for `wait_s`, then KafkaTimeoutError, an outage to wait out. Never an
+    empty list: a hunt over no partitions would be recorded as done and never run again."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        if time.monotonic() >= deadline:
+            raise KafkaTimeoutError(f"Kafka's metadata has no partitions of {topic}")
+        time.sleep(0.5)
+
+
 class Checkpoints:
     """Hunt checkpoints on the compacted intel.hunts topic."""
 
@@ -116,11 +131,7 @@ class Checkpoints:
         key = hunt.encode()
         latest: bytes | None = None
         try:
-            tps = [
-                TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic) or ())
-            ]
-            if not tps:
-                return None
+            tps = partitions(consumer, self.topic)
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
             end = consumer.end_offsets(tps)
@@ -176,7 +187,7 @@ class Hunter:
         publisher = self.bus.publisher()
         try:
             topic = self.settings.topics.ecs
-            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            tps = partitions(consumer, topic)
             if saved is None:
                 saved = self._start(consumer, tps, since)
             else:
@@ -193,6 +204,13 @@ class Hunter:
         end = consumer.end_offsets(tps)
         found = consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
         start = {str(tp.partition): (found[tp].offset if found.get(tp) else end[tp]) for tp in tps}
+        log.info(
+            "retro-hunt started",
+            hunt=self.hunt_id,
+            since=since.isoformat(),
+            events=sum(end[tp] - start[str(tp.partition)] for tp in tps),
+            partitions={str(tp.partition): [start[str(tp.partition)], end[tp]] for tp in tps},
+        )
         return HuntCheckpoint(
             hunt_id=self.hunt_id,
             since=since,
@@ -236,6 +254,18 @@ class Hunter:
                     if stop_after is not None and result.events >= stop_after:
                         self._save(publisher, checkpoint, result)
                         return
+            for tp in todo:  # offsets that held no event for us: transaction markers, or deleted meanwhile
+                key = str(tp.partition)
+                position = c.position(tp)
+                if position is not None and position > checkpoint.next[key]:
+                    if position - checkpoint.next[key] > 1:
+                        log.warning(
+                            "retro-hunt passed offsets without events (deleted by retention meanwhile?)",
+                            hunt=self.hunt_id,
+                            partition=tp.partition,
+                            offsets=[checkpoint.next[key], position],
+                        )
+                    checkpoint.next[key] = min(position, checkpoint.end[key])
             todo = [
                 tp for tp in todo if checkpoint.next[str(tp.partition)] < checkpoint.end[str(tp.partition)]
             ]

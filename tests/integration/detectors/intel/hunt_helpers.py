@@ -31,15 +31,25 @@ def hold(settings: Settings, envelopes: list[tuple[Envelope[EcsEvent], datetime]
     bus = KafkaBus(settings)
     bus.ensure_pipeline_topics()
     publisher = bus.publisher()
-    for envelope, record_time in envelopes:
-        publisher.producer.send(
-            settings.topics.ecs,
-            value=envelope.model_dump_json().encode(),
-            key=envelope.tenant.encode(),
-            timestamp_ms=int(record_time.timestamp() * 1000),
-        )
-    publisher.producer.flush()
-    publisher.close()
+    pending = list(envelopes)
+    try:
+        for _ in range(5):  # a send refused for a moment (a topic just created, a busy broker) is sent again
+            futures = [
+                publisher.producer.send(
+                    settings.topics.ecs,
+                    value=envelope.model_dump_json().encode(),
+                    key=envelope.tenant.encode(),
+                    timestamp_ms=int(record_time.timestamp() * 1000),
+                )
+                for envelope, record_time in pending
+            ]
+            publisher.producer.flush()
+            pending = [item for item, future in zip(pending, futures, strict=True) if future.failed()]
+            if not pending:
+                return
+        raise AssertionError(f"{len(pending)} held events could not be published to {settings.topics.ecs}")
+    finally:
+        publisher.close()
 
 
 def detections(settings: Settings, at_least: int = 0) -> list[Detection]:

@@ -8,7 +8,10 @@
    batches of 500) on the first --events corpus events, without intel and with the 1,000,000 indicators
    loaded, interleaved in the same run, median of --repeat; plus the matcher's own cost per event.
    Needs the detector wiring commit ("intel: wire the matcher into the detector stage").
-3. Retro-hunt: --held events published to a fresh events.ecs topic on the local Kafka (every 1,000th
+3. Refresh: the STIX bundle served over local HTTP, a scheduled refresh of it unchanged: fetched and
+   read whole (a server without validators, as every refresh was before) against a conditional request
+   answered 304 (ETag), alternating in fresh child processes, median of --repeat.
+4. Retro-hunt: --held events published to a fresh events.ecs topic on the local Kafka (every 1,000th
    contacting an indicator), then one `Hunter.run` over them with the 1,000,000 indicators.
 
     .venv/bin/python benchmarks/intel.py [--indicators 1000000] [--events 20000] [--held 200000]
@@ -167,6 +170,7 @@ def _reload_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # t
     gc.collect()
     one = rss_mb() - before
     first_peak = peak_mb() - before
+    Path(path).touch()  # published anew: an unchanged file would not be read again
     holder.request()
     cpu = time.process_time()
     assert holder.take() is not None
@@ -184,14 +188,77 @@ def _reload_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # t
     )
 
 
-def measure_load(path: Path, fmt: str, *, reload: bool = False) -> dict[str, float]:
+def _refresh_child(path: str, fmt: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """A scheduled refresh of an unchanged URL feed, served by a local HTTP server: with validators
+    (ETag, Last-Modified) it is one conditional request answered 304; without (`fmt` ends in
+    "-plain", as every refresh was before conditional fetches) the whole body is fetched and read."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from detectors.intel.config import FeedConfig, IntelConfig
+    from detectors.intel.feeds import FeedSet
+    from detectors.intel.reload import IntelHolder
+
+    body, validators = Path(path).read_bytes(), not fmt.endswith("-plain")
+
+    class Feed(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if validators and self.headers.get("If-None-Match") == '"1"':
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(200)
+            if validators:
+                self.send_header("ETag", '"1"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/feed.json"
+    feed = FeedConfig.model_validate({"name": "bench", "url": url, "format": fmt.removesuffix("-plain")})
+    holder = IntelHolder(FeedSet(IntelConfig(refresh_s=0, feeds=[feed])))
+    holder.request()
+    started, cpu = time.perf_counter(), time.process_time()
+    fresh = holder.take()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server.shutdown()
+    out.put({"seconds": seconds, "cpu": cpu, "swapped": fresh is not None, "indicators": len(holder.current)})
+
+
+def measure_load(path: Path, fmt: str, *, reload: bool = False, refresh: bool = False) -> dict[str, float]:
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    target = _reload_child if reload else _load_child
+    target = _refresh_child if refresh else _reload_child if reload else _load_child
     child = multiprocessing.get_context("fork").Process(target=target, args=(str(path), fmt, queue))
     child.start()
     result = queue.get(timeout=600)
     child.join()
     return result  # type: ignore[no-any-return]
+
+
+def refresh(tmp: Path, pairs: list[tuple[str, str]], repeat: int) -> None:
+    """An unchanged STIX URL feed refreshed with and without validators, alternating, median of `repeat`."""
+    stix = tmp / "refresh.json"
+    if not stix.exists():
+        write_stix(stix, pairs)
+    runs: dict[str, list[dict[str, float]]] = {"stix-plain": [], "stix": []}
+    for _ in range(repeat):
+        for fmt, got in runs.items():
+            got.append(measure_load(stix, fmt, refresh=True))
+    plain, conditional = runs["stix-plain"], runs["stix"]
+    assert all(r["swapped"] for r in plain) and not any(r["swapped"] for r in conditional)
+    wall = [statistics.median(r["seconds"] for r in arm) for arm in (plain, conditional)]
+    cpu = [statistics.median(r["cpu"] for r in arm) for arm in (plain, conditional)]
+    print(
+        f"refresh of an unchanged {plain[0]['indicators']:,.0f}-indicator STIX URL feed "
+        f"(median of {repeat}): "
+        f"fetched and read whole {wall[0]:.2f} s wall / {cpu[0]:.2f} s CPU; asked with its ETag, 304 "
+        f"{wall[1] * 1000:.1f} ms wall / {cpu[1] * 1000:.1f} ms CPU ({wall[0] / wall[1]:,.0f}x less wall)"
+    )
 
 
 def corpus_records(events: int):  # type: ignore[no-untyped-def]
@@ -347,7 +414,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--held", type=int, default=200_000)
-    parser.add_argument("--skip", action="append", default=[], choices=["load", "detector", "hunt"])
+    stages = ["load", "refresh", "detector", "hunt"]
+    parser.add_argument("--skip", action="append", default=[], choices=stages)
     args = parser.parse_args()
     from socpipe.logging import configure_logging
 
@@ -387,6 +455,8 @@ def main() -> None:
                 f"load's peak {got['first_peak']:.0f} MB, the reload's peak {got['reload_peak']:.0f} MB "
                 f"(both sets), {got['after_swap']:.0f} MB after the swap; reload {got['cpu']:.2f} s CPU"
             )
+        if "refresh" not in args.skip:
+            refresh(Path(tmp), pairs[: args.stix_indicators], args.repeat)
         if "detector" not in args.skip:
             detector(csv, args.events, args.repeat)
         if "hunt" not in args.skip:

@@ -9,11 +9,17 @@ nothing of a failed build is kept (build, validate, swap: detectors.intel.reload
 feed server's to break, not the operator's: when it cannot be fetched or read it keeps its last good
 indicators, or reads the body last saved on disk (detectors.intel.copies), or has none until it loads,
 and the detector starts and runs on the other feeds meanwhile.
+
+A refresh reads only what changed: a URL feed is asked conditionally (If-None-Match with its last
+ETag, If-Modified-Since with its last Last-Modified) and a 304 keeps its indicators without a download
+or a parse; a feed file whose size, modification time and inode are those of its last good read is not
+read again. When no feed changed, the running matcher stays (expiry is checked at match time).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -59,32 +65,80 @@ def sniff(first: bytes, name: str) -> Format:
 CHUNK = 1 << 20  # bytes of an HTTP body written to the spool file at a time
 
 
+@dataclass(frozen=True)
+class Version:
+    """What tells that a feed is unchanged since its last good read: the server's validators for a
+    URL (either may be absent; with neither the feed is always fetched whole), size, modification
+    time and inode for a file."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    stat: tuple[int, int, int] | None = None
+
+    @classmethod
+    def of_response(cls, response: httpx.Response) -> Version | None:
+        etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+        return cls(etag=etag, last_modified=modified) if etag or modified else None
+
+    @classmethod
+    def of_file(cls, handle: IO[bytes]) -> Version:
+        st = os.fstat(handle.fileno())
+        return cls(stat=(st.st_size, st.st_mtime_ns, st.st_ino))
+
+    def request_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A feed's body as a seekable stream, or None when it is unchanged since `known` (HTTP 304, or
+    the same file); `version` is what to ask with next time (None: the server sends no validators)."""
+
+    stream: IO[bytes] | None
+    version: Version | None
+
+
 @contextmanager
-def fetch(feed: FeedConfig) -> Iterator[IO[bytes]]:
-    """The feed as a seekable binary stream: the file, or the HTTP(S) body spooled to a temporary file
-    (deleted on exit). FeedError, before anything is read, if it cannot be had."""
+def fetch(feed: FeedConfig, known: Version | None = None) -> Iterator[Fetched]:
+    """The feed: the file, or the HTTP(S) body spooled to a temporary file (deleted on exit); nothing
+    when it is unchanged since `known`. FeedError, before anything is read, if it cannot be had."""
     if feed.path is not None:
         try:
             handle = feed.path.open("rb")
         except OSError as exc:
             raise FeedError(f"feed {feed.name}: cannot read {feed.path}: {exc.strerror}") from exc
         with handle:
-            yield handle
+            current = Version.of_file(handle)
+            yield Fetched(None if current == known else handle, current)
         return
     with tempfile.TemporaryFile(prefix="socpipe-feed-") as spool:
+        headers = known.request_headers() if known is not None else {}
+        version: Version | None
         try:
             url, timeout = str(feed.url), feed.timeout_s
-            with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-                response.raise_for_status()
-                for chunk in response.iter_bytes(CHUNK):
-                    spool.write(chunk)
+            with httpx.stream(
+                "GET", url, headers=headers, timeout=timeout, follow_redirects=True
+            ) as response:
+                if response.status_code == httpx.codes.NOT_MODIFIED and headers:
+                    version = Version.of_response(response) or known
+                    unchanged = True
+                else:
+                    response.raise_for_status()
+                    for chunk in response.iter_bytes(CHUNK):
+                        spool.write(chunk)
+                    version, unchanged = Version.of_response(response), False
         except httpx.HTTPError as exc:  # the first line: a status error adds a second, a link to MDN
             why = next(iter(str(exc).splitlines()), type(exc).__name__)
             raise FeedError(f"feed {feed.name}: cannot fetch {feed.url}: {why}") from exc
         except OSError as exc:  # the temporary file's disk is full
             raise FeedError(f"feed {feed.name}: cannot spool {feed.url} to a temporary file: {exc}") from exc
         spool.seek(0)
-        yield spool
+        yield Fetched(None if unchanged else spool, version)
 
 
 def read_feed(feed: FeedConfig, data: IO[bytes] | bytes) -> tuple[list[Indicator], LoadReport]:
@@ -112,6 +166,7 @@ class Loaded:
     reports: dict[str, LoadReport] = field(default_factory=dict)
     stale: dict[str, str] = field(default_factory=dict)  # feed -> why it was not refreshed
     missing: dict[str, str] = field(default_factory=dict)  # URL feed -> why it has no indicators at all
+    unchanged: list[str] = field(default_factory=list)  # feeds not read again: the same as last time
     seconds: float = 0.0
 
 
@@ -123,24 +178,37 @@ class FeedSet:
         self.copies = copies
         self.last_good: dict[str, list[Indicator]] = {}
         self.allow = {t: allow_index(t, entries) for t, entries in config.allow.items()}
+        self._versions: dict[str, Version] = {}  # of each feed's last good read, when it has one
+        self._reports: dict[str, LoadReport] = {}
+        self._matcher: IndicatorMatcher | None = None
 
     def build(self, now: float | None = None) -> tuple[IndicatorMatcher, Loaded]:
-        """Fetch and read every feed, then index. A feed file that does not read fails the build
-        (FeedError); a URL feed that cannot be fetched or read falls back (`_unfetched`)."""
+        """Fetch and read every feed that changed, then index. A feed file that does not read fails
+        the build (FeedError); a URL feed that cannot be fetched or read falls back (`_unfetched`).
+        When every feed is unchanged the running matcher itself is returned."""
         started = time.perf_counter()
         loaded = Loaded()
         per_feed: dict[str, list[Indicator]] = {}
+        versions: dict[str, Version] = {}
         for feed in self.config.feeds:
+            known = self._versions.get(feed.name) if feed.name in self.last_good else None
             with ExitStack() as stack:
                 try:
-                    data = stack.enter_context(fetch(feed))
+                    fetched = stack.enter_context(fetch(feed, known))
                 except FeedError as exc:
                     kept = self._unfetched(feed, exc, loaded)
                     if kept is not None:
                         per_feed[feed.name] = kept
                     continue
+                if fetched.stream is None:  # unchanged: its indicators and report stay
+                    per_feed[feed.name] = self.last_good[feed.name]
+                    loaded.reports[feed.name] = self._reports[feed.name]
+                    loaded.unchanged.append(feed.name)
+                    if fetched.version is not None:
+                        versions[feed.name] = fetched.version
+                    continue
                 try:
-                    indicators, report = read_feed(feed, data)
+                    indicators, report = read_feed(feed, fetched.stream)
                 except FeedError as exc:
                     if feed.url is None:  # the operator's own file is broken: refuse the build
                         raise
@@ -149,11 +217,17 @@ class FeedSet:
                         per_feed[feed.name] = kept
                     continue
                 if self.copies is not None and feed.url is not None:
-                    self.copies.save(feed, data)
+                    self.copies.save(feed, fetched.stream)
+                if fetched.version is not None:
+                    versions[feed.name] = fetched.version
             per_feed[feed.name] = indicators
             loaded.reports[feed.name] = report
-        matcher = self._index(per_feed, time.time() if now is None else now)
-        self.last_good = per_feed
+        if self._matcher is not None and len(loaded.unchanged) == len(self.config.feeds):
+            matcher = self._matcher
+        else:
+            matcher = self._index(per_feed, time.time() if now is None else now)
+        self.last_good, self._versions, self._reports = per_feed, versions, dict(loaded.reports)
+        self._matcher = matcher
         loaded.seconds = time.perf_counter() - started
         return matcher, loaded
 

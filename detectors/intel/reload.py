@@ -1,11 +1,12 @@
 """Reload the indicators while the detector runs: build, validate, swap, as detectors/reload.py does for
 rules (STYLE habit 11).
 
-Every `refresh_s` seconds (and on `request()`, e.g. from SIGHUP) the feeds are fetched and a whole new
-IndicatorMatcher is built beside the running one; the stage takes it at the start of a batch (`take`),
-so no batch sees two indicator sets, and the swap is one reference assignment. A build that fails (a
-feed that no longer parses, a bad allow-list) is logged and the running indicators stay; a feed that
-cannot be fetched keeps its last good copy (detectors.intel.feeds.FeedSet).
+Every `refresh_s` seconds (and on `request()`, e.g. from SIGHUP) the feeds are fetched (only what
+changed is read: detectors.intel.feeds) and a whole new IndicatorMatcher is built beside the running
+one; the stage takes it at the start of a batch (`take`), so no batch sees two indicator sets, and the
+swap is one reference assignment. A build that fails (a feed that no longer parses, a bad allow-list)
+is logged and the running indicators stay; a feed that cannot be fetched keeps its last good copy
+(detectors.intel.feeds.FeedSet). When no feed changed there is nothing to swap.
 """
 
 from __future__ import annotations
@@ -66,14 +67,19 @@ class IntelHolder:
             self.refused += 1
             log.error("intel not reloaded, the running indicators stay", error=str(exc))
             return None
+        unchanged = matcher is self.current  # every feed as it was: nothing to swap
         self.current, self.last = matcher, loaded
         self._next = self._clock() + self._wait(loaded)
+        if unchanged:
+            log.info("intel unchanged", feeds=len(loaded.unchanged), seconds=round(loaded.seconds, 3))
+            return None
         self.reloads += 1
         log.info(
             "intel reloaded",
             indicators=len(matcher),
             stale=sorted(loaded.stale),
             missing=sorted(loaded.missing),
+            unchanged=sorted(loaded.unchanged),
             seconds=round(loaded.seconds, 3),
         )
         return matcher

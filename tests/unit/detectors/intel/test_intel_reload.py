@@ -13,7 +13,7 @@ import pytest
 from detectors.intel.config import IntelConfig
 from detectors.intel.copies import SavedCopies
 from detectors.intel.feeds import FeedError, FeedSet
-from detectors.intel.reload import RETRY_MISSING_S, IntelHolder
+from detectors.intel.reload import RETRY_MISSING_S, IntelHolder, summary
 
 
 class _Feed(BaseHTTPRequestHandler):
@@ -122,3 +122,116 @@ def test_a_feed_file_that_cannot_be_read_at_start_is_an_error(tmp_path: Path) ->
     config = IntelConfig.model_validate({"feeds": [{"name": "f", "path": tmp_path / "absent.txt"}]})
     with pytest.raises(FeedError, match="feed f: cannot read"):
         FeedSet(config, SavedCopies(tmp_path)).build()
+
+
+MODIFIED = "Mon, 07 Dec 2026 10:00:00 GMT"
+
+
+class _Versioned(BaseHTTPRequestHandler):
+    """A feed server that sends validators and answers a matching conditional request with 304."""
+
+    body = b"198.51.100.7\n"
+    etag: str | None = '"v1"'
+    last_modified: str | None = MODIFIED
+    asked: list[dict[str, str]] = []  # the conditional headers of each request
+    bodies_sent = 0
+
+    def do_GET(self) -> None:
+        cls = _Versioned
+        asked = {k: v for k, v in self.headers.items() if k.lower().startswith("if-")}
+        cls.asked.append(asked)
+        same_tag = cls.etag is not None and asked.get("If-None-Match") == cls.etag
+        same_time = cls.etag is None and cls.last_modified is not None
+        if same_tag or (same_time and asked.get("If-Modified-Since") == cls.last_modified):
+            self.send_response(304)
+            self.end_headers()
+            return
+        self.send_response(200)
+        if cls.etag:
+            self.send_header("ETag", cls.etag)
+        if cls.last_modified:
+            self.send_header("Last-Modified", cls.last_modified)
+        self.send_header("Content-Length", str(len(cls.body)))
+        self.end_headers()
+        cls.bodies_sent += 1  # before the body: the client may read it before this thread goes on
+        self.wfile.write(cls.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def versioned_feed() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Versioned)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Versioned.body, _Versioned.etag = b"198.51.100.7\n", '"v1"'
+    _Versioned.last_modified, _Versioned.asked, _Versioned.bodies_sent = MODIFIED, [], 0
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/feed.txt"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_unchanged_url_feed_is_asked_conditionally_and_not_downloaded_or_read_again(
+    versioned_feed: str,
+) -> None:
+    config = IntelConfig.model_validate({"feeds": [{"name": "h", "url": versioned_feed}]})
+    holder = IntelHolder(FeedSet(config))
+    running = holder.current
+    assert _Versioned.asked == [{}] and _Versioned.bodies_sent == 1  # the first fetch is whole
+    holder.request()
+    assert holder.take() is None and holder.current is running  # 304: nothing to swap
+    assert _Versioned.asked[-1] == {"If-None-Match": '"v1"', "If-Modified-Since": MODIFIED}
+    assert _Versioned.bodies_sent == 1 and holder.last.unchanged == ["h"] and holder.reloads == 0
+    assert summary(holder.last) == {"h": 1}  # its report stays
+    _Versioned.body, _Versioned.etag = b"198.51.100.7\n198.51.100.8\n", '"v2"'  # published anew
+    holder.request()
+    assert holder.take() is not None and _values(holder) == {"198.51.100.7", "198.51.100.8"}
+    assert _Versioned.bodies_sent == 2 and holder.last.unchanged == []
+    holder.request()
+    assert holder.take() is None and _Versioned.asked[-1]["If-None-Match"] == '"v2"'
+
+
+def test_last_modified_alone_is_asked_and_a_server_without_validators_is_fetched_whole(
+    versioned_feed: str,
+) -> None:
+    _Versioned.etag = None
+    config = IntelConfig.model_validate({"feeds": [{"name": "h", "url": versioned_feed}]})
+    holder = IntelHolder(FeedSet(config))
+    holder.request()
+    assert holder.take() is None and _Versioned.bodies_sent == 1
+    assert _Versioned.asked[-1] == {"If-Modified-Since": MODIFIED}
+    _Versioned.last_modified = None  # nothing to ask with: every refresh reads the whole feed
+    _Versioned.body = b"198.51.100.9\n"
+    holder.request()
+    assert holder.take() is not None and _values(holder) == {"198.51.100.9"}
+    holder.request()
+    assert holder.take() is not None and _Versioned.asked[-1] == {} and _Versioned.bodies_sent == 3
+
+
+def test_only_the_changed_feed_is_read_and_the_others_keep_their_indicators(
+    versioned_feed: str, tmp_path: Path
+) -> None:
+    """A feed file rewritten beside an unchanged URL feed (304) and an unchanged file: the new matcher
+    holds all three feeds' indicators, and only the rewritten one was parsed again."""
+    changing, steady = tmp_path / "changing.txt", tmp_path / "steady.txt"
+    changing.write_text("203.0.113.1\n")
+    steady.write_text("steady.example\n")
+    feeds = [
+        {"name": "h", "url": versioned_feed},
+        {"name": "c", "path": changing},
+        {"name": "s", "path": steady},
+    ]
+    feed_set = FeedSet(IntelConfig.model_validate({"feeds": feeds}))
+    holder = IntelHolder(feed_set)
+    kept = {name: feed_set.last_good[name] for name in ("h", "s")}
+    holder.request()
+    assert holder.take() is None and sorted(holder.last.unchanged) == ["c", "h", "s"]
+    changing.write_text("203.0.113.2\n")
+    holder.request()
+    assert holder.take() is not None
+    assert _values(holder) == {"198.51.100.7", "203.0.113.2", "steady.example"}
+    assert sorted(holder.last.unchanged) == ["h", "s"] and _Versioned.bodies_sent == 1
+    assert all(feed_set.last_good[name] is kept[name] for name in kept)  # not parsed again

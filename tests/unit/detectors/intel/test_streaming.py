@@ -145,8 +145,9 @@ def test_http_bundle_streamed_chunked_reads_as_the_whole_file(
     from_file, file_report = read_feed(feed("b", path=path), path.read_bytes())
     monkeypatch.setattr(jsonarray, "CHUNK", 4096)
     over_http = feed("b", path=None, url=chunked_url)
-    with fetch(over_http) as stream:
-        streamed, report = read_feed(over_http, stream)
+    with fetch(over_http) as fetched:
+        assert fetched.stream is not None
+        streamed, report = read_feed(over_http, fetched.stream)
     assert len(streamed) > 3000 and _described(streamed) == _described(from_file)
     assert report.kinds == file_report.kinds and report.skipped == file_report.skipped
     late = [i for i in streamed if i.value.startswith("198.18.")]

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO
 
@@ -77,7 +78,8 @@ class Version:
 
     @classmethod
     def of_response(cls, response: httpx.Response) -> Version | None:
-        etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+        etag = response.headers.get("etag")
+        modified = _strong_last_modified(response.headers)
         return cls(etag=etag, last_modified=modified) if etag or modified else None
 
     @classmethod
@@ -92,6 +94,21 @@ class Version:
         if self.last_modified:
             headers["If-Modified-Since"] = self.last_modified
         return headers
+
+
+def _strong_last_modified(headers: httpx.Headers) -> str | None:
+    """Last-Modified when it can tell a later change: HTTP dates have whole seconds, so a feed
+    rewritten in the second it was fetched would keep that date and be answered 304 for ever after.
+    As RFC 9110 8.8.2.2 says, it is only relied on when at least a second older than the response's
+    Date."""
+    modified, date = headers.get("last-modified"), headers.get("date")
+    if not modified or not date:
+        return None
+    try:
+        age = parsedate_to_datetime(date) - parsedate_to_datetime(modified)
+    except (TypeError, ValueError):
+        return None
+    return modified if age.total_seconds() >= 1 else None
 
 
 @dataclass(frozen=True)

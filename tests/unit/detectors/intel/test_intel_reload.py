@@ -133,6 +133,7 @@ class _Versioned(BaseHTTPRequestHandler):
     body = b"198.51.100.7\n"
     etag: str | None = '"v1"'
     last_modified: str | None = MODIFIED
+    date: str | None = None  # the Date header, when not now
     asked: list[dict[str, str]] = []  # the conditional headers of each request
     bodies_sent = 0
 
@@ -156,6 +157,9 @@ class _Versioned(BaseHTTPRequestHandler):
         cls.bodies_sent += 1  # before the body: the client may read it before this thread goes on
         self.wfile.write(cls.body)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return _Versioned.date or super().date_time_string(timestamp)
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -165,7 +169,7 @@ def versioned_feed() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Versioned)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    _Versioned.body, _Versioned.etag = b"198.51.100.7\n", '"v1"'
+    _Versioned.body, _Versioned.etag, _Versioned.date = b"198.51.100.7\n", '"v1"', None
     _Versioned.last_modified, _Versioned.asked, _Versioned.bodies_sent = MODIFIED, [], 0
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/feed.txt"
@@ -235,3 +239,15 @@ def test_only_the_changed_feed_is_read_and_the_others_keep_their_indicators(
     assert _values(holder) == {"198.51.100.7", "203.0.113.2", "steady.example"}
     assert sorted(holder.last.unchanged) == ["h", "s"] and _Versioned.bodies_sent == 1
     assert all(feed_set.last_good[name] is kept[name] for name in kept)  # not parsed again
+
+
+def test_a_last_modified_of_the_second_it_was_fetched_is_not_relied_on(versioned_feed: str) -> None:
+    """HTTP dates have whole seconds: a feed rewritten in the second it was fetched keeps its date, so
+    that date cannot tell the change and the next refresh fetches the feed whole (RFC 9110 8.8.2.2)."""
+    _Versioned.etag, _Versioned.date = None, MODIFIED  # modified the very second it is served
+    config = IntelConfig.model_validate({"feeds": [{"name": "h", "url": versioned_feed}]})
+    holder = IntelHolder(FeedSet(config))
+    _Versioned.body = b"198.51.100.7\n198.51.100.10\n"  # rewritten that same second
+    holder.request()
+    assert holder.take() is not None and _values(holder) == {"198.51.100.7", "198.51.100.10"}
+    assert _Versioned.asked[-1] == {} and _Versioned.bodies_sent == 2

@@ -119,7 +119,24 @@ def spawn(command: list[str], log_file: Path, cwd: Path, env: dict[str, str] | N
             close_fds=True,
         )
     _children[child.pid] = child
+    _await_command_line(child, command)
     return child.pid
+
+
+def _await_command_line(child: subprocess.Popen[bytes], command: list[str], timeout: float = 2.0) -> None:
+    """Wait until /proc shows the new command line: Popen returns once exec has begun, and for a moment
+    after that /proc can still show no or the old command line, so `is_alive` (which looks for the
+    marker there) took a server that had just been started for one that had exited (seen under load)."""
+    cmdline = Path(f"/proc/{child.pid}/cmdline")
+    expected = ("\0".join(command) + "\0").encode(errors="surrogateescape")
+    deadline = time.monotonic() + timeout
+    while child.poll() is None and time.monotonic() < deadline:
+        try:
+            if cmdline.read_bytes() == expected:
+                return
+        except OSError:  # no /proc here, or the process is gone: nothing to wait for
+            return
+        time.sleep(0.001)
 
 
 def stop(pid: int, marker: str, timeout: float = 30.0) -> bool:

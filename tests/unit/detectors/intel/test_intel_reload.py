@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -33,17 +34,23 @@ class _Feed(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def http_feed() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Feed.body = b"198.51.100.7\n"
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local feed server with `handler`, and the feed's URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/feed.txt"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def http_feed() -> Iterator[str]:
+    _Feed.body = b"198.51.100.7\n"
+    with _serving(_Feed) as url:
+        yield url
 
 
 def _values(holder: IntelHolder) -> set[str]:
@@ -166,16 +173,10 @@ class _Versioned(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def versioned_feed() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Versioned)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _Versioned.body, _Versioned.etag, _Versioned.date = b"198.51.100.7\n", '"v1"', None
     _Versioned.last_modified, _Versioned.asked, _Versioned.bodies_sent = MODIFIED, [], 0
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/feed.txt"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(_Versioned) as url:
+        yield url
 
 
 def test_an_unchanged_url_feed_is_asked_conditionally_and_not_downloaded_or_read_again(

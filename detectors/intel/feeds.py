@@ -19,13 +19,11 @@ read again. When no feed changed, the running matcher stays (expiry is checked a
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO
 
@@ -42,6 +40,7 @@ from detectors.intel.formats.stream import head
 from detectors.intel.index import IndicatorIndex
 from detectors.intel.matcher import IndicatorMatcher
 from detectors.intel.model import Indicator, Provenance, Tlp
+from detectors.intel.versions import Version
 from socpipe.logging import get_logger
 
 log = get_logger(__name__)
@@ -64,51 +63,6 @@ def sniff(first: bytes, name: str) -> Format:
 
 
 CHUNK = 1 << 20  # bytes of an HTTP body written to the spool file at a time
-
-
-@dataclass(frozen=True)
-class Version:
-    """What tells that a feed is unchanged since its last good read: the server's validators for a
-    URL (either may be absent; with neither the feed is always fetched whole), size, modification
-    time and inode for a file."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-    stat: tuple[int, int, int] | None = None
-
-    @classmethod
-    def of_response(cls, response: httpx.Response) -> Version | None:
-        etag = response.headers.get("etag")
-        modified = _strong_last_modified(response.headers)
-        return cls(etag=etag, last_modified=modified) if etag or modified else None
-
-    @classmethod
-    def of_file(cls, handle: IO[bytes]) -> Version:
-        st = os.fstat(handle.fileno())
-        return cls(stat=(st.st_size, st.st_mtime_ns, st.st_ino))
-
-    def request_headers(self) -> dict[str, str]:
-        headers = {}
-        if self.etag:
-            headers["If-None-Match"] = self.etag
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        return headers
-
-
-def _strong_last_modified(headers: httpx.Headers) -> str | None:
-    """Last-Modified when it can tell a later change: HTTP dates have whole seconds, so a feed
-    rewritten in the second it was fetched would keep that date and be answered 304 for ever after.
-    As RFC 9110 8.8.2.2 says, it is only relied on when at least a second older than the response's
-    Date."""
-    modified, date = headers.get("last-modified"), headers.get("date")
-    if not modified or not date:
-        return None
-    try:
-        age = parsedate_to_datetime(date) - parsedate_to_datetime(modified)
-    except (TypeError, ValueError):
-        return None
-    return modified if age.total_seconds() >= 1 else None
 
 
 @dataclass(frozen=True)
@@ -208,37 +162,12 @@ class FeedSet:
         per_feed: dict[str, list[Indicator]] = {}
         versions: dict[str, Version] = {}
         for feed in self.config.feeds:
-            known = self._versions.get(feed.name) if feed.name in self.last_good else None
-            with ExitStack() as stack:
-                try:
-                    fetched = stack.enter_context(fetch(feed, known))
-                except FeedError as exc:
-                    kept = self._unfetched(feed, exc, loaded)
-                    if kept is not None:
-                        per_feed[feed.name] = kept
-                    continue
-                if fetched.stream is None:  # unchanged: its indicators and report stay
-                    per_feed[feed.name] = self.last_good[feed.name]
-                    loaded.reports[feed.name] = self._reports[feed.name]
-                    loaded.unchanged.append(feed.name)
-                    if fetched.version is not None:
-                        versions[feed.name] = fetched.version
-                    continue
-                try:
-                    indicators, report = read_feed(feed, fetched.stream)
-                except FeedError as exc:
-                    if feed.url is None:  # the operator's own file is broken: refuse the build
-                        raise
-                    kept = self._unfetched(feed, exc, loaded)  # the server sent something unreadable
-                    if kept is not None:
-                        per_feed[feed.name] = kept
-                    continue
-                if self.copies is not None and feed.url is not None:
-                    self.copies.save(feed, fetched.stream)
-                if fetched.version is not None:
-                    versions[feed.name] = fetched.version
-            per_feed[feed.name] = indicators
-            loaded.reports[feed.name] = report
+            got = self._read(feed, loaded)
+            if got is None:
+                continue
+            per_feed[feed.name], version = got
+            if version is not None:
+                versions[feed.name] = version
         if self._matcher is not None and len(loaded.unchanged) == len(self.config.feeds):
             matcher = self._matcher
         else:
@@ -247,6 +176,67 @@ class FeedSet:
         self._matcher = matcher
         loaded.seconds = time.perf_counter() - started
         return matcher, loaded
+
+    def _read(self, feed: FeedConfig, loaded: Loaded) -> tuple[list[Indicator], Version | None] | None:
+        """One feed's indicators and what to ask with next time: kept when unchanged since this
+        process read it, read from the saved copy when unchanged since that was saved (a restart does
+        not download it again), read anew when it changed; a fallback when it cannot be had (None:
+        it has no indicators)."""
+        held = feed.name in self.last_good
+        known = self._versions.get(feed.name) if held else self._saved_version(feed)
+        for ask in (known, None) if known is not None else (None,):
+            with ExitStack() as stack:
+                try:
+                    fetched = stack.enter_context(fetch(feed, ask))
+                except FeedError as exc:
+                    kept = self._unfetched(feed, exc, loaded)
+                    return None if kept is None else (kept, None)
+                if fetched.stream is None and held:  # unchanged: its indicators and report stay
+                    loaded.reports[feed.name] = self._reports[feed.name]
+                    loaded.unchanged.append(feed.name)
+                    return self.last_good[feed.name], fetched.version
+                if fetched.stream is None:
+                    from_copy = self._read_saved(feed, loaded)
+                    if from_copy is None:
+                        continue  # the copy does not read after all: fetch the feed whole
+                    loaded.unchanged.append(feed.name)
+                    return from_copy, fetched.version
+                try:
+                    indicators, report = read_feed(feed, fetched.stream)
+                except FeedError as exc:
+                    if feed.url is None:  # the operator's own file is broken: refuse the build
+                        raise
+                    kept = self._unfetched(feed, exc, loaded)  # the server sent something unreadable
+                    return None if kept is None else (kept, None)
+                if self.copies is not None and feed.url is not None:
+                    self.copies.save(feed, fetched.stream, fetched.version)
+                loaded.reports[feed.name] = report
+                return indicators, fetched.version
+        return None  # not reached: a fetch without validators always has a body
+
+    def _saved_version(self, feed: FeedConfig) -> Version | None:
+        if self.copies is None or feed.url is None:
+            return None
+        return self.copies.version(feed)
+
+    def _read_saved(self, feed: FeedConfig, loaded: Loaded) -> list[Indicator] | None:
+        """The indicators of the feed's saved copy, which the server said is current; None when it
+        cannot be opened or read."""
+        saved = self.copies.open(feed) if self.copies is not None else None
+        if saved is None:
+            log.warning("intel feed copy gone, fetching the feed whole", feed=feed.name)
+            return None
+        handle, _ = saved
+        with handle:
+            try:
+                indicators, report = read_feed(feed, handle)
+            except FeedError as exc:
+                why = str(exc)
+                log.warning("intel feed copy unreadable, fetching the feed whole", feed=feed.name, error=why)
+                return None
+        loaded.reports[feed.name] = report
+        log.info("intel feed unchanged since its saved copy, read from disk", feed=feed.name)
+        return indicators
 
     def _unfetched(self, feed: FeedConfig, exc: FeedError, loaded: Loaded) -> list[Indicator] | None:
         """The indicators a feed that cannot be had keeps: the running set's, else its saved copy's,

@@ -252,3 +252,38 @@ def test_a_last_modified_of_the_second_it_was_fetched_is_not_relied_on(versioned
     holder.request()
     assert holder.take() is not None and _values(holder) == {"198.51.100.7", "198.51.100.10"}
     assert _Versioned.asked[-1] == {} and _Versioned.bodies_sent == 2
+
+
+def test_a_restart_asks_with_the_saved_copys_validators_and_reads_the_copy_on_304(
+    versioned_feed: str, tmp_path: Path
+) -> None:
+    """The validators are kept beside the saved copy: a new process asks with them and, answered 304,
+    reads the copy instead of downloading the feed; a changed feed, a copy that no longer reads, or a
+    server that stopped sending validators each get the whole feed."""
+    config = IntelConfig.model_validate({"feeds": [{"name": "h", "url": versioned_feed}]})
+    copies = SavedCopies(tmp_path / "copies")
+    FeedSet(config, copies).build()
+    version = copies.version(config.feeds[0])
+    assert version is not None and version.etag == '"v1"'
+    assert copies.version_path(config.feeds[0]).stat().st_mode & 0o777 == 0o600
+
+    matcher, loaded = FeedSet(config, copies).build()  # a restart: 304, the copy is read
+    assert {i.value for i in matcher.global_index} == {"198.51.100.7"} and loaded.unchanged == ["h"]
+    assert _Versioned.asked[-1]["If-None-Match"] == '"v1"' and _Versioned.bodies_sent == 1
+    assert summary(loaded) == {"h": 1} and loaded.stale == {} and loaded.missing == {}
+
+    copies.path(config.feeds[0]).write_bytes(b"<html>not a feed</html>\n")  # the copy no longer reads
+    matcher, loaded = FeedSet(config, copies).build()
+    assert {i.value for i in matcher.global_index} == {"198.51.100.7"} and _Versioned.bodies_sent == 2
+    assert copies.path(config.feeds[0]).read_bytes() == b"198.51.100.7\n"  # saved again
+
+    _Versioned.body, _Versioned.etag = b"198.51.100.11\n", '"v2"'  # published anew while stopped
+    matcher, _ = FeedSet(config, copies).build()
+    assert {i.value for i in matcher.global_index} == {"198.51.100.11"} and _Versioned.bodies_sent == 3
+    assert copies.version(config.feeds[0]) == version.model_copy(update={"etag": '"v2"'})
+
+    _Versioned.etag = _Versioned.last_modified = None  # the server stops sending validators
+    FeedSet(config, copies).build()
+    assert copies.version(config.feeds[0]) is None  # the old ones are not kept for the new body
+    FeedSet(config, copies).build()
+    assert _Versioned.asked[-1] == {} and _Versioned.bodies_sent == 5

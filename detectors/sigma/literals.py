@@ -98,20 +98,13 @@ class LiteralSearch:
         """`find`, remembered per text (event streams repeat their values all the time)."""
         found = self.memo.get(text)
         if found is None:
-            found = self.remember(text, frozenset(self.find(text)))
-        return found
-
-    def remember(self, text: str, found: frozenset[int]) -> frozenset[int]:
-        """Remember the ids of this search's literals that occur in `text` (found by this search, or by
-        a combined one: prefilter.py's `_Pair`); returns the remembered set."""
-        if len(self.memo) >= MEMO_SIZE:
-            self._forget()
-        if found:
-            found = self._sets.setdefault(found, found)
-            self.hot.add(text)
-        else:
-            found = _NOTHING
-        self.memo[text] = found
+            found = frozenset(self.find(text)) or _NOTHING
+            if len(self.memo) >= MEMO_SIZE:
+                self._forget()
+            if found:
+                found = self._sets.setdefault(found, found)
+                self.hot.add(text)
+            self.memo[text] = found
         return found
 
     def remember_clean(self, texts: Sequence[str]) -> None:

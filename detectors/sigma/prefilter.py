@@ -18,7 +18,7 @@ from typing import Any
 
 from detectors.sigma.compiler import CompiledRule
 from detectors.sigma.conditions import KEYWORD_NAMES
-from detectors.sigma.literals import LONG_TEXT, LiteralSearch, literal_search
+from detectors.sigma.literals import literal_search
 from detectors.sigma.strings import as_text
 
 _first = itemgetter(0)
@@ -45,8 +45,6 @@ class _Scanner:
         self.memo: dict[str, frozenset[int]] = self.search.memo
         self.hot: set[str] = self.search.hot
         self.numeric = any(set(w) <= _NUMERIC_TEXT for w in words)
-        self.keywords: LiteralSearch | None = None  # the bucket's keyword search (field scanners only)
-        self._pair: _Pair | None = None  # built on the first long value
 
     def clauses_of(self, found: frozenset[int]) -> set[int]:
         """Clause ids of literal ids."""
@@ -56,10 +54,6 @@ class _Scanner:
     def find(self, value: Any) -> frozenset[int]:
         """Literal ids hit by the value (a list value: by any element)."""
         if type(value) is str:
-            if self.keywords is not None and len(value) >= LONG_TEXT:
-                if self._pair is None:
-                    self._pair = _Pair(self.search, self.keywords)
-                return self._pair.learn(value)
             return self.search.find_memo(value)
         if type(value) is list:
             return frozenset(self.search.find("\x00".join(as_text(x) for x in value if x is not None)))
@@ -129,34 +123,6 @@ class _Scanner:
         return found
 
 
-class _Pair:
-    """A field's literals and the keyword literals searched together in the field's long values.
-
-    A new long value (LONG_TEXT characters or more: a PowerShell ContextInfo, a script block) was
-    searched twice, by the field's search and, as a value of the event, by the keyword search: two
-    Hyperscan scans of ~4 us each for the 4.7 KB ContextInfo of every 4103 event (values that never
-    repeat: they hold a sequence number). One search of both literal sets answers both, and its hits
-    are remembered in both searches' memos, so the keyword pass that follows finds the value known.
-    """
-
-    def __init__(self, field: LiteralSearch, keywords: LiteralSearch) -> None:
-        self.field, self.keywords = field, keywords
-        union = tuple(dict.fromkeys(field.literals + keywords.literals))
-        pos = {literal: i for i, literal in enumerate(union)}
-        self.search = literal_search(union)
-        self.field_ids = {pos[literal]: lid for lid, literal in enumerate(field.literals)}
-        self.keyword_ids = {pos[literal]: lid for lid, literal in enumerate(keywords.literals)}
-
-    def learn(self, text: str) -> frozenset[int]:
-        """The field's literal ids in `text`; its keyword literal ids remembered on the way."""
-        hits = self.search.find(text)
-        if text not in self.keywords.memo:
-            ids = self.keyword_ids
-            self.keywords.remember(text, frozenset(ids[i] for i in hits if i in ids))
-        ids = self.field_ids
-        return self.field.remember(text, frozenset(ids[i] for i in hits if i in ids))
-
-
 class Bucket:
     """The rules evaluated on one route (channel, event id), with their prefilter."""
 
@@ -184,9 +150,6 @@ class Bucket:
         keyword = words.pop(KEYWORD_NAMES, None)
         self._keywords = _Scanner(KEYWORD_NAMES, keyword) if keyword else None
         self._scanners = [_Scanner(names, w) for names, w in words.items()]
-        if self._keywords is not None:
-            for scanner in self._scanners:
-                scanner.keywords = self._keywords.search
         self._fields = [(pos, sc.names, sc.memo, sc.find) for pos, sc in enumerate(self._scanners)]
         self._empty = not self._scanners and self._keywords is None
         # (field hits, keyword hits) -> candidates: a pure function of the hits, and the same few

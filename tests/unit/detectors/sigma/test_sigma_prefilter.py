@@ -111,7 +111,7 @@ def test_candidates_remembered_per_combination_of_hits_agree_with_naive(make_eng
     )
     images = ["c:\\A.exe", "c:\\b.EXE", "c:\\c.exe", "c:\\z.exe", None, ["c:\\z.exe", "c:\\a.exe"], 7]
     commands = ["x -NOP -w HIDDEN", "Mimikatz", "evil12", "run sekurlsa::x", "Straße", "", None, 1]
-    # long values (LONG_TEXT+): a field's literals and the keyword literals searched together (_Pair)
+    # long values (LONG_TEXT+: Hyperscan's side of the literal searches)
     commands += ["y" * 300 + " -NOP -w HIDDEN", "z" * 300 + " run sekurlsa::x MIMIKATZ", "w" * 300 + "é"]
     events = [
         proc(Image=i, CommandLine=c, User=u, Extra=x)

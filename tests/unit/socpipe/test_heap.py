@@ -22,6 +22,7 @@ class _Rules:
 def _restore_gc() -> Iterator[None]:
     before = gc.get_threshold()
     yield
+    gc.enable()
     gc.unfreeze()
     gc.set_threshold(*before)
 
@@ -44,5 +45,18 @@ def test_replaced_rules_in_a_cycle_are_freed_by_the_next_settle() -> None:
     del rules
     gc.collect()
     assert gone() is not None  # frozen: the collector does not look at it
+    settle()
+    assert gone() is None
+
+
+def test_settle_without_collecting_still_freezes() -> None:
+    """collect=False (a start-up with next to no garbage) freezes what exists, garbage included."""
+    gc.disable()  # no automatic collection between the del and settle (the fixture enables it again)
+    rules = _Rules()
+    gone = weakref.ref(rules)
+    del rules  # a cycle nobody collected yet
+    settle(collect=False)
+    gc.collect()
+    assert gone() is not None  # frozen with the rest: only the next settle frees it
     settle()
     assert gone() is None

@@ -14,11 +14,9 @@ from typing import Any
 import ahocorasick
 
 from detectors.sigma.ir import ANY, ONE
-from detectors.sigma.literals import literal_search
 
 Pred = Callable[[Any], bool]
 CONTAINS_LOOP_MAX = 8  # up to this many `contains` needles, `in` in a loop beats the automaton
-PREFIX = 512  # characters of a long text walked by a contains automaton before searching all of it
 LOWER_MEMO_MIN = 256  # characters: shorter values are lower-cased on each test (cheaper than a lookup)
 LOWER_MEMO_SIZE = 64  # long values whose lower-cased form is remembered (emptied when full)
 _lowered: dict[str, str] = {}
@@ -139,36 +137,15 @@ def add_string(pats: StrPatterns, value: Sequence[Any], placeholders: Mapping[st
         pats.add_needle(max(literals, key=len) if literals else None)
 
 
-def _contains_any(needles: tuple[str, ...], lower: bool) -> Callable[[str], bool]:
-    """Substring test for many needles: an Aho-Corasick automaton beyond a handful.
-
-    The automaton stops at the first needle but walks ~12 ns per character, all of a text holding
-    none. For case-insensitive needles (`lower`: needles and text lower-cased; the literal search
-    ignores case), a text of more than PREFIX characters is walked for its first PREFIX characters, and
-    when no needle lies within them, searched whole by the shared literal search (Hyperscan once long texts
-    add up). SigmaHQ's "Alternate PowerShell Hosts" tests its filters on every 4103 event's ContextInfo
-    (4.5 KB on average): 89% of those hold a needle, always within the first 512 characters (at 186
-    on average), the other 11% were walked to the end."""
+def _contains_any(needles: tuple[str, ...]) -> Callable[[str], bool]:
+    """Substring test for many needles: an Aho-Corasick automaton beyond a handful."""
     if len(needles) <= CONTAINS_LOOP_MAX:
         return lambda s: any(n in s for n in needles)
     automaton = ahocorasick.Automaton()
     for n in needles:
         automaton.add_word(n, n)
     automaton.make_automaton()
-    walk = automaton.iter
-    if not lower:
-        return lambda s: next(walk(s), None) is not None
-    literals = tuple(sorted(set(needles)))
-
-    def contains(s: str) -> bool:
-        if len(s) <= PREFIX:  # (pyahocorasick does not clamp `end`: it would read past the text)
-            return next(walk(s), None) is not None
-        if next(walk(s, 0, PREFIX), None) is not None:
-            return True
-        # the search is shared by leaves with the same needles, and built for the first long text only
-        return bool(literal_search(literals).find(s))
-
-    return contains
+    return lambda s: next(automaton.iter(s), None) is not None
 
 
 def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per pattern shape
@@ -197,7 +174,7 @@ def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per
             return lambda v: needle in lowered(v if isinstance(v, str) else as_text(v))
         return lambda v: needle in (v if isinstance(v, str) else as_text(v))
 
-    contains = _contains_any(ct, lower)
+    contains = _contains_any(ct)
 
     def pred(v: Any) -> bool:
         s = v if isinstance(v, str) else as_text(v)

@@ -10,8 +10,7 @@ import pytest
 from sigma_helpers import proc, rule_yaml
 
 from detectors.sigma import Engine
-from detectors.sigma.literals import HS_AFTER
-from detectors.sigma.strings import CONTAINS_LOOP_MAX, LOWER_MEMO_MIN, LOWER_MEMO_SIZE, PREFIX
+from detectors.sigma.strings import LOWER_MEMO_MIN, LOWER_MEMO_SIZE
 
 Check = Callable[..., bool]
 
@@ -98,29 +97,6 @@ def test_long_values_are_matched_case_insensitively_however_often_tested(
         assert not fires(proc(ContextInfo=f"{pad}{i} -nop -w hidden"))
         assert fires(proc(ContextInfo=f"{pad}{i} W7hidden"))
     assert fires(proc(ContextInfo=f"{pad} -NoP hIdDeN STRASSE \u0130"))
-
-
-def test_many_needle_contains_on_texts_longer_than_the_walked_prefix(
-    make_engine: Callable[..., Engine],
-) -> None:
-    """A contains list of more than CONTAINS_LOOP_MAX needles walks a long text's first PREFIX
-    characters, then searches it whole (strings._contains_any): a needle before, across and after that
-    boundary is found, in any case, a text holding none is not, also once the search has switched to
-    Hyperscan (HS_AFTER characters of long texts later); a text just shorter than PREFIX is walked to
-    its end and no further. (`not sel`: no prefilter clause, so every text reaches the test.)"""
-    needles = "['a1', 'b2', 'c3', 'd4', 'e5', 'f6', 'g7', 'h8', 'i9']"
-    engine = make_engine(rule_yaml(f"sel:\n  ContextInfo|contains: {needles}\ncondition: not sel"))
-
-    def holds_a_needle(text: str) -> bool:
-        return not engine.match(proc(ContextInfo=text))
-
-    assert CONTAINS_LOOP_MAX < 9
-    for k in range(HS_AFTER // 4000 + 10):
-        for at in (0, PREFIX - 5, PREFIX - 1, PREFIX, PREFIX + 300, 4000):
-            assert holds_a_needle(f"{k}-" + "x" * at + "E5" + "y" * 100)
-        assert not holds_a_needle(f"{k}-" + "x" * 4000)
-        assert not holds_a_needle(f"{k}-" + "x" * (PREFIX - 20))
-        assert holds_a_needle(f"{k}-" + "x" * (PREFIX - 20) + "h8")
 
 
 def test_list_value_is_or(matches: Check) -> None:

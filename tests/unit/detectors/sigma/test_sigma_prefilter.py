@@ -48,7 +48,7 @@ VALUES: list[Any] = [
 
 def expected(words: list[str], event: dict[str, Any]) -> frozenset[int]:
     """Literal ids found by lower-casing the text of every non-null value (list: every element)."""
-    out = set()
+    out: set[int] = set()
     for v in event.values():
         for x in v if type(v) is list else [v]:
             if x is not None:

@@ -19,6 +19,7 @@ from detectors.sigma.loader import load_rules
 from detectors.sigma.report import RuleLoadError
 from detectors.state import StateStore
 from detectors.worker import DetectorStage
+from socpipe.heap import settle
 from socpipe.paths import rules_dir
 from socpipe.settings import Settings
 
@@ -73,6 +74,7 @@ def build_detector_stage(settings: Settings, *, reload_on_sighup: bool = False) 
     detector = Detector(build_engine(settings), load_heuristics_config(), intel)
     also = (intel.request,) if intel is not None else ()
     reloader = _reloader(settings, None, reload_on_sighup, also)
+    settle()  # the rules loaded are long-lived: later collections skip them (socpipe/heap.py)
     return DetectorStage(detector, settings.topics, reloader, intel)
 
 
@@ -82,4 +84,6 @@ def build_correlate_stage(settings: Settings, *, reload_on_sighup: bool = False)
     factory = ComponentFactory(build_engine(settings).ruleset, load_heuristics_config())
     factory()
     store = StateStore(settings, settings.correlate_group, factory)
-    return CorrelateStage(store, settings.topics, _reloader(settings, store, reload_on_sighup))
+    stage = CorrelateStage(store, settings.topics, _reloader(settings, store, reload_on_sighup))
+    settle()  # as for the detector stage
+    return stage

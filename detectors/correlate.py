@@ -23,6 +23,7 @@ from detectors.worker import detection_message
 from schemas.contribution import Contribution
 from schemas.topics import Topics
 from socpipe.bus import Inbound
+from socpipe.heap import settle
 from socpipe.logging import get_logger
 from socpipe.worker import StageOutput, dead_letter
 
@@ -43,8 +44,10 @@ class CorrelateStage:
         self.rules = rules
 
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
-        if self.rules is not None:
-            self.rules.take()  # the reloader moves every partition's windows onto the new rules
+        if self.rules is not None and self.rules.take() is not None:
+            # The reloader moved every partition's windows onto the new rules: the replaced rules freed,
+            # the new ones frozen (socpipe/heap.py).
+            settle()
         out = StageOutput()
         try:
             for record in batch:

@@ -26,6 +26,7 @@ from schemas.envelope import Envelope
 from schemas.event import EcsEvent
 from schemas.topics import Topics
 from socpipe.bus import Inbound, Outbound
+from socpipe.heap import settle
 from socpipe.logging import get_logger
 from socpipe.worker import StageOutput, dead_letter
 
@@ -60,6 +61,7 @@ class DetectorStage:
     def process(self, batch: Sequence[Inbound]) -> StageOutput:
         if self.rules is not None and (fresh := self.rules.take()) is not None:
             self.detector.use(fresh)
+            settle()  # the replaced rules freed, the new ones frozen (socpipe/heap.py)
         if self.intel is not None:
             self.intel.take()  # a due feed refresh: the new indicators are `current` from this batch on
         out = StageOutput()

@@ -160,7 +160,9 @@ class Engine:
         matched: dict[str, Any] = {}
         explain(rule.node, event, matched)
         ref = event_ref or event_digest(event)
-        return Match(
+        # Not validated: every field is built here from validated parts (the rule's RuleInfo, strings,
+        # the event's values), and validating copied `matched` and checked each field again.
+        return Match.model_construct(
             id=detection_id(rule.info.id, tenant, ref),
             rule=rule.info,
             matched=matched,

@@ -17,6 +17,9 @@ from detectors.sigma.ir import ANY, ONE
 
 Pred = Callable[[Any], bool]
 CONTAINS_LOOP_MAX = 8  # up to this many `contains` needles, `in` in a loop beats the automaton
+LOWER_MEMO_MIN = 256  # characters: shorter values are lower-cased on each test (cheaper than a lookup)
+LOWER_MEMO_SIZE = 64  # long values whose lower-cased form is remembered (emptied when full)
+_lowered: dict[str, str] = {}
 
 
 def as_text(value: Any) -> str:
@@ -26,6 +29,22 @@ def as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def lowered(text: str) -> str:
+    """`text.lower()`, remembered for long texts: one event's multi-KB PowerShell ContextInfo is tested
+    by many leaves (each `contains|all` needle of SigmaHQ's "Suspicious PowerShell Invocations", the
+    OR-ed filters of "Alternate PowerShell Hosts"), and each lower-cased all of it again. The lookup
+    costs a hash (cached in the string once the prefilter has looked the value up) and, on a hit, one
+    comparison; `str.lower` is a pure function, so a remembered answer is the answer."""
+    if len(text) < LOWER_MEMO_MIN:
+        return text.lower()
+    low = _lowered.get(text)
+    if low is None:
+        if len(_lowered) >= LOWER_MEMO_SIZE:
+            _lowered.clear()
+        low = _lowered[text] = text.lower()
+    return low
 
 
 class StrPatterns:
@@ -152,7 +171,7 @@ def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per
     if len(ct) == 1 and not (eq or sw or ew or rx):
         (needle,) = ct
         if lower:
-            return lambda v: needle in (v if isinstance(v, str) else as_text(v)).lower()
+            return lambda v: needle in lowered(v if isinstance(v, str) else as_text(v))
         return lambda v: needle in (v if isinstance(v, str) else as_text(v))
 
     contains = _contains_any(ct)
@@ -160,7 +179,7 @@ def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per
     def pred(v: Any) -> bool:
         s = v if isinstance(v, str) else as_text(v)
         if lower:
-            s = s.lower()
+            s = lowered(s)
         if s in eq or (sw and s.startswith(sw)) or (ew and s.endswith(ew)):
             return True
         if ct and contains(s):
@@ -191,7 +210,7 @@ def regex_pred(pattern: str, flags: int) -> tuple[Pred, str | None]:
 
         def guarded(v: Any) -> bool:
             s = v if isinstance(v, str) else as_text(v)
-            return low in s.lower() and search(s) is not None
+            return low in lowered(s) and search(s) is not None
 
     else:
 

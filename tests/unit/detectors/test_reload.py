@@ -4,6 +4,7 @@ windows carried over; an invalid one is refused whole, every problem logged, the
 from __future__ import annotations
 
 import signal
+import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -156,17 +157,21 @@ def test_fingerprint_sees_size_time_and_missing_paths(tmp_path: Path) -> None:
 
 
 def test_sighup_requests_a_reload(tmp_path: Path) -> None:
-    """The built stage reloads on SIGHUP: the signal only sets a flag, the swap waits for a batch."""
+    """The built stage reloads on SIGHUP: the signal only sets a flag, the swap waits for a batch. The
+    replaced rules are freed at the swap although the loaded rules are frozen (socpipe/heap.py)."""
+    (tmp_path / "base.yml").write_text(BASE)
     settings = load_settings(rules_dirs=[tmp_path])
     previous = signal.getsignal(signal.SIGHUP)
     try:
         stage = build_detector_stage(settings, reload_on_sighup=True)
         assert isinstance(stage.rules, RuleReloader)
+        old = weakref.ref(stage.detector.engine.rules[0].load_source)  # held by a rule in a cycle
         reloader = stage.rules
         signal.raise_signal(signal.SIGHUP)
         (tmp_path / "new.yml").write_text(NEW)
         assert titles(detections(stage, batch(0, "beta.exe"))) == ["Suspicious Tool Beta"]
         assert reloader.reloads == 1
+        assert old() is None
     finally:
         signal.signal(signal.SIGHUP, previous)
 

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from sigma_helpers import proc, rule_yaml
 
+from detectors.sigma import Engine
+from detectors.sigma.strings import LOWER_MEMO_MIN, LOWER_MEMO_SIZE
+
 Check = Callable[..., bool]
 
 
@@ -67,6 +70,33 @@ def test_all_modifier_requires_every_value(matches: Check) -> None:
     det = "sel:\n  CommandLine|contains|all: ['-nop', '-w hidden']\ncondition: sel"
     assert matches(det, proc(CommandLine="powershell -nop -w hidden"))
     assert not matches(det, proc(CommandLine="powershell -nop"))
+
+
+def test_long_values_are_matched_case_insensitively_however_often_tested(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """Values of LOWER_MEMO_MIN characters or more are lower-cased once and remembered (strings.lowered):
+    `contains|all` needles, a `contains` list and a regex guard on one long value, in any letter case
+    (non-ASCII too), give the same answers as on a short one, also once more values than the memo holds
+    were seen, and a remembered value never answers for another."""
+    det = (
+        "sel:\n  ContextInfo|contains|all: ['-NOP', 'Hidden', 'STRASSE']\n"
+        "flt:\n  ContextInfo|contains: ['a1', 'b2', 'c3', 'd4', 'e5', 'f6', 'g7', 'h8', 'i9']\n"
+        "rx:\n  ContextInfo|re: '(?i)w[0-9]HIDDEN'\n"
+        "condition: (sel and not flt) or rx"
+    )
+    engine = make_engine(rule_yaml(det))
+
+    def fires(event: dict[str, Any]) -> bool:
+        return bool(engine.match(event))
+
+    pad = "x" * (LOWER_MEMO_MIN + 10)
+    for i in range(LOWER_MEMO_SIZE * 2):
+        assert fires(proc(ContextInfo=f"{pad}{i} -nop -w HIDDEN strasse"))
+        assert not fires(proc(ContextInfo=f"{pad}{i} -nop -w HIDDEN strasse A1"))
+        assert not fires(proc(ContextInfo=f"{pad}{i} -nop -w hidden"))
+        assert fires(proc(ContextInfo=f"{pad}{i} W7hidden"))
+    assert fires(proc(ContextInfo=f"{pad} -NoP hIdDeN STRASSE \u0130"))
 
 
 def test_list_value_is_or(matches: Check) -> None:

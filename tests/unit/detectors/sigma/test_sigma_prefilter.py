@@ -48,7 +48,7 @@ VALUES: list[Any] = [
 
 def expected(words: list[str], event: dict[str, Any]) -> frozenset[int]:
     """Literal ids found by lower-casing the text of every non-null value (list: every element)."""
-    out = set()
+    out: set[int] = set()
     for v in event.values():
         for x in v if type(v) is list else [v]:
             if x is not None:
@@ -95,8 +95,8 @@ def test_a_number_never_hits_a_text_literal_but_hits_a_numeric_one() -> None:
 
 def test_candidates_remembered_per_combination_of_hits_agree_with_naive(make_engine: Any) -> None:
     """Rules with one or two clauses on fields and keywords, events combining their hits in every
-    way (and with lists, numbers and null), with a candidates memo of three combinations: the engine
-    gives exactly the naive evaluator's detections on every event, every time."""
+    way (and with lists, numbers, null and long values), with a candidates memo of three combinations:
+    the engine gives exactly the naive evaluator's detections on every event, every time."""
     engine = make_engine(
         rule_yaml("sel:\n  CommandLine|contains|all: ['-nop', 'hidden']\ncondition: sel"),
         rule_yaml("sel:\n  Image|endswith: ['\\a.exe', '\\b.exe']\n  User: x\ncondition: sel"),
@@ -111,6 +111,8 @@ def test_candidates_remembered_per_combination_of_hits_agree_with_naive(make_eng
     )
     images = ["c:\\A.exe", "c:\\b.EXE", "c:\\c.exe", "c:\\z.exe", None, ["c:\\z.exe", "c:\\a.exe"], 7]
     commands = ["x -NOP -w HIDDEN", "Mimikatz", "evil12", "run sekurlsa::x", "Straße", "", None, 1]
+    # long values (LONG_TEXT+: Hyperscan's side of the literal searches)
+    commands += ["y" * 300 + " -NOP -w HIDDEN", "z" * 300 + " run sekurlsa::x MIMIKATZ", "w" * 300 + "é"]
     events = [
         proc(Image=i, CommandLine=c, User=u, Extra=x)
         for i in images

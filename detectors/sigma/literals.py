@@ -36,6 +36,8 @@ except ImportError:  # pragma: no cover - exercised on machines without the whee
 
 LONG_TEXT = 256  # characters: from here on Hyperscan is clearly faster than the automaton's walk
 MEMO_SIZE = 200_000  # values remembered per search (shared by every bucket with these literals)
+# ... and characters: 200,000 unique 4.5 KB PowerShell ContextInfo values would hold about 1 GB
+MEMO_CHARS = 64_000_000
 HS_AFTER = 200_000  # characters of long texts walked by the automaton before Hyperscan is compiled
 _NOTHING: frozenset[int] = frozenset()
 _HS_FLAGS = (hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS) if hyperscan else 0
@@ -79,6 +81,7 @@ class LiteralSearch:
         # One frozenset per distinct hit set: the memo's values then add no new objects for the
         # garbage collector to track (each full collection walks them all), only new keys.
         self._sets: dict[frozenset[int], frozenset[int]] = {}
+        self._chars = 0  # characters of the memo's keys (an upper bound: a text seen twice counts twice)
 
     def find(self, text: str) -> set[int]:
         """Ids of the literals occurring in `text` (case-insensitive)."""
@@ -99,8 +102,10 @@ class LiteralSearch:
         found = self.memo.get(text)
         if found is None:
             found = frozenset(self.find(text)) or _NOTHING
-            if len(self.memo) >= MEMO_SIZE:
+            self._chars += len(text)
+            if len(self.memo) >= MEMO_SIZE or self._chars > MEMO_CHARS:
                 self._forget()
+                self._chars = len(text)
             if found:
                 found = self._sets.setdefault(found, found)
                 self.hot.add(text)
@@ -110,8 +115,10 @@ class LiteralSearch:
     def remember_clean(self, texts: Sequence[str]) -> None:
         """Remember texts known to contain none of the literals (a joined scan found nothing)."""
         memo = self.memo
-        if len(memo) + len(texts) > MEMO_SIZE:
+        self._chars += sum(map(len, texts))
+        if len(memo) + len(texts) > MEMO_SIZE or self._chars > MEMO_CHARS:
             self._forget()
+            self._chars = sum(map(len, texts))
         for text in texts:
             memo[text] = _NOTHING
 

@@ -106,6 +106,22 @@ def test_memo_remembers_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(search.memo) <= 3
 
 
+def test_memo_is_bounded_in_characters_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long unique values (a PowerShell script block per event) fill memory long before MEMO_SIZE
+    values: the memo is also emptied once its texts hold MEMO_CHARS characters."""
+    monkeypatch.setattr(literals, "MEMO_CHARS", 10_000)
+    search = LiteralSearch(("evil",))
+    blocks = [f"script {n} " + "x" * 3000 for n in range(10)]
+    for block in blocks:
+        search.find_memo(block)
+        assert sum(map(len, search.memo)) <= 10_000
+    assert blocks[-1] in search.memo and blocks[0] not in search.memo
+    search.remember_clean(["y" * 6000, "z" * 6000])  # more than the bound at once: only these stay
+    assert set(search.memo) == {"y" * 6000, "z" * 6000}
+    search.find_memo("evil " + "w" * 10)
+    assert search.find_memo("evil " + "w" * 10) == frozenset({0}) and "evil " + "w" * 10 in search.hot
+
+
 def test_equal_hit_sets_are_one_object() -> None:
     """Values hitting the same literals share one frozenset in the memo (no new object for the garbage
     collector per remembered value)."""

@@ -20,6 +20,8 @@ one incident's first claims between them each send theirs: a duplicate, never a 
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,7 +44,7 @@ from schemas.evidence import EvidenceType
 from schemas.incident import Incident, IncidentStatus
 from schemas.notice import Notice, NoticeStatus
 from schemas.tenant import NoticeRoute, Tenant
-from socpipe.es import bulk, tenant_indices
+from socpipe.es import BulkError, bulk_items, tenant_indices
 from socpipe.logging import get_logger
 from socpipe.settings import Settings
 
@@ -306,14 +308,9 @@ class Notifier:
                     state=p.notice.incident_state,
                     channel=p.notice.channel,
                 )
-        ops = []
-        for final in finals.values():
-            ops += [
-                {"index": {"_index": index, "_id": final.id}},
-                notice_doc(final, owner=self.claims.owner, claimed_at=now),
-            ]
-        bulk(self.es, ops)
-        return finals
+        bases = {p.notice.id: p.notice.attempts for p in to_send}
+        rounds = [(final, bases[final.id]) for final in finals.values()]
+        return record_rounds(self.es, index, rounds, owner=self.claims.owner, claimed_at=now)
 
     def _plan(self, tenant: Tenant, incident: Incident) -> list[_Planned]:
         return [
@@ -413,3 +410,47 @@ class Notifier:
             },
             personal_data=incident.personal_data,
         )
+
+
+RECORD_TRIES = 10  # writes of a notice that keeps losing races to other rounds (two, in practice)
+
+
+def record_rounds(
+    es: Elasticsearch, index: str, rounds: list[tuple[Notice, int]], *, owner: str, claimed_at: str
+) -> dict[str, Notice]:
+    """Record each notice's state after a round of delivery that started from `base` attempts, and
+    return the notices as recorded.
+
+    The round's attempts are added to those the index holds, not written over them: a round that
+    outlived its claim (claim_timeout_s) may have been taken over by a sweep and run beside another
+    round of the same notice, and both rounds' attempts must count (the rest of the document is the
+    last writer's). Each write is conditional on the document read (optimistic concurrency:
+    if_seq_no); a write that lost a race is read and made again, a little later. Without a script: the local
+    Elasticsearch has no Painless."""
+    pending = {final.id: (final, base) for final, base in rounds}
+    recorded: dict[str, Notice] = {}
+    for tried in range(RECORD_TRIES):
+        if not pending:
+            return recorded
+        if tried:
+            time.sleep(random.uniform(0, 0.02 * tried))  # apart from the rounds it raced with
+        found = {d["_id"]: d for d in es.mget(index=index, ids=list(pending))["docs"] if d.get("found")}
+        ops: list[dict[str, Any]] = []
+        for nid, (final, base) in pending.items():
+            held = found.get(nid)
+            before = notice_from_doc(held["_source"]).attempts if held else base
+            recorded[nid] = final.model_copy(update={"attempts": before + final.attempts - base})
+            guard = {"if_seq_no": held["_seq_no"], "if_primary_term": held["_primary_term"]} if held else {}
+            action = "index" if held else "create"
+            ops += [
+                {action: {"_index": index, "_id": nid, **guard}},
+                notice_doc(recorded[nid], owner=owner, claimed_at=claimed_at),
+            ]
+        results = bulk_items(es, ops)
+        failed = [r for r in results if r.get("error") and r.get("status") != 409]
+        if failed:
+            raise BulkError(f"{len(failed)} notice writes failed; first: {failed[0]['error']}")
+        raced = {nid for nid, r in zip(pending, results, strict=True) if r.get("status") == 409}
+        pending = {nid: pending[nid] for nid in raced}
+    first = next(iter(pending))
+    raise BulkError(f"{len(pending)} notices changed under each of {RECORD_TRIES} writes; first: {first}")

@@ -57,6 +57,8 @@ def _read_once(bus: KafkaBus, topic: str) -> list[Record]:
     try:
         consumer.unsubscribe()
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:  # this consumer's metadata has no partitions for it yet: read_topic asks again
+            return []
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)

@@ -18,6 +18,7 @@ from cli.options import check_tenant
 if TYPE_CHECKING:
     from detectors.intel.feeds import FeedSet, Loaded
     from detectors.intel.matcher import IndicatorMatcher
+    from detectors.intel.reload import IntelHolder
     from socpipe.settings import Settings
 
 FEEDS = click.argument("feeds", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -32,13 +33,13 @@ def _feed_set(feeds: tuple[Path, ...]) -> FeedSet:
 
     if feeds:
         return FeedSet(feeds_from_paths(feeds))
-    path = intel_path(get_settings())
+    settings = get_settings()
+    path = intel_path(settings)
     if path is None:
         raise click.ClickException(
             "no feeds: give feed files, or configure them in rules/intel.yaml (or SOCPIPE_INTEL_FILE)"
         )
     try:
-        settings = get_settings()
         return FeedSet(load_config(path), SavedCopies(copies_dir(settings)))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -48,6 +49,16 @@ def _load(feeds: tuple[Path, ...]) -> tuple[IndicatorMatcher, Loaded]:
     feed_set = _feed_set(feeds)
     try:
         return feed_set.build()
+    except ValueError as exc:  # FeedError: names the feed
+        raise click.ClickException(str(exc)) from None
+
+
+def _holder(feed_set: FeedSet) -> IntelHolder:
+    """The feeds loaded into a holder that refreshes them (`hunt --watch`)."""
+    from detectors.intel.reload import IntelHolder
+
+    try:
+        return IntelHolder(feed_set)
     except ValueError as exc:  # FeedError: names the feed
         raise click.ClickException(str(exc)) from None
 
@@ -203,16 +214,21 @@ def hunt(feeds: tuple[Path, ...], since: str, tenants: tuple[str, ...], watch: b
 
     settings = get_settings()
     start = parse_since(since)
-    if watch and not _feed_set(feeds).config.refresh_s:
-        raise click.UsageError(
-            "--watch needs feeds that refresh: set refresh_s above 0 in the intel configuration"
-        )
-    matcher, _ = _load(feeds)
+    if not watch:
+        matcher, _ = _load(feeds)
+    else:  # one load: the watcher hunts what its refreshes bring beyond these indicators
+        feed_set = _feed_set(feeds)
+        if not feed_set.config.refresh_s:
+            raise click.UsageError(
+                "--watch needs feeds that refresh: set refresh_s above 0 in the intel configuration"
+            )
+        holder = _holder(feed_set)
+        matcher = holder.current
     _kafka_answers(settings)
     try:
         _report(Hunter(settings, matcher, tenants=tenants).run(start))
         if watch:
-            _watch(feeds, since, tenants)
+            _watch(holder, since, tenants)
     except KafkaError as exc:
         raise click.ClickException(
             f"Kafka at {settings.kafka_bootstrap_servers}: {exc}; start it or set KAFKA_BOOTSTRAP_SERVERS"
@@ -241,18 +257,16 @@ def _report(result: object) -> None:
     )
 
 
-def _watch(feeds: tuple[Path, ...], since: str, tenants: tuple[str, ...]) -> None:
+def _watch(holder: IntelHolder, since: str, tenants: tuple[str, ...]) -> None:
     """Refresh the feeds on their schedule; hunt each refresh's new indicators over the window, until
     SIGTERM or Ctrl-C. A watcher outlives outages: a hunt waits for Kafka, then resumes from its
     checkpoint."""
     from detectors.intel.hunt import Hunter, only_new
-    from detectors.intel.reload import IntelHolder
     from socpipe.outage import Stopped, wait_out
     from socpipe.settings import get_settings
     from socpipe.worker import stop_on_signals
 
     stop = stop_on_signals()
-    holder = IntelHolder(_feed_set(feeds))
     click.echo(f"watching the feeds (refresh every {holder.feeds.config.refresh_s:g} s); Ctrl-C stops")
     previous = holder.current
     try:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -219,22 +220,29 @@ class FeedSet:
             return None
         return self.copies.version(feed)
 
-    def _read_saved(self, feed: FeedConfig, loaded: Loaded) -> list[Indicator] | None:
-        """The indicators of the feed's saved copy, which the server said is current; None when it
-        cannot be opened or read."""
+    def _saved(self, feed: FeedConfig) -> tuple[list[Indicator], LoadReport, datetime] | None:
+        """The indicators of the feed's saved copy and when it was saved; None when there is no copy
+        or it does not read (logged)."""
         saved = self.copies.open(feed) if self.copies is not None else None
         if saved is None:
-            log.warning("intel feed copy gone, fetching the feed whole", feed=feed.name)
             return None
-        handle, _ = saved
+        handle, saved_at = saved
         with handle:
             try:
                 indicators, report = read_feed(feed, handle)
             except FeedError as exc:
-                why = str(exc)
-                log.warning("intel feed copy unreadable, fetching the feed whole", feed=feed.name, error=why)
+                log.warning("intel feed copy unreadable", feed=feed.name, error=str(exc))
                 return None
-        loaded.reports[feed.name] = report
+        return indicators, report, saved_at
+
+    def _read_saved(self, feed: FeedConfig, loaded: Loaded) -> list[Indicator] | None:
+        """The indicators of the feed's saved copy, which the server said is current; None when it
+        cannot be read (the feed is then fetched whole)."""
+        saved = self._saved(feed)
+        if saved is None:
+            log.warning("intel feed copy not read, fetching the feed whole", feed=feed.name)
+            return None
+        indicators, loaded.reports[feed.name], _ = saved
         log.info("intel feed unchanged since its saved copy, read from disk", feed=feed.name)
         return indicators
 
@@ -248,22 +256,12 @@ class FeedSet:
             return self.last_good[feed.name]
         if feed.url is None:
             raise exc
-        saved = self.copies.open(feed) if self.copies is not None else None
+        saved = self._saved(feed)
         if saved is not None:
-            handle, saved_at = saved
-            with handle:
-                try:
-                    indicators, report = read_feed(feed, handle)
-                except FeedError as bad:
-                    log.warning("intel feed copy unreadable", feed=feed.name, error=str(bad))
-                else:
-                    when = saved_at.isoformat(timespec="seconds")
-                    loaded.stale[feed.name] = f"{exc}; read its copy saved {when}"
-                    loaded.reports[feed.name] = report
-                    log.warning(
-                        "intel feed not fetched, its saved copy is read", feed=feed.name, error=str(exc)
-                    )
-                    return indicators
+            indicators, loaded.reports[feed.name], saved_at = saved
+            loaded.stale[feed.name] = f"{exc}; read its copy saved {saved_at.isoformat(timespec='seconds')}"
+            log.warning("intel feed not fetched, its saved copy is read", feed=feed.name, error=str(exc))
+            return indicators
         loaded.missing[feed.name] = str(exc)
         log.error(
             "intel feed not fetched and no copy of it: no indicators from it yet",

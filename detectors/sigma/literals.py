@@ -102,10 +102,9 @@ class LiteralSearch:
         found = self.memo.get(text)
         if found is None:
             found = frozenset(self.find(text)) or _NOTHING
-            self._chars += len(text)
-            if len(self.memo) >= MEMO_SIZE or self._chars > MEMO_CHARS:
+            if len(self.memo) >= MEMO_SIZE or self._chars + len(text) > MEMO_CHARS:
                 self._forget()
-                self._chars = len(text)
+            self._chars += len(text)
             if found:
                 found = self._sets.setdefault(found, found)
                 self.hot.add(text)
@@ -114,15 +113,15 @@ class LiteralSearch:
 
     def remember_clean(self, texts: Sequence[str]) -> None:
         """Remember texts known to contain none of the literals (a joined scan found nothing)."""
-        memo = self.memo
-        self._chars += sum(map(len, texts))
-        if len(memo) + len(texts) > MEMO_SIZE or self._chars > MEMO_CHARS:
+        memo, chars = self.memo, sum(map(len, texts))
+        if len(memo) + len(texts) > MEMO_SIZE or self._chars + chars > MEMO_CHARS:
             self._forget()
-            self._chars = sum(map(len, texts))
+        self._chars += chars
         for text in texts:
             memo[text] = _NOTHING
 
     def _forget(self) -> None:
+        self._chars = 0
         self.memo.clear()
         self.hot.clear()
         self._sets.clear()

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from socpipe.paths import REPO_DIR
+from socpipe.paths import REPO_DIR, cache_home
 
 #: Latest Apache Kafka 4.x on Maven Central when this was written (4.0.0 ... 4.4.0 exist).
 KAFKA_VERSION = "4.4.0"
@@ -100,8 +100,7 @@ class DevSettings(BaseSettings):
         """Jars are shared by every checkout on the machine, so they live in the user's cache."""
         if self.cache_dir is not None:
             return self.cache_dir.expanduser().resolve()
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        return (Path(xdg) if xdg else Path.home() / ".cache") / "socpipe"
+        return cache_home()
 
 
 def find_java(settings: DevSettings) -> Path:

@@ -36,3 +36,10 @@ def corpus_dir() -> Path | None:
         if (candidate / "sigma").is_dir():
             return candidate
     return None
+
+
+def cache_home() -> Path:
+    """socpipe's folder in the user's cache ($XDG_CACHE_HOME/socpipe, else ~/.cache/socpipe): the
+    rule cache, the saved intel feeds and the dev servers' jars live below it."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "socpipe"

@@ -24,6 +24,7 @@ from typing import IO
 from detectors.intel.config import FeedConfig
 from detectors.intel.versions import Version
 from socpipe.logging import get_logger
+from socpipe.paths import cache_home
 from socpipe.settings import Settings
 
 log = get_logger(__name__)
@@ -33,8 +34,7 @@ def copies_dir(settings: Settings) -> Path:
     """The configured folder, else the user's cache folder (as the rule cache's)."""
     if settings.intel_copies_dir is not None:
         return settings.intel_copies_dir
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "socpipe" / "intel"
+    return cache_home() / "intel"
 
 
 class SavedCopies:

@@ -39,6 +39,7 @@ from typing import Any
 from detectors.sigma.ir import IR_VERSION
 from detectors.sigma.pipeline import Pipeline
 from socpipe.logging import get_logger
+from socpipe.paths import cache_home
 
 log = get_logger(__name__)
 CACHE_FORMAT = 2  # layout of the payload below
@@ -53,8 +54,7 @@ def cache_dir() -> Path | None:
     env = os.environ.get("SOCPIPE_RULE_CACHE")
     if env is not None:
         return None if env.strip().lower() in ("", "off", "0", "false", "no") else Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "socpipe" / "rules"
+    return cache_home() / "rules"
 
 
 def engine_code_hash() -> str:

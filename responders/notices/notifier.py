@@ -20,8 +20,6 @@ one incident's first claims between them each send theirs: a duplicate, never a 
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -415,6 +413,10 @@ class Notifier:
 RECORD_TRIES = 10  # writes of a notice that keeps losing races to other rounds (two, in practice)
 
 
+class _RacedError(Exception):
+    """Writes that lost a race to another round of the same notices: read and made again."""
+
+
 def record_rounds(
     es: Elasticsearch, index: str, rounds: list[tuple[Notice, int]], *, owner: str, claimed_at: str
 ) -> dict[str, Notice]:
@@ -425,32 +427,55 @@ def record_rounds(
     outlived its claim (claim_timeout_s) may have been taken over by a sweep and run beside another
     round of the same notice, and both rounds' attempts must count (the rest of the document is the
     last writer's). Each write is conditional on the document read (optimistic concurrency:
-    if_seq_no); a write that lost a race is read and made again, a little later. Without a script: the local
-    Elasticsearch has no Painless."""
+    if_seq_no); a write that lost a race is read and made again, a little later. No script: the
+    local Elasticsearch has no Painless."""
     pending = {final.id: (final, base) for final, base in rounds}
     recorded: dict[str, Notice] = {}
-    for tried in range(RECORD_TRIES):
-        if not pending:
-            return recorded
-        if tried:
-            time.sleep(random.uniform(0, 0.02 * tried))  # apart from the rounds it raced with
-        found = {d["_id"]: d for d in es.mget(index=index, ids=list(pending))["docs"] if d.get("found")}
-        ops: list[dict[str, Any]] = []
-        for nid, (final, base) in pending.items():
-            held = found.get(nid)
-            before = notice_from_doc(held["_source"]).attempts if held else base
-            recorded[nid] = final.model_copy(update={"attempts": before + final.attempts - base})
-            guard = {"if_seq_no": held["_seq_no"], "if_primary_term": held["_primary_term"]} if held else {}
-            action = "index" if held else "create"
-            ops += [
-                {action: {"_index": index, "_id": nid, **guard}},
-                notice_doc(recorded[nid], owner=owner, claimed_at=claimed_at),
-            ]
-        results = bulk_items(es, ops)
-        failed = [r for r in results if r.get("error") and r.get("status") != 409]
-        if failed:
-            raise BulkError(f"{len(failed)} notice writes failed; first: {failed[0]['error']}")
-        raced = {nid for nid, r in zip(pending, results, strict=True) if r.get("status") == 409}
-        pending = {nid: pending[nid] for nid in raced}
-    first = next(iter(pending))
-    raise BulkError(f"{len(pending)} notices changed under each of {RECORD_TRIES} writes; first: {first}")
+    if not pending:
+        return recorded
+    retrying = Retrying(
+        stop=stop_after_attempt(RECORD_TRIES),
+        wait=wait_random(0, 0.05),  # apart from the rounds it raced with
+        retry=retry_if_exception_type(_RacedError),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                pending = _write_rounds(es, index, pending, recorded, owner=owner, claimed_at=claimed_at)
+                if pending:
+                    raise _RacedError(next(iter(pending)))
+    except _RacedError as raced:
+        raise BulkError(
+            f"{len(pending)} notices changed under each of {RECORD_TRIES} writes; first: {raced}"
+        ) from None
+    return recorded
+
+
+def _write_rounds(
+    es: Elasticsearch,
+    index: str,
+    pending: dict[str, tuple[Notice, int]],
+    recorded: dict[str, Notice],
+    *,
+    owner: str,
+    claimed_at: str,
+) -> dict[str, tuple[Notice, int]]:
+    """One read and one conditional write of the pending notices (into `recorded`); those whose
+    write lost a race (409) are returned."""
+    found = {d["_id"]: d for d in es.mget(index=index, ids=list(pending))["docs"] if d.get("found")}
+    ops: list[dict[str, Any]] = []
+    for nid, (final, base) in pending.items():
+        held = found.get(nid)
+        before = notice_from_doc(held["_source"]).attempts if held else base
+        recorded[nid] = final.model_copy(update={"attempts": before + final.attempts - base})
+        guard = {"if_seq_no": held["_seq_no"], "if_primary_term": held["_primary_term"]} if held else {}
+        ops += [
+            {"index" if held else "create": {"_index": index, "_id": nid, **guard}},
+            notice_doc(recorded[nid], owner=owner, claimed_at=claimed_at),
+        ]
+    results = bulk_items(es, ops)
+    failed = [r for r in results if r.get("error") and r.get("status") != 409]
+    if failed:
+        raise BulkError(f"{len(failed)} notice writes failed; first: {failed[0]['error']}")
+    return {nid: pending[nid] for nid, r in zip(pending, results, strict=True) if r.get("status") == 409}

@@ -26,7 +26,10 @@ outputs per topic, dead letters and the batch's duration; between batches, at mo
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -78,10 +81,16 @@ class WorkerStats:
 
 
 def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM/SIGINT, so the loop finishes its batch and commits before exiting."""
+    """An event set by SIGTERM/SIGINT, so the loop finishes its batch and commits before exiting.
+
+    SIGUSR1 prints every thread's stack to stderr and the process goes on: where a worker that stopped
+    making progress is waiting, read without a debugger (py-spy is rarely on a production host).
+    """
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # no stderr file descriptor: no dumps
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     return stop
 
 

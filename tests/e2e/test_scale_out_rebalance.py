@@ -122,14 +122,17 @@ class Workers:
                 out.append(f"{stage}-{n} exited {proc.returncode}: " + "\n".join(tail))
         return "\n".join(out)
 
-    def tails(self, lines: int = 8) -> str:
-        """The last log lines of every worker still running: what a stalled stage was doing when a
-        wait timed out (a stall seen once under load, never reproduced; these lines are its evidence)."""
+    def stacks(self, stage: str, lines: int = 60) -> str:
+        """Every running `stage` worker's threads' stacks (SIGUSR1: socpipe.worker.stop_on_signals) and
+        the log lines before them: where a stalled stage waits."""
+        running = [(n, proc) for n, (s, proc) in enumerate(self.procs) if s == stage and proc.poll() is None]
+        for _, proc in running:
+            proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
         out = []
-        for n, (stage, proc) in enumerate(self.procs):
-            if proc.poll() is None:
-                tail = (self.logs / f"{stage}-{n}.log").read_text(errors="replace").splitlines()[-lines:]
-                out.append(f"{stage}-{n}:\n" + "\n".join(tail))
+        for n, _ in running:
+            tail = (self.logs / f"{stage}-{n}.log").read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {stage}-{n}:\n" + "\n".join(tail))
         return "\n".join(out)
 
     def running(self, stage: str) -> list[subprocess.Popen[bytes]]:
@@ -171,10 +174,14 @@ def _wait_idle(settings: Settings, workers: Workers, timeout_s: float = 240.0) -
     deadline = time.monotonic() + timeout_s
     quiet = 0
     while quiet < 3:
-        assert time.monotonic() < deadline, (
-            {g: _lag(settings, g, topic) for _, g, topic in groups},
-            workers.tails(),
-        )
+        if time.monotonic() >= deadline:
+            lags = {stage: _lag(settings, g, topic) for stage, g, topic in groups}
+            stalled = [stage for stage, lag in lags.items() if lag]
+            pytest.fail(
+                f"not idle after {timeout_s:.0f} s: lags {lags}\n"
+                + "\n".join(workers.stacks(stage) for stage in stalled),
+                pytrace=False,
+            )
         for stage, _, _ in groups:
             assert workers.running(stage), f"no {stage} worker left running; {workers.died()}"
         lags = [_lag(settings, group, topic, transactional=topic == t.raw) for _, group, topic in groups]

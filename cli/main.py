@@ -148,7 +148,9 @@ def cli(log_level: str) -> None:
     from socpipe.settings import get_settings
 
     configure_logging(log_level)
-    get_settings()  # a bad setting stops every command here, before it does anything (exit 2)
+    settings = get_settings()  # a bad setting stops every command here, before it does anything (exit 2)
+    if settings.kafka_log_level != "CRITICAL":
+        configure_logging(log_level, kafka_level=settings.kafka_log_level)
 
 
 def load_all() -> click.Group:

@@ -17,13 +17,16 @@ import structlog
 _state = {"configured": False}
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
+def configure_logging(
+    level: str = "INFO", *, json: bool | None = None, kafka_level: str = "CRITICAL"
+) -> None:
     """Configure structlog and the standard library once; later calls only change the level.
 
     Everything a process writes goes through the same processors and renderer: socpipe's structlog
     lines, the standard library's (kafka-python, elastic_transport, urllib3: their `logger` name kept),
     and uncaught exceptions of the main thread and of other threads (one JSON line with the traceback
-    in `exception`, instead of Python's multi-line print).
+    in `exception`, instead of Python's multi-line print). kafka-python's own lines are held back to
+    `kafka_level` (SOCPIPE_KAFKA_LOG_LEVEL), whatever `level` is.
     """
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -44,13 +47,16 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=not _state["configured"],
     )
-    _route_stdlib(numeric, shared, renderer)
+    kafka_numeric = logging.getLevelName(kafka_level.upper())
+    if not isinstance(kafka_numeric, int):
+        raise ValueError(f"unknown log level {kafka_level!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    _route_stdlib(numeric, kafka_numeric, shared, renderer)
     _route_uncaught()
     _state["configured"] = True
 
 
 def _route_stdlib(
-    level: int, shared: list[structlog.types.Processor], renderer: structlog.types.Processor
+    level: int, kafka_level: int, shared: list[structlog.types.Processor], renderer: structlog.types.Processor
 ) -> None:
     """The standard library's records rendered by structlog, on stderr, one handler on the root logger."""
     handler = logging.StreamHandler(sys.stderr)
@@ -73,7 +79,7 @@ def _route_stdlib(
     root.setLevel(max(level, logging.WARNING))
     # kafka-python warns about transient metadata gaps (a topic just created) and logs every failed
     # connection attempt during an outage at ERROR: socpipe.outage logs the outage once instead.
-    logging.getLogger("kafka").setLevel(max(level, logging.CRITICAL))
+    logging.getLogger("kafka").setLevel(kafka_level)
     # elastic_transport logs each failed attempt of a request: the outage is reported once, as above.
     logging.getLogger("elastic_transport").setLevel(max(level, logging.ERROR))
 

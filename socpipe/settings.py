@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=500, ge=1, le=100_000)
     poll_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
     log_level: str = "INFO"
+    kafka_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="CRITICAL",
+        description="kafka-python's own log lines. It warns of every transient metadata gap and logs each "
+        "failed connection of an outage, which socpipe reports once itself; WARNING shows them when "
+        "finding out why a worker stopped making progress.",
+    )
     # The operator's metrics: a Prometheus endpoint only when a port is set (`<stage> run --metrics-port`).
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="0 takes a free port.")
     metrics_host: str = Field(default="127.0.0.1", description="0.0.0.0 to let a scraper on another host in.")

@@ -89,8 +89,9 @@ def stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with contextlib.suppress(AttributeError, ValueError, OSError):  # no stderr file descriptor: no dumps
-        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
+    if sys.__stderr__ is not None:
+        with contextlib.suppress(ValueError, OSError):  # stderr without a file descriptor: no dumps
+            faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     return stop
 
 

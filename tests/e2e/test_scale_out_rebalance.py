@@ -90,6 +90,7 @@ def _env(settings: Settings) -> dict[str, str]:
         SOCPIPE_RESPONDER_GROUP=settings.responder_group,
         SOCPIPE_POLL_TIMEOUT_MS="200",
         SOCPIPE_BATCH_SIZE="100",  # several batches per worker, so kills land mid-stream
+        SOCPIPE_KAFKA_LOG_LEVEL="WARNING",  # kafka-python's own warnings in the logs a stall leaves
     )
     return env
 

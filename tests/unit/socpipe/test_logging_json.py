@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -34,3 +35,39 @@ def test_all_output_is_json_lines() -> None:
     thread_crash = by_event["uncaught exception in a thread"]
     assert thread_crash["thread"] == "worker-thread" and "ZeroDivisionError" in thread_crash["exception"]
     assert "RuntimeError: a bug" in by_event["uncaught exception: the process stops"]["exception"]
+
+
+KAFKA_LEVEL_PROGRAM = """
+import logging
+from socpipe.logging import configure_logging
+configure_logging("INFO", kafka_level="WARNING")
+logging.getLogger("kafka.coordinator").warning("heartbeat failed")
+logging.getLogger("kafka.conn").info("hidden: below the kafka level")
+logging.getLogger("urllib3").info("hidden: libraries other than kafka-python stay at WARNING")
+"""
+
+
+def test_kafka_level_lets_kafka_pythons_warnings_through_and_nothing_else() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", KAFKA_LEVEL_PROGRAM], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert [(line["event"], line["logger"]) for line in lines] == [("heartbeat failed", "kafka.coordinator")]
+
+
+def test_the_cli_takes_the_kafka_level_from_the_settings() -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    result = CliRunner().invoke(cli, ["rules", "--help"], env={"SOCPIPE_KAFKA_LOG_LEVEL": "loud"})
+    assert result.exit_code == 2
+    assert "setting SOCPIPE_KAFKA_LOG_LEVEL: Input should be 'DEBUG'" in result.output
+    kafka = logging.getLogger("kafka")
+    try:
+        result = CliRunner().invoke(cli, ["rules", "--help"], env={"SOCPIPE_KAFKA_LOG_LEVEL": "WARNING"})
+        assert result.exit_code == 0, result.output
+        assert kafka.level == logging.WARNING
+    finally:
+        kafka.setLevel(logging.CRITICAL)

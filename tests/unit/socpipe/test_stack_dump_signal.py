@@ -28,4 +28,5 @@ def test_sigusr1_dumps_every_stack_and_sigterm_still_stops() -> None:
         proc.kill()
     assert proc.returncode == 0, err
     assert out.strip() == "stopped"  # the dump did not end the process; SIGTERM did, cleanly
-    assert "(most recent call first):" in err and 'File "<string>", line' in err, err  # the program's own frame
+    # the dump shows the program's own frame
+    assert "(most recent call first):" in err and 'File "<string>", line' in err, err

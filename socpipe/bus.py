@@ -363,6 +363,16 @@ class KafkaBus:
             conf["group_instance_id"] = f"{group_id}-{self.settings.kafka_group_instance_id}"
         conf.update(overrides)
         consumer = KafkaConsumer(**conf)
+        # The topics' partitions known before the group is joined: a group leader that assigns without
+        # them assigns nothing ("No partition metadata" from kafka-python's range assignor, seen for
+        # topics created a second before), and its group then waits on a metadata refresh and a second
+        # rebalance before anything is consumed.
+        try:
+            for topic in topics:
+                consumer.partitions_for_topic(topic)
+        except BaseException:
+            consumer.close()
+            raise
         consumer.subscribe(list(topics))
         return consumer
 

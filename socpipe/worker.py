@@ -39,7 +39,7 @@ from typing import Protocol, TypedDict, Unpack
 
 import structlog
 from kafka import KafkaConsumer
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, RebalanceInProgressError
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter, SourcePosition
@@ -237,9 +237,11 @@ class _Loop:
     def _recover(self, exc: Exception) -> bool:
         """After a failed batch: False if `exc` is a bug (the caller re-raises); otherwise wait the outage
         out, drop what was sent, and go back to the last commit so the batch is done again."""
-        if isinstance(exc, CommitFailedError):
-            # The group moved our partitions while the batch was processed (a long outage, a slow batch):
-            # their new owner, or we after rejoining, redo it from the last commit.
+        if isinstance(exc, (CommitFailedError, RebalanceInProgressError)):
+            # The group moved, or is moving, our partitions while the batch was processed (a worker joined
+            # or left, a long outage, a slow batch): their new owner, or we after rejoining, redo it from
+            # the last commit. kafka-python 3 raises RebalanceInProgressError when it knows of the
+            # rebalance before it asks the broker.
             log.warning("partitions reassigned before the commit: the batch is redone from the last commit")
         else:
             server = server_of(exc)

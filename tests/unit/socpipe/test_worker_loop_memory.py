@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import elastic_transport
 import pytest
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import CommitFailedError, KafkaTimeoutError, RebalanceInProgressError
 
 from socpipe.bus import Inbound, Outbound
 from socpipe.metrics import InMemoryMetrics
@@ -99,6 +99,25 @@ def test_failed_commit_redoes_the_batch_without_loss() -> None:
         f"v{i}".encode() for i in range(8) if i != 3
     }
     assert source.committed == {("in", 0): 8}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [CommitFailedError("kicked out of the group"), RebalanceInProgressError("a rebalance began")],
+    ids=["commit failed", "rebalance in progress"],
+)
+def test_a_commit_caught_in_a_rebalance_redoes_the_batch(error: Exception) -> None:
+    """The group rebalanced between the poll and the commit (a worker joined or left; kafka-python 3 raises
+    RebalanceInProgressError when it already knows, CommitFailedError when the broker tells it): the batch
+    is done again from the last commit. CI saw a normalise worker die of the first at its first commit."""
+    source = MemorySource(_records(8), fail_commits=1, commit_error=error)
+    sink = MemorySink()
+    stats = _run(Copy(), source, sink)
+    assert {m.value for m in sink.durable if m.topic == "out"} == {
+        f"v{i}".encode() for i in range(8) if i != 3
+    }
+    assert source.committed == {("in", 0): 8}
+    assert stats.redone == 1  # type: ignore[attr-defined]
 
 
 def test_elasticsearch_outage_in_the_stage_is_waited_out_with_a_metric() -> None:

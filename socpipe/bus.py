@@ -20,12 +20,16 @@ from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata
 
 from socpipe.errors import ServerUnavailableError
+from socpipe.logging import get_logger
 from socpipe.metrics import Metrics, NullMetrics
 from socpipe.outage import Availability, wait_out
 from socpipe.settings import Settings
 
 # Largest message socpipe writes (detector state snapshots); compacted topics are created to accept it.
+log = get_logger(__name__)
+
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+TOPIC_METADATA_WAIT_S = 3.0  # how long a group member waits for a just-created topic's partitions
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +294,25 @@ class Publisher:
             self.producer.close(timeout=timeout_s)
 
 
+def _learn_partitions(consumer: KafkaConsumer, topics: Sequence[str], wait_s: float) -> None:
+    """The subscribed topics' partitions in the consumer's metadata before it joins its group.
+
+    Fetched after subscribing, so kafka-python's metadata snapshot of the subscription has them too.
+    Without them a group leader assigns nothing ("No partition metadata" from the range assignor, seen
+    for topics created a second before); fetched before subscribing, the snapshot misses them and the
+    group rebalances again half a second later. Either way the first records waited on a second
+    rebalance, and a batch caught in it had to be done again. A topic created a moment before (the
+    stage's own ensure_pipeline_topics) may take a moment more to reach the broker's metadata: it is
+    waited for up to `wait_s`.
+    """
+    for topic in topics:
+        deadline = time.monotonic() + wait_s
+        while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if wait_s and not consumer.partitions_for_topic(topic):
+            log.warning("topic has no partitions yet: consuming starts once it has", topic=topic)
+
+
 def check_kafka(settings: Settings, timeout_s: float = 3.0) -> None:
     """Raise ServerUnavailableError unless one bootstrap server accepts a connection within `timeout_s`.
 
@@ -363,17 +386,12 @@ class KafkaBus:
             conf["group_instance_id"] = f"{group_id}-{self.settings.kafka_group_instance_id}"
         conf.update(overrides)
         consumer = KafkaConsumer(**conf)
-        # The topics' partitions known before the group is joined: a group leader that assigns without
-        # them assigns nothing ("No partition metadata" from kafka-python's range assignor, seen for
-        # topics created a second before), and its group then waits on a metadata refresh and a second
-        # rebalance before anything is consumed.
+        consumer.subscribe(list(topics))
         try:
-            for topic in topics:
-                consumer.partitions_for_topic(topic)
+            _learn_partitions(consumer, topics, TOPIC_METADATA_WAIT_S if group_id else 0.0)
         except BaseException:
             consumer.close()
             raise
-        consumer.subscribe(list(topics))
         return consumer
 
     def reader(self, **overrides: Any) -> KafkaConsumer:

@@ -140,3 +140,33 @@ def test_without_the_hyperscan_wheel_the_automaton_searches_long_texts(
     search = LiteralSearch(LITERALS)
     text = "x" * LONG_TEXT + "SEKURLSA::logonpasswords and Kerberos::PTT İSTANBUL"
     assert search.find(text) == expected(LITERALS, text) and search._db is None
+
+
+KEYWORDS = ("sekurlsa::", "lsadump::", "gentilkiwi.com", "kiwi legit printer", "\\mimilib.dll", "mimidrv.sys")
+
+
+def test_anchors_cover_every_literal_or_are_not_used() -> None:
+    """Every literal contains one of the anchors; a set needing more than MAX_ANCHORS gets none."""
+    found = literals.anchors(KEYWORDS)
+    assert 0 < len(found) <= literals.MAX_ANCHORS
+    assert all(any(a in lit for a in found) for lit in KEYWORDS)
+    many = tuple(f"{c}{c}x" for c in "abcdefgh")  # no substring shared: one anchor each
+    assert literals.anchors(many[: literals.MAX_ANCHORS]) != ()
+    assert literals.anchors(many[: literals.MAX_ANCHORS + 1]) == ()
+    assert literals.anchors(("a", "bcd")) == ()  # a one-character literal has no 2-character anchor
+
+
+SCATTERED = ("aax", "bbx", "ccx", "ddx", "eex", "ffx")  # one anchor each: too many, none used
+
+
+@pytest.mark.parametrize("words", [KEYWORDS, SCATTERED], ids=["anchored", "not-anchored"])
+def test_anchored_search_finds_what_the_walk_finds(words: tuple[str, ...]) -> None:
+    """The anchor test before the walk never hides a hit: texts with and without anchors, literals
+    in any case, anchors without their literal, across the LONG_TEXT boundary."""
+    search = LiteralSearch(words)
+    assert (search._anchored is not None) is (words == KEYWORDS)
+    texts = ["", "2020-05-02 03:00:15.123", "{A1B2-C3}", "a::b", "KIWI", "mimi", "xx" * 200]
+    texts += [f"pad {w.upper()} pad" for w in words] + [f"{w}" for w in words]
+    texts += ["x" * (LONG_TEXT - 12) + w for w in words]
+    for text in texts:
+        assert search.find(text) == expected(words, text), text

@@ -38,6 +38,12 @@ LONG_TEXT = 256  # characters: from here on Hyperscan is clearly faster than the
 MEMO_SIZE = 200_000  # values remembered per search (shared by every bucket with these literals)
 # ... and characters: 200,000 unique 4.5 KB PowerShell ContextInfo values would hold about 1 GB
 MEMO_CHARS = 64_000_000
+# Texts of LONG_MEMO characters or more (script blocks, a 4103 event's ContextInfo, unique per event)
+# are remembered within a budget of their own, LONG_MEMO_CHARS per search: when it is spent only they
+# are forgotten, not the short values that make the memo pay (before, unique 4.5 KB values filled
+# MEMO_CHARS and emptied the whole memo every ~14,000 of them on a PowerShell-heavy stream).
+LONG_MEMO = 1024
+LONG_MEMO_CHARS = 8_000_000
 HS_AFTER = 200_000  # characters of long texts walked by the automaton before Hyperscan is compiled
 MAX_ANCHORS = 4  # a search whose literals share at most this many anchors tests them first (anchors())
 _NOTHING: frozenset[int] = frozenset()
@@ -83,7 +89,11 @@ class LiteralSearch:
         # One frozenset per distinct hit set: the memo's values then add no new objects for the
         # garbage collector to track (each full collection walks them all), only new keys.
         self._sets: dict[frozenset[int], frozenset[int]] = {}
-        self._chars = 0  # characters of the memo's keys (an upper bound: a text seen twice counts twice)
+        self._chars = (
+            0  # characters of the memo's short keys (an upper bound: a text seen twice counts twice)
+        )
+        self._long: list[str] = []  # the memo's long keys (LONG_MEMO+), oldest first
+        self._long_chars = 0
 
     def find(self, text: str) -> set[int]:
         """Ids of the literals occurring in `text` (case-insensitive)."""
@@ -107,26 +117,52 @@ class LiteralSearch:
         found = self.memo.get(text)
         if found is None:
             found = frozenset(self.find(text)) or _NOTHING
-            if len(self.memo) >= MEMO_SIZE or self._chars + len(text) > MEMO_CHARS:
-                self._forget()
-            self._chars += len(text)
             if found:
                 found = self._sets.setdefault(found, found)
-                self.hot.add(text)
-            self.memo[text] = found
+            self._remember(text, found)
         return found
 
     def remember_clean(self, texts: Sequence[str]) -> None:
         """Remember texts known to contain none of the literals (a joined scan found nothing)."""
         memo, chars = self.memo, sum(map(len, texts))
+        if chars >= LONG_MEMO:  # one of them may be long: each to its budget
+            for text in texts:
+                self._remember(text, _NOTHING)
+            return
         if len(memo) + len(texts) > MEMO_SIZE or self._chars + chars > MEMO_CHARS:
             self._forget()
         self._chars += chars
         for text in texts:
             memo[text] = _NOTHING
 
+    def _remember(self, text: str, found: frozenset[int]) -> None:
+        n = len(text)
+        if len(self.memo) >= MEMO_SIZE:
+            self._forget()
+        if n >= LONG_MEMO:
+            if self._long_chars + n > LONG_MEMO_CHARS:
+                self._forget_long()
+            self._long.append(text)
+            self._long_chars += n
+        else:
+            if self._chars + n > MEMO_CHARS:
+                self._forget()
+            self._chars += n
+        if found:
+            self.hot.add(text)
+        self.memo[text] = found
+
+    def _forget_long(self) -> None:
+        memo, hot = self.memo, self.hot
+        for text in self._long:
+            memo.pop(text, None)
+            hot.discard(text)
+        self._long.clear()
+        self._long_chars = 0
+
     def _forget(self) -> None:
-        self._chars = 0
+        self._chars = self._long_chars = 0
+        self._long.clear()
         self.memo.clear()
         self.hot.clear()
         self._sets.clear()

@@ -107,19 +107,40 @@ def test_memo_remembers_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_memo_is_bounded_in_characters_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Long unique values (a PowerShell script block per event) fill memory long before MEMO_SIZE
-    values: the memo is also emptied once its texts hold MEMO_CHARS characters."""
+    """Many values of some hundred characters fill memory long before MEMO_SIZE values: the memo is
+    also emptied once its short texts hold MEMO_CHARS characters."""
     monkeypatch.setattr(literals, "MEMO_CHARS", 10_000)
     search = LiteralSearch(("evil",))
-    blocks = [f"script {n} " + "x" * 3000 for n in range(10)]
-    for block in blocks:
-        search.find_memo(block)
+    texts = [f"call trace {n} " + "x" * 900 for n in range(30)]
+    for text in texts:
+        search.find_memo(text)
         assert sum(map(len, search.memo)) <= 10_000
-    assert blocks[-1] in search.memo and blocks[0] not in search.memo
-    search.remember_clean(["y" * 6000, "z" * 6000])  # more than the bound at once: only these stay
-    assert set(search.memo) == {"y" * 6000, "z" * 6000}
+    assert texts[-1] in search.memo and texts[0] not in search.memo
+    search.remember_clean(["y" * 600, "z" * 300])  # as one joined scan cleared them
+    assert {"y" * 600, "z" * 300} <= set(search.memo) and sum(map(len, search.memo)) <= 10_000
     search.find_memo("evil " + "w" * 10)
     assert search.find_memo("evil " + "w" * 10) == frozenset({0}) and "evil " + "w" * 10 in search.hot
+
+
+def test_long_texts_have_a_budget_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts of LONG_MEMO+ characters (a script block, a 4103 ContextInfo: unique per event) are
+    forgotten when they hold LONG_MEMO_CHARS characters, and only they: the short values that make the
+    memo pay stay. Long texts hitting a literal leave the hot set with them."""
+    monkeypatch.setattr(literals, "LONG_MEMO_CHARS", 10_000)
+    search = LiteralSearch(("evil",))
+    short = ["C:\\Windows\\System32\\svchost.exe", "2020-05-02 03:00:15.123", "an evil one"]
+    for text in short:
+        search.find_memo(text)
+    blocks = [f"script {n} {'evil' if n % 2 else ''} " + "x" * 3000 for n in range(10)]
+    for n, block in enumerate(blocks):
+        assert search.find_memo(block) == (frozenset({0}) if n % 2 else frozenset())
+        assert sum(len(t) for t in search.memo if len(t) >= literals.LONG_MEMO) <= 10_000
+        assert set(short) <= set(search.memo)
+    assert blocks[-1] in search.memo and blocks[0] not in search.memo
+    assert search.hot <= search.memo.keys() and blocks[1] not in search.hot and "an evil one" in search.hot
+    search.remember_clean(["y" * 6000, "z" * 30])
+    assert "y" * 6000 in search.memo and "z" * 30 in search.memo and set(short) <= set(search.memo)
+    assert search.find_memo("y" * 6000) == frozenset()
 
 
 def test_equal_hit_sets_are_one_object() -> None:

@@ -58,6 +58,8 @@ class NativePrefilterHook(BuildHookInterface):  # type: ignore[misc]  # hatchlin
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         root = Path(self.root)
         if os.environ.get(SKIP_ENV):
+            for old in native_files(root):  # an earlier build's: not to be picked up
+                old.unlink()
             print(f"socpipe: {SKIP_ENV} is set: the Sigma prefilter runs as pure Python", file=sys.stderr)
             return
         if not compile_native(root):

@@ -21,6 +21,7 @@ from socpipe.logging import get_logger
 
 log = get_logger(__name__)
 PURE_ENV = "SOCPIPE_PURE_PYTHON"
+NO_NATIVE_ENV = "SOCPIPE_NO_NATIVE"  # set at install: hatch_build.py compiles nothing (same name there)
 
 
 def source_digest() -> str:

@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sigma_helpers import rule_yaml
+from sigma_helpers import compiled_prefilter, rule_yaml
 
 from detectors.sigma import native, prefilter
 
@@ -18,8 +18,7 @@ NATIVE = "detectors.sigma._prefilter_native"
 def test_the_install_compiled_the_current_prefilter() -> None:
     """bootstrap.sh (pip install -e .) compiled prefilter.py with mypyc (hatch_build.py), and the copy
     is of the source as it is: the engine runs it."""
-    compiled = native.compiled()
-    assert compiled is not None, "no compiled prefilter, or a stale one: bash scripts/bootstrap.sh"
+    compiled = compiled_prefilter()
     assert native.source_digest() == compiled.SOURCE_SHA256
     assert native.prefilter_module() is compiled
 

@@ -11,12 +11,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sigma_helpers import proc, rule_yaml
+from sigma_helpers import compiled_prefilter, proc, rule_yaml
 
 from detectors.sigma import literals, prefilter
 from detectors.sigma.conditions import KEYWORD_NAMES
 from detectors.sigma.naive import naive_match
-from detectors.sigma.native import PURE_ENV, compiled
+from detectors.sigma.native import PURE_ENV
 from detectors.sigma.strings import as_text
 
 WORDS = ["mimikatz", "sekurlsa::", "straße", "i̇stanbul", "\\mimilib.dll", "ünïcode"]
@@ -68,9 +68,7 @@ def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Mod
         monkeypatch.setenv(PURE_ENV, "1")
         return prefilter
     monkeypatch.delenv(PURE_ENV, raising=False)
-    native = compiled()
-    assert native is not None, "the compiled prefilter is missing or stale: bash scripts/bootstrap.sh"
-    return native
+    return compiled_prefilter()
 
 
 @pytest.fixture(autouse=True)

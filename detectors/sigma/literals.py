@@ -46,6 +46,10 @@ LONG_MEMO = 1024
 LONG_MEMO_CHARS = 8_000_000
 HS_AFTER = 200_000  # characters of long texts walked by the automaton before Hyperscan is compiled
 MAX_ANCHORS = 4  # a search whose literals share at most this many anchors tests them first (anchors())
+# ... worked out once it has searched ANCHOR_AFTER short texts (a hot search: working them out costs
+# about 0.1 ms per literal), for sets of at most MAX_ANCHOR_LITERALS literals (larger ones need more)
+ANCHOR_AFTER = 1000
+MAX_ANCHOR_LITERALS = 64
 _NOTHING: frozenset[int] = frozenset()
 _HS_FLAGS = (hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS) if hyperscan else 0
 
@@ -76,7 +80,8 @@ class LiteralSearch:
             automaton.add_word(literal, lid)
         automaton.make_automaton()
         self._iter = automaton.iter
-        self._anchored = _anchor_test(anchors(self.literals))
+        self._anchored: Callable[[str], bool] | None = None  # see anchors()
+        self._short_left = ANCHOR_AFTER if len(self.literals) <= MAX_ANCHOR_LITERALS else 0
         self._db: Any = None  # Hyperscan database and scratch, compiled once long texts add up
         self._scratch: Any = None
         self._long_walked = 0  # characters of long texts the automaton walked so far
@@ -99,8 +104,13 @@ class LiteralSearch:
         """Ids of the literals occurring in `text` (case-insensitive)."""
         if len(text) < LONG_TEXT:
             low = text.lower()
-            if self._anchored is not None and not self._anchored(low):
-                return set()
+            if self._anchored is not None:
+                if not self._anchored(low):
+                    return set()
+            elif self._short_left:
+                self._short_left -= 1
+                if not self._short_left:
+                    self._anchored = _anchor_test(anchors(self.literals))
             return {lid for _, lid in self._iter(low)}
         if self._db is None:
             self._long_walked += len(text)

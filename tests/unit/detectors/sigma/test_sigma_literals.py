@@ -177,14 +177,30 @@ def test_anchors_cover_every_literal_or_are_not_used() -> None:
     assert literals.anchors(("a", "bcd")) == ()  # a one-character literal has no 2-character anchor
 
 
+def test_large_literal_sets_never_work_out_anchors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sets of more than MAX_ANCHOR_LITERALS literals (8,718 command-line needles) would spend seconds
+    on it, and need more than MAX_ANCHORS anyway: they walk every text."""
+    monkeypatch.setattr(literals, "ANCHOR_AFTER", 1)
+    search = LiteralSearch(tuple(f"needle{n}" for n in range(literals.MAX_ANCHOR_LITERALS + 1)))
+    assert search.find("needle7 here") == {7} and search.find("x") == set()
+    assert search._anchored is None and search._short_left == 0
+
+
 SCATTERED = ("aax", "bbx", "ccx", "ddx", "eex", "ffx")  # one anchor each: too many, none used
 
 
 @pytest.mark.parametrize("words", [KEYWORDS, SCATTERED], ids=["anchored", "not-anchored"])
-def test_anchored_search_finds_what_the_walk_finds(words: tuple[str, ...]) -> None:
+def test_anchored_search_finds_what_the_walk_finds(
+    words: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The anchor test before the walk never hides a hit: texts with and without anchors, literals
-    in any case, anchors without their literal, across the LONG_TEXT boundary."""
+    in any case, anchors without their literal, across the LONG_TEXT boundary. The anchors are worked
+    out once the search has walked ANCHOR_AFTER short texts."""
+    monkeypatch.setattr(literals, "ANCHOR_AFTER", 3)
     search = LiteralSearch(words)
+    for text in ("a", "b", "c"):
+        assert search._anchored is None
+        assert search.find(text) == set()
     assert (search._anchored is not None) is (words == KEYWORDS)
     texts = ["", "2020-05-02 03:00:15.123", "{A1B2-C3}", "a::b", "KIWI", "mimi", "xx" * 200]
     texts += [f"pad {w.upper()} pad" for w in words] + [f"{w}" for w in words]

@@ -7,7 +7,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.socpipe-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# prefilter.py too: the install compiles it (hatch_build.py), and a copy older than it is not used.
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ detectors/sigma/prefilter.py -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   touch "$stamp"

@@ -96,10 +96,8 @@ def compile_native(root: Path) -> bool:
         finally:
             copy.unlink(missing_ok=True)
     if proc.returncode != 0 or not native_files(root):
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        print(
-            f"socpipe: mypyc failed ({last[0]}): the Sigma prefilter runs as pure Python",
-            file=sys.stderr,
-        )
+        last = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
+        why = last if len(last) <= 200 else last[:200] + "..."
+        print(f"socpipe: mypyc failed ({why}): the Sigma prefilter runs as pure Python", file=sys.stderr)
         return False
     return True

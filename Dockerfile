@@ -1,7 +1,7 @@
 # socpipe workers: one image, the command picks the stage.
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md hatch_build.py ./
 COPY socpipe socpipe
 COPY schemas schemas
 COPY ingest ingest

@@ -31,6 +31,10 @@ MIN_NEEDLE = 3  # shorter ASCII literals ("30", "f0") hit nearly every event: no
 KEYWORD_NAMES: tuple[str, ...] = ("*",)  # prefilter pseudo-field: every value of the event
 MEMO_COST = 2  # leaves of at least this cost remember their answer per value (memoized)
 PRED_MEMO_SIZE = 4096  # values remembered per memoized leaf
+# ... and characters: 4,096 unique 4.5 KB PowerShell ContextInfo values held 18 M per leaf (about 1 GB
+# over the PowerShell rules' leaves on a PowerShell-heavy stream); 2 M leave room for 4,096 values of
+# 488 characters, more than the usual command line or path
+PRED_MEMO_CHARS = 2_000_000
 
 
 def getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
@@ -137,7 +141,8 @@ def _value_cost(values: Sequence[Value]) -> int:
 
 
 def memoized(pred: Pred) -> Pred:
-    """`pred` remembering its answer per string value (bounded, cleared when full).
+    """`pred` remembering its answer per string value (bounded in values and characters, cleared when
+    full).
 
     For the costly leaves (MEMO_COST): event streams repeat their values (the same DLL paths,
     command lines, registry keys), and a dict lookup is cheaper than 300 suffix tests or a regex.
@@ -145,15 +150,19 @@ def memoized(pred: Pred) -> Pred:
     """
     memo: dict[str, bool] = {}
     get = memo.get
+    chars = 0  # of the remembered values
 
     def fn(v: Any) -> bool:
+        nonlocal chars
         if type(v) is not str:
             return pred(v)
         found = get(v)
         if found is None:
             found = pred(v)
-            if len(memo) >= PRED_MEMO_SIZE:
+            chars += len(v)
+            if len(memo) >= PRED_MEMO_SIZE or chars > PRED_MEMO_CHARS:
                 memo.clear()
+                chars = len(v)
             memo[v] = found
         return found
 

@@ -16,6 +16,7 @@ from detectors.sigma.conditions import explain
 from detectors.sigma.filters import CompiledFilter, TenantConfig, build_filters, load_filters
 from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import Match, detection_id, event_digest
+from detectors.sigma.native import prefilter_module
 from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, RouteKey, module_key, router
 from detectors.sigma.prefilter import Bucket
 from detectors.sigma.report import RuleLoadError, RuleProblem
@@ -58,6 +59,8 @@ class Engine:
             self.rules = [self._recompile(r, placeholders, report) for r in self.rules]
         self._tenants = {name: self._tenant_view(name, report) for name in self.config.tenants}
         self._buckets: dict[RouteKey, Bucket] = {}
+        # prefilter.Bucket, compiled by mypyc when installed so (native.py)
+        self._bucket_type: type[Bucket] = prefilter_module().Bucket
         self._route = router(self.pipeline)
         if strict and len(report.failed) > n_failed:
             raise RuleLoadError(report)
@@ -117,7 +120,7 @@ class Engine:
         else:
             idxs.update(self._by_route.get((key[0], None), ()))
             idxs.update(self._by_route.get(ANY_WINDOWS, ()))
-        bucket = Bucket([(i, self.rules[i]) for i in sorted(idxs)])
+        bucket = self._bucket_type([(i, self.rules[i]) for i in sorted(idxs)])
         if len(self._buckets) < MAX_BUCKETS:
             self._buckets[key] = bucket
         return bucket

@@ -3,9 +3,15 @@ conftest import` resolves to whichever conftest was imported first when other fo
 
 from __future__ import annotations
 
+import os
 import textwrap
 import uuid
+from types import ModuleType
 from typing import Any
+
+import pytest
+
+from detectors.sigma.native import NO_NATIVE_ENV, compiled
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 
@@ -29,3 +35,13 @@ def rule_yaml(
         f"{textwrap.indent(textwrap.dedent(detection).strip(), '  ')}\n"
         f"{extra}"
     )
+
+
+def compiled_prefilter() -> ModuleType:
+    """The mypyc-compiled prefilter, which `bash scripts/bootstrap.sh` builds (hatch_build.py); the
+    tests of it are skipped only in an install made with SOCPIPE_NO_NATIVE=1."""
+    native = compiled()
+    if native is None and os.environ.get(NO_NATIVE_ENV):
+        pytest.skip(f"installed with {NO_NATIVE_ENV}: no compiled prefilter")
+    assert native is not None, "the compiled prefilter is missing or stale: bash scripts/bootstrap.sh"
+    return native

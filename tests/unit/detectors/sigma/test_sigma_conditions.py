@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from sigma_helpers import proc, rule_yaml
 
+from detectors.sigma import conditions
+
 Check = Callable[..., bool]
 
 DET = """
@@ -187,3 +189,22 @@ def test_or_of_leaves_on_one_field_is_merged_and_answers_alike() -> None:
         if expected:
             explain(merged, ev, found)
             assert found
+
+
+def test_leaf_memo_is_bounded_in_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long unique values (a 4.5 KB ContextInfo per event) empty a leaf's memo once its values hold
+    PRED_MEMO_CHARS characters; answers stay those of the predicate."""
+    monkeypatch.setattr(conditions, "PRED_MEMO_CHARS", 10_000)
+    asked: list[str] = []
+
+    def pred(v: Any) -> bool:
+        asked.append(v)
+        return "evil" in v
+
+    fn = conditions.memoized(pred)
+    blocks = [f"{n} {'evil' if n % 3 == 0 else ''} " + "x" * 3000 for n in range(10)]
+    assert [fn(b) for b in blocks] == [n % 3 == 0 for n in range(10)]
+    assert len(asked) == 10
+    assert fn(blocks[-1]) is True and len(asked) == 10  # the last ones are remembered
+    assert fn(blocks[0]) is True and len(asked) == 11  # the first was forgotten: asked again
+    assert fn("short") is False and fn("short") is False and len(asked) == 12

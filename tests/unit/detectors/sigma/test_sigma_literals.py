@@ -107,19 +107,40 @@ def test_memo_remembers_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_memo_is_bounded_in_characters_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Long unique values (a PowerShell script block per event) fill memory long before MEMO_SIZE
-    values: the memo is also emptied once its texts hold MEMO_CHARS characters."""
+    """Many values of some hundred characters fill memory long before MEMO_SIZE values: the memo is
+    also emptied once its short texts hold MEMO_CHARS characters."""
     monkeypatch.setattr(literals, "MEMO_CHARS", 10_000)
     search = LiteralSearch(("evil",))
-    blocks = [f"script {n} " + "x" * 3000 for n in range(10)]
-    for block in blocks:
-        search.find_memo(block)
+    texts = [f"call trace {n} " + "x" * 900 for n in range(30)]
+    for text in texts:
+        search.find_memo(text)
         assert sum(map(len, search.memo)) <= 10_000
-    assert blocks[-1] in search.memo and blocks[0] not in search.memo
-    search.remember_clean(["y" * 6000, "z" * 6000])  # more than the bound at once: only these stay
-    assert set(search.memo) == {"y" * 6000, "z" * 6000}
+    assert texts[-1] in search.memo and texts[0] not in search.memo
+    search.remember_clean(["y" * 600, "z" * 300])  # as one joined scan cleared them
+    assert {"y" * 600, "z" * 300} <= set(search.memo) and sum(map(len, search.memo)) <= 10_000
     search.find_memo("evil " + "w" * 10)
     assert search.find_memo("evil " + "w" * 10) == frozenset({0}) and "evil " + "w" * 10 in search.hot
+
+
+def test_long_texts_have_a_budget_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts of LONG_MEMO+ characters (a script block, a 4103 ContextInfo: unique per event) are
+    forgotten when they hold LONG_MEMO_CHARS characters, and only they: the short values that make the
+    memo pay stay. Long texts hitting a literal leave the hot set with them."""
+    monkeypatch.setattr(literals, "LONG_MEMO_CHARS", 10_000)
+    search = LiteralSearch(("evil",))
+    short = ["C:\\Windows\\System32\\svchost.exe", "2020-05-02 03:00:15.123", "an evil one"]
+    for text in short:
+        search.find_memo(text)
+    blocks = [f"script {n} {'evil' if n % 2 else ''} " + "x" * 3000 for n in range(10)]
+    for n, block in enumerate(blocks):
+        assert search.find_memo(block) == (frozenset({0}) if n % 2 else frozenset())
+        assert sum(len(t) for t in search.memo if len(t) >= literals.LONG_MEMO) <= 10_000
+        assert set(short) <= set(search.memo)
+    assert blocks[-1] in search.memo and blocks[0] not in search.memo
+    assert search.hot <= search.memo.keys() and blocks[1] not in search.hot and "an evil one" in search.hot
+    search.remember_clean(["y" * 6000, "z" * 30])
+    assert "y" * 6000 in search.memo and "z" * 30 in search.memo and set(short) <= set(search.memo)
+    assert search.find_memo("y" * 6000) == frozenset()
 
 
 def test_equal_hit_sets_are_one_object() -> None:
@@ -140,3 +161,49 @@ def test_without_the_hyperscan_wheel_the_automaton_searches_long_texts(
     search = LiteralSearch(LITERALS)
     text = "x" * LONG_TEXT + "SEKURLSA::logonpasswords and Kerberos::PTT İSTANBUL"
     assert search.find(text) == expected(LITERALS, text) and search._db is None
+
+
+KEYWORDS = ("sekurlsa::", "lsadump::", "gentilkiwi.com", "kiwi legit printer", "\\mimilib.dll", "mimidrv.sys")
+
+
+def test_anchors_cover_every_literal_or_are_not_used() -> None:
+    """Every literal contains one of the anchors; a set needing more than MAX_ANCHORS gets none."""
+    found = literals.anchors(KEYWORDS)
+    assert 0 < len(found) <= literals.MAX_ANCHORS
+    assert all(any(a in lit for a in found) for lit in KEYWORDS)
+    many = tuple(f"{c}{c}x" for c in "abcdefgh")  # no substring shared: one anchor each
+    assert literals.anchors(many[: literals.MAX_ANCHORS]) != ()
+    assert literals.anchors(many[: literals.MAX_ANCHORS + 1]) == ()
+    assert literals.anchors(("a", "bcd")) == ()  # a one-character literal has no 2-character anchor
+
+
+def test_large_literal_sets_never_work_out_anchors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sets of more than MAX_ANCHOR_LITERALS literals (8,718 command-line needles) would spend seconds
+    on it, and need more than MAX_ANCHORS anyway: they walk every text."""
+    monkeypatch.setattr(literals, "ANCHOR_AFTER", 1)
+    search = LiteralSearch(tuple(f"needle{n}" for n in range(literals.MAX_ANCHOR_LITERALS + 1)))
+    assert search.find("needle7 here") == {7} and search.find("x") == set()
+    assert search._anchored is None and search._short_left == 0
+
+
+SCATTERED = ("aax", "bbx", "ccx", "ddx", "eex", "ffx")  # one anchor each: too many, none used
+
+
+@pytest.mark.parametrize("words", [KEYWORDS, SCATTERED], ids=["anchored", "not-anchored"])
+def test_anchored_search_finds_what_the_walk_finds(
+    words: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The anchor test before the walk never hides a hit: texts with and without anchors, literals
+    in any case, anchors without their literal, across the LONG_TEXT boundary. The anchors are worked
+    out once the search has walked ANCHOR_AFTER short texts."""
+    monkeypatch.setattr(literals, "ANCHOR_AFTER", 3)
+    search = LiteralSearch(words)
+    for text in ("a", "b", "c"):
+        assert search._anchored is None
+        assert search.find(text) == set()
+    assert (search._anchored is not None) is (words == KEYWORDS)
+    texts = ["", "2020-05-02 03:00:15.123", "{A1B2-C3}", "a::b", "KIWI", "mimi", "xx" * 200]
+    texts += [f"pad {w.upper()} pad" for w in words] + [f"{w}" for w in words]
+    texts += ["x" * (LONG_TEXT - 12) + w for w in words]
+    for text in texts:
+        assert search.find(text) == expected(words, text), text

@@ -1,19 +1,22 @@
 """The prefilter's fast paths (prefilter.py): keyword literals found with set operations, candidates
 remembered per combination of hits. Both must answer exactly as a plain search of every value would,
-whatever the values: lists, numbers, booleans, null, non-ASCII text, a literal deep in a long text."""
+whatever the values: lists, numbers, booleans, null, non-ASCII text, a literal deep in a long text.
+
+Each test runs on the pure-Python module and on its mypyc-compiled copy (native.py, hatch_build.py)."""
 
 from __future__ import annotations
 
 import random
+from types import ModuleType
 from typing import Any
 
 import pytest
-from sigma_helpers import proc, rule_yaml
+from sigma_helpers import compiled_prefilter, proc, rule_yaml
 
 from detectors.sigma import literals, prefilter
 from detectors.sigma.conditions import KEYWORD_NAMES
 from detectors.sigma.naive import naive_match
-from detectors.sigma.prefilter import _Scanner
+from detectors.sigma.native import PURE_ENV
 from detectors.sigma.strings import as_text
 
 WORDS = ["mimikatz", "sekurlsa::", "straße", "i̇stanbul", "\\mimilib.dll", "ünïcode"]
@@ -57,21 +60,32 @@ def expected(words: list[str], event: dict[str, Any]) -> frozenset[int]:
     return frozenset(out)
 
 
+@pytest.fixture(params=["pure", "compiled"])
+def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The prefilter module under test, and the one engines built in the test use: prefilter.py as
+    Python (SOCPIPE_PURE_PYTHON), or its compiled copy (which the install must have built)."""
+    if request.param == "pure":
+        monkeypatch.setenv(PURE_ENV, "1")
+        return prefilter
+    monkeypatch.delenv(PURE_ENV, raising=False)
+    return compiled_prefilter()
+
+
 @pytest.fixture(autouse=True)
-def _small_memos(monkeypatch: pytest.MonkeyPatch) -> None:
+def _small_memos(monkeypatch: pytest.MonkeyPatch, impl: ModuleType) -> None:
     """Tiny memos and an early Hyperscan compile, so that the tests cross every path: memo turnover
     (the hot set must be emptied with the memo), the automaton and Hyperscan."""
     monkeypatch.setattr(literals, "MEMO_SIZE", 7)
     monkeypatch.setattr(literals, "HS_AFTER", 5000)
-    monkeypatch.setattr(prefilter, "PICKED_SIZE", 3)
+    monkeypatch.setattr(impl, "PICKED_SIZE", 3)
     literals.literal_search.cache_clear()
 
 
 @pytest.mark.parametrize("words", [WORDS, WORDS + NUMERIC], ids=["text", "numeric"])
-def test_keyword_literals_in_any_value_agree_with_a_plain_search(words: list[str]) -> None:
+def test_keyword_literals_in_any_value_agree_with_a_plain_search(words: list[str], impl: ModuleType) -> None:
     """find_all over random events (values repeated, so memo and hot set answer too) finds exactly
     the literals a plain search of every value finds."""
-    scanner = _Scanner(KEYWORD_NAMES, {w: {i} for i, w in enumerate(words)})
+    scanner = impl._Scanner(KEYWORD_NAMES, {w: {i} for i, w in enumerate(words)})
     assert scanner.numeric is (words != WORDS)
     rng = random.Random(7)
     for _ in range(600):
@@ -81,19 +95,21 @@ def test_keyword_literals_in_any_value_agree_with_a_plain_search(words: list[str
         assert all(scanner.memo[v] for v in scanner.search.hot)
 
 
-def test_a_number_never_hits_a_text_literal_but_hits_a_numeric_one() -> None:
+def test_a_number_never_hits_a_text_literal_but_hits_a_numeric_one(impl: ModuleType) -> None:
     """1 and True are one element of a set: the set path is taken only when no literal could occur
     in a number's text; otherwise each value is searched as its own text ('1' vs 'true')."""
-    text = _Scanner(KEYWORD_NAMES, {"mimikatz": {0}})
+    text = impl._Scanner(KEYWORD_NAMES, {"mimikatz": {0}})
     assert text.find_all({"a": 1, "b": True, "c": 2.5}) == frozenset()
-    numeric = _Scanner(KEYWORD_NAMES, {"true": {0}, "1337": {1}})
+    numeric = impl._Scanner(KEYWORD_NAMES, {"true": {0}, "1337": {1}})
     assert numeric.find_all({"a": 1, "b": True}) == frozenset({0})
     assert numeric.find_all({"a": True, "b": 1}) == frozenset({0})
     assert numeric.find_all({"a": 1337, "b": 1}) == frozenset({1})
     assert numeric.find_all({"a": [None, 1337.0]}) == frozenset({1})
 
 
-def test_candidates_remembered_per_combination_of_hits_agree_with_naive(make_engine: Any) -> None:
+def test_candidates_remembered_per_combination_of_hits_agree_with_naive(
+    make_engine: Any, impl: ModuleType
+) -> None:
     """Rules with one or two clauses on fields and keywords, events combining their hits in every
     way (and with lists, numbers, null and long values), with a candidates memo of three combinations:
     the engine gives exactly the naive evaluator's detections on every event, every time."""
@@ -121,6 +137,7 @@ def test_candidates_remembered_per_combination_of_hits_agree_with_naive(make_eng
         for x in (None, "x" * 600 + "MIMIKATZ", 42, ["Sekurlsa"])
     ]
     random.Random(3).shuffle(events)
+    assert engine._bucket_type is impl.Bucket
     fired = 0
     for _ in range(2):
         for ev in events:

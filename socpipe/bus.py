@@ -307,9 +307,11 @@ def _learn_partitions(consumer: KafkaConsumer, topics: Sequence[str], wait_s: fl
     """
     for topic in topics:
         deadline = time.monotonic() + wait_s
-        while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+        known = consumer.partitions_for_topic(topic)
+        while not known and time.monotonic() < deadline:
             time.sleep(0.1)
-        if wait_s and not consumer.partitions_for_topic(topic):
+            known = consumer.partitions_for_topic(topic)
+        if wait_s and not known:
             log.warning("topic has no partitions yet: consuming starts once it has", topic=topic)
 
 

@@ -94,9 +94,8 @@ class LiteralSearch:
         # One frozenset per distinct hit set: the memo's values then add no new objects for the
         # garbage collector to track (each full collection walks them all), only new keys.
         self._sets: dict[frozenset[int], frozenset[int]] = {}
-        self._chars = (
-            0  # characters of the memo's short keys (an upper bound: a text seen twice counts twice)
-        )
+        # characters of the memo's short keys (an upper bound: a text seen twice counts twice)
+        self._chars = 0
         self._long: list[str] = []  # the memo's long keys (LONG_MEMO+), oldest first
         self._long_chars = 0
 

@@ -51,9 +51,6 @@ MAX_ANCHORS = 4  # a search whose literals share at most this many anchors tests
 ANCHOR_AFTER = 1000
 MAX_ANCHOR_LITERALS = 64
 _NOTHING: frozenset[int] = frozenset()
-# The only characters whose lower-case form holds ASCII: 'İ' -> 'i̇', the Kelvin sign -> 'k' (checked over
-# every code point by tests/unit/detectors/sigma/test_sigma_literals.py)
-NON_ASCII_TO_ASCII = ("\u0130", "\u212a")
 _HS_FLAGS = (hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS) if hyperscan else 0
 
 
@@ -84,7 +81,6 @@ class LiteralSearch:
         automaton.make_automaton()
         self._iter = automaton.iter
         self._anchored: Callable[[str], bool] | None = None  # see anchors()
-        self._anchor_bytes: tuple[bytes, ...] | None = None  # the same anchors when all ASCII
         self._short_left = ANCHOR_AFTER if len(self.literals) <= MAX_ANCHOR_LITERALS else 0
         self._db: Any = None  # Hyperscan database and scratch, compiled once long texts add up
         self._scratch: Any = None
@@ -103,22 +99,6 @@ class LiteralSearch:
         self._long: list[str] = []  # the memo's long keys (LONG_MEMO+), oldest first
         self._long_chars = 0
 
-    @property
-    def anchor_test(self) -> Callable[[str], bool] | None:
-        """A test of a lower-cased text, false only when no literal can occur in it (None until the
-        anchors are worked out, and for sets that have none). Any text will do, several values joined
-        with NUL included: lower-casing joined values gives the join of their lower-cased forms (NUL is
-        neither cased nor case-ignorable, so even a final sigma lower-cases alike)."""
-        return self._anchored
-
-    @property
-    def anchor_bytes(self) -> tuple[bytes, ...] | None:
-        """The anchors as bytes when every one is ASCII (else None): they occur in a text's lower-cased
-        form exactly when they occur in its UTF-8 bytes with only A-Z lower-cased (`bytes.lower`, a
-        fraction of `str.lower`'s cost on non-ASCII text), unless the text holds one of NON_ASCII_TO_ASCII.
-        Every other character lower-cases to non-ASCII characters, whose UTF-8 bytes are all 0x80+."""
-        return self._anchor_bytes
-
     def find(self, text: str) -> set[int]:
         """Ids of the literals occurring in `text` (case-insensitive)."""
         if len(text) < LONG_TEXT:
@@ -129,10 +109,7 @@ class LiteralSearch:
             elif self._short_left:
                 self._short_left -= 1
                 if not self._short_left:
-                    found = anchors(self.literals)
-                    self._anchored = _anchor_test(found)
-                    if self._anchored is not None and all(a.isascii() for a in found):
-                        self._anchor_bytes = tuple(a.encode("ascii") for a in found)
+                    self._anchored = _anchor_test(anchors(self.literals))
             return {lid for _, lid in self._iter(low)}
         if self._db is None:
             self._long_walked += len(text)

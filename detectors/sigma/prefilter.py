@@ -11,20 +11,17 @@ matcher decides. Keyword literals are searched in every value of the event.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import filterfalse
 from operator import itemgetter
 from typing import Any
 
 from detectors.sigma.compiler import CompiledRule
 from detectors.sigma.conditions import KEYWORD_NAMES
-from detectors.sigma.literals import LONG_TEXT, NON_ASCII_TO_ASCII, literal_search
+from detectors.sigma.literals import literal_search
 from detectors.sigma.strings import as_text
 
 _first = itemgetter(0)
-# str.lower called as a function: mypyc compiles `text.lower()` to its own primitive, which lower-cases
-# code point by code point and so misses the final sigma ('ΑΣ' gives 'ασ', not Python's 'ας')
-_lower: Callable[[str], str] = str.lower
 _NOTHING: frozenset[int] = frozenset()
 PICKED_SIZE = 4096  # combinations of hits remembered per bucket (emptied when full)
 _NUMERIC_TEXT = set("0123456789.-+einfatrusl")  # characters of str(number), 'true', 'false'
@@ -76,9 +73,6 @@ class _Scanner:
         values = event.values()
         if self.numeric:
             return self._find_each(values)
-        search = self.search
-        if search.anchor_test is not None:
-            return self._find_anchored(values, search.anchor_test, search.anchor_bytes)
         try:
             found = _NOTHING if self.hot.isdisjoint(values) else self._hot_hits(values)
             misses = [v for v in filterfalse(self.memo.__contains__, values) if type(v) is str]
@@ -86,48 +80,6 @@ class _Scanner:
             return self._find_each(values)
         if misses:
             found = found | self._learn(misses)
-        return found
-
-    def _find_anchored(
-        self, values: Iterable[Any], test: Callable[[str], bool], ascii_anchors: tuple[bytes, ...] | None
-    ) -> frozenset[int]:
-        """`find_all` for literals that share a few anchors (literals.anchors; the Windows keyword
-        literals do): the event's short strings are joined, lower-cased once and tested for the
-        anchors, with no lookup per value. Almost always no anchor occurs and nothing more is done;
-        otherwise each short string is looked up (memo, then search) as before. A long string (a
-        script block) goes to the memo and Hyperscan, as before. ASCII anchors are looked for in the
-        UTF-8 bytes with A-Z lower-cased (LiteralSearch.anchor_bytes): `str.lower` of a non-ASCII text
-        (a Sysmon event with a '®' in a file description, 40% of them) costs about five times more.
-
-        Looking every value up in the memo, as `find_all` does without anchors, cost two hash-table
-        passes over 20-40 values per event, hashed on first use, plus a search and a memo insert for
-        the values never seen (timestamps, GUIDs, thread ids: unique per event) that then filled the
-        memo and emptied it: the costliest part of the steady state (callgrind, engine-results.md,
-        session 9).
-        """
-        short: list[str] = []
-        found = _NOTHING
-        long_text = LONG_TEXT
-        for v in values:
-            if type(v) is str:
-                if len(v) < long_text:
-                    short.append(v)
-                    continue
-                hit = self.memo.get(v)
-                if hit is None:
-                    hit = self.search.find_memo(v)
-                if hit:
-                    found = found | hit
-            elif type(v) is list:
-                return self._find_each(values)
-            # else null, a number or a boolean: no literal occurs in its text (`numeric` is false)
-        if short and _anchored(test, ascii_anchors, "\x00".join(short)):
-            for v in short:
-                hit = self.memo.get(v)
-                if hit is None:
-                    hit = self.search.find_memo(v)
-                if hit:
-                    found = found | hit
         return found
 
     def _hot_hits(self, values: Iterable[Any]) -> frozenset[int]:
@@ -169,21 +121,6 @@ class _Scanner:
         for v in misses:
             found = found | search.find_memo(v)
         return found
-
-
-def _anchored(test: Callable[[str], bool], ascii_anchors: tuple[bytes, ...] | None, text: str) -> bool:
-    """Whether an anchor occurs in the lower-cased text (see _Scanner._find_anchored)."""
-    if ascii_anchors is None:
-        return test(_lower(text))
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) != len(text) and (NON_ASCII_TO_ASCII[0] in text or NON_ASCII_TO_ASCII[1] in text):
-        data = _lower(text).encode("utf-8", "surrogatepass")
-    else:
-        data = data.lower()
-    for anchor in ascii_anchors:
-        if anchor in data:
-            return True
-    return False
 
 
 class Bucket:

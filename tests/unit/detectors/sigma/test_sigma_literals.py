@@ -207,14 +207,3 @@ def test_anchored_search_finds_what_the_walk_finds(
     texts += ["x" * (LONG_TEXT - 12) + w for w in words]
     for text in texts:
         assert search.find(text) == expected(words, text), text
-
-
-def test_only_the_listed_characters_lower_case_to_ascii() -> None:
-    """NON_ASCII_TO_ASCII is complete: the prefilter's ASCII anchors rely on no other non-ASCII
-    character having ASCII in its lower-case form (every code point is checked)."""
-    found = [
-        chr(c)
-        for c in range(0x80, 0x110000)
-        if not 0xD800 <= c < 0xE000 and any(x.isascii() for x in chr(c).lower())
-    ]
-    assert tuple(found) == literals.NON_ASCII_TO_ASCII

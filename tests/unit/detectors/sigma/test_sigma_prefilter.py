@@ -21,11 +21,6 @@ from detectors.sigma.strings import as_text
 
 WORDS = ["mimikatz", "sekurlsa::", "straße", "i̇stanbul", "\\mimilib.dll", "ünïcode"]
 NUMERIC = ["1337", "true"]  # literals that can occur in the text of a number or a boolean
-# Literals sharing four anchors ('::', 'mimi', one of 'straße', 'ας'), as the Windows keywords do:
-# find_all then tests the event's joined short strings for the anchors (_find_anchored).
-ANCHORED = ["mimikatz", "sekurlsa::", "kerberos::ptt", "\\mimilib.dll", "straße", "ας"]
-# ... with ASCII anchors only ('mimi', '::', 'kiwi'): tested in the UTF-8 bytes, A-Z lower-cased
-ASCII_ANCHORED = ["mimikatz", "sekurlsa::", "kerberos::ptt", "\\mimilib.dll", "kiwi"]
 
 VALUES: list[Any] = [
     "plain",
@@ -37,13 +32,6 @@ VALUES: list[Any] = [
     "Straße am See",
     "İSTANBUL",  # lower-cases to 'i̇stanbul' (two code points)
     "ÜNÏCODE",
-    "fe80::1",  # an anchor ('::') without its literal
-    "MIMI",
-    "ΑΣ",  # lower-cases to 'ας' (final sigma), alone or joined with the other values
-    "ΑΣΑ",  # ... and to 'ασα' here
-    "\u212aIWI ®",  # the Kelvin sign lower-cases to 'k': 'kiwi ®'
-    "M\u0130M\u0130KATZ",  # 'İ' lower-cases to 'i' and a combining dot: not 'mimikatz'
-    "Microsoft® Windows®",
     "\ud800 lone surrogate, mimikatz",
     "",
     None,
@@ -93,29 +81,18 @@ def _small_memos(monkeypatch: pytest.MonkeyPatch, impl: ModuleType) -> None:
     literals.literal_search.cache_clear()
 
 
-@pytest.mark.parametrize(
-    "words",
-    [WORDS, WORDS + NUMERIC, ANCHORED, ASCII_ANCHORED, ANCHORED + NUMERIC],
-    ids=["text", "numeric", "anchored", "ascii-anchored", "anchored-numeric"],
-)
-def test_keyword_literals_in_any_value_agree_with_a_plain_search(
-    words: list[str], impl: ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize("words", [WORDS, WORDS + NUMERIC], ids=["text", "numeric"])
+def test_keyword_literals_in_any_value_agree_with_a_plain_search(words: list[str], impl: ModuleType) -> None:
     """find_all over random events (values repeated, so memo and hot set answer too) finds exactly
-    the literals a plain search of every value finds; for anchored literals, before and after the
-    search has worked out its anchors (here after 5 searches of short texts; never for WORDS)."""
-    anchored = words in (ANCHORED, ASCII_ANCHORED)  # (with NUMERIC: more than MAX_ANCHORS, so none)
-    monkeypatch.setattr(literals, "ANCHOR_AFTER", 5 if words[-1] in ("ας", "kiwi", "true") else 10**9)
+    the literals a plain search of every value finds."""
     scanner = impl._Scanner(KEYWORD_NAMES, {w: {i} for i, w in enumerate(words)})
-    assert scanner.numeric is (words in (WORDS + NUMERIC, ANCHORED + NUMERIC))
+    assert scanner.numeric is (words != WORDS)
     rng = random.Random(7)
     for _ in range(600):
         event = {f"f{i}": rng.choice(VALUES) for i in range(rng.randint(0, 8))}
         assert scanner.find_all(event) == expected(words, event), event
         assert scanner.search.hot <= scanner.memo.keys()
         assert all(scanner.memo[v] for v in scanner.search.hot)
-    assert (scanner.search.anchor_test is not None) is anchored
-    assert (scanner.search.anchor_bytes is not None) is (words == ASCII_ANCHORED)
 
 
 def test_a_number_never_hits_a_text_literal_but_hits_a_numeric_one(impl: ModuleType) -> None:

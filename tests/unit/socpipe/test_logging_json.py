@@ -60,14 +60,19 @@ def test_the_cli_takes_the_kafka_level_from_the_settings() -> None:
     from click.testing import CliRunner
 
     from cli.main import cli
+    from socpipe.settings import get_settings
 
-    result = CliRunner().invoke(cli, ["rules", "--help"], env={"SOCPIPE_KAFKA_LOG_LEVEL": "loud"})
-    assert result.exit_code == 2
-    assert "setting SOCPIPE_KAFKA_LOG_LEVEL: Input should be 'DEBUG'" in result.output
+    # The settings are read once per process (cached): an earlier test in this worker may have read
+    # them, and this test's must not outlive it.
+    get_settings.cache_clear()
     kafka = logging.getLogger("kafka")
     try:
+        result = CliRunner().invoke(cli, ["rules", "--help"], env={"SOCPIPE_KAFKA_LOG_LEVEL": "loud"})
+        assert result.exit_code == 2
+        assert "setting SOCPIPE_KAFKA_LOG_LEVEL: Input should be 'DEBUG'" in result.output
         result = CliRunner().invoke(cli, ["rules", "--help"], env={"SOCPIPE_KAFKA_LOG_LEVEL": "WARNING"})
         assert result.exit_code == 0, result.output
         assert kafka.level == logging.WARNING
     finally:
         kafka.setLevel(logging.CRITICAL)
+        get_settings.cache_clear()

@@ -18,17 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from detectors.heuristics.config import HeuristicsConfig
-from detectors.heuristics.engine import HeuristicEngine
 from detectors.sigma.correlation import CorrelationEngine
 from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import Match
 from schemas.contribution import ComponentKind, Contribution, Origin
 from schemas.detection import Entity, EventRef
+
+if TYPE_CHECKING:  # imported where used: without heuristics (`scan --no-heuristics`) they are not loaded
+    from detectors.heuristics.config import HeuristicsConfig
+    from detectors.heuristics.engine import HeuristicEngine
 
 # The raw line travels no further: no heuristic reads it, and it is most of an event's bytes.
 _NOT_FOR_HEURISTICS = frozenset({"event.original"})
@@ -40,7 +42,11 @@ class ContributionRouter:
     def __init__(self, ruleset: RuleSet, heuristics: HeuristicsConfig | None) -> None:
         self.correlations = CorrelationEngine(ruleset)  # used for its routing and values, never fed
         self.families = self.correlations.families()
-        self.heuristics = HeuristicEngine(heuristics) if heuristics is not None else None
+        self.heuristics: HeuristicEngine | None = None
+        if heuristics is not None:
+            from detectors.heuristics.engine import HeuristicEngine
+
+            self.heuristics = HeuristicEngine(heuristics)
 
     def follow_rules(self, ruleset: RuleSet) -> None:
         self.correlations = CorrelationEngine(ruleset)

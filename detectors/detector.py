@@ -20,18 +20,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from detectors.contributions import ContributionRouter
 from detectors.correlation_component import CorrelationComponent
 from detectors.detection import detection_from_match, entity_of
-from detectors.heuristics.component import HeuristicsComponent
-from detectors.heuristics.config import HeuristicsConfig
 from detectors.sigma.engine import Engine
 from detectors.sigma.loader import RuleSet
 from schemas.common import utc_now
 from schemas.contribution import ComponentKind, Contribution, Origin
 from schemas.detection import Detection, EventRef
+
+if TYPE_CHECKING:  # imported where used: a detector without heuristics (`scan --no-heuristics`) skips them
+    from detectors.heuristics.config import HeuristicsConfig
 
 # The stateful components, by the name their state is stored under (detectors/state.py).
 COMPONENT_NAMES = {ComponentKind.correlation: "correlation", ComponentKind.heuristic: "heuristics"}
@@ -156,6 +157,8 @@ class ComponentFactory:
     def __call__(self) -> dict[str, StatefulComponent]:
         components: dict[str, StatefulComponent] = {"correlation": CorrelationComponent(self.ruleset)}
         if self.heuristics is not None:
+            from detectors.heuristics.component import HeuristicsComponent
+
             components["heuristics"] = HeuristicsComponent(self.heuristics)
         return components
 

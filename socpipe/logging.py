@@ -12,7 +12,18 @@ import sys
 import threading
 from types import TracebackType
 
-import structlog
+# structlog imports rich, when installed (socpipe installs it for its tables and progress bars), to
+# pretty-print exceptions, which socpipe never asks for: format_exc_info renders them as text first.
+# That import was about a tenth of a warm one-event `socpipe scan` (benchmarks/engine-results.md,
+# session 9), so structlog is imported with rich hidden, unless rich is loaded already.
+_HIDE_RICH = "rich" not in sys.modules and "structlog" not in sys.modules
+if _HIDE_RICH:
+    sys.modules["rich"] = None  # type: ignore[assignment]  # `import rich` then raises ImportError
+try:
+    import structlog
+finally:
+    if _HIDE_RICH:
+        del sys.modules["rich"]
 
 _state = {"configured": False}
 

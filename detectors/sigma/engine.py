@@ -17,8 +17,8 @@ from detectors.sigma.filters import CompiledFilter, TenantConfig, build_filters,
 from detectors.sigma.loader import RuleSet
 from detectors.sigma.model import Match, detection_id, event_digest
 from detectors.sigma.native import prefilter_module
-from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, RouteKey, module_key, router
-from detectors.sigma.prefilter import Bucket
+from detectors.sigma.pipeline import ANY_WINDOWS, DATASET, NON_WINDOWS, RouteKey, module_key
+from detectors.sigma.prefilter import Bucket, Dispatch
 from detectors.sigma.report import RuleLoadError, RuleProblem
 from socpipe.logging import get_logger
 
@@ -59,9 +59,14 @@ class Engine:
             self.rules = [self._recompile(r, placeholders, report) for r in self.rules]
         self._tenants = {name: self._tenant_view(name, report) for name in self.config.tenants}
         self._buckets: dict[RouteKey, Bucket] = {}
-        # prefilter.Bucket, compiled by mypyc when installed so (native.py)
-        self._bucket_type: type[Bucket] = prefilter_module().Bucket
-        self._route = router(self.pipeline)
+        # prefilter.Bucket and Dispatch, compiled by mypyc when installed so (native.py)
+        native = prefilter_module()
+        self._bucket_type: type[Bucket] = native.Bucket
+        fields = self.pipeline.route_fields
+        self._dispatch: Dispatch = native.Dispatch(
+            tuple(fields.channel), tuple(fields.event_id), self.pipeline.route_key, self.bucket
+        )
+        self._route = self.pipeline.route_key
         if strict and len(report.failed) > n_failed:
             raise RuleLoadError(report)
 
@@ -130,9 +135,7 @@ class Engine:
     ) -> list[Match]:
         """Every rule matching the event. `event_ref` (e.g. topic/partition/offset) feeds the
         deterministic detection id; without it the id derives from the event's content."""
-        key = self._route(event)
-        bucket = self._buckets.get(key) or self.bucket(key)
-        candidates = bucket.candidates(event)
+        candidates = self._dispatch.candidates(event)
         if not candidates:
             return []
         view = self._tenants.get(tenant) if tenant is not None else None

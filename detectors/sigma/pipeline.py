@@ -11,7 +11,7 @@ pipeline does not know run on every event without a Windows channel, and an even
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,6 @@ RouteKey = tuple[str, int | None]
 # or NON_WINDOWS for every event without one.
 ANY_WINDOWS: RouteKey = ("*", None)
 NON_WINDOWS: RouteKey = ("", None)
-MAX_ROUTES_SEEN = 4096  # raw (channel, event id) pairs remembered by a router
 DATASET = "@"  # prefix of a dataset route key: ("@zeek.dns", None), or ("@zeek", None) for the module
 
 
@@ -188,38 +187,6 @@ class Pipeline(BaseModel):
             except (TypeError, ValueError):
                 eid = None
         return (channel.lower(), eid)
-
-
-def router(pipeline: Pipeline) -> Callable[[Mapping[str, Any]], RouteKey]:
-    """`pipeline.route_key` for the hot path: field names bound once, keys remembered per raw
-    (channel, event id) pair, so the usual event costs a few dict lookups and no string work."""
-    channels = tuple(pipeline.route_fields.channel)
-    event_ids = tuple(pipeline.route_fields.event_id)
-    seen: dict[tuple[Any, Any], RouteKey] = {}
-    route_key = pipeline.route_key
-
-    def route(event: Mapping[str, Any]) -> RouteKey:
-        get = event.get
-        channel = eid = None
-        for name in channels:
-            channel = get(name)
-            if channel is not None:
-                break
-        if type(channel) is not str:
-            return route_key(event)
-        for name in event_ids:
-            eid = get(name)
-            if eid is not None:
-                break
-        try:
-            return seen[channel, eid]
-        except (KeyError, TypeError):  # TypeError: an unhashable event id (a list)
-            key = route_key(event)
-        if len(seen) < MAX_ROUTES_SEEN and (eid is None or type(eid) in (int, str)):
-            seen[channel, eid] = key
-        return key
-
-    return route
 
 
 def route_order(key: RouteKey) -> tuple[str, int]:

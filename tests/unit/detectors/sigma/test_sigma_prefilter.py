@@ -145,3 +145,39 @@ def test_candidates_remembered_per_combination_of_hits_agree_with_naive(
             assert found == sorted(naive_match(engine.ruleset, ev)), ev
             fired += len(found)
     assert fired > len(events)  # the events do fire rules, often
+
+
+def test_dispatch_routes_every_event_as_the_pipeline_does(
+    make_engine: Any, impl: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dispatch (the route and bucket of every event, remembered per raw channel and event id) gives
+    each event the candidates of the bucket `Pipeline.route_key` names, whatever the event id's type,
+    with or without a channel, with its memo full: event ids that hash alike but may route apart
+    (1, True, 1.0, '1') never share a remembered bucket."""
+    monkeypatch.setattr(impl, "MAX_ROUTES_SEEN", 4)
+    detection = "sel:\n  EventID: 1\ncondition: sel"
+    engine = make_engine(
+        rule_yaml(detection),  # process_creation: Sysmon 1, Security 4688
+        rule_yaml(detection, logsource="product: windows\n  category: network_connection"),
+        rule_yaml(detection, logsource="product: windows\n  service: security"),
+        rule_yaml(detection, logsource="product: linux\n  category: process_creation"),
+        rule_yaml(detection, logsource="product: zeek\n  service: dns"),
+    )
+    assert isinstance(engine._dispatch, impl.Dispatch)
+    channels = ["Microsoft-Windows-Sysmon/Operational", "SECURITY", "security", "", 7, None]
+    ids: list[Any] = [1, 3, 4688, "1", "4688", True, 1.0, 4688.0, None, [1], "x"]
+    events = []
+    for ch in channels:
+        for eid in ids:
+            events.append({"Channel": ch, "EventID": eid})
+            events.append({"winlog.channel": ch, "event.code": eid, "event.dataset": "zeek.dns"})
+    events += [{"event.dataset": "zeek.dns"}, {"event.dataset": "auditd.log"}, {}]
+    answers = set()
+    for _ in range(3):  # the first pass fills the memo, the next ones read it
+        for event in events:
+            expected = [i for i, _ in engine.bucket(engine.pipeline.route_key(event)).candidates(event)]
+            assert [i for i, _ in engine._dispatch.candidates(event)] == expected, event
+            answers.add(tuple(expected))
+    assert len(answers) >= 4  # the events reach buckets of different rules
+    assert len(engine._dispatch.seen) == 4
+    assert all(type(e) in (int, str) or e is None for _, e in engine._dispatch.seen)

@@ -1,12 +1,13 @@
-"""Build hook: compile the Sigma prefilter (detectors/sigma/prefilter.py) with mypyc, when it can.
+"""Build hook: compile the Sigma engine's hot modules with mypyc, when it can.
 
-The prefilter runs for every event a detector sees; compiled by mypyc (the compiler that ships with
-mypy) its per-event loops, attribute reads and calls run as C, about 7.5% of the engine's instructions
-per steady-state event fewer (benchmarks/engine-results.md, session 8). The pure-Python module stays the
-source of truth and the fallback: the compiled copy is an extra module, `detectors.sigma._prefilter_native`,
-built from a copy of prefilter.py that records the SHA-256 of the source it was compiled from, so that
-detectors/sigma/native.py never uses a copy older than the source beside it (an edited prefilter.py
-runs as Python until the next `pip install -e .` or `bash scripts/bootstrap.sh`).
+The prefilter (detectors/sigma/prefilter.py) runs for every event a detector sees, the matcher closures
+(detectors/sigma/matchers.py) for every event it lets through; compiled by mypyc (the compiler that
+ships with mypy) their loops, attribute reads and calls run as C (benchmarks/engine-results.md,
+sessions 8 and 10). The pure-Python modules stay the source of truth and the fallback: each compiled
+copy is an extra module, `detectors.sigma._<name>_native`, built from a copy of the source that records
+the SHA-256 of the source it was compiled from, so that detectors/sigma/native.py never uses a copy
+older than the source beside it (an edited module runs as Python until the next `pip install -e .` or
+`bash scripts/bootstrap.sh`).
 
 A build that cannot compile (no C compiler, no Python headers, another platform, SOCPIPE_NO_NATIVE=1)
 says so in one line and installs the pure-Python engine: same answers, slower.
@@ -24,8 +25,8 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = Path("detectors/sigma/prefilter.py")
-NATIVE = "_prefilter_native"  # module name of the compiled copy, beside SOURCE
+# the modules compiled, each to `_<stem>_native` beside it (detectors/sigma/native.py's naming)
+SOURCES = (Path("detectors/sigma/prefilter.py"), Path("detectors/sigma/matchers.py"))
 SKIP_ENV = "SOCPIPE_NO_NATIVE"
 # Not the project's [tool.mypy]: the build environment holds only the build requirements, so imported
 # packages may be missing (their names are then Any), and only the compiled module's own errors matter.
@@ -37,7 +38,7 @@ import sys
 from mypyc.build import mypycify
 from setuptools import setup
 setup(
-    name="socpipe-prefilter",
+    name="socpipe-native",
     packages=[],
     py_modules=[],
     package_dir={"": sys.argv[3]},
@@ -47,9 +48,18 @@ setup(
 """
 
 
-def native_files(root: Path) -> list[Path]:
-    """The compiled copy's extension modules (the module and mypyc's runtime library for it)."""
-    return sorted((root / SOURCE.parent).glob(f"{NATIVE}*.so"))
+def native_name(source: Path) -> str:
+    """Module name of the compiled copy of `source`, beside it."""
+    return f"_{source.stem}_native"
+
+
+def native_files(root: Path, source: Path | None = None) -> list[Path]:
+    """The compiled copies' extension modules (each module and mypyc's runtime library for it)."""
+    return sorted(
+        so
+        for src in ([source] if source else SOURCES)
+        for so in (root / src.parent).glob(f"{native_name(src)}*.so")
+    )
 
 
 class NativePrefilterHook(BuildHookInterface):  # type: ignore[misc]  # hatchling: build env only
@@ -60,28 +70,30 @@ class NativePrefilterHook(BuildHookInterface):  # type: ignore[misc]  # hatchlin
         if os.environ.get(SKIP_ENV):
             for old in native_files(root):  # an earlier build's: not to be picked up
                 old.unlink()
-            print(f"socpipe: {SKIP_ENV} is set: the Sigma prefilter runs as pure Python", file=sys.stderr)
+            print(f"socpipe: {SKIP_ENV} is set: the Sigma engine runs as pure Python", file=sys.stderr)
             return
-        if not compile_native(root):
+        built = [source for source in SOURCES if compile_native(root, source)]
+        if not built:
             return
         if version == "editable":  # the source folder is on sys.path: the modules built there are found
             return
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
-        for so in native_files(root):
+        for so in (so for source in built for so in native_files(root, source)):
             build_data["force_include"][str(so)] = str(so.relative_to(root))
 
 
-def compile_native(root: Path) -> bool:
-    """Build detectors/sigma/_prefilter_native*.so in place; False (and a line saying why) when not."""
-    source = root / SOURCE
-    copy = source.with_name(f"{NATIVE}.py")
+def compile_native(root: Path, module: Path = SOURCES[0]) -> bool:
+    """Build the compiled copy of one source module in place (e.g. detectors/sigma/_prefilter_native*.so);
+    False (and a line saying why) when not."""
+    source = root / module
+    copy = source.with_name(f"{native_name(module)}.py")
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    for old in native_files(root):
+    for old in native_files(root, module):
         old.unlink()
     copy.write_text(
         source.read_text(encoding="utf-8")
-        + f'\n\nSOURCE_SHA256 = "{digest}"  # of the prefilter.py compiled (hatch_build.py)\n',
+        + f'\n\nSOURCE_SHA256 = "{digest}"  # of the {source.name} compiled (hatch_build.py)\n',
         encoding="utf-8",
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,13 +103,13 @@ def compile_native(root: Path) -> bool:
         try:
             proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            print(f"socpipe: mypyc did not run ({exc}): the Sigma prefilter runs as Python", file=sys.stderr)
+            print(f"socpipe: mypyc did not run ({exc}): {module} runs as Python", file=sys.stderr)
             return False
         finally:
             copy.unlink(missing_ok=True)
-    if proc.returncode != 0 or not native_files(root):
+    if proc.returncode != 0 or not native_files(root, module):
         last = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
         why = last if len(last) <= 200 else last[:200] + "..."
-        print(f"socpipe: mypyc failed ({why}): the Sigma prefilter runs as pure Python", file=sys.stderr)
+        print(f"socpipe: mypyc failed ({why}): {module} runs as pure Python", file=sys.stderr)
         return False
     return True

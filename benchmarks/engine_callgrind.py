@@ -47,6 +47,14 @@ def main() -> int:
     found = bench.run_engine(engine, timed)
     bin(1)  # ... and dumps them here (--dump-before=builtin_bin)
     print(f"{found} detections on {len(timed)} events", file=sys.stderr)
+    try:  # which copies ran: a compiled module rebuilt while this started is missed (pure Python)
+        from detectors.sigma import native
+
+        pickers = ("prefilter_module", "matchers_module")
+        ran = [getattr(native, f)().__name__ for f in pickers if hasattr(native, f)]
+        print("modules:", ", ".join(ran), file=sys.stderr)
+    except ImportError:
+        pass
     return 0
 
 

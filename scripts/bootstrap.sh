@@ -7,14 +7,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.socpipe-installed
-# The install also compiles the Sigma prefilter (hatch_build.py) when a C compiler is there: install
-# again when prefilter.py changed since, or when its compiled copy is missing or stale (a compiler
-# added since, a failed build).
+# The install also compiles the Sigma engine's prefilter.py and matchers.py (hatch_build.py) when a C
+# compiler is there: install again when one of them changed since, or when a compiled copy is missing
+# or stale (a compiler added since, a failed build).
 native_ok() {
-  .venv/bin/python -c 'import sys; from detectors.sigma.native import compiled; sys.exit(compiled() is None)' \
-    >/dev/null 2>&1
+  .venv/bin/python -c 'import sys; from detectors.sigma.native import MATCHERS, PREFILTER, compiled
+sys.exit(not all(compiled(m) for m in (PREFILTER, MATCHERS)))' >/dev/null 2>&1
 }
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ detectors/sigma/prefilter.py -nt "$stamp" ] ||
+  [ detectors/sigma/matchers.py -nt "$stamp" ] ||
   { [ -z "${SOCPIPE_NO_NATIVE:-}" ] && command -v "${CC:-cc}" >/dev/null && ! native_ok; }; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[dev]'

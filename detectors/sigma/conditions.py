@@ -18,39 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.sigma.ir import IrNode, Value
+from detectors.sigma.ir import MISSING, IrNode, Value
+from detectors.sigma.matchers import getter
 from detectors.sigma.modifiers import scalar_preds
+from detectors.sigma.native import matchers_module
 from detectors.sigma.strings import Pred, as_text
 
-MISSING: Any = object()
+__all__ = ["MISSING", "Compiler", "Node", "explain", "getter", "requirements"]
+
 Fn = Callable[[Mapping[str, Any]], bool]
 # A prefilter clause: alternatives (field names tuple, lower-cased needle); one must be present.
 Clause = frozenset[tuple[tuple[str, ...], str]]
 MAX_CLAUSES = 2
 MIN_NEEDLE = 3  # shorter ASCII literals ("30", "f0") hit nearly every event: not worth a clause
 KEYWORD_NAMES: tuple[str, ...] = ("*",)  # prefilter pseudo-field: every value of the event
-MEMO_COST = 2  # leaves of at least this cost remember their answer per value (memoized)
-PRED_MEMO_SIZE = 4096  # values remembered per memoized leaf
-# ... and characters: 4,096 unique 4.5 KB PowerShell ContextInfo values held 18 M per leaf (about 1 GB
-# over the PowerShell rules' leaves on a PowerShell-heavy stream); 2 M leave room for 4,096 values of
-# 488 characters, more than the usual command line or path
-PRED_MEMO_CHARS = 2_000_000
-
-
-def getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
-    """Read the first of `names` present in the event; MISSING when none is."""
-    if len(names) == 1:
-        (name,) = names
-        return lambda e: e.get(name, MISSING)
-
-    def get(e: Mapping[str, Any]) -> Any:
-        for n in names:
-            v = e.get(n, MISSING)
-            if v is not MISSING:
-                return v
-        return MISSING
-
-    return get
+MEMO_COST = 2  # leaves of at least this cost remember their answer per value (matchers.memoized)
 
 
 @dataclass
@@ -66,68 +48,6 @@ class Node:
     cost: int = 1  # rough relative cost of evaluating fn: cheaper children are tried first
 
 
-def _any_value(get: Callable[[Mapping[str, Any]], Any], pred: Pred) -> Fn:
-    """Field test: missing -> False; a list matches when any element does."""
-
-    def fn(e: Mapping[str, Any]) -> bool:
-        v = get(e)
-        if v is MISSING or v is None:
-            return False
-        if type(v) is list:
-            return any(pred(x) for x in v if x is not None)
-        return pred(v)
-
-    return fn
-
-
-def _single_name_field(name: str, pred: Pred) -> Fn:
-    """`_any_value` for the common one-name field, with the lookup inlined."""
-
-    def fn(e: Mapping[str, Any]) -> bool:
-        v = e.get(name)
-        if v is None:
-            return False
-        if type(v) is list:
-            return any(pred(x) for x in v if x is not None)
-        return pred(v)
-
-    return fn
-
-
-def _join(preds: Sequence[Pred]) -> Pred:
-    if len(preds) == 1:
-        return preds[0]
-    if len(preds) == 2:  # the common pair, without a generator
-        p1, p2 = preds
-        return lambda v: p1(v) or p2(v)
-    tup = tuple(preds)
-    return lambda v: any(p(v) for p in tup)
-
-
-def _all(fns: Sequence[Fn]) -> Fn:
-    """AND of closures, unrolled for the usual two or three children."""
-    if len(fns) == 2:
-        a, b = fns
-        return lambda e: a(e) and b(e)
-    if len(fns) == 3:
-        a, b, c = fns
-        return lambda e: a(e) and b(e) and c(e)
-    tup = tuple(fns)
-    return lambda e: all(f(e) for f in tup)
-
-
-def _any(fns: Sequence[Fn]) -> Fn:
-    """OR of closures, unrolled for the usual two or three children."""
-    if len(fns) == 2:
-        a, b = fns
-        return lambda e: a(e) or b(e)
-    if len(fns) == 3:
-        a, b, c = fns
-        return lambda e: a(e) or b(e) or c(e)
-    tup = tuple(fns)
-    return lambda e: any(f(e) for f in tup)
-
-
 def _value_cost(values: Sequence[Value]) -> int:
     """Equality and prefix/suffix tests cost one, plus one per eight values (a list of 300 suffixes
     is tried one by one by str.endswith); regexes, CIDR and timestamp parts more."""
@@ -140,41 +60,13 @@ def _value_cost(values: Sequence[Value]) -> int:
     return cost
 
 
-def memoized(pred: Pred) -> Pred:
-    """`pred` remembering its answer per string value (bounded in values and characters, cleared when
-    full).
-
-    For the costly leaves (MEMO_COST): event streams repeat their values (the same DLL paths,
-    command lines, registry keys), and a dict lookup is cheaper than 300 suffix tests or a regex.
-    Predicates are pure functions of the value, so a remembered answer is the answer.
-    """
-    memo: dict[str, bool] = {}
-    get = memo.get
-    chars = 0  # of the remembered values
-
-    def fn(v: Any) -> bool:
-        nonlocal chars
-        if type(v) is not str:
-            return pred(v)
-        found = get(v)
-        if found is None:
-            found = pred(v)
-            chars += len(v)
-            if len(memo) >= PRED_MEMO_SIZE or chars > PRED_MEMO_CHARS:
-                memo.clear()
-                chars = len(v)
-            memo[v] = found
-        return found
-
-    return fn
-
-
 class Compiler:
     """Builds the matcher tree of lowered conditions, with the placeholder values given."""
 
     def __init__(self, placeholders: Mapping[str, Sequence[str]] | None = None) -> None:
         self.placeholders = placeholders or {}
         self.used_placeholders: set[str] = set()
+        self.m = matchers_module()  # the closures' makers: compiled by mypyc when installed so
 
     def compile(self, ir: IrNode) -> Node:  # noqa: PLR0911 - one return per node kind
         kind = ir[0]
@@ -185,22 +77,21 @@ class Compiler:
             fns = [k.fn for k in sorted(kids, key=_cost)]  # stable: equal costs keep the rule's order
             cost = sum(k.cost for k in kids)
             if kind == "and":
-                return Node("and", _all(fns), kids, cost=cost)
-            return Node("or", _any(fns), kids, cost=cost)
+                return Node("and", self.m.all_of(fns), kids, cost=cost)
+            return Node("or", self.m.any_of(fns), kids, cost=cost)
         if kind == "not":
             child = self.compile(ir[1])
-            f = child.fn
-            return Node("not", lambda e: not f(e), (child,), cost=child.cost)
+            return Node("not", self.m.negate(child.fn), (child,), cost=child.cost)
         if kind == "field":
             return self._field(ir[1], ir[2], ir[3])
         if kind == "keyword":
             return self._keyword(ir[1])
         if kind == "null":
-            get = getter(ir[2])
-            return Node("field", lambda e: get(e) in (MISSING, None, ""), field=ir[1], names=ir[2])
+            fn = self.m.is_null(self.m.getter(tuple(ir[2])))
+            return Node("field", fn, field=ir[1], names=ir[2])
         if kind == "exists":
-            get, want = getter(ir[2]), ir[3]
-            return Node("field", lambda e: (get(e) not in (MISSING, None)) is want, field=ir[1], names=ir[2])
+            fn = self.m.exists(self.m.getter(tuple(ir[2])), bool(ir[3]))
+            return Node("field", fn, field=ir[1], names=ir[2])
         if kind == "ref":
             return self._fieldref(*ir[1:])
         raise ValueError(f"unknown condition node {kind!r}")
@@ -208,13 +99,18 @@ class Compiler:
     def _field(self, field: str, names: tuple[str, ...], values: Sequence[Value]) -> Node:
         self._note_placeholders(values)
         preds, needles = scalar_preds(values, self.placeholders)
+        m = self.m
         if not preds:
-            return Node("field", lambda e: False, field=field, names=names, needles=frozenset(), cost=0)
-        pred = _join(preds)
+            return Node("field", m.never, field=field, names=names, needles=frozenset(), cost=0)
+        pred = m.join(preds)
         cost = _value_cost(values)
         if cost >= MEMO_COST:
-            pred = memoized(pred)
-        fn = _single_name_field(names[0], pred) if len(names) == 1 else _any_value(getter(names), pred)
+            pred = m.memoized(pred)
+        fn = (
+            m.single_name_field(names[0], pred)
+            if len(names) == 1
+            else m.any_value(m.getter(tuple(names)), pred)
+        )
         ints = None
         if all(v[0] == "n" and type(v[1]) is int for v in values):
             ints = frozenset(v[1] for v in values)
@@ -252,19 +148,8 @@ class Compiler:
         """Full-text search: a keyword matches when it occurs in any value of the event."""
         self._note_placeholders(values)
         preds, needles = scalar_preds(values, self.placeholders)
-        pred = _join(preds) if preds else (lambda v: False)
-
-        def fn(e: Mapping[str, Any]) -> bool:
-            for v in e.values():
-                if v is None:
-                    continue
-                if type(v) is list:
-                    if any(pred(x) for x in v if x is not None):
-                        return True
-                elif pred(v):
-                    return True
-            return False
-
+        pred = self.m.join(preds) if preds else _no_value
+        fn = self.m.keyword(pred)
         return Node("keyword", fn, names=KEYWORD_NAMES, needles=_frozen(needles), pred=pred, cost=10)
 
     def _note_placeholders(self, values: Sequence[Value]) -> None:
@@ -273,6 +158,10 @@ class Compiler:
                 for part in v[2]:
                     if type(part) is tuple:
                         self.used_placeholders.add(part[1])
+
+
+def _no_value(v: Any) -> bool:
+    return False
 
 
 def flatten(ir: IrNode) -> tuple[IrNode, ...]:

@@ -25,4 +25,7 @@ IR_VERSION = 1  # bump when the shape above changes: cached rule sets of another
 ANY = 1  # '*' in a string value
 ONE = 2  # '?' in a string value
 IrNode = tuple[Any, ...]
+# What reading a field the event does not hold gives (matchers.getter): not None, which a present
+# field may hold (an alias holding null is present, and wins over the next alias).
+MISSING: Any = object()
 Value = tuple[Any, ...]

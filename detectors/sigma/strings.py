@@ -14,37 +14,12 @@ from typing import Any
 import ahocorasick
 
 from detectors.sigma.ir import ANY, ONE
+from detectors.sigma.matchers import Pred, as_text, lowered
+from detectors.sigma.native import matchers_module
 
-Pred = Callable[[Any], bool]
 CONTAINS_LOOP_MAX = 8  # up to this many `contains` needles, `in` in a loop beats the automaton
-LOWER_MEMO_MIN = 256  # characters: shorter values are lower-cased on each test (cheaper than a lookup)
-LOWER_MEMO_SIZE = 64  # long values whose lower-cased form is remembered (emptied when full)
-_lowered: dict[str, str] = {}
 
-
-def as_text(value: Any) -> str:
-    """The string form of an event value that string patterns are tested against."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def lowered(text: str) -> str:
-    """`text.lower()`, remembered for long texts: one event's multi-KB PowerShell ContextInfo is tested
-    by many leaves (each `contains|all` needle of SigmaHQ's "Suspicious PowerShell Invocations", the
-    OR-ed filters of "Alternate PowerShell Hosts"), and each lower-cased all of it again. The lookup
-    costs a hash (cached in the string once the prefilter has looked the value up) and, on a hit, one
-    comparison; `str.lower` is a pure function, so a remembered answer is the answer."""
-    if len(text) < LOWER_MEMO_MIN:
-        return text.lower()
-    low = _lowered.get(text)
-    if low is None:
-        if len(_lowered) >= LOWER_MEMO_SIZE:
-            _lowered.clear()
-        low = _lowered[text] = text.lower()
-    return low
+__all__ = ["Pred", "StrPatterns", "add_string", "as_text", "lowered", "regex_pred", "string_pred"]
 
 
 class StrPatterns:
@@ -140,7 +115,7 @@ def add_string(pats: StrPatterns, value: Sequence[Any], placeholders: Mapping[st
 def _contains_any(needles: tuple[str, ...]) -> Callable[[str], bool]:
     """Substring test for many needles: an Aho-Corasick automaton beyond a handful."""
     if len(needles) <= CONTAINS_LOOP_MAX:
-        return lambda s: any(n in s for n in needles)
+        return matchers_module().contains_any_of(needles)  # type: ignore[no-any-return]
     automaton = ahocorasick.Automaton()
     for n in needles:
         automaton.add_word(n, n)
@@ -148,53 +123,25 @@ def _contains_any(needles: tuple[str, ...]) -> Callable[[str], bool]:
     return lambda s: next(automaton.iter(s), None) is not None
 
 
-def string_pred(pats: StrPatterns) -> Pred:  # noqa: PLR0911 - one fast path per pattern shape
-    """One predicate over a scalar event value for all patterns of the group."""
+def string_pred(pats: StrPatterns) -> Pred:
+    """One predicate over a scalar event value for all patterns of the group (the closures are made by
+    matchers.py, compiled by mypyc when installed so)."""
+    m = matchers_module()
     if pats.anything:  # OR-ed with '*', which every value matches: no need to look at the value
-        return _anything
+        return m.anything  # type: ignore[no-any-return]
     eq = frozenset(pats.eq)
     sw, ew, ct = tuple(pats.sw), tuple(pats.ew), tuple(pats.ct)
     rx = tuple(p.fullmatch for p in pats.rx)
     lower = not pats.cased
     if eq and not (sw or ew or ct or rx):
-        if lower:
-            return lambda v: (v if isinstance(v, str) else as_text(v)).lower() in eq
-        return lambda v: (v if isinstance(v, str) else as_text(v)) in eq
+        return m.equals_any(eq, lower)  # type: ignore[no-any-return]
     if ew and not (eq or sw or ct or rx):
-        if lower:
-            return lambda v: (v if isinstance(v, str) else as_text(v)).lower().endswith(ew)
-        return lambda v: (v if isinstance(v, str) else as_text(v)).endswith(ew)
+        return m.ends_with_any(ew, lower)  # type: ignore[no-any-return]
     if sw and not (eq or ew or ct or rx):
-        if lower:
-            return lambda v: (v if isinstance(v, str) else as_text(v)).lower().startswith(sw)
-        return lambda v: (v if isinstance(v, str) else as_text(v)).startswith(sw)
+        return m.starts_with_any(sw, lower)  # type: ignore[no-any-return]
     if len(ct) == 1 and not (eq or sw or ew or rx):
-        (needle,) = ct
-        if lower:
-            return lambda v: needle in lowered(v if isinstance(v, str) else as_text(v))
-        return lambda v: needle in (v if isinstance(v, str) else as_text(v))
-
-    contains = _contains_any(ct)
-
-    def pred(v: Any) -> bool:
-        s = v if isinstance(v, str) else as_text(v)
-        if lower:
-            s = lowered(s)
-        if s in eq or (sw and s.startswith(sw)) or (ew and s.endswith(ew)):
-            return True
-        if ct and contains(s):
-            return True
-        raw = v if isinstance(v, str) else as_text(v)
-        return any(m(raw) for m in rx)
-
-    return pred
-
-
-def _anything(v: Any) -> bool:
-    """The test of a bare '*' (e.g. `ContextInfo|contains: '*'`): true for any value given (the
-    callers never pass null). It was the regex '.*' (DOTALL), whose full match also always succeeds,
-    but only after walking the whole value (several KB for a PowerShell ContextInfo)."""
-    return True
+        return m.contains(ct[0], lower)  # type: ignore[no-any-return]
+    return m.string_test(eq, sw, ew, _contains_any(ct) if ct else None, rx, lower)  # type: ignore[no-any-return]
 
 
 def regex_pred(pattern: str, flags: int) -> tuple[Pred, str | None]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
-from sigma_helpers import rule_yaml
+from sigma_helpers import compiled_module, rule_yaml
 
-from detectors.sigma import Engine, TenantConfig, load_rules
+from detectors.sigma import Engine, TenantConfig, load_rules, matchers
 from detectors.sigma.cache import RuleCache
+from detectors.sigma.native import MATCHERS, PURE_ENV
 
 
 @pytest.fixture
@@ -45,3 +47,15 @@ def matches(make_engine: Callable[..., Engine]) -> Callable[..., bool]:
         return bool(engine.match(event))
 
     return check
+
+
+@pytest.fixture(params=["pure", "compiled"])
+def matchers_impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The matchers module the rules of a test are built with: matchers.py as Python
+    (SOCPIPE_PURE_PYTHON), or its mypyc-compiled copy (which the install must have built). Test
+    modules of the matchers' behaviour use it for every test (`pytestmark`)."""
+    if request.param == "pure":
+        monkeypatch.setenv(PURE_ENV, "1")
+        return matchers
+    monkeypatch.delenv(PURE_ENV, raising=False)
+    return compiled_module(MATCHERS)

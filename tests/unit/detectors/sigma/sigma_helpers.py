@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from detectors.sigma.native import NO_NATIVE_ENV, compiled
+from detectors.sigma.native import NO_NATIVE_ENV, PREFILTER, compiled
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 
@@ -37,11 +37,17 @@ def rule_yaml(
     )
 
 
-def compiled_prefilter() -> ModuleType:
-    """The mypyc-compiled prefilter, which `bash scripts/bootstrap.sh` builds (hatch_build.py); the
-    tests of it are skipped only in an install made with SOCPIPE_NO_NATIVE=1."""
-    native = compiled()
+def compiled_module(source: str = PREFILTER) -> ModuleType:
+    """The mypyc-compiled copy of an engine module (prefilter.py, matchers.py), which `bash
+    scripts/bootstrap.sh` builds (hatch_build.py); the tests of it are skipped only in an install made
+    with SOCPIPE_NO_NATIVE=1."""
+    native = compiled(source)
     if native is None and os.environ.get(NO_NATIVE_ENV):
-        pytest.skip(f"installed with {NO_NATIVE_ENV}: no compiled prefilter")
-    assert native is not None, "the compiled prefilter is missing or stale: bash scripts/bootstrap.sh"
+        pytest.skip(f"installed with {NO_NATIVE_ENV}: no compiled {source}")
+    assert native is not None, f"the compiled {source} is missing or stale: bash scripts/bootstrap.sh"
     return native
+
+
+def compiled_prefilter() -> ModuleType:
+    """The mypyc-compiled prefilter (compiled_module)."""
+    return compiled_module(PREFILTER)

@@ -1,16 +1,20 @@
-"""Every condition form: and/or/not, parentheses, 1 of / all of, them, name patterns, keywords."""
+"""Every condition form: and/or/not, parentheses, 1 of / all of, them, name patterns, keywords.
 
+Each test runs with the matcher closures made by the pure-Python matchers.py and by its mypyc-compiled
+copy (native.py, hatch_build.py)."""
+
+# ruff: noqa: RUF001, RUF002 - Greek capitals are the point of the final-sigma test
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
 from sigma_helpers import proc, rule_yaml
 
-from detectors.sigma import conditions
-
 Check = Callable[..., bool]
+pytestmark = pytest.mark.usefixtures("matchers_impl")
 
 DET = """
 sel_a:
@@ -99,7 +103,7 @@ condition: sel
 
 
 def test_costly_leaves_remember_per_value_and_type(make_engine: Callable[..., Any]) -> None:
-    """A leaf of many values remembers its answer per string value (conditions.memoized): asked
+    """A leaf of many values remembers its answer per string value (matchers.memoized): asked
     again, with the value in another case or as another type, it answers as the first time would."""
     suffixes = ", ".join(f"'\\\\x{i}.exe'" for i in range(12))
     numbers = ", ".join(str(n) for n in range(100, 112))
@@ -191,20 +195,46 @@ def test_or_of_leaves_on_one_field_is_merged_and_answers_alike() -> None:
             assert found
 
 
-def test_leaf_memo_is_bounded_in_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_leaf_memo_is_bounded_in_characters(
+    monkeypatch: pytest.MonkeyPatch, matchers_impl: ModuleType
+) -> None:
     """Long unique values (a 4.5 KB ContextInfo per event) empty a leaf's memo once its values hold
     PRED_MEMO_CHARS characters; answers stay those of the predicate."""
-    monkeypatch.setattr(conditions, "PRED_MEMO_CHARS", 10_000)
+    monkeypatch.setattr(matchers_impl, "PRED_MEMO_CHARS", 10_000)
     asked: list[str] = []
 
     def pred(v: Any) -> bool:
         asked.append(v)
         return "evil" in v
 
-    fn = conditions.memoized(pred)
+    fn = matchers_impl.memoized(pred)
     blocks = [f"{n} {'evil' if n % 3 == 0 else ''} " + "x" * 3000 for n in range(10)]
     assert [fn(b) for b in blocks] == [n % 3 == 0 for n in range(10)]
     assert len(asked) == 10
     assert fn(blocks[-1]) is True and len(asked) == 10  # the last ones are remembered
     assert fn(blocks[0]) is True and len(asked) == 11  # the first was forgotten: asked again
     assert fn("short") is False and fn("short") is False and len(asked) == 12
+
+
+def test_final_sigma_lower_cases_as_python_does(make_engine: Callable[..., Any]) -> None:
+    """Values are lower-cased by Python's `str.lower`, which knows the final sigma ('ΑΣ' -> 'ας'); the
+    compiled matchers call it as a function, since mypyc's own `.lower()` lower-cases code point by
+    code point ('ασ') and would miss these on the compiled side."""
+    engine = make_engine(
+        rule_yaml("sel:\n  CommandLine: 'ΠΑΣ'\ncondition: sel"),
+        rule_yaml("sel:\n  CommandLine|endswith: ['ΟΣ', 'x.exe']\ncondition: sel"),
+        rule_yaml("sel:\n  CommandLine|startswith: ['ΑΣ ', 'y']\ncondition: sel"),
+        rule_yaml("sel:\n  CommandLine|contains: 'ΑΣ ΝΑ'\ncondition: sel"),
+        rule_yaml(
+            "sel1:\n  CommandLine: ['ΠΑΣ', 'z']\nsel2:\n  CommandLine|endswith: 'ΟΣ'\ncondition: 1 of sel*"
+        ),
+    )
+    for value, hits in [
+        ("ΠΑΣ", 2),
+        ("ΛΟΓΟΣ", 2),
+        ("ΑΣ ΝΑ", 2),
+        ("πας", 2),
+        ("πασ", 0),
+        ("ΑΣ" * 200 + " ΝΑ", 1),
+    ]:
+        assert len(engine.match(proc(CommandLine=value))) == hits, value

@@ -10,9 +10,10 @@ import pytest
 from sigma_helpers import proc, rule_yaml
 
 from detectors.sigma import Engine
-from detectors.sigma.strings import LOWER_MEMO_MIN, LOWER_MEMO_SIZE
+from detectors.sigma.matchers import LOWER_MEMO_MIN, LOWER_MEMO_SIZE
 
 Check = Callable[..., bool]
+pytestmark = pytest.mark.usefixtures("matchers_impl")  # each test on matchers.py and its compiled copy
 
 
 def test_plain_value_is_case_insensitive_equality(matches: Check) -> None:
@@ -75,7 +76,7 @@ def test_all_modifier_requires_every_value(matches: Check) -> None:
 def test_long_values_are_matched_case_insensitively_however_often_tested(
     make_engine: Callable[..., Engine],
 ) -> None:
-    """Values of LOWER_MEMO_MIN characters or more are lower-cased once and remembered (strings.lowered):
+    """Values of LOWER_MEMO_MIN characters or more are lower-cased once and remembered (matchers.lowered):
     `contains|all` needles, a `contains` list and a regex guard on one long value, in any letter case
     (non-ASCII too), give the same answers as on a short one, also once more values than the memo holds
     were seen, and a remembered value never answers for another."""

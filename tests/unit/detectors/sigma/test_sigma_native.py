@@ -1,5 +1,6 @@
-"""Which prefilter the engine runs (detectors/sigma/native.py): the compiled copy of prefilter.py only
-when it was built from the source as it is now, the pure-Python module otherwise or when asked."""
+"""Which prefilter and matchers the engine runs (detectors/sigma/native.py): the compiled copy of
+prefilter.py (matchers.py) only when it was built from the source as it is now, the pure-Python module
+otherwise or when asked."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sigma_helpers import compiled_prefilter, rule_yaml
+from sigma_helpers import compiled_module, compiled_prefilter, rule_yaml
 
-from detectors.sigma import native, prefilter
+from detectors.sigma import matchers, native, prefilter
 
 NATIVE = "detectors.sigma._prefilter_native"
 
@@ -46,3 +47,27 @@ def test_pure_python_when_nothing_was_compiled(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, NATIVE, None)  # import then raises ImportError
     monkeypatch.delenv(native.PURE_ENV, raising=False)
     assert native.prefilter_module() is prefilter
+
+
+def test_the_install_compiled_the_current_matchers(make_engine: Any) -> None:
+    """matchers.py is compiled too, and the rules' closures are then the compiled copy's."""
+    compiled = compiled_module(native.MATCHERS)
+    assert native.source_digest(native.MATCHERS) == compiled.SOURCE_SHA256
+    assert native.matchers_module() is compiled
+    engine = make_engine(rule_yaml("sel:\n  Image|endswith: '\\a.exe'\n  User: x\ncondition: sel"))
+    assert engine.match(
+        {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "Image": "c:\\A.exe", "User": "X"}
+    )
+    assert type(engine.rules[0].node.fn).__module__ == native.native_name(native.MATCHERS)
+
+
+def test_pure_python_matchers_when_asked_or_stale(monkeypatch: pytest.MonkeyPatch, make_engine: Any) -> None:
+    monkeypatch.setenv(native.PURE_ENV, "1")
+    assert native.matchers_module() is matchers
+    engine = make_engine(rule_yaml("sel:\n  Image|endswith: '\\a.exe'\n  User: x\ncondition: sel"))
+    assert engine.rules[0].node.fn.__module__ == matchers.__name__
+    monkeypatch.delenv(native.PURE_ENV)
+    stale = ModuleType(native.native_name(native.MATCHERS))
+    stale.SOURCE_SHA256 = "0" * 64  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, native.native_name(native.MATCHERS), stale)
+    assert native.matchers_module() is matchers

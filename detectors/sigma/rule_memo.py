@@ -17,6 +17,10 @@ differs), nor are unhashable values (lists, dicts): those events are evaluated d
 
 A rule whose inputs do not repeat (a command line) would only pay for the tuple: after TRIAL
 lookups, a memo answering fewer than half of them switches itself off for good.
+
+Only for matchers made by matchers.py as Python: compiled by mypyc (native.py), the tree costs less
+than this memo's key (SigmaHQ's signed-DLL rule on image loads, session 10: 2.3 us a call as C, 5.7
+as Python, 7.6 through the memo), so compiled trees are used as they are.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from detectors.sigma import matchers
 from detectors.sigma.conditions import MISSING, Fn, Node
 from detectors.sigma.ir import IrNode
+from detectors.sigma.native import matchers_module
 
 RULE_MEMO_COST = 8  # rules whose matcher costs at least this (conditions.Node.cost) are memoised
 RULE_MEMO_NAMES = 12  # ... and read at most this many fields (each with its aliases)
@@ -55,8 +61,9 @@ def read_names(ir: IrNode) -> tuple[tuple[str, ...], ...] | None:
 
 
 def rule_matcher(node: Node, ir: IrNode) -> Fn:
-    """The rule's matcher: memoised when it is costly and reads few fields, else `node.fn`."""
-    if node.cost < RULE_MEMO_COST:
+    """The rule's matcher: memoised when it is costly, reads few fields and its tree runs as Python,
+    else `node.fn`."""
+    if node.cost < RULE_MEMO_COST or matchers_module() is not matchers:
         return node.fn
     names = read_names(ir)
     if not names or len(names) > RULE_MEMO_NAMES:

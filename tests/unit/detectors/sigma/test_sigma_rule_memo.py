@@ -7,10 +7,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from sigma_helpers import SYSMON, rule_yaml
+from sigma_helpers import SYSMON, compiled_module, rule_yaml
 
 from detectors.sigma import Engine, rule_memo
 from detectors.sigma.conditions import MISSING
+from detectors.sigma.native import MATCHERS, PURE_ENV
 from detectors.sigma.rule_memo import memoize_rule, read_names, rule_memo_state
 
 MakeEngine = Callable[..., Engine]
@@ -33,10 +34,23 @@ condition: sel and meta and not 1 of filter_*
 """
 
 
-def test_a_costly_field_rule_matches_like_its_tree(make_engine: MakeEngine) -> None:
-    """A rule like SigmaHQ's signed-DLL one is memoised; over events differing in type (True, 1,
-    1.0, "true"), case, unicode and missing fields, asked twice (the second time from the memo), it
-    answers like the unmemoised tree every time."""
+def test_a_compiled_tree_is_not_memoised(make_engine: MakeEngine) -> None:
+    """With the compiled matchers (the install's default) the tree itself is the rule's matcher: it
+    costs less than the memo's key."""
+    compiled_module(MATCHERS)
+    engine = make_engine(rule_yaml(SIGNED_DLL, logsource="product: windows\n  category: image_load"))
+    (rule,) = engine.rules
+    tree = rule.node.fn  # built on first use
+    assert rule.fn is tree
+
+
+def test_a_costly_field_rule_matches_like_its_tree(
+    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule like SigmaHQ's signed-DLL one is memoised when its tree runs as Python; over events
+    differing in type (True, 1, 1.0, "true"), case, unicode and missing fields, asked twice (the second
+    time from the memo), it answers like the unmemoised tree every time."""
+    monkeypatch.setenv(PURE_ENV, "1")
     engine = make_engine(rule_yaml(SIGNED_DLL, logsource="product: windows\n  category: image_load"))
     (rule,) = engine.rules
     tree = rule.node.fn

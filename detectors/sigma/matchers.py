@@ -367,7 +367,9 @@ def string_test(  # noqa: PLR0917 - the parts of one group of patterns
     def fn(v: Any) -> bool:
         raw = as_text(v)
         s = lowered(raw) if lower else raw
-        if s in eq or (sw and s.startswith(sw)) or (ew and s.endswith(ew)):
+        # `eq and`: a set lookup hashes the text first, and a lower-cased copy of a 5 KB ContextInfo is
+        # a new string, hashed for nothing when there is no equality to test
+        if (eq and s in eq) or (sw and s.startswith(sw)) or (ew and s.endswith(ew)):
             return True
         if ct is not None and ct(s):
             return True

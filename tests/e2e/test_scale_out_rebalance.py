@@ -150,17 +150,33 @@ class Workers:
                 proc.kill()
 
 
-def _lag(settings: Settings, group: str, topic: str, *, transactional: bool = False) -> int | None:
-    """Records of `topic` the group has not committed (socpipe.consumer_lag.group_lag); None while the
-    topic has no partitions yet."""
-    bus = KafkaBus(settings)
-    admin, reader = bus.admin(), bus.reader()
-    try:
-        found = group_lag(admin, reader, group, topic, transactional=transactional)
+class Lags:
+    """Records of a topic a group has not committed (socpipe.consumer_lag.group_lag), read through one
+    admin client and one reader for a whole wait: a pair of fresh clients per group and check cost more
+    broker round trips (bootstrap, version probe) than the check itself."""
+
+    def __init__(self, settings: Settings) -> None:
+        bus = KafkaBus(settings)
+        self.admin, self.reader = bus.admin(), bus.reader()
+
+    def __enter__(self) -> Lags:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.admin.close()
+        self.reader.close()
+
+    def of(self, group: str, topic: str, *, transactional: bool = False) -> int | None:
+        """The group's lag on `topic`; None while the topic has no partitions yet."""
+        found = group_lag(self.admin, self.reader, group, topic, transactional=transactional)
         return None if found is None else found.lag
-    finally:
-        admin.close()
-        reader.close()
+
+
+#: Seconds between two lag checks of `_wait_idle`. Three all-zero checks in a row end the wait: a group
+#: lags until it committed its last output-producing batch (it commits only after its outputs are
+#: acknowledged, and records a stage holds stay uncommitted), and the groups are checked upstream first,
+#: so one all-zero check already finds every wave worked off; the other two are a margin, not a clock.
+IDLE_CHECK_S = 0.5
 
 
 def _wait_idle(settings: Settings, workers: Workers, timeout_s: float = 240.0) -> None:
@@ -174,20 +190,21 @@ def _wait_idle(settings: Settings, workers: Workers, timeout_s: float = 240.0) -
     ]
     deadline = time.monotonic() + timeout_s
     quiet = 0
-    while quiet < 3:
-        if time.monotonic() >= deadline:
-            lags = {stage: _lag(settings, g, topic) for stage, g, topic in groups}
-            stalled = [stage for stage, lag in lags.items() if lag]
-            pytest.fail(
-                f"not idle after {timeout_s:.0f} s: lags {lags}\n"
-                + "\n".join(workers.stacks(stage) for stage in stalled),
-                pytrace=False,
-            )
-        for stage, _, _ in groups:
-            assert workers.running(stage), f"no {stage} worker left running; {workers.died()}"
-        lags = [_lag(settings, group, topic, transactional=topic == t.raw) for _, group, topic in groups]
-        quiet = quiet + 1 if all(lag == 0 for lag in lags) else 0
-        time.sleep(2)
+    with Lags(settings) as lag:
+        while quiet < 3:
+            if time.monotonic() >= deadline:
+                lags = {stage: lag.of(g, topic) for stage, g, topic in groups}
+                stalled = [stage for stage, n in lags.items() if n]
+                pytest.fail(
+                    f"not idle after {timeout_s:.0f} s: lags {lags}\n"
+                    + "\n".join(workers.stacks(stage) for stage in stalled),
+                    pytrace=False,
+                )
+            for stage, _, _ in groups:
+                assert workers.running(stage), f"no {stage} worker left running; {workers.died()}"
+            lags = [lag.of(group, topic, transactional=topic == t.raw) for _, group, topic in groups]
+            quiet = quiet + 1 if all(n == 0 for n in lags) else 0
+            time.sleep(IDLE_CHECK_S)
 
 
 def _outcome(settings: Settings) -> dict[str, Any]:

@@ -14,6 +14,10 @@ it compares detections, incidents, notices (stored and delivered, by id), eviden
 
     .venv/bin/python benchmarks/faults.py --schedule short   # about 4 minutes: the CI suite runs it
     .venv/bin/python benchmarks/faults.py --schedule long    # on demand: 3 kills of each, 45 s outages
+
+With `--servers DIR` it drives a private pair that is already running from that state folder (the fault
+tests' session pair) instead of starting its own, leaves it running, and deletes its topics and indices
+afterwards, so that the pair's next restart has no more shards to recover than before.
 """
 
 from __future__ import annotations
@@ -494,6 +498,28 @@ class Run:
             time.sleep(1)
         print("  !! the pipeline did not settle within the limit", flush=True)
 
+    def remove_data(self) -> None:
+        """Delete this run's indices, index templates and topics (on a pair that outlives the run)."""
+        s = self.settings
+        es = Elasticsearch(s.elasticsearch_url, request_timeout=60)
+        try:
+            pattern = f"{s.index_prefix}-*"
+            names = list(es.indices.get(index=pattern, expand_wildcards="all", allow_no_indices=True))
+            for start in range(0, len(names), 50):
+                es.indices.delete(index=",".join(names[start : start + 50]), ignore_unavailable=True)
+            found = es.options(ignore_status=404).indices.get_index_template(name=pattern)
+            for template in found.get("index_templates", []):
+                es.indices.delete_index_template(name=template["name"])
+        finally:
+            es.close()
+        admin = KafkaBus(s).admin()
+        try:
+            topics = [t for t in admin.list_topics() if t.startswith(s.topic_prefix)]
+            if topics:
+                admin.delete_topics(topics)
+        finally:
+            admin.close()
+
     def _collect(self, es: Elasticsearch) -> Outcome:
         stored = {
             kind: {t: ids(es, self.settings, kind, t) for t in TENANTS}
@@ -547,10 +573,15 @@ def main() -> None:
     )
     parser.add_argument("--schedule", choices=sorted(SCHEDULES), default="short")
     parser.add_argument("--keep", action="store_true", help="Keep the work folder (logs) afterwards.")
+    parser.add_argument(
+        "--servers", type=Path, default=None, metavar="DIR",
+        help="State folder of a running private pair (devtools/private.py) to use instead of starting one.",
+    )  # fmt: skip
     args = parser.parse_args()
     schedule = SCHEDULES[args.schedule]
     work = Path(tempfile.mkdtemp(prefix="socpipe-faults-"))
-    pair = PrivatePair(work / "servers")
+    pair = PrivatePair.attach(args.servers) if args.servers else PrivatePair(work / "servers")
+    runs: list[Run] = []
     print(f"# faults benchmark, schedule {args.schedule}: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"{platform.node()}, {os.cpu_count()} cores; {len(TENANTS)} tenants x {schedule.events_per_tenant} "
           f"events over {schedule.write_s:.0f} s; work folder {work}", flush=True)  # fmt: skip
@@ -559,11 +590,20 @@ def main() -> None:
         print("clean run ...", flush=True)
         smtp_port, webhook_port = free_ports(2)
         ports = (smtp_port, webhook_port)
-        clean = Run(pair, schedule, work, "clean", faults=False, ports=ports).execute()
+        runs.append(Run(pair, schedule, work, "clean", faults=False, ports=ports))
+        clean = runs[-1].execute()
         print(f"clean run: {clean.seconds:.0f} s; faulty run ...", flush=True)
-        faulty = Run(pair, schedule, work, "faulty", faults=True, ports=ports).execute()
+        runs.append(Run(pair, schedule, work, "faulty", faults=True, ports=ports))
+        faulty = runs[-1].execute()
         print(f"faulty run: {faulty.seconds:.0f} s\n")
     finally:
+        if not pair.owned:
+            pair.start()  # both up again, should the run have ended during an outage
+            for run in runs:
+                try:
+                    run.remove_data()
+                except Exception as exc:  # the verdict stands; the pair's owner discards it at the end
+                    print(f"  !! {run.settings.topic_prefix} data not removed: {exc!r}", flush=True)
         pair.close()
     rows = compare(clean, faulty)
     print("| what | clean | lost | duplicated |\n| --- | --- | --- | --- |")

@@ -478,25 +478,47 @@ class Run:
                     )
         return stalls
 
-    def _until_quiet(self, es: Elasticsearch, quiet_s: float = 25, limit_s: float = 600) -> None:
-        """Until nothing changed for `quiet_s` (every event through, notices retried and delivered)."""
+    def _until_quiet(
+        self, es: Elasticsearch, quiet_s: float = 25, settled_s: float = 12, limit_s: float = 600
+    ) -> None:
+        """Until nothing changed for `quiet_s` (every event through, notices retried and delivered), or
+        for `settled_s` while the pipeline is settled (`_settled`). 25 s of nothing covers a notice
+        waiting for its retry; once no notice waits, what can still move is a process waking from its
+        longest backoff (MAX_WAIT_S, 10 s; the notice sweep runs every 5 s), which `settled_s` covers."""
         deadline = time.monotonic() + limit_s
         last: tuple[int, ...] = ()
         since = time.monotonic()
         while time.monotonic() < deadline:
             for proc in self.procs:
                 proc.check()
+            positions = {s: position(self.settings, s) for s in ("shipper", *STAGE_COMMANDS)}
             state = (
-                *(position(self.settings, s)[0] for s in ("shipper", *STAGE_COMMANDS)),
+                *(done for done, _ in positions.values()),
                 es_count(es, self.settings, "evidence"),
                 es_count(es, self.settings, "notices"), len(self.notices.mails), len(self.notices.hooks),
             )  # fmt: skip
+            unchanged_s = time.monotonic() - since
             if state != last:
                 last, since = state, time.monotonic()
-            elif time.monotonic() - since >= quiet_s:
+            elif unchanged_s >= quiet_s or (unchanged_s >= settled_s and self._settled(es, positions)):
                 return
             time.sleep(1)
         print("  !! the pipeline did not settle within the limit", flush=True)
+
+    def _settled(self, es: Elasticsearch, positions: dict[str, tuple[int, int]]) -> bool:
+        """Every stage's group has committed all of its input, and no notice is pending or failed (a
+        transient failure waits for a retry): nothing is left that a later sweep or batch would change."""
+        stages = [positions[stage] for stage in STAGE_COMMANDS]
+        if any(done < 0 or done != end for done, end in stages):
+            return False
+        try:
+            open_notices = es.count(
+                index=f"{self.settings.index_prefix}-notices-*",
+                query={"terms": {"notice.status": ["pending", "failed"]}},
+            )["count"]
+        except Exception:
+            return False
+        return int(open_notices) == 0
 
     def remove_data(self) -> None:
         """Delete this run's indices, index templates and topics (on a pair that outlives the run)."""

@@ -1,10 +1,11 @@
 """Build matcher closures from a condition's intermediate form (ir.py).
 
 lower.py already resolved every condition form (`1 of sel*`, `all of them`, `not`, parentheses),
-the field names and the values; here each node becomes a closure `fn(event) -> bool`, with:
+the field names and the values; here each node becomes a closure `fn(event) -> bool`, made by
+matchers.py (compiled to C by mypyc when installed so, native.py), with:
 
-- AND / OR of two or three children as plain `a(e) and b(e)` closures (no generator per call), the
-  cheap children (one dict lookup and a set test) first: order never changes the result;
+- AND / OR of two or three children unrolled (no loop, no generator per call), the cheap children
+  (one dict lookup and a set test) first: order never changes the result;
 - `explain` walks the tree again for a matched event and collects the fields that made it match;
 - `requirements` gives the literals a matching event must contain, for the prefilter.
 

@@ -108,16 +108,30 @@ def run_normalise(settings: Settings) -> WorkerStats:
         publisher.close()
 
 
+TRICKLE = 1000  # last lines of a writer with a `hold`: one every 0.1 s until it is set (100 s at most)
+
+
 def write_json_lines(
-    path: Path, done: threading.Event, lines: int, seed: int = 7, bursts: tuple[int, int] = (50, 400)
+    path: Path,
+    done: threading.Event,
+    lines: int,
+    seed: int = 7,
+    bursts: tuple[int, int] = (50, 400),
+    hold: threading.Event | None = None,
 ) -> None:
     """Appends `lines` JSON lines (`{"seq": n}`, padded) in bursts of `bursts` lines every 0.1 s, like a
-    busy application; sets `done` at the end."""
+    busy application; sets `done` at the end. With a `hold`, the last TRICKLE lines come one at a time
+    until `hold` is set, then in bursts again: a test that kills the shipper while lines are being
+    written sets it after its last kill, so that on a loaded machine, where each restart of the shipper
+    takes seconds, the stream neither ends before the last kill (a CI simulation once saw the writer
+    finish before the third kill) nor stops bringing new lines for a restarted shipper to commit."""
     rng = random.Random(seed)
     with path.open("a", encoding="utf-8") as handle:
         n = 0
         while n < lines:
             burst = min(rng.randint(*bursts), lines - n)
+            if hold is not None and lines - n <= TRICKLE and not hold.is_set():
+                burst = 1
             handle.write(
                 "".join(
                     json.dumps({"seq": n + i, "pad": "x" * rng.randint(10, 200)}) + "\n" for i in range(burst)

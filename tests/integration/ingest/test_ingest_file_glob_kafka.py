@@ -153,18 +153,21 @@ def test_sigkill_with_two_globbed_files_loses_nothing_and_repeats_nothing(
     logs.mkdir()
     first, second = logs / "one.jsonl", logs / "two.jsonl"
     first.touch()
-    done = [threading.Event(), threading.Event()]
+    done, killed = [threading.Event(), threading.Event()], threading.Event()
     # Written over about 35 s: three restarts of the shipper must land before the writers finish, even
-    # on a loaded machine where each start takes seconds.
-    writers = [threading.Thread(target=write_json_lines, args=(p, d, LINES, seed, (25, 200)))
+    # on a loaded machine where each start takes seconds (their last lines trickle until the last kill).
+    writers = [threading.Thread(target=write_json_lines, args=(p, d, LINES, seed, (25, 200), killed))
                for p, d, seed in ((first, done[0], 7), (second, done[1], 8))]  # fmt: skip
     writers[0].start()
     threading.Timer(2.0, writers[1].start).start()  # the second file appears about when the shipper is up
-    shipper, shipped_at_kill = kill_repeatedly(
-        settings,
-        lambda: _start(settings, f"{logs}/*.jsonl", state),
-        lambda: not all(d.is_set() for d in done),
-    )
+    try:
+        shipper, shipped_at_kill = kill_repeatedly(
+            settings,
+            lambda: _start(settings, f"{logs}/*.jsonl", state),
+            lambda: not all(d.is_set() for d in done),
+        )
+    finally:
+        killed.set()
     try:
         for writer in writers:
             writer.join(60)

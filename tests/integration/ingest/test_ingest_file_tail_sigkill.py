@@ -25,13 +25,14 @@ from socpipe.settings import Settings
 pytestmark = pytest.mark.kafka
 
 # Written over about 27 seconds: each kill waits for the shipper's first commit (a slow start under load
-# once put the first kill before it), and all three must still land while lines are being written.
+# once put the first kill before it), and all three land while lines are being written (the last lines
+# trickle in until the last kill: write_json_lines' `hold`).
 LINES = 60_000
 
 
-def _writer(path: Path, done: threading.Event) -> None:
+def _writer(path: Path, done: threading.Event, hold: threading.Event) -> None:
     """Appends LINES JSON lines in bursts, like a busy application."""
-    write_json_lines(path, done, LINES)
+    write_json_lines(path, done, LINES, hold=hold)
 
 
 def _start(settings: Settings, path: Path, state: Path) -> subprocess.Popen[bytes]:
@@ -47,12 +48,15 @@ def test_sigkill_mid_stream_loses_nothing_and_repeats_nothing(settings: Settings
     once (read_committed), and normalise turns them into as many distinct events."""
     path, state = tmp_path / "app.jsonl", tmp_path / "state"
     path.touch()
-    done = threading.Event()
-    writer = threading.Thread(target=_writer, args=(path, done))
+    done, killed = threading.Event(), threading.Event()
+    writer = threading.Thread(target=_writer, args=(path, done, killed))
     writer.start()
-    shipper, shipped_at_kill = kill_repeatedly(
-        settings, lambda: _start(settings, path, state), lambda: not done.is_set()
-    )
+    try:
+        shipper, shipped_at_kill = kill_repeatedly(
+            settings, lambda: _start(settings, path, state), lambda: not done.is_set()
+        )
+    finally:
+        killed.set()
     try:
         writer.join(90)
         assert done.is_set()

@@ -50,6 +50,7 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
+from devtools.cleanup import remove_prefixed
 from devtools.private import ELASTICSEARCH, KAFKA, PrivatePair, free_ports
 from responders.evidence.verify import verify_live
 from socpipe.bus import KafkaBus
@@ -523,24 +524,7 @@ class Run:
     def remove_data(self) -> None:
         """Delete this run's indices, index templates and topics (on a pair that outlives the run)."""
         s = self.settings
-        es = Elasticsearch(s.elasticsearch_url, request_timeout=60)
-        try:
-            pattern = f"{s.index_prefix}-*"
-            names = list(es.indices.get(index=pattern, expand_wildcards="all", allow_no_indices=True))
-            for start in range(0, len(names), 50):
-                es.indices.delete(index=",".join(names[start : start + 50]), ignore_unavailable=True)
-            found = es.options(ignore_status=404).indices.get_index_template(name=pattern)
-            for template in found.get("index_templates", []):
-                es.indices.delete_index_template(name=template["name"])
-        finally:
-            es.close()
-        admin = KafkaBus(s).admin()
-        try:
-            topics = [t for t in admin.list_topics() if t.startswith(s.topic_prefix)]
-            if topics:
-                admin.delete_topics(topics)
-        finally:
-            admin.close()
+        remove_prefixed(s.kafka_bootstrap_servers, s.elasticsearch_url, [(s.topic_prefix, s.index_prefix)])
 
     def _collect(self, es: Elasticsearch) -> Outcome:
         stored = {

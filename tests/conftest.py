@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.cleanup import remove_prefixed
 from socpipe import logging as socpipe_logging
 from socpipe.paths import corpus_dir
 from socpipe.settings import Settings, load_settings
@@ -37,38 +38,6 @@ def _docker_answers() -> bool:
 
 # (topic prefix, index prefix) of every `settings` fixture this session: removed when the session ends.
 _TEST_PREFIXES: list[tuple[str, str]] = []
-
-
-def _remove_test_data(kafka: str, es_url: str, prefixes: list[tuple[str, str]]) -> None:
-    """Delete the indices, index templates and topics the session's tests made, by their unique prefixes,
-    so test runs leave nothing behind on a shared Kafka and Elasticsearch (names listed, then deleted by
-    name: Elasticsearch refuses wildcard deletes by default)."""
-    from kafka import KafkaAdminClient
-
-    from socpipe.es import es_client
-
-    if not prefixes:
-        return
-    es = es_client(load_settings(elasticsearch_url=es_url), request_timeout=60)
-    try:
-        for _, index_prefix in prefixes:
-            pattern = f"{index_prefix}-*"
-            names = list(es.indices.get(index=pattern, expand_wildcards="all", allow_no_indices=True))
-            for start in range(0, len(names), 50):
-                es.indices.delete(index=",".join(names[start : start + 50]), ignore_unavailable=True)
-            found = es.options(ignore_status=404).indices.get_index_template(name=pattern)
-            for template in found.get("index_templates", []):
-                es.indices.delete_index_template(name=template["name"])
-    finally:
-        es.close()
-    admin = KafkaAdminClient(bootstrap_servers=kafka.split(","))
-    try:
-        starts = tuple(topic_prefix for topic_prefix, _ in prefixes)
-        topics = [t for t in admin.list_topics() if t.startswith(starts)]
-        if topics:
-            admin.delete_topics(topics)
-    finally:
-        admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +67,7 @@ def backends() -> Iterator[tuple[str, str]]:
             kafka = kafka or endpoints.kafka_bootstrap
             es = es or endpoints.elasticsearch_url
         yield kafka, es
-        _remove_test_data(kafka, es, _TEST_PREFIXES)
+        remove_prefixed(kafka, es, _TEST_PREFIXES)
 
 
 @pytest.fixture

@@ -35,17 +35,11 @@ def native_name(source: str) -> str:
     return f"{package}._{name}_native"
 
 
-@cache
-def _digest(path: str, mtime_ns: int, size: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def source_digest(source: str = PREFILTER) -> str:
-    """SHA-256 of the source module's file as it is now (read again only when its file changed)."""
+    """SHA-256 of the source module's file as it is now."""
     path = importlib.import_module(source).__file__
     assert path is not None
-    st = os.stat(path)
-    return _digest(path, st.st_mtime_ns, st.st_size)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def compiled(source: str = PREFILTER) -> ModuleType | None:
